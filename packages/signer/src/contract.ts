@@ -1,0 +1,50 @@
+/**
+ * The token contract shared by writers (signer) and the gateway (proxy): DESIGN.md §4.
+ * One place, so the two sides cannot drift apart.
+ */
+
+/** Algorithms a writer may sign with. Never `none`, never HS*. */
+export const SUPPORTED_ALGS = ["ES256", "RS256", "EdDSA"] as const;
+export type SupportedAlg = (typeof SUPPORTED_ALGS)[number];
+
+/** Registered issuer names: lower-case, 1–63 characters, safe in file names, URLs and SQL literals. */
+export const ISSUER_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Application role names a writer may request (`roles`), checked by the gateway against `allowed_roles`. */
+export const APP_ROLE_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,62}$/;
+
+/** Default token lifetime in seconds: mint a fresh token per request. */
+export const DEFAULT_LIFETIME_SECONDS = 60;
+/** Lifetimes above this need an explicit opt-in (`allowLongLifetime`); it is also the registry's default max. */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 300;
+/** No registry row may allow more than this, so no token may ask for more. */
+export const ABSOLUTE_MAX_LIFETIME_SECONDS = 3600;
+
+/** Claims set by the signer from its own options; writing them through `claims` is refused. */
+export const REGISTERED_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"] as const;
+
+/**
+ * Claims the gateway owns. A writer may never set them: the gateway drops them, the signer refuses them.
+ * `role`/`roles` are requested through the `roles` option instead.
+ */
+export const GATEWAY_RESERVED_CLAIMS = [
+  "role",
+  "roles",
+  "app_roles",
+  "writer_sub",
+  "writer_kid",
+  "app_metadata",
+  "user_metadata",
+  "is_anonymous",
+  "aal",
+  "amr",
+  "session_id",
+  "email",
+  "phone",
+  "ref",
+] as const;
+
+/** Type guard for the algorithm allow-list. */
+export function isSupportedAlg(alg: unknown): alg is SupportedAlg {
+  return typeof alg === "string" && (SUPPORTED_ALGS as readonly string[]).includes(alg);
+}
