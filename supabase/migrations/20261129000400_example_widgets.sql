@@ -1,0 +1,41 @@
+-- Example 1: widgets — the upstream example done right.
+--   insert: needs app role widgets_writer, and the row must name the caller as owner (the default does);
+--   select / update / delete: the owner only, and only while it still holds widgets_writer;
+--   ownership cannot be handed to another issuer (update's WITH CHECK).
+
+create table if not exists public.widgets (
+  id bigint generated always as identity primary key,
+  name text not null check (length(name) between 1 and 200),
+  -- Filled from the token; a writer that sends another issuer's name fails the insert policy.
+  owner_issuer text not null default federation.issuer(),
+  -- auth.uid() of the writer's token: the gateway makes `sub` a UUID, so this works for every writer.
+  created_by uuid default auth.uid(),
+  created_at timestamptz not null default now()
+);
+
+alter table public.widgets enable row level security;
+
+-- No anonymous access at all; writers get exactly the table privileges the policies need.
+revoke all on table public.widgets from anon, authenticated;
+grant select, insert, update, delete on table public.widgets to authenticated;
+
+drop policy if exists widgets_insert on public.widgets;
+create policy widgets_insert on public.widgets
+  for insert to authenticated
+  with check (federation.has_role('widgets_writer') and owner_issuer = federation.issuer());
+
+drop policy if exists widgets_select on public.widgets;
+create policy widgets_select on public.widgets
+  for select to authenticated
+  using (federation.has_role('widgets_writer') and federation.is_issuer(owner_issuer));
+
+drop policy if exists widgets_update on public.widgets;
+create policy widgets_update on public.widgets
+  for update to authenticated
+  using (federation.has_role('widgets_writer') and federation.is_issuer(owner_issuer))
+  with check (federation.is_issuer(owner_issuer));
+
+drop policy if exists widgets_delete on public.widgets;
+create policy widgets_delete on public.widgets
+  for delete to authenticated
+  using (federation.has_role('widgets_writer') and federation.is_issuer(owner_issuer));

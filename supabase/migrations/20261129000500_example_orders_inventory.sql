@@ -1,0 +1,101 @@
+-- Example 2: an orders writer and an inventory writer share two tables with different rights.
+--
+--                 orders                              stock_levels
+--   orders-svc    insert own, update own, read own    read
+--   inventory-svc read all                            read, update quantity only (column grant)
+--   nobody        delete (orders are cancelled)       insert / delete (service_role only)
+--
+-- App roles (granted per issuer in jwt_issuers.allowed_roles): orders_writer, stock_reader,
+-- inventory_writer, orders_reader.
+
+create table if not exists public.stock_levels (
+  sku text primary key check (sku ~ '^[A-Z0-9-]{1,40}$'),
+  quantity integer not null check (quantity >= 0),
+  location text not null default 'main',
+  updated_by text,
+  updated_at timestamptz not null default now()
+);
+
+create table if not exists public.orders (
+  id uuid primary key default gen_random_uuid(),
+  sku text not null references public.stock_levels (sku),
+  quantity integer not null check (quantity > 0),
+  status text not null default 'pending' check (status in ('pending', 'confirmed', 'shipped', 'cancelled')),
+  -- Who wrote it: filled from the token.
+  writer_issuer text not null default federation.issuer(),
+  writer_sub text default federation.writer_sub(),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+create index if not exists orders_writer_issuer_idx on public.orders (writer_issuer);
+
+-- Stamps who changed a stock level and when; runs whatever columns the writer may update.
+create or replace function federation.stamp_stock_update()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_by := coalesce(federation.issuer(), current_user::text);
+  new.updated_at := now();
+  return new;
+end
+$$;
+drop trigger if exists stamp on public.stock_levels;
+create trigger stamp before update on public.stock_levels
+  for each row execute function federation.stamp_stock_update();
+
+create or replace function federation.touch_order()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+drop trigger if exists touch on public.orders;
+create trigger touch before update on public.orders
+  for each row execute function federation.touch_order();
+
+alter table public.orders enable row level security;
+alter table public.stock_levels enable row level security;
+
+revoke all on table public.orders, public.stock_levels from anon, authenticated;
+grant select, insert, update on table public.orders to authenticated;
+-- The column grant is the point: whatever a policy allows, only `quantity` can be updated.
+grant select on table public.stock_levels to authenticated;
+grant update (quantity) on table public.stock_levels to authenticated;
+
+-- orders ---------------------------------------------------------------------------------------------
+drop policy if exists orders_select on public.orders;
+create policy orders_select on public.orders
+  for select to authenticated
+  using (
+    (federation.has_role('orders_writer') and federation.is_issuer(writer_issuer))
+    or federation.has_role('orders_reader')
+  );
+
+drop policy if exists orders_insert on public.orders;
+create policy orders_insert on public.orders
+  for insert to authenticated
+  with check (federation.has_role('orders_writer') and writer_issuer = federation.issuer());
+
+drop policy if exists orders_update on public.orders;
+create policy orders_update on public.orders
+  for update to authenticated
+  using (federation.has_role('orders_writer') and federation.is_issuer(writer_issuer))
+  with check (federation.is_issuer(writer_issuer));
+
+-- stock_levels ---------------------------------------------------------------------------------------
+drop policy if exists stock_select on public.stock_levels;
+create policy stock_select on public.stock_levels
+  for select to authenticated
+  using (federation.has_role('inventory_writer') or federation.has_role('stock_reader'));
+
+drop policy if exists stock_update on public.stock_levels;
+create policy stock_update on public.stock_levels
+  for update to authenticated
+  using (federation.has_role('inventory_writer'))
+  with check (federation.has_role('inventory_writer'));

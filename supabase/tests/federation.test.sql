@@ -1,0 +1,130 @@
+-- pgTAP: the registry rules and the RLS matrix of the examples, as `supabase test db` runs them.
+-- The same matrix runs in packages/local-stack (vitest); this file is its small twin for Docker users,
+-- and packages/local-stack/test/pgtap.test.ts runs it on the Docker-free stack too.
+--
+-- pg_temp.attempt(principal, statement) runs one statement the way PostgREST would for that principal
+-- (SET ROLE + request.jwt.claims), always rolls it back, and returns 'rows:<n>' or the SQLSTATE.
+begin;
+create extension if not exists pgtap with schema extensions;
+select plan(63);
+
+create function pg_temp.attempt(principal text, stmt text) returns text
+language plpgsql
+as $$
+declare
+  claims jsonb := case principal
+    when 'widgets' then '{"iss":"widgets-service","sub":"11111111-1111-4111-8111-111111111111","app_roles":["widgets_writer"]}'
+    when 'orders' then '{"iss":"orders-service","sub":"22222222-2222-4222-8222-222222222222","app_roles":["orders_writer","stock_reader"]}'
+    when 'inventory' then '{"iss":"inventory-service","sub":"33333333-3333-4333-8333-333333333333","app_roles":["inventory_writer","orders_reader"]}'
+    when 'plain' then '{"iss":"plain-service","sub":"44444444-4444-4444-8444-444444444444","app_roles":[]}'
+    when 'anon' then '{}'
+  end;
+  db_role text := case when principal = 'anon' then 'anon' else 'authenticated' end;
+  n bigint;
+  outcome text;
+begin
+  if claims is null then
+    raise exception 'unknown principal %', principal;
+  end if;
+  perform set_config('request.jwt.claims', (claims || jsonb_build_object('role', db_role))::text, true);
+  perform set_config('role', db_role, true);
+  begin
+    execute stmt;
+    get diagnostics n = row_count;
+    raise exception using errcode = 'P0001', message = 'fedjwt-rollback:' || n;
+  exception when others then
+    outcome := case when sqlerrm like 'fedjwt-rollback:%' then 'rows:' || split_part(sqlerrm, ':', 2) else sqlstate end;
+  end;
+  perform set_config('role', 'none', true);
+  perform set_config('request.jwt.claims', '', true);
+  return outcome;
+end
+$$;
+
+-- Registry -------------------------------------------------------------------------------------------
+select is(pg_temp.attempt('anon', 'select * from public.jwt_issuers'), '42501', 'anon cannot read jwt_issuers');
+select is(pg_temp.attempt('orders', 'select * from public.jwt_public_keys'), '42501', 'a writer cannot read jwt_public_keys');
+select is(pg_temp.attempt('orders', 'select * from public.jwt_registry'), '42501', 'a writer cannot read jwt_registry');
+select is(pg_temp.attempt('orders', $$insert into public.jwt_issuers (issuer) values ('sneaky')$$), '42501', 'a writer cannot register an issuer');
+select is(pg_temp.attempt('orders', $$update public.jwt_issuers set db_role = 'service_role'$$), '42501', 'a writer cannot change a policy');
+select is(pg_temp.attempt('orders', $$select public.consume_jwt_id('a', 'b', now())$$), '42501', 'a writer cannot consume jtis');
+
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-service-role', 'service_role')$$, '23514', null, 'db_role service_role is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-postgres', 'postgres')$$, '23514', null, 'db_role postgres is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-admin', 'supabase_admin')$$, '23514', null, 'db_role supabase_admin is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-authenticator', 'authenticator')$$, '23514', null, 'db_role authenticator is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-auth-admin', 'supabase_auth_admin')$$, '23514', null, 'db_role supabase_auth_admin is refused');
+create role pgtap_bypass nologin bypassrls;
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-bypass', 'pgtap_bypass')$$, '23514', null, 'a BYPASSRLS db_role is refused');
+
+insert into public.jwt_issuers (issuer) values ('pgtap-svc');
+insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem)
+values ('pgtap-svc', 'k1', 'ES256', '-----BEGIN PUBLIC KEY-----x');
+select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('pgtap-svc', 'k1', 'ES256', '-----BEGIN PUBLIC KEY-----y')$$, '23505', null, 'unique (issuer, kid)');
+select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg) values ('pgtap-svc', 'k2', 'ES256')$$, '23514', null, 'a key row needs a key source');
+select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, jwks_uri) values ('pgtap-svc', 'k3', 'ES256', '-----BEGIN PUBLIC KEY-----z', 'https://a.example/jwks')$$, '23514', null, 'a key row has one key source only');
+select is((select count(*)::int from public.jwt_registry_audit where coalesce(new_row, old_row) ->> 'issuer' = 'pgtap-svc'), 2, 'registry inserts are audited');
+select throws_ok($$delete from public.jwt_registry_audit$$, '42501', null, 'the audit table is append-only');
+
+-- RLS matrix -----------------------------------------------------------------------------------------
+-- widgets: insert needs widgets_writer and owner = caller; the rest, own rows only.
+select is(pg_temp.attempt('widgets', $$insert into public.widgets (name) values ('w')$$), 'rows:1', 'widgets: widgets writer inserts');
+select is(pg_temp.attempt('widgets', $$with w as (insert into public.widgets (name) values ('w') returning owner_issuer, created_by) select 1 from w where owner_issuer = 'widgets-service' and created_by = '11111111-1111-4111-8111-111111111111'$$), 'rows:1', 'widgets: owner and auth.uid() filled from the token');
+select is(pg_temp.attempt('widgets', $$insert into public.widgets (name, owner_issuer) values ('w', 'another-service')$$), '42501', 'widgets: cannot insert for another owner');
+select is(pg_temp.attempt('orders', $$insert into public.widgets (name) values ('w')$$), '42501', 'widgets: orders writer cannot insert');
+select is(pg_temp.attempt('inventory', $$insert into public.widgets (name) values ('w')$$), '42501', 'widgets: inventory writer cannot insert');
+select is(pg_temp.attempt('plain', $$insert into public.widgets (name) values ('w')$$), '42501', 'widgets: a writer without app roles cannot insert');
+select is(pg_temp.attempt('anon', $$insert into public.widgets (name) values ('w')$$), '42501', 'widgets: anon cannot insert');
+select is(pg_temp.attempt('widgets', $$select * from public.widgets where owner_issuer = 'widgets-service'$$), 'rows:1', 'widgets: widgets writer reads its row');
+select is(pg_temp.attempt('widgets', $$select * from public.widgets where owner_issuer <> 'widgets-service'$$), 'rows:0', 'widgets: widgets writer sees no other rows');
+select is(pg_temp.attempt('orders', 'select * from public.widgets'), 'rows:0', 'widgets: orders writer reads nothing');
+select is(pg_temp.attempt('inventory', 'select * from public.widgets'), 'rows:0', 'widgets: inventory writer reads nothing');
+select is(pg_temp.attempt('plain', 'select * from public.widgets'), 'rows:0', 'widgets: a writer without app roles reads nothing');
+select is(pg_temp.attempt('anon', 'select * from public.widgets'), '42501', 'widgets: anon cannot read');
+select is(pg_temp.attempt('widgets', $$update public.widgets set name = 'x' where owner_issuer = 'widgets-service'$$), 'rows:1', 'widgets: widgets writer updates its row');
+select is(pg_temp.attempt('widgets', $$update public.widgets set name = 'x' where owner_issuer = 'another-service'$$), 'rows:0', 'widgets: cannot update another issuer''s row');
+select is(pg_temp.attempt('widgets', $$update public.widgets set owner_issuer = 'orders-service' where owner_issuer = 'widgets-service'$$), '42501', 'widgets: cannot hand a row to another issuer');
+select is(pg_temp.attempt('orders', $$update public.widgets set name = 'x'$$), 'rows:0', 'widgets: orders writer updates nothing');
+select is(pg_temp.attempt('anon', $$update public.widgets set name = 'x'$$), '42501', 'widgets: anon cannot update');
+select is(pg_temp.attempt('widgets', $$delete from public.widgets where owner_issuer = 'widgets-service'$$), 'rows:1', 'widgets: widgets writer deletes its row');
+select is(pg_temp.attempt('widgets', $$delete from public.widgets where owner_issuer = 'another-service'$$), 'rows:0', 'widgets: cannot delete another issuer''s row');
+select is(pg_temp.attempt('plain', 'delete from public.widgets'), 'rows:0', 'widgets: a writer without app roles deletes nothing');
+select is(pg_temp.attempt('anon', 'delete from public.widgets'), '42501', 'widgets: anon cannot delete');
+
+-- orders: the orders writer inserts and updates its own; the inventory writer reads all; nobody deletes.
+select is(pg_temp.attempt('orders', $$insert into public.orders (sku, quantity) values ('WIDGET-BLUE', 1)$$), 'rows:1', 'orders: orders writer inserts');
+select is(pg_temp.attempt('inventory', $$insert into public.orders (sku, quantity) values ('WIDGET-BLUE', 1)$$), '42501', 'orders: inventory writer cannot insert');
+select is(pg_temp.attempt('widgets', $$insert into public.orders (sku, quantity) values ('WIDGET-BLUE', 1)$$), '42501', 'orders: widgets writer cannot insert');
+select is(pg_temp.attempt('anon', $$insert into public.orders (sku, quantity) values ('WIDGET-BLUE', 1)$$), '42501', 'orders: anon cannot insert');
+select is(pg_temp.attempt('orders', 'select * from public.orders'), 'rows:1', 'orders: orders writer reads only its own order');
+select is(pg_temp.attempt('inventory', 'select * from public.orders'), 'rows:2', 'orders: inventory writer reads every order');
+select is(pg_temp.attempt('widgets', 'select * from public.orders'), 'rows:0', 'orders: widgets writer reads nothing');
+select is(pg_temp.attempt('anon', 'select * from public.orders'), '42501', 'orders: anon cannot read');
+select is(pg_temp.attempt('orders', $$update public.orders set status = 'shipped'$$), 'rows:1', 'orders: orders writer updates only its own order');
+select is(pg_temp.attempt('inventory', $$update public.orders set status = 'shipped'$$), 'rows:0', 'orders: inventory writer updates nothing');
+select is(pg_temp.attempt('orders', 'delete from public.orders'), '42501', 'orders: orders writer cannot delete');
+select is(pg_temp.attempt('inventory', 'delete from public.orders'), '42501', 'orders: inventory writer cannot delete');
+select is(pg_temp.attempt('anon', 'delete from public.orders'), '42501', 'orders: anon cannot delete');
+
+-- stock_levels: read by both; only the inventory writer updates, and only quantity.
+select is(pg_temp.attempt('inventory', 'select * from public.stock_levels'), 'rows:3', 'stock: inventory writer reads');
+select is(pg_temp.attempt('orders', 'select * from public.stock_levels'), 'rows:3', 'stock: orders writer reads');
+select is(pg_temp.attempt('widgets', 'select * from public.stock_levels'), 'rows:0', 'stock: widgets writer reads nothing');
+select is(pg_temp.attempt('anon', 'select * from public.stock_levels'), '42501', 'stock: anon cannot read');
+select is(pg_temp.attempt('inventory', $$update public.stock_levels set quantity = 5 where sku = 'WIDGET-RED'$$), 'rows:1', 'stock: inventory writer updates quantity');
+select is(pg_temp.attempt('inventory', $$update public.stock_levels set location = 'x' where sku = 'WIDGET-RED'$$), '42501', 'stock: inventory writer cannot update another column');
+select is(pg_temp.attempt('orders', $$update public.stock_levels set quantity = 5$$), 'rows:0', 'stock: orders writer updates nothing');
+select is(pg_temp.attempt('anon', $$update public.stock_levels set quantity = 5$$), '42501', 'stock: anon cannot update');
+select is(pg_temp.attempt('inventory', $$insert into public.stock_levels (sku, quantity) values ('NEW', 1)$$), '42501', 'stock: inventory writer cannot insert');
+select is(pg_temp.attempt('inventory', 'delete from public.stock_levels'), '42501', 'stock: inventory writer cannot delete');
+
+-- Forged claims: a URL issuer (Supabase Auth, third-party IdP) is never a federated writer.
+select is(
+  (select set_config('request.jwt.claims', '{"iss":"https://abc.supabase.co/auth/v1","app_roles":["widgets_writer"]}', true) is not null
+     and not federation.has_role('widgets_writer')),
+  true,
+  'a URL issuer with app_roles gets no writer role'
+);
+
+select * from finish();
+rollback;
