@@ -1,0 +1,150 @@
+import { ProxyError, JwtVerificationError } from "./errors.ts";
+import { readBody } from "./body.ts";
+import { responseHeaders, upstreamHeaders } from "./headers.ts";
+import { JwksPool, type JwksOptions } from "./jwks.ts";
+import { consoleLogger, type Logger } from "./log.ts";
+import { createOutboundSigner, outboundClaims, type OutboundSigner, type SigningKeyConfig } from "./outbound.ts";
+import { resolveTarget } from "./paths.ts";
+import { REASONS, type Reason } from "./reasons.ts";
+import { cachedRegistry, postgrestRegistry, type KeyRegistry } from "./registry.ts";
+import { bearerToken } from "./token.ts";
+import { verifyMultiIssuerJwt } from "./verify.ts";
+
+/** Everything the gateway needs. Built from env by `proxyOptionsFromEnv` in the Edge Function. */
+export interface ProxyOptions {
+  /** The project URL: registry reads and forwarded requests go to `${supabaseUrl}/rest/v1/…`. */
+  supabaseUrl: string;
+  /** Secret (sb_secret_…) or legacy service_role key: reads the registry. Never sent with forwarded requests. */
+  serviceKey: string;
+  /** Publishable (sb_publishable_…) or legacy anon key: sent as `apikey` with forwarded requests. */
+  apiKey: string;
+  /** What the gateway signs PostgREST tokens with. Missing or weak → every request gets 503 proxy_misconfigured. */
+  signingKey: SigningKeyConfig | undefined;
+  /** This target's audience; writer tokens must carry it in `aud`. */
+  audience: string;
+  /** The function's name, the first path segment (default "rest"). */
+  functionName?: string;
+  /** Clock skew allowed for exp/nbf/iat, seconds (default 30). */
+  clockToleranceSeconds?: number;
+  /** Registry cache lifetime: how late a deactivation may be seen (default 5000 ms). */
+  keyCacheTtlMs?: number;
+  /** Largest request body (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** Time allowed for PostgREST to answer (default 10 s). */
+  upstreamTimeoutMs?: number;
+  /** Time allowed for a registry read (default 3 s). */
+  registryTimeoutMs?: number;
+  jwks?: Omit<JwksOptions, "fetch">;
+  /** Replaces the registry (tests); by default it is read through PostgREST with `serviceKey`. */
+  registry?: KeyRegistry;
+  fetch?: typeof fetch;
+  /** Clock in milliseconds. */
+  now?: () => number;
+  logger?: Logger;
+  /** Problems found while reading the configuration (from proxyOptionsFromEnv): the gateway refuses to serve. */
+  configProblems?: string[];
+}
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]);
+
+function errorResponse(reason: Reason, details: string | null): Response {
+  const r = REASONS[reason];
+  const headers = new Headers({ "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  if (reason === "token_missing") headers.set("www-authenticate", 'Bearer realm="supabase-federated-writers"');
+  else if (r.status === 401) headers.set("www-authenticate", `Bearer error="invalid_token", error_description="${reason}"`);
+  else if (r.status === 403) headers.set("www-authenticate", `Bearer error="insufficient_scope", error_description="${reason}"`);
+  else if (r.status === 405) headers.set("allow", [...METHODS].join(", "));
+  return new Response(JSON.stringify({ code: reason, message: r.message, details, hint: r.hint }), { status: r.status, headers });
+}
+
+/**
+ * Creates the gateway: a fetch handler (Request → Response) that runs unchanged on Deno, Node and Bun.
+ * It verifies the writer's token against the registry, pins the database role, re-signs the claims for
+ * PostgREST and forwards the request to `${supabaseUrl}/rest/v1/<table>`. It fails closed: 503 when the
+ * registry is unreachable or the gateway is misconfigured, 502/504 when PostgREST is unreachable/slow.
+ */
+export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Promise<Response> {
+  const log = options.logger ?? consoleLogger;
+  const now = options.now ?? Date.now;
+  const doFetch = options.fetch ?? fetch;
+  const functionName = options.functionName ?? "rest";
+  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const upstreamTimeout = options.upstreamTimeoutMs ?? 10_000;
+  const base = options.supabaseUrl.replace(/\/+$/, "");
+  const registry = options.registry ?? cachedRegistry(
+    postgrestRegistry({ supabaseUrl: base, serviceKey: options.serviceKey, fetch: doFetch, timeoutMs: options.registryTimeoutMs ?? 3000 }),
+    { ttlMs: options.keyCacheTtlMs ?? 5000, now },
+  );
+  const jwks = new JwksPool({ ...options.jwks, fetch: doFetch });
+
+  const problems = [...(options.configProblems ?? [])];
+  const signer: Promise<OutboundSigner | null> = problems.length > 0
+    ? Promise.resolve(null)
+    : createOutboundSigner(options.signingKey).catch((e: Error) => {
+      problems.push(e.message);
+      return null;
+    });
+  void signer.then((s) => {
+    if (!s) log({ level: "error", event: "proxy_misconfigured", problems, note: "every request is refused with 503 until this is fixed" });
+  });
+
+  function reject(reason: Reason, details: string | null, req: Request, extra: Record<string, unknown> = {}): Response {
+    log({ level: "warn", event: "request_rejected", reason, status: REASONS[reason].status, method: req.method, path: new URL(req.url).pathname, ...extra });
+    return errorResponse(reason, details);
+  }
+
+  return async function handle(req: Request): Promise<Response> {
+    let issuer: string | undefined;
+    let kid: string | undefined;
+    try {
+      if (!METHODS.has(req.method)) return reject("method_not_allowed", null, req);
+      const target = resolveTarget(req.url, functionName);
+      const sign = await signer;
+      if (!sign) return reject("proxy_misconfigured", null, req);
+      const declared = req.headers.get("content-length");
+      if (declared !== null && Number(declared) > bodyLimit) return reject("body_too_large", `the limit is ${bodyLimit} bytes`, req);
+
+      const token = bearerToken(req.headers.get("authorization"));
+      const verified = await verifyMultiIssuerJwt(token, {
+        registry,
+        audience: options.audience,
+        clockToleranceSeconds: options.clockToleranceSeconds ?? 30,
+        now,
+        jwks,
+      });
+      issuer = verified.issuer;
+      kid = verified.kid;
+      const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, bodyLimit);
+      const outbound = await sign.sign(await outboundClaims(verified, now()));
+
+      let upstream: Response;
+      try {
+        upstream = await doFetch(`${base}/rest/v1/${target.path}${target.query}`, {
+          method: req.method,
+          headers: upstreamHeaders(req.headers, options.apiKey, outbound),
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(upstreamTimeout),
+        });
+      } catch (e) {
+        const name = (e as Error)?.name;
+        return name === "TimeoutError" || name === "AbortError"
+          ? reject("upstream_timeout", `no answer within ${upstreamTimeout} ms`, req, { issuer, kid })
+          : reject("upstream_unreachable", null, req, { issuer, kid });
+      }
+      if (upstream.status === 401) {
+        log({ level: "error", event: "upstream_rejected_token", issuer, kid, note: "PostgREST refused the re-signed token: does the signing key match the project's JWT secret or signing key?" });
+      }
+      return new Response(req.method === "HEAD" ? null : upstream.body, {
+        status: upstream.status,
+        statusText: upstream.statusText,
+        headers: responseHeaders(upstream.headers),
+      });
+    } catch (e) {
+      if (e instanceof JwtVerificationError) return reject(e.reason, e.details, req, { issuer: e.issuer, kid: e.kid });
+      if (e instanceof ProxyError) return reject(e.reason, e.details, req, { issuer, kid });
+      log({ level: "error", event: "internal_error", error: (e as Error)?.name ?? "unknown", issuer, kid });
+      return errorResponse("internal_error", null);
+    }
+  };
+}

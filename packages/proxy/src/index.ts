@@ -1,0 +1,21 @@
+export { createJwtSwapProxy, type ProxyOptions } from "./handler.ts";
+export { ENV, proxyOptionsFromEnv } from "./env.ts";
+export { verifyMultiIssuerJwt, type VerifiedToken, type VerifyOptions } from "./verify.ts";
+export { JwtVerificationError, ProxyError } from "./errors.ts";
+export { isTokenReason, REASONS, type Reason } from "./reasons.ts";
+export {
+  apiKeyHeaders,
+  cachedRegistry,
+  type IssuerPolicy,
+  type IssuerRecord,
+  isJwtKey,
+  type KeyRegistry,
+  postgrestRegistry,
+  type RegistryKey,
+} from "./registry.ts";
+export { isAllowedJwksUri, JwksPool, type JwksOptions } from "./jwks.ts";
+export { createOutboundSigner, MAX_OUTBOUND_LIFETIME_SECONDS, outboundClaims, type SigningKeyConfig } from "./outbound.ts";
+export { resolveTarget, type Target } from "./paths.ts";
+export { FORWARDED_REQUEST_HEADERS } from "./headers.ts";
+export { isUuid, uuidV5, WRITER_SUB_NAMESPACE } from "./uuid.ts";
+export { consoleLogger, type Logger } from "./log.ts";

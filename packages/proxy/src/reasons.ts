@@ -1,0 +1,42 @@
+/**
+ * Every way the gateway refuses a request, with its HTTP status. The code is the stable contract:
+ * clients and logs branch on it; the message and hint are for people.
+ */
+export const REASONS = {
+  // 401: the token is missing or not acceptable (RFC 6750 invalid_token).
+  token_missing: { status: 401, message: "No bearer token", hint: "Send Authorization: Bearer <token minted by the writer's signer>." },
+  token_malformed: { status: 401, message: "The token is not a well-formed compact JWS", hint: "Send the token exactly as the signer produced it." },
+  alg_not_allowed: { status: 401, message: "The token's algorithm is not allowed", hint: "Sign with the algorithm registered for the key (ES256, RS256 or EdDSA)." },
+  unknown_issuer: { status: 401, message: "The issuer is not registered", hint: "Register the writer's public key with `fedjwt register`." },
+  unknown_kid: { status: 401, message: "No registered key has this kid", hint: "Register the key, or sign with a registered kid." },
+  kid_missing: { status: 401, message: "The token has no kid and the issuer has several keys", hint: "Put the key's kid in the token header." },
+  key_inactive: { status: 401, message: "The signing key is not active", hint: "The key or issuer was deactivated, has expired, or is not valid yet." },
+  bad_signature: { status: 401, message: "The signature does not verify", hint: "Sign with the private key whose public key is registered." },
+  token_expired: { status: 401, message: "The token has expired", hint: "Mint a fresh token for every request." },
+  token_not_yet_valid: { status: 401, message: "The token is not valid yet", hint: "Check the writer's clock (nbf and iat must not be in the future)." },
+  lifetime_too_long: { status: 401, message: "The token's lifetime is longer than the issuer allows", hint: "Mint short-lived tokens (exp - iat within the issuer's max)." },
+  audience_mismatch: { status: 401, message: "The token is not meant for this target", hint: "Set aud to this target's configured audience." },
+  claim_missing: { status: 401, message: "A required claim is missing", hint: "Tokens need iss, sub, aud, iat and exp (and jti where required)." },
+  claim_reserved: { status: 401, message: "The token carries a claim the gateway reserves", hint: "Do not set role-like or Supabase Auth claims (app_metadata, is_anonymous, app_roles, …); request roles with `roles`." },
+  claim_invalid: { status: 401, message: "A claim has the wrong type or value", hint: "exp, iat and nbf are numbers of seconds; roles is an array of strings." },
+  token_replayed: { status: 401, message: "This token id was already used", hint: "Mint a new token (with a new jti) for every request." },
+  // 403: the token is fine but asks for more than the issuer may have (RFC 6750 insufficient_scope).
+  role_not_allowed: { status: 403, message: "A requested role is not allowed for this issuer", hint: "Request only roles listed in the issuer's allowed_roles." },
+  // Everything else.
+  path_not_allowed: { status: 404, message: "This path is not served here", hint: "Use <function>/<table>, <function>/rpc/<fn>, or <function>/rest/v1/<table>." },
+  method_not_allowed: { status: 405, message: "This method is not allowed", hint: "Use GET, HEAD, POST, PATCH, PUT or DELETE." },
+  body_too_large: { status: 413, message: "The request body is too large", hint: "Split the write into smaller requests." },
+  registry_unavailable: { status: 503, message: "The key registry could not be read", hint: "Retry later." },
+  jwks_unavailable: { status: 503, message: "The issuer's JWKS could not be fetched", hint: "Retry later; the issuer's JWKS endpoint is unreachable." },
+  proxy_misconfigured: { status: 503, message: "The gateway is not configured", hint: "See the function's logs." },
+  upstream_unreachable: { status: 502, message: "The database API could not be reached", hint: "Retry later." },
+  upstream_timeout: { status: 504, message: "The database API did not answer in time", hint: "Retry later." },
+  internal_error: { status: 500, message: "Internal error", hint: "See the function's logs." },
+} as const satisfies Record<string, { status: number; message: string; hint: string }>;
+
+export type Reason = keyof typeof REASONS;
+
+/** Reasons that mean "the token is unacceptable" (and so carry WWW-Authenticate). */
+export function isTokenReason(reason: Reason): boolean {
+  return REASONS[reason].status === 401 || REASONS[reason].status === 403;
+}

@@ -1,0 +1,173 @@
+import type { JWK } from "jose";
+import type { SupportedAlg } from "@fedjwt/signer";
+import { ProxyError } from "./errors.ts";
+
+/** One key row as the gateway reads it (the `jwt_registry` view). */
+export interface RegistryKey {
+  issuer: string;
+  kid: string | null;
+  alg: SupportedAlg;
+  public_key_pem: string | null;
+  public_jwk: JWK | null;
+  jwks_uri: string | null;
+  /** Key and issuer both active. */
+  usable: boolean;
+  not_before: string | null;
+  expires_at: string | null;
+}
+
+/** Per-issuer policy (the same on every key row of the issuer). */
+export interface IssuerPolicy {
+  db_role: string;
+  allowed_roles: string[];
+  max_token_lifetime_seconds: number;
+  require_jti: boolean;
+}
+
+/** Everything the gateway knows about one issuer. */
+export interface IssuerRecord {
+  issuer: string;
+  keys: RegistryKey[];
+  policy: IssuerPolicy;
+}
+
+/** Where issuers and keys come from, and where one-time jtis are recorded. */
+export interface KeyRegistry {
+  /** The issuer's keys and policy, or null when it is not registered. */
+  lookup(issuer: string): Promise<IssuerRecord | null>;
+  /** Records (issuer, jti) until `expiresAt`; false when it was already recorded (a replay). */
+  consumeJti(issuer: string, jti: string, expiresAt: Date): Promise<boolean>;
+}
+
+export interface PostgrestRegistryOptions {
+  /** The project URL (`SUPABASE_URL`); the registry is read at `/rest/v1/jwt_registry`. */
+  supabaseUrl: string;
+  /** The secret or legacy service_role key. Sent as `apikey`, and as Bearer only when it is a JWT. */
+  serviceKey: string;
+  fetch?: typeof fetch;
+  /** Per-request timeout (default 3000 ms). */
+  timeoutMs?: number;
+}
+
+const COLUMNS = "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,allowed_roles,max_token_lifetime_seconds,require_jti";
+
+/** True when a key is a JWT (legacy anon/service_role), false for sb_publishable_/sb_secret_ keys. */
+export function isJwtKey(key: string): boolean {
+  return key.split(".").length === 3 && key.startsWith("eyJ");
+}
+
+/** Headers that authenticate a server-side call to the project's Data API with `key`. */
+export function apiKeyHeaders(key: string): Record<string, string> {
+  return isJwtKey(key) ? { apikey: key, authorization: `Bearer ${key}` } : { apikey: key };
+}
+
+type Row = RegistryKey & IssuerPolicy;
+
+function isRow(v: unknown): v is Row {
+  const r = v as Row;
+  return !!r && typeof r === "object" && typeof r.issuer === "string" && typeof r.alg === "string" &&
+    typeof r.usable === "boolean" && typeof r.db_role === "string" && Array.isArray(r.allowed_roles) &&
+    typeof r.max_token_lifetime_seconds === "number" && typeof r.require_jti === "boolean";
+}
+
+/** Reads the registry through PostgREST with the service key (no caching: see `cachedRegistry`). */
+export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistry {
+  const base = options.supabaseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const auth = apiKeyHeaders(options.serviceKey);
+
+  async function call(path: string, init: RequestInit): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await doFetch(`${base}/rest/v1/${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (e) {
+      const timedOut = (e as Error)?.name === "TimeoutError" || (e as Error)?.name === "AbortError";
+      throw new ProxyError("registry_unavailable", timedOut ? `no answer within ${timeoutMs} ms` : "connection failed");
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new ProxyError("registry_unavailable", `the registry answered ${res.status}`);
+    }
+    try {
+      return await res.json();
+    } catch {
+      throw new ProxyError("registry_unavailable", "the registry answered with invalid JSON");
+    }
+  }
+
+  return {
+    async lookup(issuer) {
+      const body = await call(`jwt_registry?issuer=eq.${encodeURIComponent(issuer)}&select=${COLUMNS}`, {
+        headers: { ...auth, accept: "application/json" },
+      });
+      if (!Array.isArray(body) || !body.every(isRow)) throw new ProxyError("registry_unavailable", "unexpected registry rows");
+      const rows = body as Row[];
+      if (rows.length === 0) return null;
+      const { db_role, allowed_roles, max_token_lifetime_seconds, require_jti } = rows[0]!;
+      return {
+        issuer,
+        policy: { db_role, allowed_roles, max_token_lifetime_seconds, require_jti },
+        keys: rows.map(({ issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at }) => ({
+          issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at,
+        })),
+      };
+    },
+    async consumeJti(issuer, jti, expiresAt) {
+      const body = await call("rpc/consume_jwt_id", {
+        method: "POST",
+        headers: { ...auth, accept: "application/json", "content-type": "application/json" },
+        body: JSON.stringify({ p_issuer: issuer, p_jti: jti, p_expires_at: expiresAt.toISOString() }),
+      });
+      if (typeof body !== "boolean") throw new ProxyError("registry_unavailable", "unexpected answer from consume_jwt_id");
+      return body;
+    },
+  };
+}
+
+export interface CacheOptions {
+  /** How long a lookup is reused: the bound on how late a deactivation is seen (default 5000 ms). */
+  ttlMs?: number;
+  /** How long "not registered" is remembered (default min(1000, ttlMs)). */
+  negativeTtlMs?: number;
+  /** Clock in ms, for tests. */
+  now?: () => number;
+}
+
+/**
+ * Caches lookups per issuer for `ttlMs`, with one registry read in flight per issuer however many requests
+ * wait on it (single flight), and a shorter cache for unknown issuers. Failures are not cached.
+ */
+export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): KeyRegistry & { clear(): void } {
+  const ttl = options.ttlMs ?? 5000;
+  const negativeTtl = options.negativeTtlMs ?? Math.min(1000, ttl);
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { value: IssuerRecord | null; until: number }>();
+  const inflight = new Map<string, Promise<IssuerRecord | null>>();
+  const MAX_ENTRIES = 10_000;
+
+  return {
+    lookup(issuer) {
+      const hit = cache.get(issuer);
+      if (hit && hit.until > now()) return Promise.resolve(hit.value);
+      const pending = inflight.get(issuer);
+      if (pending) return pending;
+      const p = inner.lookup(issuer).then(
+        (value) => {
+          if (cache.size >= MAX_ENTRIES) cache.clear(); // bounded memory under a flood of random issuers
+          cache.set(issuer, { value, until: now() + (value ? ttl : negativeTtl) });
+          inflight.delete(issuer);
+          return value;
+        },
+        (e: unknown) => {
+          inflight.delete(issuer);
+          throw e;
+        },
+      );
+      inflight.set(issuer, p);
+      return p;
+    },
+    consumeJti: (issuer, jti, expiresAt) => inner.consumeJti(issuer, jti, expiresAt),
+    clear: () => cache.clear(),
+  };
+}

@@ -1,0 +1,69 @@
+import { base64url } from "jose";
+import { isSupportedAlg, type SupportedAlg } from "@fedjwt/signer";
+import { JwtVerificationError } from "./errors.ts";
+
+/** Longest token accepted (bytes of the compact form). Writer tokens are a few hundred bytes. */
+export const MAX_TOKEN_LENGTH = 8192;
+
+/** A compact JWS split and decoded, not yet verified: nothing in it may be trusted but its shape. */
+export interface ParsedToken {
+  header: { alg: SupportedAlg; kid?: string; typ?: string; [k: string]: unknown };
+  payload: Record<string, unknown>;
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(base64url.decode(segment)));
+  } catch {
+    throw new JwtVerificationError("token_malformed", `the ${what} is not base64url-encoded JSON`);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    throw new JwtVerificationError("token_malformed", `the ${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Extracts the bearer token from an Authorization header value. */
+export function bearerToken(authorization: string | null): string {
+  if (!authorization) throw new JwtVerificationError("token_missing");
+  const m = /^Bearer +([^\s]+) *$/i.exec(authorization);
+  if (!m) throw new JwtVerificationError("token_malformed", "the Authorization header is not `Bearer <token>`");
+  return m[1]!;
+}
+
+/**
+ * Splits and decodes a compact JWS, refusing anything but three base64url segments with a JSON header
+ * whose `alg` is on the allow-list (never `none`, never HS*). No `crit`, no JWE, no embedded keys.
+ */
+export function parseToken(token: string): ParsedToken {
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new JwtVerificationError("token_malformed", `the token is longer than ${MAX_TOKEN_LENGTH} bytes`);
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new JwtVerificationError("token_malformed", `expected 3 segments, got ${parts.length}`);
+  if (!SEGMENT.test(parts[0]!)) throw new JwtVerificationError("token_malformed", "the header is empty or not base64url");
+  const header = decodeJsonObject(parts[0]!, "header");
+  // The algorithm is judged first, so an unsigned `alg: none` token is named for what it is.
+  if (!isSupportedAlg(header.alg)) {
+    throw new JwtVerificationError("alg_not_allowed", `alg ${JSON.stringify(header.alg ?? null)} is not allowed`);
+  }
+  if (!SEGMENT.test(parts[1]!) || !SEGMENT.test(parts[2]!)) {
+    throw new JwtVerificationError("token_malformed", "a segment is empty or not base64url");
+  }
+  const payload = decodeJsonObject(parts[1]!, "payload");
+  const claimed = typeof payload.iss === "string" ? payload.iss : undefined;
+  const kid = typeof header.kid === "string" ? header.kid : undefined;
+  if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "" || header.kid.length > 200)) {
+    throw new JwtVerificationError("token_malformed", "the kid header is not a short string", { issuer: claimed });
+  }
+  for (const forbidden of ["crit", "jku", "x5u", "jwk", "x5c", "enc", "zip", "b64"]) {
+    if (forbidden in header) {
+      throw new JwtVerificationError("token_malformed", `the ${forbidden} header is not accepted`, { issuer: claimed, kid });
+    }
+  }
+  return { header: header as ParsedToken["header"], payload };
+}

@@ -1,0 +1,230 @@
+import { compactVerify, errors as joseErrors, type CryptoKey as JoseCryptoKey } from "jose";
+import { APP_ROLE_PATTERN, GATEWAY_RESERVED_CLAIMS, importPublicKey, ISSUER_PATTERN, type SupportedAlg } from "@fedjwt/signer";
+import { JwtVerificationError, ProxyError } from "./errors.ts";
+import { JwksPool } from "./jwks.ts";
+import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
+import { parseToken } from "./token.ts";
+
+export interface VerifyOptions {
+  /** Where issuers and keys come from (wrap with cachedRegistry). */
+  registry: KeyRegistry;
+  /** This target's audience: the token's `aud` must be, or contain, it. */
+  audience: string;
+  /** Allowed clock skew in seconds for exp, nbf and iat (default 30). */
+  clockToleranceSeconds?: number;
+  /** Clock in milliseconds, for tests. */
+  now?: () => number;
+  /** Fetches JWKS for issuers registered by jwks_uri. */
+  jwks?: JwksPool;
+}
+
+/** A token that passed every check. Only these claims may be acted upon. */
+export interface VerifiedToken {
+  issuer: string;
+  /** The kid that verified it (the JWKS key's kid for jwks_uri issuers). */
+  kid: string | undefined;
+  alg: SupportedAlg;
+  claims: Record<string, unknown> & { iss: string; sub: string; exp: number; iat: number };
+  /** Application roles the writer asked for, all within the issuer's allowed_roles. */
+  roles: string[];
+  policy: IssuerPolicy;
+}
+
+/** Unverified issuer and kid, carried into errors for the audit log. */
+type Ctx = { issuer: string; kid?: string | undefined };
+
+/** Reserved claims a writer token may not carry (`role`/`roles` are how roles are requested). */
+const FORBIDDEN_CLAIMS = GATEWAY_RESERVED_CLAIMS.filter((c) => c !== "role" && c !== "roles");
+
+const keyCache = new Map<string, Promise<CryptoKey>>();
+const decoder = new TextDecoder();
+
+function importRowKey(row: RegistryKey): Promise<CryptoKey> {
+  const material = row.public_key_pem ?? JSON.stringify(row.public_jwk);
+  const id = `${row.alg}\n${material}`;
+  let p = keyCache.get(id);
+  if (!p) {
+    p = importPublicKey(row.public_key_pem ?? row.public_jwk!, row.alg).then((k) => k.key);
+    p.catch(() => keyCache.delete(id));
+    if (keyCache.size > 10_000) keyCache.clear();
+    keyCache.set(id, p);
+  }
+  return p;
+}
+
+function inWindow(row: RegistryKey, nowMs: number): boolean {
+  if (row.not_before && Date.parse(row.not_before) > nowMs) return false;
+  if (row.expires_at && Date.parse(row.expires_at) <= nowMs) return false;
+  return true;
+}
+
+type KeyChoice = { kind: "static"; row: RegistryKey } | { kind: "jwks"; row: RegistryKey };
+
+function chooseKey(record: IssuerRecord, kid: string | undefined, nowMs: number, ctx: Ctx): KeyChoice {
+  const fail = (reason: "unknown_kid" | "key_inactive" | "kid_missing", details: string | null = null) => {
+    throw new JwtVerificationError(reason, details, ctx);
+  };
+  const jwksRow = record.keys.find((k) => k.jwks_uri !== null);
+  const statics = record.keys.filter((k) => k.jwks_uri === null);
+  let row: RegistryKey | undefined;
+  if (kid !== undefined) {
+    row = statics.find((k) => k.kid === kid);
+    if (!row) {
+      if (jwksRow) row = jwksRow;
+      else return fail("unknown_kid");
+    }
+  } else {
+    const live = statics.filter((k) => k.usable && inWindow(k, nowMs));
+    if (live.length === 1 && !jwksRow) row = live[0]!;
+    else if (live.length === 0 && statics.length === 1 && !jwksRow) row = statics[0]!;
+    else if (statics.length === 0 && jwksRow) row = jwksRow;
+    else return fail("kid_missing", `the issuer has ${live.length + (jwksRow ? 1 : 0)} usable key sources`);
+  }
+  if (!row.usable) return fail("key_inactive", "the key or its issuer is deactivated");
+  if (!inWindow(row, nowMs)) return fail("key_inactive", "the key is outside its not_before/expires_at window");
+  return row.jwks_uri !== null ? { kind: "jwks", row } : { kind: "static", row };
+}
+
+function mapJoseError(e: unknown, ctx: Ctx): never {
+  if (e instanceof ProxyError) throw e;
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw new JwtVerificationError("bad_signature", null, ctx);
+  if (e instanceof joseErrors.JWKSNoMatchingKey) throw new JwtVerificationError("unknown_kid", "no key in the issuer's JWKS matches", ctx);
+  if (e instanceof joseErrors.JWKSMultipleMatchingKeys) throw new JwtVerificationError("kid_missing", "several JWKS keys match; set kid", ctx);
+  if (e instanceof joseErrors.JOSEAlgNotAllowed) throw new JwtVerificationError("alg_not_allowed", null, ctx);
+  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || e instanceof TypeError) {
+    throw new ProxyError("jwks_unavailable", "the JWKS endpoint could not be fetched");
+  }
+  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JOSENotSupported) {
+    throw new JwtVerificationError("token_malformed", null, ctx);
+  }
+  throw new JwtVerificationError("bad_signature", null, ctx);
+}
+
+function numericClaim(claims: Record<string, unknown>, name: string, required: boolean, ctx: Ctx): number | undefined {
+  const v = claims[name];
+  if (v === undefined) {
+    if (required) throw new JwtVerificationError("claim_missing", `the ${name} claim is required`, ctx);
+    return undefined;
+  }
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new JwtVerificationError("claim_invalid", `${name} must be a number of seconds`, ctx);
+  return v;
+}
+
+function requestedRoles(claims: Record<string, unknown>, ctx: Ctx): string[] {
+  const out = new Set<string>();
+  if (claims.roles !== undefined) {
+    if (!Array.isArray(claims.roles) || claims.roles.length > 64) throw new JwtVerificationError("claim_invalid", "roles must be an array of role names", ctx);
+    for (const r of claims.roles) {
+      if (typeof r !== "string" || !APP_ROLE_PATTERN.test(r)) throw new JwtVerificationError("claim_invalid", "roles must be an array of role names", ctx);
+      out.add(r);
+    }
+  }
+  // Compatibility with writers that send one role in `role`: it is a requested application role, never a database role.
+  if (claims.role !== undefined) {
+    if (typeof claims.role !== "string" || claims.role.length > 63) throw new JwtVerificationError("claim_invalid", "role must be a role name", ctx);
+    out.add(claims.role);
+  }
+  return [...out];
+}
+
+/**
+ * Verifies a writer's token against the registry: alg, kid, issuer and key state, signature, audience,
+ * exp/nbf/iat with clock tolerance, the issuer's max lifetime, required claims, requested roles, and the
+ * one-time jti for issuers that require it. Throws JwtVerificationError (or ProxyError for a registry
+ * or JWKS outage); never returns an unverified claim.
+ */
+export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions): Promise<VerifiedToken> {
+  const nowMs = (options.now ?? Date.now)();
+  const now = Math.floor(nowMs / 1000);
+  const tolerance = options.clockToleranceSeconds ?? 30;
+  const { header, payload } = parseToken(token);
+
+  // Only iss and kid are read before the signature is checked, and only to find the key.
+  const iss = payload.iss;
+  if (iss === undefined) throw new JwtVerificationError("claim_missing", "the iss claim is required", { kid: header.kid });
+  if (typeof iss !== "string" || !ISSUER_PATTERN.test(iss)) throw new JwtVerificationError("unknown_issuer", "iss is not a registered issuer name", { kid: header.kid });
+  const ctx = { issuer: iss, kid: header.kid };
+
+  const record = await options.registry.lookup(iss);
+  if (!record) throw new JwtVerificationError("unknown_issuer", null, ctx);
+  const choice = chooseKey(record, header.kid, nowMs, ctx);
+  if (header.alg !== choice.row.alg) {
+    throw new JwtVerificationError("alg_not_allowed", `the key is registered for ${choice.row.alg}`, ctx);
+  }
+
+  let verifiedPayload: Uint8Array;
+  let verifiedKid = header.kid;
+  try {
+    if (choice.kind === "static") {
+      const key = await importRowKey(choice.row).catch(() => {
+        throw new ProxyError("registry_unavailable", "a registered key could not be imported");
+      });
+      verifiedPayload = (await compactVerify(token, key as JoseCryptoKey, { algorithms: [choice.row.alg] })).payload;
+    } else {
+      const pool = options.jwks ?? defaultPool();
+      const set = await pool.resolver(choice.row.jwks_uri!);
+      try {
+        const result = await compactVerify(token, set, { algorithms: [choice.row.alg] });
+        verifiedPayload = result.payload;
+        verifiedKid = result.protectedHeader.kid;
+      } catch (e) {
+        if (e instanceof joseErrors.JWKSTimeout || e instanceof TypeError) pool.markFailed(choice.row.jwks_uri!);
+        throw e;
+      }
+    }
+  } catch (e) {
+    mapJoseError(e, ctx);
+  }
+
+  const claims = JSON.parse(decoder.decode(verifiedPayload)) as Record<string, unknown>;
+  const exp = numericClaim(claims, "exp", true, ctx)!;
+  const iat = numericClaim(claims, "iat", true, ctx)!;
+  const nbf = numericClaim(claims, "nbf", false, ctx);
+  if (claims.sub === undefined) throw new JwtVerificationError("claim_missing", "the sub claim is required", ctx);
+  if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 256) {
+    throw new JwtVerificationError("claim_invalid", "sub must be a non-empty string", ctx);
+  }
+  if (claims.aud === undefined) throw new JwtVerificationError("claim_missing", "the aud claim is required", ctx);
+  const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!auds.includes(options.audience)) throw new JwtVerificationError("audience_mismatch", null, ctx);
+
+  if (exp <= now - tolerance) throw new JwtVerificationError("token_expired", null, ctx);
+  if (nbf !== undefined && nbf > now + tolerance) throw new JwtVerificationError("token_not_yet_valid", "nbf is in the future", ctx);
+  if (iat > now + tolerance) throw new JwtVerificationError("token_not_yet_valid", "iat is in the future", ctx);
+  if (exp <= iat) throw new JwtVerificationError("claim_invalid", "exp must be after iat", ctx);
+  if (exp - iat > record.policy.max_token_lifetime_seconds) {
+    throw new JwtVerificationError("lifetime_too_long", `the issuer allows at most ${record.policy.max_token_lifetime_seconds} s`, ctx);
+  }
+
+  const reserved = FORBIDDEN_CLAIMS.find((c) => c in claims);
+  if (reserved) throw new JwtVerificationError("claim_reserved", `the ${reserved} claim is reserved`, ctx);
+
+  const jti = claims.jti;
+  if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > 200)) {
+    throw new JwtVerificationError("claim_invalid", "jti must be a short string", ctx);
+  }
+  const roles = requestedRoles(claims, ctx);
+  const denied = roles.filter((r) => !record.policy.allowed_roles.includes(r));
+  if (denied.length > 0) {
+    throw new JwtVerificationError("role_not_allowed", `not allowed for this issuer: ${denied.slice(0, 5).join(", ")}`, ctx);
+  }
+  if (record.policy.require_jti) {
+    if (jti === undefined) throw new JwtVerificationError("claim_missing", "this issuer requires a jti", ctx);
+    const fresh = await options.registry.consumeJti(iss, jti as string, new Date((exp + tolerance) * 1000));
+    if (!fresh) throw new JwtVerificationError("token_replayed", null, ctx);
+  }
+
+  return {
+    issuer: iss,
+    kid: verifiedKid,
+    alg: choice.row.alg,
+    claims: claims as VerifiedToken["claims"],
+    roles,
+    policy: record.policy,
+  };
+}
+
+let sharedPool: JwksPool | undefined;
+function defaultPool(): JwksPool {
+  return (sharedPool ??= new JwksPool());
+}

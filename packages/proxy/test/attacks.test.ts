@@ -1,0 +1,253 @@
+// deno-lint-ignore-file require-await -- async lambdas keep the case tables uniform
+// The attack matrix: every case asserts the status, the stable reason code, that nothing reached
+// PostgREST, that a rejection was logged with that reason, and that the response never echoes the token.
+import { base64url, SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AUDIENCE, goodClaims, harness, rawToken, request, SERVICE_KEY, writer, type Harness, type Writer } from "./harness.ts";
+
+const enc = (v: unknown) => base64url.encode(typeof v === "string" ? v : JSON.stringify(v));
+const now = () => Math.floor(Date.now() / 1000);
+
+interface World {
+  h: Harness;
+  w: Writer; // widgets-service, ES256, allowed widgets_writer
+  other: Writer; // orders-service, ES256, allowed orders_writer
+  stranger: Writer; // not registered
+  rsa: Writer;
+  jti: Writer; // require_jti
+  strict: Writer; // max lifetime 60 s
+}
+
+let world: World;
+
+beforeAll(async () => {
+  const w = await writer("widgets-service", "ES256", {}, 0);
+  const other = await writer("orders-service", "ES256", { allowed_roles: ["orders_writer"] }, 1);
+  const stranger = await writer("stranger-service", "ES256", {}, 2);
+  const rsa = await writer("rsa-service", "RS256", {}, 0);
+  const jti = await writer("jti-service", "ES256", { require_jti: true }, 3);
+  const strict = await writer("strict-service", "ES256", { max_token_lifetime_seconds: 60 }, 4);
+  const h = harness([w, other, rsa, jti, strict], { bodyLimitBytes: 1024 });
+  const inactive = await writer("inactive-key", "ES256", {}, 5);
+  h.project.add(inactive, { usable: false });
+  const gone = await writer("gone-service", "ES256", {}, 6);
+  h.project.add(gone, { usable: false });
+  const future = await writer("future-key", "ES256", {}, 7);
+  h.project.add(future, { not_before: new Date(Date.now() + 3_600_000).toISOString() });
+  const expired = await writer("expired-key", "ES256", {}, 8);
+  h.project.add(expired, { expires_at: new Date(Date.now() - 1000).toISOString() });
+  const twoA = await writer("two-keys", "ES256", {}, 9);
+  const twoB = await writer("two-keys", "ES256", {}, 10);
+  h.project.add(twoA);
+  h.project.add(twoB);
+  world = { h, w, other, stranger, rsa, jti, strict };
+  extras = { inactive, gone, future, expired, twoA };
+});
+let extras: Record<"inactive" | "gone" | "future" | "expired" | "twoA", Writer>;
+
+type Case = [name: string, build: () => Promise<Request>, status: number, reason: string];
+
+const tok = (w: () => Writer, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) => async () =>
+  request("/rest/widgets", await rawToken(w(), { ...goodClaims(w()), ...claims }, header));
+const raw = (token: () => Promise<string> | string, path = "/rest/widgets", init: RequestInit = {}) => async () =>
+  request(path, await token(), init as RequestInit & { headers?: Record<string, string> });
+const without = (name: string) => tok(() => world.w, { [name]: undefined });
+const good = () => rawToken(world.w, goodClaims(world.w));
+
+/** Signs exactly the given header and payload with WebCrypto (jose refuses some of these headers). */
+async function signedRaw(w: Writer, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
+  const { importPKCS8 } = await import("jose");
+  const key = await importPKCS8(w.keys.privateKeyPem, "ES256");
+  const input = `${enc(header)}.${enc(payload)}`;
+  const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(input));
+  return `${input}.${base64url.encode(new Uint8Array(sig))}`;
+}
+
+async function unsigned(header: Record<string, unknown>, payload: Record<string, unknown> = goodClaims(world.w)): Promise<string> {
+  return `${enc(header)}.${enc(payload)}.`;
+}
+
+const CASES: Case[] = [
+  // -- presence and shape ---------------------------------------------------------------------------
+  ["no Authorization header", async () => request("/rest/widgets", null), 401, "token_missing"],
+  ["Basic credentials", async () => request("/rest/widgets", null, { headers: { authorization: "Basic dXNlcjpwYXNz" } }), 401, "token_malformed"],
+  ["empty Bearer", async () => request("/rest/widgets", null, { headers: { authorization: "Bearer " } }), 401, "token_malformed"],
+  ["two segments", raw(async () => (await good()).split(".").slice(0, 2).join(".")), 401, "token_malformed"],
+  ["four segments", raw(async () => `${await good()}.AAAA`), 401, "token_malformed"],
+  ["empty signature segment", raw(async () => `${(await good()).split(".").slice(0, 2).join(".")}.`), 401, "token_malformed"],
+  ["bad base64 characters", raw(async () => (await good()).replace(".", ".*")), 401, "token_malformed"],
+  ["header is not JSON", raw(async () => `${enc("not json")}.${enc(goodClaims(world.w))}.c2ln`), 401, "token_malformed"],
+  ["header is a JSON array", raw(async () => `${enc([1])}.${enc(goodClaims(world.w))}.c2ln`), 401, "token_malformed"],
+  ["payload is not JSON", raw(async () => `${enc({ alg: "ES256" })}.${enc("{oops")}.c2ln`), 401, "token_malformed"],
+  ["payload is a JSON string", raw(async () => `${enc({ alg: "ES256" })}.${enc('"iss"')}.c2ln`), 401, "token_malformed"],
+  ["header is not UTF-8", raw(async () => `${base64url.encode(new Uint8Array([0xff, 0xfe, 0x7b]))}.${enc(goodClaims(world.w))}.c2ln`), 401, "token_malformed"],
+  ["a 9 KB token", raw(async () => `${enc({ alg: "ES256" })}.${enc({ pad: "x".repeat(9000) })}.c2ln`), 401, "token_malformed"],
+  // -- algorithm ------------------------------------------------------------------------------------
+  ["alg none", raw(() => unsigned({ alg: "none", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
+  ["alg None", raw(() => unsigned({ alg: "None", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
+  ["no alg", raw(() => unsigned({ kid: world.w.keys.kid })), 401, "alg_not_allowed"],
+  ["HS256 signed with the public key PEM as the secret", raw(() =>
+    new SignJWT(goodClaims(world.w)).setProtectedHeader({ alg: "HS256", kid: world.w.keys.kid }).sign(new TextEncoder().encode(world.w.keys.publicKeyPem))), 401, "alg_not_allowed"],
+  ["HS512", raw(() => new SignJWT(goodClaims(world.w)).setProtectedHeader({ alg: "HS512" }).sign(new TextEncoder().encode("x".repeat(64)))), 401, "alg_not_allowed"],
+  ["ES384", raw(() => unsigned({ alg: "ES384", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
+  ["PS256", raw(() => unsigned({ alg: "PS256", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
+  ["RS256 header on an ES256-registered kid", raw(() => rawToken(world.rsa, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "alg_not_allowed"],
+  ["the legacy service_role JWT (HS256) as the bearer", raw(() => new SignJWT({ role: "service_role", iss: "supabase" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("y".repeat(40)))), 401, "alg_not_allowed"],
+  ["crit header", raw(() => signedRaw(world.w, { alg: "ES256", kid: world.w.keys.kid, crit: ["exp"], exp: 1 }, goodClaims(world.w))), 401, "token_malformed"],
+  ["embedded jwk header (attacker's own key)", tok(() => world.w, {}, { jwk: { kty: "EC" } }), 401, "token_malformed"],
+  ["jku header", tok(() => world.w, {}, { jku: "https://evil.example/jwks" }), 401, "token_malformed"],
+  ["x5u header", tok(() => world.w, {}, { x5u: "https://evil.example/cert" }), 401, "token_malformed"],
+  ["numeric kid", tok(() => world.w, {}, { kid: 7 }), 401, "token_malformed"],
+  // -- issuer and key -------------------------------------------------------------------------------
+  ["unregistered issuer", tok(() => world.stranger), 401, "unknown_issuer"],
+  ["no iss", without("iss"), 401, "claim_missing"],
+  ["a Supabase Auth issuer URL", tok(() => world.w, { iss: "https://abc.supabase.co/auth/v1" }), 401, "unknown_issuer"],
+  ["upper-case issuer", tok(() => world.w, { iss: "Widgets-Service" }), 401, "unknown_issuer"],
+  ["numeric issuer", tok(() => world.w, { iss: 42 }), 401, "unknown_issuer"],
+  ["unknown kid", tok(() => world.w, {}, { kid: "no-such-kid" }), 401, "unknown_kid"],
+  ["no kid while the issuer has two keys", tok(() => extras.twoA, {}, { kid: undefined }), 401, "kid_missing"],
+  ["a deactivated key", tok(() => extras.inactive), 401, "key_inactive"],
+  ["a deactivated issuer", tok(() => extras.gone), 401, "key_inactive"],
+  ["a key before its not_before", tok(() => extras.future), 401, "key_inactive"],
+  ["a key after its expires_at", tok(() => extras.expired), 401, "key_inactive"],
+  ["signed by another key under the victim's kid", raw(() => rawToken(world.stranger, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "bad_signature"],
+  ["signed by another registered issuer, claiming the victim", raw(() => rawToken(world.other, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "bad_signature"],
+  ["payload tampered after signing", raw(async () => {
+    const [h, , s] = (await good()).split(".");
+    return `${h}.${enc({ ...goodClaims(world.w), roles: ["widgets_writer"], sub: "someone-else" })}.${s}`;
+  }), 401, "bad_signature"],
+  ["header tampered after signing", raw(async () => {
+    const [, p, s] = (await good()).split(".");
+    return `${enc({ alg: "ES256", kid: world.w.keys.kid, typ: "JWT", x: 1 })}.${p}.${s}`;
+  }), 401, "bad_signature"],
+  ["signature truncated", raw(async () => (await good()).slice(0, -10)), 401, "bad_signature"],
+  ["RS256 signature from an unregistered RSA key", raw(async () => rawToken(await writer("x", "RS256", {}, 1), { ...goodClaims(world.rsa) }, { kid: world.rsa.keys.kid })), 401, "bad_signature"],
+  // -- time -----------------------------------------------------------------------------------------
+  ["expired two minutes ago", tok(() => world.w, { iat: now() - 180, exp: now() - 120 }), 401, "token_expired"],
+  ["expired just past the 30 s tolerance", tok(() => world.w, { iat: now() - 90, exp: now() - 31 }), 401, "token_expired"],
+  ["nbf two minutes ahead", tok(() => world.w, { nbf: now() + 120 }), 401, "token_not_yet_valid"],
+  ["iat two minutes ahead", tok(() => world.w, { iat: now() + 120, exp: now() + 150 }), 401, "token_not_yet_valid"],
+  ["lifetime 600 s over the default max of 300", tok(() => world.w, { iat: now(), exp: now() + 600 }), 401, "lifetime_too_long"],
+  ["lifetime 120 s over an issuer max of 60", tok(() => world.strict, { iat: now(), exp: now() + 120 }), 401, "lifetime_too_long"],
+  ["a year-long token", tok(() => world.w, { iat: now(), exp: now() + 31_536_000 }), 401, "lifetime_too_long"],
+  // -- required claims ------------------------------------------------------------------------------
+  ["no exp", without("exp"), 401, "claim_missing"],
+  ["no iat", without("iat"), 401, "claim_missing"],
+  ["no aud", without("aud"), 401, "claim_missing"],
+  ["no sub", without("sub"), 401, "claim_missing"],
+  ["exp as a string", tok(() => world.w, { exp: String(now() + 60) }), 401, "claim_invalid"],
+  ["iat as null", tok(() => world.w, { iat: null }), 401, "claim_invalid"],
+  ["empty sub", tok(() => world.w, { sub: "" }), 401, "claim_invalid"],
+  ["numeric sub", tok(() => world.w, { sub: 7 }), 401, "claim_invalid"],
+  ["exp before iat", tok(() => world.w, { iat: now(), exp: now() - 1 }), 401, "claim_invalid"],
+  ["wrong audience", tok(() => world.w, { aud: "https://other-project.supabase.co" }), 401, "audience_mismatch"],
+  ["array audience without ours", tok(() => world.w, { aud: ["https://a.example", "https://b.example"] }), 401, "audience_mismatch"],
+  ["audience of a near miss", tok(() => world.w, { aud: `${AUDIENCE}/` }), 401, "audience_mismatch"],
+  // -- roles ----------------------------------------------------------------------------------------
+  ["role: service_role", tok(() => world.w, { roles: undefined, role: "service_role" }), 403, "role_not_allowed"],
+  ["role: postgres", tok(() => world.w, { roles: undefined, role: "postgres" }), 403, "role_not_allowed"],
+  ["role: supabase_admin", tok(() => world.w, { roles: undefined, role: "supabase_admin" }), 403, "role_not_allowed"],
+  ["role: authenticated", tok(() => world.w, { roles: undefined, role: "authenticated" }), 403, "role_not_allowed"],
+  ["roles: [service_role]", tok(() => world.w, { roles: ["service_role"] }), 403, "role_not_allowed"],
+  ["one allowed role and one not", tok(() => world.w, { roles: ["widgets_writer", "orders_writer"] }), 403, "role_not_allowed"],
+  ["another issuer's role", tok(() => world.other, { roles: ["widgets_writer"] }), 403, "role_not_allowed"],
+  ["roles as a string", tok(() => world.w, { roles: "widgets_writer" }), 401, "claim_invalid"],
+  ["roles with a number", tok(() => world.w, { roles: [1] }), 401, "claim_invalid"],
+  ["role as an object", tok(() => world.w, { roles: undefined, role: { name: "x" } }), 401, "claim_invalid"],
+  // -- reserved claims ------------------------------------------------------------------------------
+  ...(["app_metadata", "user_metadata", "is_anonymous", "aal", "amr", "session_id", "email", "phone", "app_roles", "writer_sub", "writer_kid", "ref"].map(
+    (claim): Case => [`reserved claim ${claim}`, tok(() => world.w, { [claim]: claim === "app_roles" ? ["widgets_writer"] : "x" }), 401, "claim_reserved"],
+  )),
+  // -- jti ------------------------------------------------------------------------------------------
+  ["no jti for a require_jti issuer", tok(() => world.jti, { jti: undefined }), 401, "claim_missing"],
+  ["numeric jti", tok(() => world.w, { jti: 5 }), 401, "claim_invalid"],
+  // -- paths ----------------------------------------------------------------------------------------
+  ["../auth/v1/user", raw(good, "/rest/../auth/v1/user"), 404, "path_not_allowed"],
+  ["%2e%2e/auth/v1/user", raw(good, "/rest/%2e%2e/auth/v1/user"), 404, "path_not_allowed"],
+  ["%2E%2E%2Fauth", raw(good, "/rest/%2E%2E%2Fauth%2Fv1%2Fuser"), 404, "path_not_allowed"],
+  ["widgets%2f..%2fauth", raw(good, "/rest/widgets%2f..%2fauth"), 404, "path_not_allowed"],
+  ["..%5cauth", raw(good, "/rest/..%5cauth"), 404, "path_not_allowed"],
+  ["double slash", raw(good, "/rest//auth/v1/user"), 404, "path_not_allowed"],
+  ["/auth/v1 through the function", raw(good, "/rest/auth/v1/user"), 404, "path_not_allowed"],
+  ["/storage/v1 through the function", raw(good, "/rest/storage/v1/object/public/x"), 404, "path_not_allowed"],
+  ["supabase-js form aimed at auth", raw(good, "/rest/rest/v1/../../auth/v1/user"), 404, "path_not_allowed"],
+  ["another function's path", raw(good, "/other/widgets"), 404, "path_not_allowed"],
+  ["the function root", raw(good, "/rest"), 404, "path_not_allowed"],
+  ["an extra segment", raw(good, "/rest/widgets/1"), 404, "path_not_allowed"],
+  ["rpc without a name", raw(good, "/rest/rpc"), 404, "path_not_allowed"],
+  ["an encoded space", raw(good, "/rest/wid%20gets"), 404, "path_not_allowed"],
+  ["a NUL byte", raw(good, "/rest/widgets%00"), 404, "path_not_allowed"],
+  ["OpenAPI root through supabase-js form", raw(good, "/rest/rest/v1/"), 404, "path_not_allowed"],
+  // -- smuggling and limits ---------------------------------------------------------------------------
+  ["the service key as apikey, no token", async () => request("/rest/widgets", null, { headers: { apikey: SERVICE_KEY } }), 401, "token_missing"],
+  ["x-forwarded-* and cookie without a token", async () => request("/rest/widgets", null, { headers: { "x-forwarded-for": "127.0.0.1", cookie: "sb-access-token=x", "x-forwarded-host": "localhost" } }), 401, "token_missing"],
+  ["a token in a cookie only", async () => request("/rest/widgets", null, { headers: { cookie: `sb-access-token=${await good()}` } }), 401, "token_missing"],
+  ["OPTIONS", raw(good, "/rest/widgets", { method: "OPTIONS" }), 405, "method_not_allowed"],
+  ["body over the limit (content-length)", raw(good, "/rest/widgets", { method: "POST", body: "x".repeat(2048) }), 413, "body_too_large"],
+  ["body over the limit (streamed, no length)", raw(good, "/rest/widgets", {
+    method: "POST",
+    body: new ReadableStream({ start(c) { for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(600)); c.close(); } }),
+    duplex: "half",
+  } as RequestInit), 413, "body_too_large"],
+];
+
+describe("attack matrix", () => {
+  it("has at least 60 cases", () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(60);
+  });
+
+  it.each(CASES.map(([name, build, status, reason]) => [name, status, reason, build] as const))("%s → %i %s", async (_name, status, reason, build) => {
+    const req = await build();
+    const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+    const before = world.h.project.calls.length;
+    const logged = world.h.logs.length;
+    const res = await world.h.handler(req);
+    const text = await res.text();
+    expect(res.status).toBe(status);
+    const body = JSON.parse(text) as Record<string, unknown>;
+    expect(body.code).toBe(reason);
+    expect(Object.keys(body).sort()).toEqual(["code", "details", "hint", "message"]);
+    expect(world.h.project.calls.length, "nothing reaches PostgREST").toBe(before);
+    const log = world.h.logs.slice(logged);
+    expect(log.filter((l) => l.event === "request_rejected").map((l) => l.reason)).toEqual([reason]);
+    if (bearer.length > 20) {
+      expect(text).not.toContain(bearer);
+      expect(JSON.stringify(log)).not.toContain(bearer);
+    }
+    expect(text).not.toMatch(/BEGIN|at .*\.ts:\d+/);
+    if (status === 401) {
+      expect(res.headers.get("www-authenticate")).toBe(
+        reason === "token_missing" ? 'Bearer realm="supabase-federated-writers"' : `Bearer error="invalid_token", error_description="${reason}"`,
+      );
+    }
+    if (status === 403) expect(res.headers.get("www-authenticate")).toMatch(/^Bearer error="insufficient_scope"/);
+  });
+
+  it("a replayed jti is refused for a require_jti issuer; the first use goes through", async () => {
+    const token = await rawToken(world.jti, goodClaims(world.jti));
+    const before = world.h.project.calls.length;
+    expect((await world.h.handler(request("/rest/widgets", token))).status).toBe(200);
+    expect(world.h.project.calls.length).toBe(before + 1);
+    const replay = await world.h.handler(request("/rest/widgets", token));
+    expect(replay.status).toBe(401);
+    expect((await replay.json()).code).toBe("token_replayed");
+    expect(world.h.project.calls.length).toBe(before + 1);
+  });
+
+  it("a rejection log line names issuer and kid but never the token", async () => {
+    const token = await rawToken(world.w, { ...goodClaims(world.w), aud: "elsewhere" });
+    const logged = world.h.logs.length;
+    await world.h.handler(request("/rest/widgets?secret=1", token));
+    const [line] = world.h.logs.slice(logged);
+    expect(line).toEqual({
+      level: "warn",
+      event: "request_rejected",
+      reason: "audience_mismatch",
+      status: 401,
+      method: "GET",
+      path: "/rest/widgets",
+      issuer: "widgets-service",
+      kid: world.w.keys.kid,
+    });
+  });
+});

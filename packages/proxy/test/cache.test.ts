@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import { goodClaims, harness, rawToken, request, writer } from "./harness.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("registry cache", () => {
+  it("sees a deactivation within the TTL, not before", async () => {
+    const w = await writer("widgets-service");
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    const h = harness([w], { keyCacheTtlMs: 5000, now: clock });
+    const mint = () => rawToken(w, goodClaims(w, { iat: Math.floor(clock() / 1000), exp: Math.floor(clock() / 1000) + 60 }));
+    expect((await h.handler(request("/rest/widgets", await mint()))).status).toBe(200);
+    h.project.set("widgets-service", { usable: false });
+    offset = 4000;
+    expect((await h.handler(request("/rest/widgets", await mint()))).status, "still cached at 4 s").toBe(200);
+    offset = 5001;
+    const res = await h.handler(request("/rest/widgets", await mint()));
+    expect(res.status).toBe(401);
+    expect((await res.json()).code).toBe("key_inactive");
+    expect(h.project.registryReads).toBe(2);
+  });
+
+  it("100 concurrent requests for a cold issuer make one registry read", async () => {
+    const w = await writer("widgets-service");
+    const h = harness([w]);
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => rawToken(w, goodClaims(w))));
+    const results = await Promise.all(tokens.map((t) => h.handler(request("/rest/widgets", t))));
+    expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
+    expect(h.project.registryReads).toBe(1);
+    expect(h.project.calls).toHaveLength(100);
+  });
+
+  it("remembers an unknown issuer briefly (negative cache), then asks again", async () => {
+    const stranger = await writer("stranger");
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    const h = harness([], { now: clock });
+    for (let i = 0; i < 10; i++) {
+      const res = await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
+      expect((await res.json()).code).toBe("unknown_issuer");
+    }
+    expect(h.project.registryReads).toBe(1);
+    offset = 1001;
+    await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
+    expect(h.project.registryReads).toBe(2);
+  });
+
+  it("does not cache a registry failure", async () => {
+    const w = await writer("widgets-service");
+    const h = harness([w]);
+    h.project.registryMode = "500";
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(503);
+    h.project.registryMode = "ok";
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+  });
+
+  it("a newly registered key is picked up after the TTL", async () => {
+    const a = await writer("rotating", "ES256", {}, 0);
+    const b = await writer("rotating", "ES256", {}, 1);
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    const h = harness([a], { now: clock, keyCacheTtlMs: 2000 });
+    const mint = (x: typeof a) => rawToken(x, goodClaims(x, { iat: Math.floor(clock() / 1000), exp: Math.floor(clock() / 1000) + 60 }));
+    expect((await h.handler(request("/rest/widgets", await mint(a)))).status).toBe(200);
+    h.project.add(b);
+    expect((await (await h.handler(request("/rest/widgets", await mint(b)))).json()).code).toBe("unknown_kid");
+    offset = 2001;
+    expect((await h.handler(request("/rest/widgets", await mint(b)))).status).toBe(200);
+    expect((await h.handler(request("/rest/widgets", await mint(a)))).status).toBe(200);
+  });
+});
+
+describe("issuers that publish a JWKS", () => {
+  const URI = "https://writer.test/.well-known/jwks.json";
+
+  async function setup(jwksOptions: { cooldownMs?: number; minCacheMs?: number; maxCacheMs?: number } = {}) {
+    const k1 = await writer("jwks-writer", "EdDSA", {}, 0);
+    const k2 = await writer("jwks-writer", "EdDSA", {}, 1);
+    const h = harness([], { jwks: { cooldownMs: 200, minCacheMs: 0, maxCacheMs: 60_000, ...jwksOptions } });
+    h.project.add(k1, { kid: null, public_key_pem: null, jwks_uri: URI });
+    h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] } });
+    return { h, k1, k2 };
+  }
+
+  it("verifies against the fetched JWKS, fetching it once", async () => {
+    const { h, k1 } = await setup();
+    for (let i = 0; i < 5; i++) expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    expect(h.project.jwksFetches).toBe(1);
+  });
+
+  it("picks up a rotated key on its unknown kid (after the cooldown)", async () => {
+    const { h, k1, k2 } = await setup();
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk, k2.keys.publicJwk] } });
+    await sleep(250);
+    expect((await h.handler(request("/rest/widgets", await rawToken(k2, goodClaims(k2))))).status).toBe(200);
+    expect(h.project.jwksFetches).toBe(2);
+  });
+
+  it("rate-limits refetches: a storm of unknown kids causes at most one fetch per cooldown", async () => {
+    const { h, k1 } = await setup({ cooldownMs: 10_000 });
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    const storm = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1), { kid: `bogus-${i}` })))),
+    );
+    for (const r of storm) expect((await r.json()).code).toBe("unknown_kid");
+    expect(h.project.jwksFetches).toBe(1);
+  });
+
+  it("honours the endpoint's Cache-Control max-age within bounds", async () => {
+    const { h, k1 } = await setup({ minCacheMs: 0, maxCacheMs: 60_000 });
+    h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "public, max-age=1" });
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    expect(h.project.jwksFetches).toBe(1);
+    await sleep(1100);
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    expect(h.project.jwksFetches).toBe(2);
+  });
+
+  it("keeps verifying with cached keys while the endpoint is down, then fails closed after their TTL", async () => {
+    const { h, k1 } = await setup({ minCacheMs: 0 });
+    h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "max-age=1" });
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    h.project.jwks.set(URI, { body: null, fail: true });
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
+    await sleep(1100);
+    const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));
+    expect(res.status).toBe(503);
+    expect((await res.json()).code).toBe("jwks_unavailable");
+  });
+
+  it("a JWKS key with another alg than the registry row is not used", async () => {
+    const { h } = await setup();
+    const es = await writer("jwks-writer", "ES256", {}, 11);
+    h.project.jwks.set(URI, { body: { keys: [es.keys.publicJwk] } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(es, goodClaims(es))));
+    expect(res.status).toBe(401);
+    expect((await res.json()).code).toBe("alg_not_allowed");
+  });
+});

@@ -1,0 +1,128 @@
+// The real supabase/functions/rest/index.ts under real Deno: `deno check` with its own deno.json, then
+// `deno serve` of the function against a local fake Supabase (registry + PostgREST) on loopback.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { jwtVerify } from "jose";
+import { createSigner } from "@fedjwt/signer";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "@fedjwt/local-stack";
+import { AUDIENCE, JWT_SECRET, writer, type Writer } from "./harness.ts";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const fnDir = join(root, "supabase", "functions", "rest");
+const DENO_ENV = { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+
+/** The Deno binary the `deno` npm package links at install time. */
+function denoBin(): string {
+  const bin = join(createRequire(import.meta.url).resolve("deno/package.json"), "..", "deno");
+  const r = spawnSync(bin, ["--version"], { encoding: "utf8", env: DENO_ENV });
+  if (r.status !== 0) throw new Error(`deno is not runnable (${bin}): ${r.stderr}`);
+  return bin;
+}
+
+describe("supabase/functions/rest under Deno", () => {
+  let bin: string;
+  let fake: Server;
+  let fakeUrl: string;
+  let fn: ChildProcess | undefined;
+  let fnUrl: string;
+  let w: Writer;
+  const received: Array<{ url: string; headers: Record<string, string | string[] | undefined>; body: string }> = [];
+  let output = "";
+
+  beforeAll(async () => {
+    bin = denoBin();
+    w = await writer("deno-writer");
+    fake = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        if (req.url!.startsWith("/rest/v1/jwt_registry")) {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify([{
+            issuer: "deno-writer", kid: w.keys.kid, alg: "ES256", public_key_pem: w.keys.publicKeyPem, public_jwk: null, jwks_uri: null,
+            usable: true, not_before: null, expires_at: null, db_role: "authenticated", allowed_roles: ["widgets_writer"],
+            max_token_lifetime_seconds: 300, require_jti: false,
+          }]));
+          return;
+        }
+        received.push({ url: req.url!, headers: req.headers, body });
+        res.setHeader("content-type", "application/json");
+        res.statusCode = 201;
+        res.end(JSON.stringify([{ id: 7, name: "from deno" }]));
+      });
+    });
+    await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
+    fakeUrl = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
+    const port = await freePort();
+    fnUrl = `http://127.0.0.1:${port}`;
+    fn = spawn(bin, [
+      "serve", "--quiet", "--no-prompt", "--allow-env", "--allow-net=127.0.0.1",
+      "--host", "127.0.0.1", "--port", String(port),
+      "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts"),
+    ], {
+      env: {
+        ...DENO_ENV,
+        SUPABASE_URL: fakeUrl,
+        SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_local" }),
+        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_local" }),
+        FEDJWT_AUDIENCE: AUDIENCE,
+        FEDJWT_LEGACY_JWT_SECRET: JWT_SECRET,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    fn.stdout!.on("data", (c) => (output += c));
+    fn.stderr!.on("data", (c) => (output += c));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await fetch(`${fnUrl}/rest/widgets`);
+        break;
+      } catch {
+        if (fn.exitCode !== null || Date.now() > deadline) throw new Error(`deno serve did not start: ${output}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    fn?.kill("SIGTERM");
+    await new Promise((r) => fake?.close(r));
+  });
+
+  it("passes `deno check` with its own deno.json", () => {
+    const r = spawnSync(bin, ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], { encoding: "utf8", env: DENO_ENV });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("verifies a writer token, re-signs it and forwards to PostgREST", async () => {
+    const signer = await createSigner({ privateKey: w.keys.privateKeyPem, issuer: "deno-writer", audience: AUDIENCE });
+    const res = await fetch(`${fnUrl}/rest/rest/v1/widgets?select=id,name`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await signer.sign({ roles: ["widgets_writer"] })}`, "content-type": "application/json", prefer: "return=representation", apikey: "sb_publishable_local" },
+      body: JSON.stringify({ name: "from deno" }),
+    });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual([{ id: 7, name: "from deno" }]);
+    const call = received.at(-1)!;
+    expect(call.url).toBe("/rest/v1/widgets?select=id,name");
+    expect(call.headers.apikey).toBe("sb_publishable_local");
+    expect(call.headers.prefer).toBe("return=representation");
+    const { payload } = await jwtVerify(String(call.headers.authorization).slice(7), new TextEncoder().encode(JWT_SECRET));
+    expect(payload).toMatchObject({ iss: "deno-writer", role: "authenticated", app_roles: ["widgets_writer"], writer_sub: "deno-writer" });
+  });
+
+  it("refuses a bad token with the reason code and logs one JSON line", async () => {
+    const res = await fetch(`${fnUrl}/rest/widgets`, { headers: { authorization: "Bearer eyJhbGciOiJub25lIn0.e30." } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer error="invalid_token", error_description="alg_not_allowed"');
+    expect((await res.json()).code).toBe("alg_not_allowed");
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = output.split("\n").filter((l) => l.includes('"request_rejected"')).map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toMatchObject({ level: "warn", reason: "alg_not_allowed", status: 401 });
+  });
+});
