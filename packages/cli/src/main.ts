@@ -1,5 +1,9 @@
 import { SignerError } from "@fedjwt/signer";
+import { deactivate, deactivateHelp } from "./commands/deactivate.ts";
 import { jwks, jwksHelp } from "./commands/jwks.ts";
+import { list, listHelp } from "./commands/list.ts";
+import { register, registerHelp } from "./commands/register.ts";
+import { rotate, rotateHelp } from "./commands/rotate.ts";
 import { keygen, keygenHelp } from "./commands/keygen.ts";
 import { mint, mintHelp } from "./commands/mint.ts";
 import { CliError } from "./errors.ts";
@@ -15,6 +19,10 @@ const COMMANDS: Record<string, Command> = {
   keygen: { summary: "generate a writer keypair for one target", help: keygenHelp, run: keygen },
   mint: { summary: "mint a short-lived token with a writer's private key", help: mintHelp, run: mint },
   jwks: { summary: "build a JWKS document from public key files", help: jwksHelp, run: jwks },
+  register: { summary: "register a public key or JWKS URL on a project", help: registerHelp, run: register },
+  list: { summary: "list registered issuers and keys", help: listHelp, run: list },
+  deactivate: { summary: "stop accepting an issuer's (or one key's) tokens", help: deactivateHelp, run: deactivate },
+  rotate: { summary: "register a new key beside the old one, then retire the old", help: rotateHelp, run: rotate },
 };
 
 export const VERSION = "0.1.0";

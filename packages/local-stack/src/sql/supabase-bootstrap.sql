@@ -27,7 +27,9 @@ begin
 end
 $$;
 
--- PostgREST logs in as authenticator and may become exactly these roles.
+-- PostgREST logs in as authenticator and may become exactly these roles. The local password is the
+-- same as the local postgres password (a development database on loopback only).
+alter role authenticator with login password 'postgres';
 grant anon, authenticated, service_role to authenticator;
 
 -- API roles get short statement timeouts, as on Supabase.

@@ -1,0 +1,38 @@
+import { parseFlags, required } from "../args.ts";
+import { CliError } from "../errors.ts";
+import { printJson, type Io } from "../output.ts";
+import { CONNECTION_FLAGS, CONNECTION_HELP, connection, enc, type RegistryClient } from "../registry-client.ts";
+
+export const deactivateHelp = `Usage: fedjwt deactivate --issuer <name> [--kid <kid>]
+
+Stop accepting a writer's tokens: the whole issuer, or one of its keys. The row stays (audited); the
+gateway refuses new requests within its key cache TTL (5 s by default).
+
+Options:
+  --issuer <name>             the issuer (required)
+  --kid <kid>                 only this key (for a JWKS registration: --kid jwks)
+${CONNECTION_HELP}
+  -h, --help                  show this help`;
+
+/** Deactivates one key of an issuer; throws when there is no such key. */
+export async function deactivateKey(client: RegistryClient, issuer: string, kid: string): Promise<void> {
+  const filter = kid === "jwks" ? "kid=is.null" : `kid=eq.${enc(kid)}`;
+  const rows = await client.request<unknown[]>("PATCH", `jwt_public_keys?issuer=eq.${enc(issuer)}&${filter}&select=kid`, { is_active: false });
+  if (rows.length === 0) throw new CliError("no_such_key", `issuer "${issuer}" has no key ${kid}`);
+}
+
+/** `fedjwt deactivate`. */
+export async function deactivate(argv: string[], io: Io): Promise<void> {
+  const { values } = parseFlags("deactivate", argv, { ...CONNECTION_FLAGS, issuer: { type: "string" }, kid: { type: "string" } });
+  const issuer = required("deactivate", values, "issuer");
+  const client = connection(values, "deactivate");
+  if (values.kid !== undefined) {
+    await deactivateKey(client, issuer, values.kid);
+  } else {
+    const rows = await client.request<unknown[]>("PATCH", `jwt_issuers?issuer=eq.${enc(issuer)}&select=issuer`, { is_active: false });
+    if (rows.length === 0) throw new CliError("no_such_issuer", `no issuer named "${issuer}"`);
+  }
+  const what = values.kid !== undefined ? `key ${values.kid} of issuer "${issuer}"` : `issuer "${issuer}" (all its keys)`;
+  if (values.json) printJson(io, { issuer, kid: values.kid ?? null, deactivated: true });
+  else io.out(`Deactivated ${what}. The gateway refuses its tokens within its key cache TTL (5 s by default).`);
+}

@@ -1,0 +1,99 @@
+import { CliError } from "./errors.ts";
+
+/** Talks to a project's registry tables through PostgREST (`/rest/v1`) with the service_role key. */
+export class RegistryClient {
+  readonly url: string;
+  readonly #key: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(url: string, serviceKey: string, doFetch: typeof fetch = fetch) {
+    this.url = url.replace(/\/+$/, "");
+    this.#key = serviceKey;
+    this.#fetch = doFetch;
+  }
+
+  /** Sends one request; turns every failure into a one-line CliError. */
+  async request<T>(method: string, path: string, body?: unknown, prefer = "return=representation"): Promise<T> {
+    const headers: Record<string, string> = { apikey: this.#key, accept: "application/json", prefer };
+    // Legacy keys are JWTs and go in Authorization too; sb_secret_ keys go in apikey only.
+    if (this.#key.startsWith("eyJ")) headers.authorization = `Bearer ${this.#key}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.url}/rest/v1/${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (e) {
+      const c = (e as { cause?: { code?: string; message?: string } }).cause;
+      const cause = c?.code ?? c?.message ?? (e as Error).name;
+      throw new CliError("unreachable", `cannot reach ${this.url} (${cause}): check --url / SUPABASE_URL`, 1);
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: reported below by status
+    }
+    if (res.ok) return parsed as T;
+    const err = (parsed ?? {}) as { code?: string; message?: string };
+    if (res.status === 401 || res.status === 403) {
+      throw new CliError("key_refused", `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY`);
+    }
+    if (err.code === "PGRST205" || err.code === "42P01") {
+      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, 1);
+    }
+    if (res.status === 404) throw new CliError("not_found", `${this.url} answered 404 for /rest/v1/${path.split("?")[0]}: is this a Supabase project URL?`);
+    throw new CliError(err.code ?? `http_${res.status}`, `${method} ${path.split("?")[0]} failed (HTTP ${res.status}): ${err.message ?? text.slice(0, 200)}`, res.status >= 500 ? 1 : 2);
+  }
+}
+
+/** Resolves --url / --service-role-key from flags or the environment. */
+export function connection(values: { url?: string | undefined; "service-role-key"?: string | undefined }, command: string): RegistryClient {
+  const url = values.url ?? process.env.SUPABASE_URL;
+  const key = values["service-role-key"] ?? process.env.SUPABASE_SERVICE_ROLE_KEY ?? process.env.SUPABASE_SECRET_KEY;
+  if (!url) throw new CliError("bad_arguments", `--url (or SUPABASE_URL) is required (see: fedjwt ${command} --help)`);
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new CliError("bad_arguments", `--url ${JSON.stringify(url)} is not an http(s) URL`);
+  if (!key) throw new CliError("bad_arguments", `--service-role-key (or SUPABASE_SERVICE_ROLE_KEY) is required (see: fedjwt ${command} --help)`);
+  return new RegistryClient(url, key);
+}
+
+/** The flags every registry command takes. */
+export const CONNECTION_FLAGS = {
+  url: { type: "string" },
+  "service-role-key": { type: "string" },
+  json: { type: "boolean", default: false },
+} as const;
+
+export const CONNECTION_HELP = `  --url <url>                 the Supabase project URL (default: $SUPABASE_URL)
+  --service-role-key <key>    service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)
+  --json                      print machine-readable JSON`;
+
+export interface IssuerRow {
+  issuer: string;
+  description: string | null;
+  db_role: string;
+  allowed_roles: string[];
+  max_token_lifetime_seconds: number;
+  require_jti: boolean;
+  is_active: boolean;
+  created_at: string;
+}
+
+export interface KeyRow {
+  issuer: string;
+  kid: string | null;
+  alg: string;
+  public_key_pem: string | null;
+  public_jwk: Record<string, unknown> | null;
+  jwks_uri: string | null;
+  is_active: boolean;
+  not_before: string | null;
+  expires_at: string | null;
+  created_at: string;
+}
+
+export const enc = encodeURIComponent;

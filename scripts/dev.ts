@@ -1,0 +1,158 @@
+// pnpm dev: bring the federated setup up and show it working.
+//   1. a local Supabase: `supabase start` + `supabase functions serve` when a Docker engine answers,
+//      otherwise the Docker-free stack (packages/local-stack), left running in the background;
+//   2. the sample writers' keys (keys/, gitignored), generated once;
+//   3. both writers registered (idempotent): orders-service by public key, inventory-service by JWKS URL;
+//   4. both writers run: allowed writes and a write each one's policy denies; plus a forged token;
+//   5. a summary: what happened, the URLs and keys, how to stop.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { main as fedjwt } from "@fedjwt/cli";
+import { runInventoryWriter } from "@fedjwt/inventory-writer";
+import { serveJwks } from "@fedjwt/inventory-writer/jwks-server";
+import { runOrdersWriter } from "@fedjwt/orders-writer";
+import { createSigner, toJwks } from "@fedjwt/signer";
+
+const root = join(import.meta.dirname, "..");
+const keysDir = join(root, "keys");
+const useDocker = process.env.FEDJWT_NO_DOCKER !== "1" && !process.argv.includes("--no-docker") && dockerAnswers();
+const step = (n: number, text: string) => console.log(`\n[${n}/5] ${text}`);
+
+function dockerAnswers(): boolean {
+  const r = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { timeout: 5000, stdio: "pipe" });
+  return r.status === 0;
+}
+
+function run(cmd: string, args: string[]): { code: number | null; out: string } {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of text.matchAll(/^([A-Z_]+)="?([^"\n]*)"?$/gm)) env[m[1]!] = m[2]!;
+  return env;
+}
+
+async function cli(args: string[], env: Record<string, string>): Promise<string> {
+  let out = "";
+  const io = { out: (t: string) => (out += `${t}\n`), err: (t: string) => (out += `${t}\n`) };
+  Object.assign(process.env, env);
+  const code = await fedjwt(args, io);
+  if (code !== 0) throw new Error(`fedjwt ${args[0]} failed:\n${out}`);
+  return out.trimEnd();
+}
+
+/** Starts the local Supabase and returns `status -o env` values. */
+async function startSupabase(): Promise<Record<string, string>> {
+  if (useDocker) {
+    console.log("  Docker answers: using the Supabase CLI (supabase start + supabase functions serve)");
+    const started = run("pnpm", ["exec", "supabase", "start", "-x", "studio,imgproxy,logflare,vector,supavisor,realtime,storage-api,mailpit,postgres-meta"]);
+    if (started.code !== 0) throw new Error(`supabase start failed:\n${started.out.slice(-2000)}`);
+    mkdirSync(join(root, ".local"), { recursive: true });
+    const log = openSync(join(root, ".local", "functions.log"), "a");
+    const serve = spawn("pnpm", ["exec", "supabase", "functions", "serve", "--env-file", "supabase/functions/.env"], { cwd: root, detached: true, stdio: ["ignore", log, log] });
+    serve.unref();
+    writeFileSync(join(root, ".local", "functions.pid"), String(serve.pid));
+    const status = run("pnpm", ["exec", "supabase", "status", "-o", "env"]);
+    await new Promise((r) => setTimeout(r, 3000)); // functions serve needs a moment to boot the runtime
+    return parseEnv(status.out);
+  }
+  console.log("  No Docker engine: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)");
+  const started = run(process.execPath, [join(root, "packages/local-stack/dist/cli.js"), "start", "--detach"]);
+  if (started.code !== 0) throw new Error(started.out.trim());
+  for (const line of started.out.split("\n").slice(0, 1)) console.log(`  ${line}`);
+  return parseEnv(run(process.execPath, [join(root, "packages/local-stack/dist/cli.js"), "status"]).out);
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  step(1, "Local Supabase");
+  const fnEnv = join(root, "supabase", "functions", ".env");
+  if (!existsSync(fnEnv)) {
+    // Local values only: the well-known local JWT secret that `supabase start` and the local stack use.
+    writeFileSync(fnEnv, "FEDJWT_AUDIENCE=http://127.0.0.1:54321\nFEDJWT_LEGACY_JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long\n");
+    console.log("  wrote supabase/functions/.env (local audience and the local JWT secret)");
+  }
+  const status = await startSupabase();
+  const apiUrl = status.API_URL ?? "http://127.0.0.1:54321";
+  const anonKey = status.ANON_KEY ?? "";
+  const serviceKey = status.SERVICE_ROLE_KEY ?? "";
+  const env = { SUPABASE_URL: apiUrl, SUPABASE_SERVICE_ROLE_KEY: serviceKey };
+  const audience = parseEnv(readFileSync(fnEnv, "utf8")).FEDJWT_AUDIENCE ?? apiUrl;
+
+  step(2, "Writer keys (keys/, gitignored)");
+  for (const [issuer, alg] of [["orders-service", "ES256"], ["inventory-service", "EdDSA"]] as const) {
+    const file = join(keysDir, `${issuer}-local.key`);
+    if (existsSync(file)) console.log(`  ${issuer}: keys/${issuer}-local.key exists`);
+    else console.log(`  ${(await cli(["keygen", "--issuer", issuer, "--target", apiUrl, "--alg", alg, "--out", keysDir], env)).split("\n")[0]}`);
+  }
+  const ordersKey = readFileSync(join(keysDir, "orders-service-local.key"), "utf8");
+  const inventoryKey = readFileSync(join(keysDir, "inventory-service-local.key"), "utf8");
+  const inventoryJwk = JSON.parse(readFileSync(join(keysDir, "inventory-service-local.jwk.json"), "utf8")) as Record<string, unknown>;
+
+  step(3, "Register the writers (idempotent)");
+  const jwksServer = await serveJwks(await toJwks([inventoryJwk]).then((set) => () => set));
+  try {
+    const ordersReg = await cli(["register", "--issuer", "orders-service", "--public-key", join(keysDir, "orders-service-local.pub"),
+      "--allowed-role", "orders_writer", "--allowed-role", "stock_reader", "--description", "sample orders writer"], env);
+    console.log(ordersReg.replace(/^/gm, "  "));
+    // A function inside Docker cannot reach a JWKS on the host's loopback: there, register the public JWK instead.
+    const inventorySource = useDocker
+      ? ["--public-key", join(keysDir, "inventory-service-local.jwk.json")]
+      : ["--jwks-uri", jwksServer.url, "--alg", "EdDSA"];
+    const inventoryReg = await cli(["register", "--issuer", "inventory-service", ...inventorySource,
+      "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--description", "sample inventory writer"], env);
+    console.log(inventoryReg.replace(/^/gm, "  "));
+
+    step(4, "Run the writers");
+    const base = { apiUrl, anonKey, audience };
+    const orders = await runOrdersWriter({ ...base, issuer: "orders-service", privateKeyPem: ordersKey });
+    const inventory = await runInventoryWriter({ ...base, issuer: "inventory-service", privateKeyPem: inventoryKey });
+    const forger = await createSigner({ privateKey: ordersKey, issuer: "orders-service", audience });
+    const forged = await fetch(`${apiUrl}/functions/v1/rest/jwt_public_keys`, {
+      headers: { apikey: anonKey, authorization: `Bearer ${await forger.sign({ roles: ["service_role"] })}` },
+    });
+    const forgedBody = (await forged.json()) as { code?: string };
+
+    const show = (title: string, outcomes: typeof orders) => {
+      console.log(`  ${title}`);
+      for (const o of outcomes) {
+        const asExpected = o.ok === (o.expected === "allowed");
+        console.log(`    ${asExpected ? "✓" : "✗"} ${o.action.padEnd(21)} ${o.status} ${o.ok ? "allowed" : `denied ${o.code}`} — ${o.message}`);
+      }
+    };
+    show("orders-service    (supabase-js, ES256 key registered by file)", orders);
+    show(`inventory-service (postgrest-js, EdDSA key served at ${useDocker ? "registered by JWK" : jwksServer.url})`, inventory);
+    console.log(`  forged: orders-service asks for role service_role → ${forged.status} ${forgedBody.code}`);
+
+    step(5, "Summary");
+    const all = [...orders, ...inventory];
+    const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed";
+    const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
+    const denied = all.filter((o) => !o.ok);
+    console.log(`  ${writes} writes made, ${denied.length} denied by policy (${denied.map((d) => `${d.action}: ${d.code}`).join("; ")}), forged role refused: ${forgedBody.code}`);
+    console.log(`  ${good ? "Everything behaved as the policies say." : "SOMETHING DID NOT BEHAVE AS EXPECTED — see the ✗ lines above."} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(`
+  API            ${apiUrl}
+  gateway        ${apiUrl}/functions/v1/rest/<table>   (writers; supabase-js base URL ${apiUrl}/functions/v1/rest)
+  Data API       ${apiUrl}/rest/v1/<table>            (apikey required)
+  database       ${status.DB_URL ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres"}
+  anon key       ${anonKey}
+  service key    ${serviceKey}   (local only: never give it to a writer)
+  writer keys    keys/orders-service-local.key, keys/inventory-service-local.key
+
+  Try: pnpm fedjwt list --url ${apiUrl} --service-role-key "$SERVICE_KEY"
+       pnpm fedjwt mint --issuer orders-service --key keys/orders-service-local.key --audience ${audience} --role orders_writer
+  Stop: ${useDocker ? "pnpm exec supabase stop (and kill $(cat .local/functions.pid))" : "pnpm stack stop"}`);
+    process.exitCode = good ? 0 : 1;
+  } finally {
+    await jwksServer.close();
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`\npnpm dev failed: ${e.message}`);
+  process.exitCode = 1;
+});
