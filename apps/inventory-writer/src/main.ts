@@ -2,12 +2,14 @@
 // The inventory service as a process: serves its JWKS (the gateway fetches its public key from there),
 // writes through the gateway, reports, and stops.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { toJwks } from "@fedjwt/signer";
 import { serveJwks } from "./jwks-server.ts";
 import { runInventoryWriter } from "./writer.ts";
 
 const apiUrl = process.env.FEDJWT_API_URL ?? "http://127.0.0.1:54321";
-const keyFile = process.env.INVENTORY_WRITER_KEY ?? "keys/inventory-service-local.key";
+// Relative to where the command was typed (pnpm sets INIT_CWD; --filter runs scripts in the package folder).
+const keyFile = resolve(process.env.INIT_CWD ?? process.cwd(), process.env.INVENTORY_WRITER_KEY ?? "keys/inventory-service-local.key");
 const jwkFile = keyFile.replace(/\.key$/, ".jwk.json");
 let privateKeyPem: string;
 let publicJwk: Record<string, unknown>;

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The orders service as a process: reads its configuration from the environment, writes, reports.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { formatOutcomes } from "./report.ts";
 import { runOrdersWriter } from "./writer.ts";
 
 const apiUrl = process.env.FEDJWT_API_URL ?? "http://127.0.0.1:54321";
-const keyFile = process.env.ORDERS_WRITER_KEY ?? "keys/orders-service-local.key";
+// Relative to where the command was typed (pnpm sets INIT_CWD; --filter runs scripts in the package folder).
+const keyFile = resolve(process.env.INIT_CWD ?? process.cwd(), process.env.ORDERS_WRITER_KEY ?? "keys/orders-service-local.key");
 let privateKeyPem: string;
 try {
   privateKeyPem = readFileSync(keyFile, "utf8");

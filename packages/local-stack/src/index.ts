@@ -4,3 +4,13 @@ export { bootstrapSupabase, startSupabaseDb, type StartSupabaseDbOptions, type S
 export { pushMigrations, runSupabaseCli, type CliResult } from "./supabase-cli.ts";
 export { asPostgrest, type RequestContext } from "./sql-as.ts";
 export { repoRoot } from "./paths.ts";
+export { startStack, formatEnv, type RunningStack, type StackInfo, type StartStackOptions } from "./stack.ts";
+export { startPostgrestStandIn, type RunningStandIn, type StandInOptions } from "./postgrest/server.ts";
+export { startGateway } from "./gateway.ts";
+export {
+  LOCAL_ANON_KEY,
+  LOCAL_JWT_SECRET,
+  LOCAL_PUBLISHABLE_KEY,
+  LOCAL_SECRET_KEY,
+  LOCAL_SERVICE_ROLE_KEY,
+} from "./keys.ts";
