@@ -59,7 +59,7 @@ async function startSupabase(): Promise<Record<string, string>> {
     await new Promise((r) => setTimeout(r, 3000)); // functions serve needs a moment to boot the runtime
     return parseEnv(status.out);
   }
-  console.log("  No Docker engine: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)");
+  console.log(`  ${process.env.FEDJWT_NO_DOCKER === "1" || process.argv.includes("--no-docker") ? "Docker skipped on request" : "No Docker engine"}: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)`);
   const started = run(process.execPath, [join(root, "packages/local-stack/dist/cli.js"), "start", "--detach"]);
   if (started.code !== 0) throw new Error(started.out.trim());
   for (const line of started.out.split("\n").slice(0, 1)) console.log(`  ${line}`);
