@@ -27,6 +27,14 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
   return value as Record<string, unknown>;
 }
 
+function isCanonical(segment: string): boolean {
+  try {
+    return base64url.encode(base64url.decode(segment)) === segment;
+  } catch {
+    return false;
+  }
+}
+
 /** Extracts the bearer token from an Authorization header value. */
 export function bearerToken(authorization: string | null): string {
   if (!authorization) throw new JwtVerificationError("token_missing");
@@ -54,6 +62,9 @@ export function parseToken(token: string): ParsedToken {
   if (!SEGMENT.test(parts[1]!) || !SEGMENT.test(parts[2]!)) {
     throw new JwtVerificationError("token_malformed", "a segment is empty or not base64url");
   }
+  // One token, one spelling: the unused low bits of a segment's last character must be zero. Otherwise
+  // several strings decode to the same signature, and anything keyed on the token string can be dodged.
+  if (!parts.every(isCanonical)) throw new JwtVerificationError("token_malformed", "a segment is not canonical base64url");
   const payload = decodeJsonObject(parts[1]!, "payload");
   const claimed = typeof payload.iss === "string" ? payload.iss : undefined;
   const kid = typeof header.kid === "string" ? header.kid : undefined;

@@ -121,6 +121,12 @@ const CASES: Case[] = [
     return `${enc({ alg: "ES256", kid: world.w.keys.kid, typ: "JWT", x: 1 })}.${p}.${s}`;
   }), 401, "bad_signature"],
   ["signature truncated", raw(async () => (await good()).slice(0, -10)), 401, "bad_signature"],
+  ["the same signature spelled differently (non-canonical base64url)", raw(async () => {
+    const t = await good();
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(t.at(-1)!);
+    return `${t.slice(0, -1)}${alphabet[last ^ 1]}`; // flips an unused low bit: same bytes, other string
+  }), 401, "token_malformed"],
   ["RS256 signature from an unregistered RSA key", raw(async () => rawToken(await writer("x", "RS256", {}, 1), { ...goodClaims(world.rsa) }, { kid: world.rsa.keys.kid })), 401, "bad_signature"],
   // -- time -----------------------------------------------------------------------------------------
   ["expired two minutes ago", tok(() => world.w, { iat: now() - 180, exp: now() - 120 }), 401, "token_expired"],
