@@ -22,9 +22,9 @@ export interface Target {
 
 const LOCAL_TTL_MS = 1000;
 
-/** Starts (or names) the stack for the calling test file. */
-export function useTarget(): () => Target {
-  let target: Target | undefined;
+/** Starts (or names) the stack for the calling test file. `faults` keeps the database on disk so it can restart. */
+export function useTarget(options: { faults?: boolean } = {}): () => Target & { stack: RunningStack | undefined } {
+  let target: (Target & { stack: RunningStack | undefined }) | undefined;
   let stack: RunningStack | undefined;
   beforeAll(async () => {
     const external = process.env.E2E_API_URL;
@@ -36,6 +36,7 @@ export function useTarget(): () => Target {
         audience: process.env.E2E_AUDIENCE ?? external,
         cacheTtlMs: Number(process.env.E2E_KEY_CACHE_TTL_MS ?? 5000),
         external: true,
+        stack: undefined,
       };
       return;
     }
@@ -44,6 +45,7 @@ export function useTarget(): () => Target {
     stack = await startStack({
       apiPort,
       dbPort: 0,
+      ...(options.faults ? { dataDir: join(mkdtempSync(join(tmpdir(), "fedjwt-e2e-db-")), "db") } : {}),
       functionEnv: {
         FEDJWT_AUDIENCE: `http://127.0.0.1:${apiPort}`,
         FEDJWT_LEGACY_JWT_SECRET: LOCAL_JWT_SECRET,
@@ -57,6 +59,7 @@ export function useTarget(): () => Target {
       audience: stack.info.API_URL,
       cacheTtlMs: LOCAL_TTL_MS,
       external: false,
+      stack,
     };
   }, 120_000);
   afterAll(async () => {

@@ -28,9 +28,12 @@ export interface RunningStack {
   info: StackInfo;
   db: SupabaseDb;
   functions: RunningFunction[];
-  /** Restarts the PostgREST stand-in (fault tests). */
+  /** Stops / restarts the PostgREST stand-in, on the same port (fault tests). */
   stopRest(): Promise<void>;
   startRest(): Promise<void>;
+  /** Stops / restarts PostgreSQL on the same port; needs a persistent `dataDir` (fault tests). */
+  stopDb(): Promise<void>;
+  startDb(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -101,7 +104,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       await access(dirname(dataDir), constants.W_OK);
     }
     log(`database: starting PostgreSQL 17 on ${dbPort}${dataDir ? ` (data in ${dataDir.split(sep).slice(-3).join(sep)})` : ""}`);
-    const db = await startSupabaseDb({ port: dbPort, workdir, ...(dataDir ? { dataDir, persistent: true } : {}) });
+    let db = await startSupabaseDb({ port: dbPort, workdir, ...(dataDir ? { dataDir, persistent: true } : {}) });
     cleanups.push(() => db.stop());
     log(`database: ready in ${db.timings.total} ms (migrations by the Supabase CLI: ${db.timings.migrations} ms)`);
 
@@ -151,13 +154,22 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         SECRET_KEY: LOCAL_SECRET_KEY,
         JWT_SECRET: LOCAL_JWT_SECRET,
       },
-      db,
+      get db() {
+        return db;
+      },
       functions,
       async stopRest() {
         await rest.close();
       },
       async startRest() {
         rest = await startPostgrestStandIn({ dbUrl: authenticatorUrl, jwtSecret: LOCAL_JWT_SECRET, port: restPort });
+      },
+      async stopDb() {
+        if (!dataDir) throw new Error("stopDb needs a stack started with a dataDir (the data must survive the restart)");
+        await db.stop();
+      },
+      async startDb() {
+        db = await startSupabaseDb({ port: dbPort, workdir, dataDir: dataDir!, persistent: true });
       },
       stop: stopAll,
     };

@@ -74,7 +74,7 @@ describe("registry cache", () => {
 describe("issuers that publish a JWKS", () => {
   const URI = "https://writer.test/.well-known/jwks.json";
 
-  async function setup(jwksOptions: { cooldownMs?: number; minCacheMs?: number; maxCacheMs?: number } = {}) {
+  async function setup(jwksOptions: { cooldownMs?: number; minCacheMs?: number; maxCacheMs?: number; timeoutMs?: number } = {}) {
     const k1 = await writer("jwks-writer", "EdDSA", {}, 0);
     const k2 = await writer("jwks-writer", "EdDSA", {}, 1);
     const h = harness([], { jwks: { cooldownMs: 200, minCacheMs: 0, maxCacheMs: 60_000, ...jwksOptions } });
@@ -124,6 +124,18 @@ describe("issuers that publish a JWKS", () => {
     h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "max-age=1" });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     h.project.jwks.set(URI, { body: null, fail: true });
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
+    await sleep(1100);
+    const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));
+    expect(res.status).toBe(503);
+    expect((await res.json()).code).toBe("jwks_unavailable");
+  });
+
+  it("a JWKS endpoint that hangs: cached keys keep working, then a bounded wait and a clear 503", async () => {
+    const { h, k1 } = await setup({ minCacheMs: 0, timeoutMs: 200 });
+    h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "max-age=1" });
+    expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
+    h.project.jwks.set(URI, { body: null, hang: true });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
     await sleep(1100);
     const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));

@@ -34,7 +34,7 @@ export class FakeProject {
   calls: Call[] = [];
   registryReads = 0;
   jwksFetches = 0;
-  jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean }>();
+  jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean }>();
   /** Overrides for failure tests. */
   registryMode: "ok" | "500" | "hang" | "down" = "ok";
   upstreamMode: "ok" | "hang" | "down" = "ok";
@@ -71,6 +71,7 @@ export class FakeProject {
       this.jwksFetches++;
       const j = this.jwks.get(url)!;
       if (j.fail) throw new TypeError("fetch failed");
+      if (j.hang) return hang(signal);
       return new Response(JSON.stringify(j.body), {
         headers: { "content-type": "application/json", ...(j.cacheControl ? { "cache-control": j.cacheControl } : {}) },
       });

@@ -93,33 +93,48 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** SQLSTATEs that mean the connection itself is gone (server shutting down, crashed, not accepting). */
+function connectionLost(code: string | undefined): boolean {
+  return code === undefined || !/^[0-9A-Z]{5}$/.test(code) || code.startsWith("08") || /^57P0[1-3]$/.test(code);
+}
+
 /** Runs `fn` in one transaction as PostgREST does for a request. */
 async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect().catch((e: Error) => {
     throw new PgrstError(503, "PGRST000", "Could not connect to the database", e.message);
   });
+  // A checked-out connection that dies emits "error"; the failing query reports it, so only swallow the event.
+  const ignore = () => undefined;
+  client.on("error", ignore);
+  let broken: Error | undefined;
   try {
     await client.query("begin");
-    try {
-      await client.query(`set local role ${ident(ctx.role)}`);
-      await client.query(
-        `select set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
-                set_config('request.method', $3, true), set_config('request.path', $4, true),
-                set_config('request.headers', $5, true)`,
-        [`${ident(ctx.schema)}, extensions`, JSON.stringify(ctx.claims), ctx.method, ctx.path, JSON.stringify(ctx.headers)],
-      );
-      const result = await fn(client);
-      await client.query(ctx.prefer.tx === "rollback" ? "rollback" : "commit");
-      return result;
-    } catch (e) {
+    await client.query(`set local role ${ident(ctx.role)}`);
+    await client.query(
+      `select set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
+              set_config('request.method', $3, true), set_config('request.path', $4, true),
+              set_config('request.headers', $5, true)`,
+      [`${ident(ctx.schema)}, extensions`, JSON.stringify(ctx.claims), ctx.method, ctx.path, JSON.stringify(ctx.headers)],
+    );
+    const result = await fn(client);
+    await client.query(ctx.prefer.tx === "rollback" ? "rollback" : "commit");
+    return result;
+  } catch (e) {
+    if (e instanceof PgrstError) {
       await client.query("rollback").catch(() => undefined);
-      if (e instanceof PgrstError) throw e;
-      const err = e as { code?: string; message: string };
-      if (err.code) throw fromPgError(err, ctx.authenticated);
       throw e;
     }
+    const err = e as { code?: string; message: string };
+    if (connectionLost(err.code)) {
+      // Like PostgREST: a lost connection is a 503, and the connection is discarded, not reused.
+      broken = e as Error;
+      throw new PgrstError(503, "PGRST001", "Database client error. Retrying the connection.", err.message);
+    }
+    await client.query("rollback").catch(() => undefined);
+    throw fromPgError(err, ctx.authenticated);
   } finally {
-    client.release();
+    client.off("error", ignore);
+    client.release(broken);
   }
 }
 
