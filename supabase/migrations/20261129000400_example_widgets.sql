@@ -2,6 +2,9 @@
 --   insert: needs app role widgets_writer, and the row must name the caller as owner (the default does);
 --   select / update / delete: the owner only, and only while it still holds widgets_writer;
 --   ownership cannot be handed to another issuer (update's WITH CHECK).
+-- The helpers are wrapped in (select …) so Postgres evaluates them once per statement, not once per row
+-- (Supabase's RLS performance advice; they have a fixed search_path, so they are never inlined), and the
+-- owner column is compared directly, so an index on it can be used.
 
 create table if not exists public.widgets (
   id bigint generated always as identity primary key,
@@ -22,20 +25,20 @@ grant select, insert, update, delete on table public.widgets to authenticated;
 drop policy if exists widgets_insert on public.widgets;
 create policy widgets_insert on public.widgets
   for insert to authenticated
-  with check (federation.has_role('widgets_writer') and owner_issuer = federation.issuer());
+  with check ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()));
 
 drop policy if exists widgets_select on public.widgets;
 create policy widgets_select on public.widgets
   for select to authenticated
-  using (federation.has_role('widgets_writer') and federation.is_issuer(owner_issuer));
+  using ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()));
 
 drop policy if exists widgets_update on public.widgets;
 create policy widgets_update on public.widgets
   for update to authenticated
-  using (federation.has_role('widgets_writer') and federation.is_issuer(owner_issuer))
-  with check (federation.is_issuer(owner_issuer));
+  using ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()))
+  with check (owner_issuer = (select federation.issuer()));
 
 drop policy if exists widgets_delete on public.widgets;
 create policy widgets_delete on public.widgets
   for delete to authenticated
-  using (federation.has_role('widgets_writer') and federation.is_issuer(owner_issuer));
+  using ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()));

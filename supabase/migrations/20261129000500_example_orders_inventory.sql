@@ -6,7 +6,7 @@
 --   nobody        delete (orders are cancelled)       insert / delete (service_role only)
 --
 -- App roles (granted per issuer in jwt_issuers.allowed_roles): orders_writer, stock_reader,
--- inventory_writer, orders_reader.
+-- inventory_writer, orders_reader. Helpers are wrapped in (select …): evaluated once per statement.
 
 create table if not exists public.stock_levels (
   sku text primary key check (sku ~ '^[A-Z0-9-]{1,40}$'),
@@ -73,29 +73,29 @@ drop policy if exists orders_select on public.orders;
 create policy orders_select on public.orders
   for select to authenticated
   using (
-    (federation.has_role('orders_writer') and federation.is_issuer(writer_issuer))
-    or federation.has_role('orders_reader')
+    ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()))
+    or (select federation.has_role('orders_reader'))
   );
 
 drop policy if exists orders_insert on public.orders;
 create policy orders_insert on public.orders
   for insert to authenticated
-  with check (federation.has_role('orders_writer') and writer_issuer = federation.issuer());
+  with check ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()));
 
 drop policy if exists orders_update on public.orders;
 create policy orders_update on public.orders
   for update to authenticated
-  using (federation.has_role('orders_writer') and federation.is_issuer(writer_issuer))
-  with check (federation.is_issuer(writer_issuer));
+  using ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()))
+  with check (writer_issuer = (select federation.issuer()));
 
 -- stock_levels ---------------------------------------------------------------------------------------
 drop policy if exists stock_select on public.stock_levels;
 create policy stock_select on public.stock_levels
   for select to authenticated
-  using (federation.has_role('inventory_writer') or federation.has_role('stock_reader'));
+  using ((select federation.has_role('inventory_writer')) or (select federation.has_role('stock_reader')));
 
 drop policy if exists stock_update on public.stock_levels;
 create policy stock_update on public.stock_levels
   for update to authenticated
-  using (federation.has_role('inventory_writer'))
-  with check (federation.has_role('inventory_writer'));
+  using ((select federation.has_role('inventory_writer')))
+  with check ((select federation.has_role('inventory_writer')));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "./paths.ts";
+import { freePort } from "./ports.ts";
 import { formatEnv, startStack, type StackInfo } from "./stack.ts";
 
 const HELP = `Usage: fedjwt-stack <command> [options]
@@ -17,6 +18,8 @@ Commands:
   start     start the stack and print its status; Ctrl-C stops it
             --detach   run in the background (stop it with: fedjwt-stack stop)
             --reset    start from an empty database (migrations and seed applied again)
+            --ephemeral  a throwaway stack (temporary data, no state file) that prints one line
+                       "READY {json}" with its URLs, keys and process ids (benchmarks, scripts)
   stop      stop a stack started with --detach
   status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`
 
@@ -60,7 +63,24 @@ export function readState(): State | undefined {
   return undefined;
 }
 
+/** A throwaway stack for scripts: temporary data, no state file, one READY line, stops on a signal. */
+async function ephemeral(values: Record<string, unknown>): Promise<number> {
+  // Its own audience (the URL it really has), whatever a developer's supabase/functions/.env says.
+  const apiPort = Number(values["api-port"] ?? 0) || (await freePort());
+  const stack = await startStack({ apiPort, dbPort: Number(values["db-port"] ?? 0), functionEnv: { FEDJWT_AUDIENCE: `http://127.0.0.1:${apiPort}` } });
+  const pids = { stack: process.pid, postgres: stack.db.pid, functions: stack.functions.map((f) => f.process.pid) };
+  console.log(`READY ${JSON.stringify({ info: stack.info, pids })}`);
+  const shutdown = async () => {
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown());
+  process.on("SIGTERM", () => void shutdown());
+  return new Promise(() => undefined);
+}
+
 async function start(values: Record<string, unknown>): Promise<number> {
+  if (values.ephemeral) return ephemeral(values);
   const running = readState();
   if (running) {
     console.log(`The local stack is already running (pid ${running.pid}).\n${formatEnv(running.info)}`);
@@ -151,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         detach: { type: "boolean" },
         reset: { type: "boolean" },
+        ephemeral: { type: "boolean" },
         "api-port": { type: "string" },
         "db-port": { type: "string" },
         help: { type: "boolean", short: "h" },

@@ -14,3 +14,4 @@ export {
   LOCAL_SECRET_KEY,
   LOCAL_SERVICE_ROLE_KEY,
 } from "./keys.ts";
+export { denoBinary } from "./functions.ts";

@@ -12,6 +12,8 @@ export interface RunningPostgres {
   url: string;
   port: number;
   dataDir: string;
+  /** The postmaster's process id (its backends are its children). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -187,6 +189,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
     url: `postgresql://postgres:${LOCAL_DB_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     dataDir: options.dataDir,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

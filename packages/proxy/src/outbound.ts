@@ -21,6 +21,19 @@ export class SigningKeyError extends Error {
 
 const DROPPED = new Set<string>([...REGISTERED_CLAIMS, ...GATEWAY_RESERVED_CLAIMS, "writer_iss"]);
 
+/** (iss, sub) → UUIDv5, remembered: writers reuse a handful of subjects, and the hash is per request otherwise. */
+const subjectCache = new Map<string, string>();
+async function mappedSubject(issuer: string, sub: string): Promise<string> {
+  const name = `${issuer}\n${sub}`;
+  let uuid = subjectCache.get(name);
+  if (uuid === undefined) {
+    uuid = await uuidV5(name);
+    if (subjectCache.size >= 10_000) subjectCache.clear();
+    subjectCache.set(name, uuid);
+  }
+  return uuid;
+}
+
 /**
  * The claims PostgREST sees. Never the writer's claims verbatim: `role` is the registry's db_role, the
  * writer's requested roles travel as `app_roles`, reserved claims are dropped, a non-UUID `sub` becomes a
@@ -37,7 +50,7 @@ export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<J
   return {
     ...custom,
     iss: v.issuer,
-    sub: mapped ? await uuidV5(`${v.issuer}\n${v.claims.sub}`) : v.claims.sub.toLowerCase(),
+    sub: mapped ? await mappedSubject(v.issuer, v.claims.sub) : v.claims.sub.toLowerCase(),
     ...(mapped ? { writer_sub: v.claims.sub } : {}),
     ...(v.kid !== undefined ? { writer_kid: v.kid } : {}),
     role: v.policy.db_role,
@@ -54,7 +67,9 @@ export async function createOutboundSigner(config: SigningKeyConfig | undefined)
   if ("hs256Secret" in config) {
     const secret = new TextEncoder().encode(config.hs256Secret);
     if (secret.byteLength < 32) throw new SigningKeyError(`the JWT secret is ${secret.byteLength} bytes; at least 32 are required`);
-    return { sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret) };
+    // Imported once: given raw bytes, jose would import an HMAC key on every sign.
+    const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    return { sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(key) };
   }
   const jwk = config.privateJwk;
   const alg = jwk.kty === "EC" && jwk.crv === "P-256" ? "ES256" : jwk.kty === "RSA" ? "RS256" : undefined;
