@@ -33,44 +33,39 @@ describe("load", () => {
   }, 120_000);
 });
 
+/**
+ * Runs 400 requests and takes a dependency away after 100 and back after 250: every failure must be a
+ * 502/503 (no hang, no network error), and afterwards the same function serves again.
+ */
+async function outageMidLoad(label: string, stop: () => Promise<void>, start: () => Promise<void>): Promise<LoadResult> {
+  let stopped: Promise<void> | undefined;
+  let restarted: Promise<void> | undefined;
+  const r = await load(400, 10, (done) => {
+    if (done === 100) stopped = stop();
+    if (done === 250) restarted = stopped!.then(start);
+  });
+  await restarted;
+  summary(label, r);
+  expect([r.hangs, r.networkErrors]).toEqual([0, 0]);
+  const failures = Object.entries(r.statuses).filter(([s]) => Number(s) >= 400);
+  expect(failures.length).toBeGreaterThan(0);
+  for (const [status] of failures) expect(["502", "503"]).toContain(status);
+  // Recovery without restarting the function: a short bounded retry loop, then a clean run.
+  for (let i = 0; i < 50 && (await load(5, 1)).ok < 5; i++) await new Promise((res) => setTimeout(res, 200));
+  const after = await load(50, 5);
+  expect(after.ok).toBe(50);
+  expect(await missingIds(target().apiUrl, target().serviceKey, [...r.acknowledged, ...after.acknowledged])).toEqual([]);
+  return r;
+}
+
 describe.skipIf(!!process.env.E2E_API_URL)("faults (local stack only: they stop its processes)", () => {
   it("PostgREST stopped mid-load → 502/503 with no hang; after its restart the same function serves again", async () => {
     const stack = target().stack!;
-    let stopped: Promise<void> | undefined;
-    let restarted: Promise<void> | undefined;
-    const r = await load(400, 10, (done) => {
-      if (done === 100) stopped = stack.stopRest();
-      if (done === 250) restarted = stopped!.then(() => stack.startRest());
-    });
-    await restarted;
-    summary("PostgREST down mid-load", r);
-    expect([r.hangs, r.networkErrors]).toEqual([0, 0]);
-    const failures = Object.entries(r.statuses).filter(([s]) => Number(s) >= 400);
-    expect(failures.length).toBeGreaterThan(0);
-    for (const [status] of failures) expect(["502", "503"]).toContain(status);
-    const after = await load(50, 5);
-    expect(after.ok).toBe(50);
-    expect(await missingIds(target().apiUrl, target().serviceKey, [...r.acknowledged, ...after.acknowledged])).toEqual([]);
+    await outageMidLoad("PostgREST down mid-load", () => stack.stopRest(), () => stack.startRest());
   }, 120_000);
 
   it("the database stopped mid-load → 503 with no hang; after its restart everything recovers, nothing acknowledged is lost", async () => {
     const stack = target().stack!;
-    let stopped: Promise<void> | undefined;
-    let restarted: Promise<void> | undefined;
-    const r = await load(400, 10, (done) => {
-      if (done === 100) stopped = stack.stopDb();
-      if (done === 250) restarted = stopped!.then(() => stack.startDb());
-    });
-    await restarted;
-    summary("database down mid-load", r);
-    expect([r.hangs, r.networkErrors]).toEqual([0, 0]);
-    const failures = Object.entries(r.statuses).filter(([s]) => Number(s) >= 400);
-    expect(failures.length).toBeGreaterThan(0);
-    for (const [status] of failures) expect(["502", "503"]).toContain(status);
-    // Recovery without restarting the function: a short bounded retry loop, then a clean run.
-    for (let i = 0; i < 50 && (await load(5, 1)).ok < 5; i++) await new Promise((res) => setTimeout(res, 200));
-    const after = await load(50, 5);
-    expect(after.ok).toBe(50);
-    expect(await missingIds(target().apiUrl, target().serviceKey, [...r.acknowledged, ...after.acknowledged])).toEqual([]);
+    await outageMidLoad("database down mid-load", () => stack.stopDb(), () => stack.startDb());
   }, 120_000);
 });

@@ -14,12 +14,16 @@ function writer(initial: Signer) {
   const done = (async () => {
     while (running) {
       const s = current;
-      const r = await viaGateway(target(), "orders", await s.sign({ roles: ["orders_writer"] }), {
-        method: "POST",
-        headers: { "content-type": "application/json", prefer: "return=minimal" },
-        body: JSON.stringify({ sku: "WIDGET-BLUE", quantity: 1 }),
-      });
-      statuses.push({ status: r.status, ...(r.body && "code" in (r.body as object) ? { code: (r.body as { code: string }).code } : {}), kid: s.kid });
+      try {
+        const r = await viaGateway(target(), "orders", await s.sign({ roles: ["orders_writer"] }), {
+          method: "POST",
+          headers: { "content-type": "application/json", prefer: "return=minimal" },
+          body: JSON.stringify({ sku: "WIDGET-BLUE", quantity: 1 }),
+        });
+        statuses.push({ status: r.status, ...(r.body && "code" in (r.body as object) ? { code: (r.body as { code: string }).code } : {}), kid: s.kid });
+      } catch (e) {
+        statuses.push({ status: 0, code: `network: ${(e as Error).message}`, kid: s.kid }); // counted as a failure
+      }
       await sleep(20);
     }
   })();
@@ -47,14 +51,14 @@ describe("rotate", () => {
 
     const next = await keygen(t, keyDir(), "rotating-service");
     const started = await fedjwt(t, ["rotate", "--issuer", "rotating-service", "--public-key", next.publicKey]);
-    expect(started.code).toBe(0);
+    expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toContain(`fedjwt rotate --issuer rotating-service --retire ${old.kid}`);
     // The gateway sees the new key within its cache TTL; only then does the writer switch.
     await sleep(t.cacheTtlMs + 500);
     w.use(await createSigner({ privateKey: readFileSync(next.privateKey, "utf8"), issuer: "rotating-service", audience: t.audience }));
     await sleep(300);
     const retired = await fedjwt(t, ["rotate", "--issuer", "rotating-service", "--retire", old.kid]);
-    expect(retired.code).toBe(0);
+    expect(retired.code, retired.stderr).toBe(0);
     await sleep(t.cacheTtlMs + 500);
     await w.stop();
 

@@ -1,6 +1,7 @@
 // PostgREST stand-in — LOCAL DEVELOPMENT AND TESTS ONLY. A small schema cache: every identifier in a
 // request is checked against it before it is quoted into SQL.
 import type pg from "pg";
+import { PgrstError } from "./errors.ts";
 
 export interface Relation {
   schema: string;
@@ -52,7 +53,16 @@ export class SchemaCache {
 
   #fresh(): Promise<void> {
     if (Date.now() - this.#loaded < this.#ttlMs) return Promise.resolve();
-    this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
+    this.#loading ??= this.#load()
+      .catch((e: Error) => {
+        // Like PostgREST: keep serving from the cache it has while the database is away; without one, 503.
+        if (this.#relations.size > 0) {
+          this.#loaded = Date.now() - this.#ttlMs + 500; // try again in half a second
+          return;
+        }
+        throw new PgrstError(503, "PGRST002", "Could not query the database for the schema cache. Retrying.", e.message);
+      })
+      .finally(() => (this.#loading = undefined));
     return this.#loading;
   }
 
