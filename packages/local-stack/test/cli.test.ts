@@ -14,7 +14,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function startEphemeral(): Promise<{ child: ReturnType<typeof spawn>; pids: { stack: number; postgres: number; functions: number[] }; apiUrl: string }> {
+function startEphemeral(): Promise<{ child: ReturnType<typeof spawn>; pids: { stack: number; postgres: number; functions: number[] }; apiUrl: string }> {
   const child = spawn(process.execPath, [CLI, "start", "--ephemeral"], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
