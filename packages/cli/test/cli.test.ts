@@ -198,3 +198,26 @@ describe("help and dispatch", () => {
     expectOneLineRefusal(fedjwt(["frobnicate"]), /unknown command "frobnicate"/);
   });
 });
+
+describe("flag values that start with a dash (one kid in 64 does)", () => {
+  it("mint --kid -abc puts the kid in the header", async () => {
+    const dir = tempDir();
+    const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
+    const r = fedjwt(["mint", "--issuer", "svc", "--key", gen.files.privateKey, "--audience", "a", "--kid", "-abc_DEF"]);
+    expect(r.code).toBe(0);
+    expect(decodeProtectedHeader(r.stdout.trim()).kid).toBe("-abc_DEF");
+  });
+
+  it("a flag followed by another flag still reports the missing value", () => {
+    expectOneLineRefusal(fedjwt(["mint", "--issuer", "--key", "x", "--audience", "a"]), /--issuer|argument/);
+  });
+
+  it("joinDashValues only joins string flags, and never swallows a real flag", async () => {
+    const { joinDashValues } = await import("../src/args.ts");
+    const options = { kid: { type: "string" }, force: { type: "boolean" }, issuer: { type: "string" } } as const;
+    expect(joinDashValues(["--kid", "-x1"], options)).toEqual(["--kid=-x1"]);
+    expect(joinDashValues(["--kid", "--issuer", "a"], options)).toEqual(["--kid", "--issuer", "a"]);
+    expect(joinDashValues(["--force", "-x"], options)).toEqual(["--force", "-x"]);
+    expect(joinDashValues(["--kid=-y"], options)).toEqual(["--kid=-y"]);
+  });
+});
