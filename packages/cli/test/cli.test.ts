@@ -200,7 +200,7 @@ describe("help and dispatch", () => {
 });
 
 describe("flag values that start with a dash (one kid in 64 does)", () => {
-  it("mint --kid -abc puts the kid in the header", async () => {
+  it("mint --kid -abc puts the kid in the header", () => {
     const dir = tempDir();
     const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
     const r = fedjwt(["mint", "--issuer", "svc", "--key", gen.files.privateKey, "--audience", "a", "--kid", "-abc_DEF"]);
