@@ -3,7 +3,7 @@
 // that every acknowledged insert is in the database. Bounded in count; per-request timeout 20 s.
 import { parseArgs } from "node:util";
 import { createSigner, generateKeyPair } from "@fedjwt/signer";
-import { freePort, LOCAL_JWT_SECRET, startStack } from "@fedjwt/local-stack";
+import { startStack } from "@fedjwt/local-stack";
 import { missingIds, percentile, runLoad } from "../packages/e2e/test/load-engine.ts";
 
 const { values } = parseArgs({ options: { requests: { type: "string", default: "10000" }, concurrency: { type: "string", default: "50" } } });
@@ -13,8 +13,7 @@ if (!(requests > 0 && requests <= 1_000_000 && concurrency > 0 && concurrency <=
   console.error("usage: pnpm load [--requests 1..1000000] [--concurrency 1..500]");
   process.exit(2);
 }
-const apiPort = await freePort();
-const stack = await startStack({ apiPort, dbPort: 0, functionEnv: { FEDJWT_AUDIENCE: `http://127.0.0.1:${apiPort}`, FEDJWT_LEGACY_JWT_SECRET: LOCAL_JWT_SECRET } });
+const stack = await startStack({ apiPort: 0, dbPort: 0, useEnvFile: false });
 try {
   const api = stack.info.API_URL;
   const svc = { apikey: stack.info.SERVICE_ROLE_KEY, authorization: `Bearer ${stack.info.SERVICE_ROLE_KEY}`, "content-type": "application/json" };

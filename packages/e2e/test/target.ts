@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, LOCAL_JWT_SECRET, startStack, type RunningStack } from "@fedjwt/local-stack";
+import { startStack, type RunningStack } from "@fedjwt/local-stack";
 import { afterAll, beforeAll } from "vitest";
 
 export interface Target {
@@ -40,17 +40,13 @@ export function useTarget(options: { faults?: boolean } = {}): () => Target & { 
       };
       return;
     }
-    // Pinned explicitly, so a developer's supabase/functions/.env (written by pnpm dev) cannot change the test.
-    const apiPort = await freePort();
+    // useEnvFile false: a developer's supabase/functions/.env (written by pnpm dev) cannot change the test.
     stack = await startStack({
-      apiPort,
+      apiPort: 0,
       dbPort: 0,
+      useEnvFile: false,
       ...(options.faults ? { dataDir: join(mkdtempSync(join(tmpdir(), "fedjwt-e2e-db-")), "db") } : {}),
-      functionEnv: {
-        FEDJWT_AUDIENCE: `http://127.0.0.1:${apiPort}`,
-        FEDJWT_LEGACY_JWT_SECRET: LOCAL_JWT_SECRET,
-        FEDJWT_KEY_CACHE_TTL_MS: String(LOCAL_TTL_MS),
-      },
+      functionEnv: { FEDJWT_KEY_CACHE_TTL_MS: String(LOCAL_TTL_MS) },
     });
     target = {
       apiUrl: stack.info.API_URL,

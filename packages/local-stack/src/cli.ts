@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "./paths.ts";
-import { freePort } from "./ports.ts";
 import { formatEnv, startStack, type StackInfo } from "./stack.ts";
 
 const HELP = `Usage: fedjwt-stack <command> [options]
@@ -65,9 +64,7 @@ export function readState(): State | undefined {
 
 /** A throwaway stack for scripts: temporary data, no state file, one READY line, stops on a signal. */
 async function ephemeral(values: Record<string, unknown>): Promise<number> {
-  // Its own audience (the URL it really has), whatever a developer's supabase/functions/.env says.
-  const apiPort = Number(values["api-port"] ?? 0) || (await freePort());
-  const stack = await startStack({ apiPort, dbPort: Number(values["db-port"] ?? 0), functionEnv: { FEDJWT_AUDIENCE: `http://127.0.0.1:${apiPort}` } });
+  const stack = await startStack({ apiPort: Number(values["api-port"] ?? 0), dbPort: Number(values["db-port"] ?? 0), useEnvFile: false });
   const pids = { stack: process.pid, postgres: stack.db.pid, functions: stack.functions.map((f) => f.process.pid) };
   console.log(`READY ${JSON.stringify({ info: stack.info, pids })}`);
   const shutdown = async () => {

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { access, constants, mkdir, rm } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -49,13 +50,17 @@ export interface StartStackOptions {
   workdir?: string;
   /** Extra environment for functions, over supabase/functions/.env. */
   functionEnv?: Record<string, string>;
+  /**
+   * Read supabase/functions/.env (default true). A throwaway stack on its own ports passes false: a developer's
+   * .env (pnpm dev writes one for port 54321) must not change its audience or secret.
+   */
+  useEnvFile?: boolean;
   log?: (line: string) => void;
 }
 
 /** PostgreSQL runs as the `postgres` OS user when we are root: it must be able to reach the data folder. */
-async function reachableByPostgres(dir: string): Promise<boolean> {
+function reachableByPostgres(dir: string): boolean {
   if (process.getuid?.() !== 0) return true;
-  const { statSync } = await import("node:fs");
   let d = dirname(dir);
   for (;;) {
     try {
@@ -70,8 +75,8 @@ async function reachableByPostgres(dir: string): Promise<boolean> {
 }
 
 /** Where the cluster lives: the requested folder, or (as root, when postgres cannot reach it) a stable temp folder. */
-export async function clusterDir(requested: string): Promise<string> {
-  if (await reachableByPostgres(requested)) return requested;
+export function clusterDir(requested: string): string {
+  if (reachableByPostgres(requested)) return requested;
   const hash = createHash("sha256").update(requested).digest("hex").slice(0, 12);
   return join(tmpdir(), `fedjwt-local-${hash}`, "db");
 }
@@ -98,7 +103,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   try {
     let dataDir = options.dataDir;
     if (dataDir) {
-      dataDir = await clusterDir(dataDir);
+      dataDir = clusterDir(dataDir);
       if (options.reset) await rm(dataDir, { recursive: true, force: true });
       await mkdir(dirname(dataDir), { recursive: true });
       await access(dirname(dataDir), constants.W_OK);
@@ -125,7 +130,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       // (what the stand-in verifies). supabase/functions/.env and functionEnv override them.
       FEDJWT_AUDIENCE: apiUrl,
       FEDJWT_LEGACY_JWT_SECRET: LOCAL_JWT_SECRET,
-      ...readFunctionsEnv(workdir),
+      ...(options.useEnvFile === false ? {} : readFunctionsEnv(workdir)),
       ...options.functionEnv,
     };
     const routes = { rest: rest.url, functions: new Map<string, { url: string; verifyJwt: boolean }>() };
