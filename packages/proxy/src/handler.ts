@@ -1,5 +1,5 @@
 import { ProxyError, JwtVerificationError } from "./errors.ts";
-import { readBody } from "./body.ts";
+import { checkDeclaredSize, readBody } from "./body.ts";
 import { responseHeaders, upstreamHeaders } from "./headers.ts";
 import { JwksPool, type JwksOptions } from "./jwks.ts";
 import { consoleLogger, type Logger } from "./log.ts";
@@ -101,8 +101,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
       const target = resolveTarget(req.url, functionName);
       const sign = await signer;
       if (!sign) return reject("proxy_misconfigured", null, req);
-      const declared = req.headers.get("content-length");
-      if (declared !== null && Number(declared) > bodyLimit) return reject("body_too_large", `the limit is ${bodyLimit} bytes`, req);
+      checkDeclaredSize(req, bodyLimit);
 
       const token = bearerToken(req.headers.get("authorization"));
       const verified = await verifyMultiIssuerJwt(token, {
