@@ -11,7 +11,8 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, totalmem, platform, release } from "node:os";
 import { join } from "node:path";
 import { createSigner, generateKeyPair, SUPPORTED_ALGS } from "@fedjwt/signer";
-import { cachedRegistry, createJwtSwapProxy, verifyMultiIssuerJwt, type KeyRegistry } from "@fedjwt/proxy";
+import { cachedRegistry, createJwtSwapProxy, verifyMultiIssuerJwt } from "@fedjwt/proxy";
+import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { denoBinary, freePort, type StackInfo } from "@fedjwt/local-stack";
 import { SignJWT } from "jose";
 
@@ -96,10 +97,7 @@ async function run(stack: Stack, url: (path: string) => string, headers: Record<
 
 async function overhead(stack: Stack) {
   const api = stack.info.API_URL;
-  const svc = { apikey: stack.info.SERVICE_ROLE_KEY, authorization: `Bearer ${stack.info.SERVICE_ROLE_KEY}`, "content-type": "application/json" };
-  const keys = await generateKeyPair();
-  await fetch(`${api}/rest/v1/jwt_issuers`, { method: "POST", headers: svc, body: JSON.stringify({ issuer: "bench-service", allowed_roles: ["orders_writer"] }) });
-  await fetch(`${api}/rest/v1/jwt_public_keys`, { method: "POST", headers: svc, body: JSON.stringify({ issuer: "bench-service", kid: keys.kid, alg: "ES256", public_key_pem: keys.publicKeyPem }) });
+  const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, "bench-service", ["orders_writer"]);
   // One token per side, reused: minting is the writer's cost, not the gateway's.
   const writerToken = await (await createSigner({ privateKey: keys.privateKeyPem, issuer: "bench-service", audience: api, expiresIn: 300 })).sign({ roles: ["orders_writer"] });
   const now = Math.floor(Date.now() / 1000);
@@ -127,11 +125,7 @@ async function verifyThroughput() {
   const out: Record<string, number> = {};
   for (const alg of SUPPORTED_ALGS) {
     const k = await generateKeyPair({ alg });
-    const registry: KeyRegistry = cachedRegistry({
-      lookup: async (issuer) => ({ issuer, policy: { db_role: "authenticated", allowed_roles: ["r"], max_token_lifetime_seconds: 300, require_jti: false },
-        keys: [{ issuer, kid: k.kid, alg, public_key_pem: k.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null }] }),
-      consumeJti: async () => true,
-    }, { ttlMs: 3_600_000 });
+    const registry = cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 });
     const token = await (await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 })).sign({ roles: ["r"] });
     for (let i = 0; i < 200; i++) await verifyMultiIssuerJwt(token, { registry, audience: "aud" }); // warm
     const n = alg === "RS256" ? 4000 : 3000;
@@ -146,11 +140,7 @@ async function verifyThroughput() {
 // ---- the handler's own cost (no network) -------------------------------------------------------------------
 async function handlerCost() {
   const k = await generateKeyPair();
-  const registry: KeyRegistry = cachedRegistry({
-    lookup: async (issuer) => ({ issuer, policy: { db_role: "authenticated", allowed_roles: ["r"], max_token_lifetime_seconds: 300, require_jti: false },
-      keys: [{ issuer, kid: k.kid, alg: "ES256", public_key_pem: k.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null }] }),
-    consumeJti: async () => true,
-  }, { ttlMs: 3_600_000 });
+  const registry = cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 });
   const upstream = async () => new Response('[{"id":1}]', { headers: { "content-type": "application/json" } });
   const handler = createJwtSwapProxy({
     supabaseUrl: "http://upstream.invalid", serviceKey: "sb_secret_x", apiKey: "sb_publishable_x", audience: "aud",
@@ -170,13 +160,11 @@ async function handlerCost() {
 // ---- revocation latency -----------------------------------------------------------------------------------
 async function revocation(stack: Stack, trials: number) {
   const api = stack.info.API_URL;
-  const svc = { apikey: stack.info.SERVICE_ROLE_KEY, authorization: `Bearer ${stack.info.SERVICE_ROLE_KEY}`, "content-type": "application/json" };
+  const svc = serviceHeaders(stack.info.SERVICE_ROLE_KEY);
   // Trials run side by side (one issuer each): each measures its own deactivate → first refusal.
   const delays = await Promise.all(Array.from({ length: trials }, async (_, i) => {
     const issuer = `revoke-${i}`;
-    const keys = await generateKeyPair();
-    await fetch(`${api}/rest/v1/jwt_issuers`, { method: "POST", headers: svc, body: JSON.stringify({ issuer, allowed_roles: ["orders_writer"] }) });
-    await fetch(`${api}/rest/v1/jwt_public_keys`, { method: "POST", headers: svc, body: JSON.stringify({ issuer, kid: keys.kid, alg: "ES256", public_key_pem: keys.publicKeyPem }) });
+    const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, issuer, ["orders_writer"]);
     const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer, audience: api });
     const hit = async () => (await fetch(`${api}/functions/v1/rest/orders?select=id&limit=1`, { headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${await signer.sign({ roles: ["orders_writer"] })}` } })).status;
     if ((await hit()) !== 200) throw new Error(`trial ${i}: not accepted before deactivation`);
@@ -270,7 +258,7 @@ function verdicts(r: { overhead: Record<string, Record<string, RunResult>> }): s
 | p99 overhead ≤ 5 ms (concurrency 1) | ${p99.toFixed(2)} ms | ${mark(p99 <= 5)} |
 | throughput ≥ 80 % of direct at concurrency 50 | ${ratio.toFixed(0)} % | ${mark(ratio >= 80)} |
 
-Figures vary from run to run on this shared 2-core machine (the load generator competes with what it measures): compare the two sides within one run, and rerun `pnpm bench` on your own machine. The JSON file has the raw numbers.`;
+Figures vary from run to run on this shared 2-core machine (the load generator competes with what it measures): compare the two sides within one run, and rerun \`pnpm bench\` on your own machine. The JSON file has the raw numbers.`;
 }
 
 function renderMarkdown(r: { machine: typeof machine; overhead: Record<string, Record<string, RunResult>>; verifyPerSecond: Record<string, number>; handler: { msPerRequest: number }; revocation: Record<string, number>; coldStart: Record<string, number> }): string {

@@ -2,9 +2,10 @@
 // (writer → gateway → rest under Deno → PostgREST stand-in → Postgres) on free loopback ports, then checks
 // that every acknowledged insert is in the database. Bounded in count; per-request timeout 20 s.
 import { parseArgs } from "node:util";
-import { createSigner, generateKeyPair } from "@fedjwt/signer";
+import { createSigner } from "@fedjwt/signer";
 import { startStack } from "@fedjwt/local-stack";
 import { missingIds, percentile, runLoad } from "../packages/e2e/test/load-engine.ts";
+import { registerWriter } from "./lib.ts";
 
 const { values } = parseArgs({ options: { requests: { type: "string", default: "10000" }, concurrency: { type: "string", default: "50" } } });
 const requests = Number(values.requests);
@@ -16,10 +17,7 @@ if (!(requests > 0 && requests <= 1_000_000 && concurrency > 0 && concurrency <=
 const stack = await startStack({ apiPort: 0, dbPort: 0, useEnvFile: false });
 try {
   const api = stack.info.API_URL;
-  const svc = { apikey: stack.info.SERVICE_ROLE_KEY, authorization: `Bearer ${stack.info.SERVICE_ROLE_KEY}`, "content-type": "application/json" };
-  const keys = await generateKeyPair();
-  await fetch(`${api}/rest/v1/jwt_issuers`, { method: "POST", headers: svc, body: JSON.stringify({ issuer: "load-service", allowed_roles: ["orders_writer"] }) });
-  await fetch(`${api}/rest/v1/jwt_public_keys`, { method: "POST", headers: svc, body: JSON.stringify({ issuer: "load-service", kid: keys.kid, alg: "ES256", public_key_pem: keys.publicKeyPem }) });
+  const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, "load-service", ["orders_writer"]);
   const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer: "load-service", audience: api });
   let last = 0;
   const r = await runLoad({
