@@ -1,6 +1,6 @@
 // pnpm dev: bring the federated setup up and show it working.
 //   1. a local Supabase: `supabase start` + `supabase functions serve` when a Docker engine answers,
-//      otherwise the Docker-free stack (packages/local-stack), left running in the background;
+//      otherwise the Docker-free stack (tooling/local-stack), left running in the background;
 //   2. the sample writers' keys (keys/, gitignored), generated once;
 //   3. both writers registered (idempotent): orders-service by public key, inventory-service by JWKS URL;
 //   4. both writers run: allowed writes and a write each one's policy denies; plus a forged token;
@@ -60,10 +60,10 @@ async function startSupabase(): Promise<Record<string, string>> {
     return parseEnv(status.out);
   }
   console.log(`  ${process.env.FEDJWT_NO_DOCKER === "1" || process.argv.includes("--no-docker") ? "Docker skipped on request" : "No Docker engine"}: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)`);
-  const started = run(process.execPath, [join(root, "packages/local-stack/dist/cli.js"), "start", "--detach"]);
+  const started = run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "start", "--detach"]);
   if (started.code !== 0) throw new Error(started.out.trim());
   for (const line of started.out.split("\n").slice(0, 1)) console.log(`  ${line}`);
-  return parseEnv(run(process.execPath, [join(root, "packages/local-stack/dist/cli.js"), "status"]).out);
+  return parseEnv(run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "status"]).out);
 }
 
 async function main(): Promise<void> {

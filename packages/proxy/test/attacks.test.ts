@@ -3,7 +3,7 @@
 // PostgREST, that a rejection was logged with that reason, and that the response never echoes the token.
 import { base64url, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, goodClaims, harness, rawToken, request, SERVICE_KEY, writer, type Harness, type Writer } from "./harness.ts";
+import { AUDIENCE, goodClaims, harness, rawToken, request, SERVICE_KEY, writer, type Harness, type Writer } from "../src/testing.ts";
 
 const enc = (v: unknown) => base64url.encode(typeof v === "string" ? v : JSON.stringify(v));
 const now = () => Math.floor(Date.now() / 1000);

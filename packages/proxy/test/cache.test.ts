@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { goodClaims, harness, rawToken, request, writer } from "./harness.ts";
+import { goodClaims, harness, rawToken, request, writer } from "../src/testing.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@ import { jwtVerify } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@fedjwt/local-stack";
-import { AUDIENCE, JWT_SECRET, writer, type Writer } from "./harness.ts";
+import { AUDIENCE, JWT_SECRET, writer, type Writer } from "../src/testing.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fnDir = join(root, "supabase", "functions", "rest");

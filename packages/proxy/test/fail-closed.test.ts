@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair as joseKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { proxyOptionsFromEnv } from "../src/env.ts";
 import { createJwtSwapProxy } from "../src/handler.ts";
-import { AUDIENCE, goodClaims, harness, rawToken, request, writer } from "./harness.ts";
+import { AUDIENCE, goodClaims, harness, rawToken, request, writer } from "../src/testing.ts";
 
 async function expectReason(res: Response, status: number, reason: string): Promise<Record<string, unknown>> {
   expect(res.status).toBe(status);

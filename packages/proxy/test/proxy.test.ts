@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair as joseKeyPair, jwtVerify } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { describe, expect, it } from "vitest";
 import { isUuid, uuidV5 } from "../src/uuid.ts";
-import { API_KEY, AUDIENCE, goodClaims, harness, outboundClaims, rawToken, request, SUPABASE_URL, writer } from "./harness.ts";
+import { API_KEY, AUDIENCE, goodClaims, harness, outboundClaims, rawToken, request, SUPABASE_URL, writer } from "../src/testing.ts";
 
 async function signerFor(w: Awaited<ReturnType<typeof writer>>) {
   return createSigner({ privateKey: w.keys.privateKeyPem, issuer: w.issuer, audience: AUDIENCE });

@@ -1,0 +1,181 @@
+// A fake Supabase project and token helpers for testing the proxy in-process (import "@fedjwt/proxy/testing").
+// Used by this package's tests and by the fuzzer; not needed to run the proxy.
+// deno-lint-ignore-file require-await -- async lambdas keep the case tables uniform
+import { jwtVerify, SignJWT, type JWK, type JWTPayload } from "jose";
+import { generateKeyPair, type GeneratedKeyPair, type SupportedAlg } from "@fedjwt/signer";
+import { createJwtSwapProxy, type ProxyOptions } from "./handler.ts";
+import type { IssuerPolicy, RegistryKey } from "./registry.ts";
+
+export const SUPABASE_URL = "http://project.test";
+export const AUDIENCE = "https://project.test";
+export const SERVICE_KEY = "sb_secret_test_service_key";
+export const API_KEY = "sb_publishable_test_key";
+export const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+/** A registered writer: its keypair and registry row. */
+export interface Writer {
+  issuer: string;
+  keys: GeneratedKeyPair;
+  policy: IssuerPolicy;
+}
+
+type Row = RegistryKey & IssuerPolicy;
+
+export interface Call {
+  method: string;
+  url: string;
+  headers: Headers;
+  body: string | null;
+}
+
+/** A fake Supabase project: the registry served at /rest/v1/jwt_registry, everything else recorded. */
+export class FakeProject {
+  rows: Row[] = [];
+  consumed = new Set<string>();
+  /** Forwarded data requests (not registry reads). */
+  calls: Call[] = [];
+  registryReads = 0;
+  jwksFetches = 0;
+  jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean }>();
+  /** Overrides for failure tests. */
+  registryMode: "ok" | "500" | "hang" | "down" = "ok";
+  upstreamMode: "ok" | "hang" | "down" = "ok";
+  upstreamResponse: () => Response = () =>
+    new Response(JSON.stringify([{ id: 1 }]), { status: 200, headers: { "content-type": "application/json", "content-range": "0-0/*" } });
+
+  add(writer: Writer, key: Partial<RegistryKey> = {}): void {
+    this.rows.push({
+      issuer: writer.issuer,
+      kid: writer.keys.kid,
+      alg: writer.keys.alg,
+      public_key_pem: writer.keys.publicKeyPem,
+      public_jwk: null,
+      jwks_uri: null,
+      usable: true,
+      not_before: null,
+      expires_at: null,
+      ...writer.policy,
+      ...key,
+    });
+  }
+
+  set(issuer: string, patch: Partial<Row>): void {
+    for (const r of this.rows) if (r.issuer === issuer) Object.assign(r, patch);
+  }
+
+  fetch: typeof fetch = async (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const u = new URL(url);
+    const signal = init?.signal ?? undefined;
+    const headers = new Headers(init?.headers);
+    const method = init?.method ?? "GET";
+    if (this.jwks.has(url)) {
+      this.jwksFetches++;
+      const j = this.jwks.get(url)!;
+      if (j.fail) throw new TypeError("fetch failed");
+      if (j.hang) return hang(signal);
+      return new Response(JSON.stringify(j.body), {
+        headers: { "content-type": "application/json", ...(j.cacheControl ? { "cache-control": j.cacheControl } : {}) },
+      });
+    }
+    if (u.pathname === "/rest/v1/jwt_registry" || u.pathname === "/rest/v1/rpc/consume_jwt_id") {
+      if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });
+      if (this.registryMode === "down") throw new TypeError("fetch failed");
+      if (this.registryMode === "hang") return hang(signal);
+      if (this.registryMode === "500") return new Response("{}", { status: 500 });
+      if (u.pathname.endsWith("consume_jwt_id")) {
+        const b = JSON.parse(String(init?.body)) as { p_issuer: string; p_jti: string };
+        const id = `${b.p_issuer}\n${b.p_jti}`;
+        const fresh = !this.consumed.has(id);
+        this.consumed.add(id);
+        return Response.json(fresh);
+      }
+      this.registryReads++;
+      const issuer = decodeURIComponent(u.searchParams.get("issuer")!.replace(/^eq\./, ""));
+      return Response.json(this.rows.filter((r) => r.issuer === issuer));
+    }
+    if (this.upstreamMode === "down") throw new TypeError("fetch failed");
+    if (this.upstreamMode === "hang") return hang(signal);
+    const body = init?.body == null ? null : new TextDecoder().decode(init.body as Uint8Array);
+    this.calls.push({ method, url, headers, body });
+    return this.upstreamResponse();
+  };
+}
+
+function hang(signal: AbortSignal | undefined): Promise<Response> {
+  return new Promise((_, reject) => {
+    signal?.addEventListener("abort", () => reject(signal.reason));
+  });
+}
+
+export const DEFAULT_POLICY: IssuerPolicy = {
+  db_role: "authenticated",
+  allowed_roles: ["widgets_writer"],
+  max_token_lifetime_seconds: 300,
+  require_jti: false,
+};
+
+const keyCache = new Map<SupportedAlg, GeneratedKeyPair[]>();
+/** A keypair per call, reused across tests (RSA generation is slow). */
+export async function keypair(alg: SupportedAlg = "ES256", index = 0): Promise<GeneratedKeyPair> {
+  const list = keyCache.get(alg) ?? [];
+  keyCache.set(alg, list);
+  while (list.length <= index) list.push(await generateKeyPair({ alg }));
+  return list[index]!;
+}
+
+export async function writer(issuer: string, alg: SupportedAlg = "ES256", policy: Partial<IssuerPolicy> = {}, index = 0): Promise<Writer> {
+  return { issuer, keys: await keypair(alg, index), policy: { ...DEFAULT_POLICY, ...policy } };
+}
+
+/** Signs arbitrary header and claims with a writer's key (for malformed-but-signed cases). */
+export async function rawToken(w: Writer, payload: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
+  const { importPKCS8 } = await import("jose");
+  const key = await importPKCS8(w.keys.privateKeyPem, w.keys.alg);
+  return new SignJWT(payload).setProtectedHeader({ alg: w.keys.alg, kid: w.keys.kid, typ: "JWT", ...header }).sign(key);
+}
+
+/** The standard claims of a good token from `w`, minted now. */
+export function goodClaims(w: Writer, extra: JWTPayload = {}): JWTPayload {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: w.issuer, aud: AUDIENCE, sub: "worker-1", iat: now, exp: now + 60, jti: crypto.randomUUID(), roles: ["widgets_writer"], ...extra };
+}
+
+export interface Harness {
+  project: FakeProject;
+  handler: (req: Request) => Promise<Response>;
+  logs: Array<Record<string, unknown>>;
+}
+
+/** A gateway over a fake project with the given writers registered. */
+export function harness(writers: Writer[], options: Partial<ProxyOptions> = {}): Harness {
+  const project = new FakeProject();
+  for (const w of writers) project.add(w);
+  const logs: Array<Record<string, unknown>> = [];
+  const handler = createJwtSwapProxy({
+    supabaseUrl: SUPABASE_URL,
+    serviceKey: SERVICE_KEY,
+    apiKey: API_KEY,
+    audience: AUDIENCE,
+    signingKey: { hs256Secret: JWT_SECRET },
+    fetch: project.fetch,
+    logger: (e) => logs.push(e),
+    ...options,
+  });
+  return { project, handler, logs };
+}
+
+/** A request to the gateway as a writer would send it. */
+export function request(path: string, token: string | null, init: RequestInit & { headers?: Record<string, string> } = {}): Request {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  return new Request(`http://gateway.test${path}`, { ...init, headers });
+}
+
+/** The claims of the token PostgREST received, verified with the project's JWT secret. */
+export async function outboundClaims(call: { headers: Headers }): Promise<JWTPayload> {
+  const bearer = call.headers.get("authorization")!.replace(/^Bearer /, "");
+  return (await jwtVerify(bearer, new TextEncoder().encode(JWT_SECRET), { algorithms: ["HS256"] })).payload;
+}
+
+export type { JWK };

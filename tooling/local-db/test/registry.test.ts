@@ -1,0 +1,224 @@
+import { describe, expect, it } from "vitest";
+import { anon, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
+
+const { client } = useSupabaseDb();
+
+const PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----";
+
+function errorCode(o: Outcome): string | undefined {
+  return "error" in o ? o.error : undefined;
+}
+
+function addIssuer(issuer: string, extra: Record<string, unknown> = {}): Promise<Outcome> {
+  const cols = ["issuer", ...Object.keys(extra)];
+  const vals = [issuer, ...Object.values(extra)];
+  return run(
+    client(),
+    serviceRole,
+    `insert into public.jwt_issuers (${cols.join(", ")}) values (${cols.map((_, i) => `$${i + 1}`).join(", ")}) returning *`,
+    vals,
+    true,
+  );
+}
+
+describe("registry access", () => {
+  const principals = [
+    ["anon", anon],
+    ["an authenticated writer", writer("orders-service", ["orders_writer"])],
+  ] as const;
+
+  it.each(principals)("%s cannot read jwt_issuers, jwt_public_keys, jwt_registry or the audit", async (_n, who) => {
+    for (const table of ["jwt_issuers", "jwt_public_keys", "jwt_registry", "jwt_registry_audit"]) {
+      const o = await run(client(), who, `select * from public.${table}`);
+      expect(errorCode(o), table).toBe("42501");
+    }
+  });
+
+  it.each(principals)("%s cannot insert, update or delete registry rows", async (_n, who) => {
+    const statements = [
+      `insert into public.jwt_issuers (issuer) values ('sneaky')`,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('x', 'k', 'ES256', '${PEM}')`,
+      `update public.jwt_issuers set db_role = 'service_role'`,
+      `update public.jwt_public_keys set is_active = true`,
+      `delete from public.jwt_public_keys`,
+      `delete from public.jwt_issuers`,
+    ];
+    for (const sql of statements) expect(errorCode(await run(client(), who, sql)), sql).toBe("42501");
+  });
+
+  it.each(principals)("%s cannot consume jtis or purge the replay table", async (_n, who) => {
+    expect(errorCode(await run(client(), who, `select public.consume_jwt_id('a', 'b', now())`))).toBe("42501");
+    expect(errorCode(await run(client(), who, `select * from federation.jti_replay`))).toBe("42501");
+  });
+
+  it("service_role manages issuers and keys, and reads the gateway's view", async () => {
+    expect(errorCode(await addIssuer("svc-a", { allowed_roles: ["widgets_writer"], max_token_lifetime_seconds: 120 }))).toBeUndefined();
+    const key = await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('svc-a', 'k1', 'ES256', $1) returning id`,
+      [PEM],
+      true,
+    );
+    expect(errorCode(key)).toBeUndefined();
+    const view = await run(client(), serviceRole, `select * from public.jwt_registry where issuer = 'svc-a'`);
+    expect("rows" in view && view.rows).toEqual([
+      expect.objectContaining({
+        issuer: "svc-a",
+        kid: "k1",
+        alg: "ES256",
+        usable: true,
+        db_role: "authenticated",
+        allowed_roles: ["widgets_writer"],
+        max_token_lifetime_seconds: 120,
+        require_jti: false,
+      }),
+    ]);
+    // Deactivating the issuer makes every key unusable; deactivated_at is stamped.
+    await run(client(), serviceRole, `update public.jwt_issuers set is_active = false where issuer = 'svc-a'`, [], true);
+    const after = await run(client(), serviceRole, `select usable from public.jwt_registry where issuer = 'svc-a'`);
+    expect("rows" in after && after.rows).toEqual([{ usable: false }]);
+    const stamped = await run(client(), serviceRole, `select deactivated_at is not null as stamped from public.jwt_issuers where issuer = 'svc-a'`);
+    expect("rows" in stamped && stamped.rows).toEqual([{ stamped: true }]);
+  });
+});
+
+describe("registry constraints", () => {
+  it.each([
+    "service_role",
+    "postgres",
+    "supabase_admin",
+    "authenticator",
+    "supabase_auth_admin",
+    "pg_read_all_data",
+    "no_such_role",
+  ])("db_role %s is refused by the CHECK", async (role) => {
+    const o = await addIssuer(`bad-${role.replace(/_/g, "-")}`, { db_role: role });
+    expect(errorCode(o)).toBe("23514");
+    expect("message" in o && o.message).toMatch(/jwt_issuers_db_role_unprivileged/);
+  });
+
+  it("a custom role with BYPASSRLS, with SUPERUSER, or one that can become service_role is refused", async () => {
+    await client().query(`
+      create role evil_bypass nologin bypassrls;
+      create role evil_super nologin superuser;
+      create role evil_member nologin; grant service_role to evil_member;
+      create role writer_role nologin;`);
+    for (const role of ["evil_bypass", "evil_super", "evil_member"]) {
+      expect(errorCode(await addIssuer(`x-${role.replace(/_/g, "-")}`, { db_role: role })), role).toBe("23514");
+    }
+    // An ordinary custom role is fine.
+    expect(errorCode(await addIssuer("custom-role-writer", { db_role: "writer_role" }))).toBeUndefined();
+  });
+
+  it.each([
+    ["an upper-case issuer", { issuer: "Orders" }],
+    ["a lifetime over 3600 s", { issuer: "long-life", max_token_lifetime_seconds: 3601 }],
+    ["a zero lifetime", { issuer: "zero-life", max_token_lifetime_seconds: 0 }],
+    ["a bad app role name", { issuer: "bad-app-role", allowed_roles: ["has space"] }],
+    ["a null app role", { issuer: "null-app-role", allowed_roles: [null] }],
+  ])("refuses %s", async (_label, row) => {
+    const { issuer, ...extra } = row;
+    expect(errorCode(await addIssuer(issuer, extra))).toBe("23514");
+  });
+
+  it("unique (issuer, kid), and one JWKS row per issuer", async () => {
+    await addIssuer("uniq-svc");
+    const insert = (kid: string | null, source: string, value: string) =>
+      run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, ${source}) values ('uniq-svc', $1, 'ES256', $2)`, [kid, value], true);
+    expect(errorCode(await insert("k1", "public_key_pem", PEM))).toBeUndefined();
+    expect(errorCode(await insert("k1", "public_key_pem", PEM))).toBe("23505");
+    expect(errorCode(await insert("k2", "public_key_pem", PEM))).toBeUndefined();
+    expect(errorCode(await insert(null, "jwks_uri", "https://writer.example/jwks.json"))).toBeUndefined();
+    expect(errorCode(await insert(null, "jwks_uri", "https://writer.example/other.json"))).toBe("23505");
+  });
+
+  it.each([
+    ["no key source", `null, null, null`, "k"],
+    ["a PEM and a JWK", `'${PEM}', '{"kty":"EC"}'::jsonb, null`, "k"],
+    ["a PEM and a JWKS URL", `'${PEM}', null, 'https://a.example/jwks'`, "k"],
+    ["a JWK and a JWKS URL", `null, '{"kty":"EC"}'::jsonb, 'https://a.example/jwks'`, null],
+    ["a private JWK", `null, '{"kty":"EC","d":"secret"}'::jsonb, null`, "k"],
+    ["a JWKS URL with a kid", `null, null, 'https://a.example/jwks'`, "k"],
+    ["a static key without a kid", `'${PEM}', null, null`, null],
+    ["a plain-http JWKS URL off loopback", `null, null, 'http://a.example/jwks'`, null],
+    ["a private PEM", `'-----BEGIN PRIVATE KEY-----x', null, null`, "k"],
+  ])("exactly one key source holds: refuses %s", async (_label, values, kid) => {
+    await addIssuer("one-of-svc");
+    const o = await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, public_jwk, jwks_uri) values ('one-of-svc', $1, 'ES256', ${values})`,
+      [kid],
+    );
+    expect(errorCode(o)).toBe("23514");
+  });
+
+  it.each(["HS256", "none", "ES384", "RS512"])("refuses alg %s", async (alg) => {
+    await addIssuer("alg-svc");
+    const o = await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('alg-svc', 'k', $1, $2)`,
+      [alg, PEM],
+    );
+    expect(errorCode(o)).toBe("23514");
+  });
+
+  it("a key for an unregistered issuer is refused (foreign key)", async () => {
+    const o = await run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('ghost', 'k', 'ES256', $1)`, [PEM]);
+    expect(errorCode(o)).toBe("23503");
+  });
+});
+
+describe("audit trail", () => {
+  it("records insert, update and deactivate with the acting role, claims, old and new values", async () => {
+    await addIssuer("audited-svc", { allowed_roles: ["a"] });
+    const ctx = { role: "service_role", claims: { role: "service_role", sub: "ops-admin", iss: "supabase" } };
+    await run(client(), ctx, `update public.jwt_issuers set allowed_roles = '{a,b}' where issuer = 'audited-svc'`, [], true);
+    await run(client(), ctx, `update public.jwt_issuers set is_active = false where issuer = 'audited-svc'`, [], true);
+    const { rows } = await client().query(
+      `select actor_role, session_user_name, jwt_sub, operation, old_row, new_row
+         from public.jwt_registry_audit where table_name = 'jwt_issuers' and coalesce(new_row, old_row) ->> 'issuer' = 'audited-svc'
+        order by id`,
+    );
+    expect(rows.map((r) => r.operation)).toEqual(["INSERT", "UPDATE", "UPDATE"]);
+    expect(rows[0]).toMatchObject({ actor_role: "service_role", session_user_name: "postgres", old_row: null });
+    expect(rows[1]).toMatchObject({ jwt_sub: "ops-admin" });
+    expect(rows[1].old_row.allowed_roles).toEqual(["a"]);
+    expect(rows[1].new_row.allowed_roles).toEqual(["a", "b"]);
+    expect(rows[2].old_row.is_active).toBe(true);
+    expect(rows[2].new_row.is_active).toBe(false);
+    expect(rows[2].new_row.deactivated_at).not.toBeNull();
+  });
+
+  it("is append-only, even for the table owner", async () => {
+    for (const sql of ["update public.jwt_registry_audit set actor_role = 'nobody'", "delete from public.jwt_registry_audit", "truncate public.jwt_registry_audit"]) {
+      await expect(client().query(sql), sql).rejects.toMatchObject({ code: "42501", message: expect.stringMatching(/append-only/) });
+    }
+  });
+
+  it("service_role can read it but not write it", async () => {
+    expect("rows" in (await run(client(), serviceRole, "select count(*) from public.jwt_registry_audit"))).toBe(true);
+    const o = await run(client(), serviceRole, `insert into public.jwt_registry_audit (actor_role, session_user_name, table_name, operation) values ('x','x','x','INSERT')`);
+    expect(errorCode(o)).toBe("42501");
+  });
+});
+
+describe("jti replay table", () => {
+  it("accepts a jti once per issuer, then refuses the replay", async () => {
+    const consume = (issuer: string, jti: string) =>
+      run(client(), serviceRole, `select public.consume_jwt_id($1, $2, now() + interval '1 minute') as fresh`, [issuer, jti], true);
+    expect(await consume("replay-svc", "j-1")).toEqual({ rows: [{ fresh: true }] });
+    expect(await consume("replay-svc", "j-1")).toEqual({ rows: [{ fresh: false }] });
+    expect(await consume("other-svc", "j-1")).toEqual({ rows: [{ fresh: true }] });
+  });
+
+  it("purges ids whose tokens expired", async () => {
+    await run(client(), serviceRole, `select public.consume_jwt_id('purge-svc', 'old', now() - interval '1 hour')`, [], true);
+    const purged = await run(client(), serviceRole, `select federation.purge_expired_jtis() as n`, [], true);
+    expect("rows" in purged && (purged.rows[0]!.n as number)).toBeGreaterThanOrEqual(1);
+    const left = await client().query(`select count(*)::int as n from federation.jti_replay where issuer = 'purge-svc'`);
+    expect(left.rows[0].n).toBe(0);
+  });
+});

@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+// fedjwt-stack: the Docker-free local Supabase. start | stop | status, like `supabase start/stop/status`.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { repoRoot } from "@fedjwt/local-db";
+import { formatEnv, startStack, type StackInfo } from "./stack.ts";
+
+const HELP = `Usage: fedjwt-stack <command> [options]
+
+The Docker-free local Supabase of this repository (PostgreSQL 17, a PostgREST stand-in, Edge Functions
+under real Deno, and an API gateway), on the ports \`supabase start\` uses.
+
+Commands:
+  start     start the stack and print its status; Ctrl-C stops it
+            --detach   run in the background (stop it with: fedjwt-stack stop)
+            --reset    start from an empty database (migrations and seed applied again)
+            --ephemeral  a throwaway stack (temporary data, no state file) that prints one line
+                       "READY {json}" with its URLs, keys and process ids (benchmarks, scripts)
+  stop      stop a stack started with --detach
+  status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`
+
+Options:
+  --api-port <n>   gateway port (default 54321)
+  --db-port <n>    database port (default 54322)
+  -h, --help       show this help
+
+Data lives in .local/ (gitignored). Exit codes: 0 ok, 1 failure, 2 bad usage.`;
+
+interface State {
+  pid: number;
+  info: StackInfo;
+  startedAt: string;
+}
+
+const root = repoRoot();
+const localDir = join(root, ".local");
+const stateFile = join(localDir, "stack.json");
+const logFile = join(localDir, "stack.log");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The running stack's state, or undefined (a stale state file is removed). */
+export function readState(): State | undefined {
+  if (!existsSync(stateFile)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as State;
+    if (alive(state.pid)) return state;
+  } catch {
+    // unreadable: treat as stale
+  }
+  rmSync(stateFile, { force: true });
+  return undefined;
+}
+
+/** A throwaway stack for scripts: temporary data, no state file, one READY line, stops on a signal. */
+async function ephemeral(values: Record<string, unknown>): Promise<number> {
+  const stack = await startStack({ apiPort: Number(values["api-port"] ?? 0), dbPort: Number(values["db-port"] ?? 0), useEnvFile: false });
+  const pids = { stack: process.pid, postgres: stack.db.pid, functions: stack.functions.map((f) => f.process.pid) };
+  console.log(`READY ${JSON.stringify({ info: stack.info, pids })}`);
+  const shutdown = async () => {
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown());
+  process.on("SIGTERM", () => void shutdown());
+  return new Promise(() => undefined);
+}
+
+async function start(values: Record<string, unknown>): Promise<number> {
+  if (values.ephemeral) return ephemeral(values);
+  const running = readState();
+  if (running) {
+    console.log(`The local stack is already running (pid ${running.pid}).\n${formatEnv(running.info)}`);
+    return 0;
+  }
+  mkdirSync(localDir, { recursive: true });
+  const apiPort = Number(values["api-port"] ?? 54321);
+  const dbPort = Number(values["db-port"] ?? 54322);
+  if (values.detach) {
+    const out = openSync(logFile, "w");
+    const args = [fileURLToPath(import.meta.url), "start", "--api-port", String(apiPort), "--db-port", String(dbPort)];
+    if (values.reset) args.push("--reset");
+    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out], env: process.env });
+    child.unref();
+    closeSync(out);
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const state = readState();
+      if (state && state.pid === child.pid) {
+        console.log(`Started the local stack in the background (pid ${child.pid}; log: .local/stack.log).\n${formatEnv(state.info)}`);
+        return 0;
+      }
+      if (child.exitCode !== null || !alive(child.pid!)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    console.error(`fedjwt-stack: the stack did not start; see .local/stack.log:\n${readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")}`);
+    return 1;
+  }
+
+  const stack = await startStack({
+    apiPort,
+    dbPort,
+    dataDir: join(localDir, "db"),
+    ...(values.reset ? { reset: true } : {}),
+    log: (line) => console.log(`  ${line}`),
+  });
+  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, info: stack.info, startedAt: new Date().toISOString() } satisfies State, null, 2));
+  console.log(`\nLocal stack running (Docker-free; PostgREST is a local stand-in).\n${formatEnv(stack.info)}\n\nStop with Ctrl-C${process.stdout.isTTY ? "" : " or: fedjwt-stack stop"}.`);
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("stopping the local stack…");
+    await stack.stop();
+    rmSync(stateFile, { force: true });
+    console.log("stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown());
+  process.on("SIGTERM", () => void shutdown());
+  return new Promise(() => undefined); // runs until a signal
+}
+
+async function stop(): Promise<number> {
+  const state = readState();
+  if (!state) {
+    console.log("The local stack is not running.");
+    return 0;
+  }
+  process.kill(state.pid, "SIGTERM");
+  const deadline = Date.now() + 30_000;
+  while (alive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (alive(state.pid)) {
+    process.kill(state.pid, "SIGKILL");
+    console.error(`fedjwt-stack: pid ${state.pid} did not stop in 30 s and was killed`);
+  }
+  rmSync(stateFile, { force: true });
+  console.log("Stopped the local stack.");
+  return 0;
+}
+
+function status(): number {
+  const state = readState();
+  if (!state) {
+    console.error("fedjwt-stack: the local stack is not running (start it with: pnpm stack start --detach, or pnpm dev)");
+    return 1;
+  }
+  console.log(formatEnv(state.info));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        detach: { type: "boolean" },
+        reset: { type: "boolean" },
+        ephemeral: { type: "boolean" },
+        "api-port": { type: "string" },
+        "db-port": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`fedjwt-stack: ${(e as Error).message.split("\n")[0]} (see: fedjwt-stack --help)`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  for (const p of ["api-port", "db-port"] as const) {
+    if (values[p] !== undefined && !/^\d{1,5}$/.test(values[p]!)) {
+      console.error(`fedjwt-stack: --${p} must be a port number`);
+      return 2;
+    }
+  }
+  try {
+    if (command === "start") return await start(values);
+    if (command === "stop") return await stop();
+    if (command === "status") return status();
+  } catch (e) {
+    console.error(`fedjwt-stack: ${(e as Error).message}`);
+    return 1;
+  }
+  console.error(`fedjwt-stack: unknown command "${command}" (start, stop, status)`);
+  return 2;
+}
+
+process.exitCode = await main(process.argv.slice(2));

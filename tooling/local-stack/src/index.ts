@@ -1,0 +1,7 @@
+// The local stack is the facade of the Docker-free local Supabase: it re-exports the database launcher
+// (@fedjwt/local-db) and the PostgREST stand-in (@fedjwt/postgrest-standin) it runs.
+export * from "@fedjwt/local-db";
+export { startPostgrestStandIn, type RunningStandIn, type StandInOptions } from "@fedjwt/postgrest-standin";
+export { startStack, formatEnv, type RunningStack, type StackInfo, type StartStackOptions } from "./stack.ts";
+export { startGateway } from "./gateway.ts";
+export { denoBinary } from "./functions.ts";

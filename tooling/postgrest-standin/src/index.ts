@@ -1,0 +1,2 @@
+export { startPostgrestStandIn, type RunningStandIn, type StandInOptions } from "./server.ts";
+export { PgrstError } from "./errors.ts";

@@ -1,0 +1,309 @@
+// The PostgREST stand-in, one documented PostgREST behaviour per test (docs.postgrest.org: API,
+// Authentication, Errors). Real database, real HTTP, and postgrest-js for the requests it makes.
+import { PostgrestClient } from "@supabase/postgrest-js";
+import { SignJWT } from "jose";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_ANON_KEY, LOCAL_JWT_SECRET, LOCAL_SERVICE_ROLE_KEY } from "@fedjwt/local-db";
+import { startPostgrestStandIn, type RunningStandIn } from "../src/server.ts";
+import { useSupabaseDb } from "@fedjwt/local-db/testing";
+
+const { db } = useSupabaseDb();
+let rest: RunningStandIn;
+const secret = new TextEncoder().encode(LOCAL_JWT_SECRET);
+const token = (claims: Record<string, unknown>, exp = Math.floor(Date.now() / 1000) + 60) =>
+  new SignJWT({ ...claims, exp }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret);
+const writerClaims = { role: "authenticated", iss: "orders-service", sub: "7c1f3c2e-0f59-4d41-9d0b-3ad0a1cbf1a4", app_roles: ["orders_writer", "stock_reader"] };
+
+beforeAll(async () => {
+  const c = new pg.Client({ connectionString: db().url });
+  await c.connect();
+  await c.query(`
+    create table public.items (
+      id int primary key, name text unique not null, qty int not null default 0 check (qty >= 0), note text,
+      parent int references public.items (id)
+    );
+    grant select, insert, update, delete on public.items to authenticated, service_role;
+    create function public.echo_request() returns json language sql stable as $$
+      select json_build_object('role', current_user, 'claims', current_setting('request.jwt.claims', true)::json,
+        'method', current_setting('request.method', true), 'path', current_setting('request.path', true),
+        'headers', current_setting('request.headers', true)::json)
+    $$;
+    create function public.add(a int, b int default 1) returns int language sql immutable as $$ select a + b $$;
+    create function public.items_over(n int) returns setof public.items language sql stable as $$ select * from public.items where qty > n order by id $$;
+    create function public.bump(item int) returns void language sql as $$ update public.items set qty = qty + 1 where id = item $$;
+    grant execute on function public.echo_request(), public.add(int, int), public.items_over(int), public.bump(int) to anon, authenticated;
+    insert into public.items (id, name, qty, note) values (1, 'alpha', 5, null), (2, 'beta', 0, 'b note'), (3, 'Gamma', 12, 'x'), (4, 'delta', 7, null);
+  `);
+  await c.end();
+  rest = await startPostgrestStandIn({ dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET });
+});
+afterAll(async () => {
+  await rest?.close();
+});
+
+async function call(path: string, init: RequestInit & { bearer?: string } = {}) {
+  const headers = new Headers(init.headers);
+  if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
+  const res = await fetch(`${rest.url}${path}`, { ...init, headers });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+const svc = { bearer: LOCAL_SERVICE_ROLE_KEY };
+
+describe("authentication (docs: Authentication)", () => {
+  it("no token → the anon role (which has no grant on orders: 401 42501)", async () => {
+    const r = await call("/orders");
+    expect(r.status).toBe(401);
+    expect(r.body).toMatchObject({ code: "42501", message: "permission denied for table orders" });
+  });
+
+  it("the role claim becomes the database role; claims are in request.jwt.claims", async () => {
+    const r = await call("/rpc/echo_request", { bearer: await token(writerClaims), headers: { "x-probe": "1" } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ role: "authenticated", method: "GET", path: "/rpc/echo_request", claims: { iss: "orders-service", app_roles: ["orders_writer", "stock_reader"] }, headers: { "x-probe": "1" } });
+    expect(r.body.headers).not.toHaveProperty("authorization");
+  });
+
+  it("a token without a role claim runs as anon, and counts as unauthenticated (42501 → 401)", async () => {
+    const r = await call("/rpc/echo_request", { bearer: await token({ sub: "x" }) });
+    expect(r.body.role).toBe("anon");
+    expect((await call("/orders", { bearer: await token({ sub: "x" }) })).status).toBe(401);
+    expect((await call("/orders", { bearer: LOCAL_ANON_KEY })).status).toBe(403);
+  });
+
+  it("42501 as a token holder → 403", async () => {
+    const r = await call("/jwt_issuers", { bearer: await token(writerClaims) });
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe("42501");
+  });
+
+  it("a role the authenticator may not become (postgres) is refused by Postgres itself", async () => {
+    const r = await call("/items", { bearer: await token({ role: "postgres" }) });
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe("42501");
+    expect(r.body.message).toMatch(/permission denied to set role/);
+  });
+
+  it("service_role bypasses RLS (reads the registry)", async () => {
+    const r = await call("/jwt_issuers?select=issuer", svc);
+    expect(r.status).toBe(200);
+    expect(Array.isArray(r.body)).toBe(true);
+  });
+
+  it("a bad signature → 401 PGRST301 with WWW-Authenticate", async () => {
+    const forged = await new SignJWT({ role: "service_role" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("x".repeat(40)));
+    const r = await call("/items", { bearer: forged });
+    expect(r.status).toBe(401);
+    expect(r.body.code).toBe("PGRST301");
+    expect(r.headers.get("www-authenticate")).toMatch(/^Bearer error="invalid_token"/);
+  });
+
+  it("an expired token → 401 PGRST303", async () => {
+    const r = await call("/items", { bearer: await token({ role: "service_role" }, Math.floor(Date.now() / 1000) - 10) });
+    expect(r.status).toBe(401);
+    expect(r.body).toMatchObject({ code: "PGRST303", message: "JWT expired" });
+  });
+
+  it("the well-known local keys verify with the local secret and carry their roles", async () => {
+    expect((await call("/rpc/echo_request", { bearer: LOCAL_ANON_KEY })).body.role).toBe("anon");
+    expect((await call("/rpc/echo_request", svc)).body.role).toBe("service_role");
+  });
+});
+
+describe("reading (docs: Tables and Views)", () => {
+  it.each([
+    ["id=eq.1", [1]],
+    ["id=neq.1", [2, 3, 4]],
+    ["qty=gt.5", [3, 4]],
+    ["qty=gte.5", [1, 3, 4]],
+    ["qty=lt.5", [2]],
+    ["qty=lte.5", [1, 2]],
+    ["id=in.(1,3)", [1, 3]],
+    ["note=is.null", [1, 4]],
+    ["note=not.is.null", [2, 3]],
+    ["name=like.*ta", [2, 4]],
+    ["name=ilike.g*", [3]],
+    ["id=not.eq.1", [2, 3, 4]],
+    ["or=(id.eq.1,qty.gt.10)", [1, 3]],
+    ["or=(id.eq.2,and(qty.gt.5,name.eq.delta))", [2, 4]],
+    ["qty=gt.0&note=is.null", [1, 4]],
+  ])("filter %s", async (q, ids) => {
+    const r = await call(`/items?select=id&order=id&${q}`, svc);
+    expect(r.status).toBe(200);
+    expect(r.body.map((x: { id: number }) => x.id)).toEqual(ids);
+  });
+
+  it("order, limit and offset; Content-Range on every read", async () => {
+    const r = await call("/items?select=id,qty&order=qty.desc&limit=2&offset=1", svc);
+    expect(r.body).toEqual([{ id: 4, qty: 7 }, { id: 1, qty: 5 }]);
+    expect(r.headers.get("content-range")).toBe("1-2/*");
+  });
+
+  it("Prefer: count=exact gives the total in Content-Range; Range header pages", async () => {
+    const r = await call("/items?select=id&order=id", { ...svc, headers: { prefer: "count=exact", range: "0-1" } });
+    expect(r.body).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(r.headers.get("content-range")).toBe("0-1/4");
+  });
+
+  it("application/vnd.pgrst.object+json returns one object, or 406 PGRST116", async () => {
+    const one = await call("/items?select=name&id=eq.1", { ...svc, headers: { accept: "application/vnd.pgrst.object+json" } });
+    expect(one.body).toEqual({ name: "alpha" });
+    const many = await call("/items?select=name", { ...svc, headers: { accept: "application/vnd.pgrst.object+json" } });
+    expect(many.status).toBe(406);
+    expect(many.body).toMatchObject({ code: "PGRST116", details: "The result contains 4 rows" });
+  });
+
+  it("an unknown table → 404 PGRST205; an unknown column → 400 42703; a bad operator → 400 PGRST100", async () => {
+    expect((await call("/nope", svc)).body.code).toBe("PGRST205");
+    expect((await call("/nope", svc)).status).toBe(404);
+    const col = await call("/items?select=nope", svc);
+    expect([col.status, col.body.code]).toEqual([400, "42703"]);
+    const op = await call("/items?id=approx.1", svc);
+    expect([op.status, op.body.code]).toEqual([400, "PGRST100"]);
+  });
+
+  it("a schema outside the exposed ones → 406 PGRST106", async () => {
+    const r = await call("/jti_replay", { ...svc, headers: { "accept-profile": "federation" } });
+    expect([r.status, r.body.code]).toEqual([406, "PGRST106"]);
+  });
+
+  it("embedding is refused clearly (not implemented by the stand-in)", async () => {
+    const r = await call("/items?select=id,parent(name)", svc);
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(/not supported by the local PostgREST stand-in/);
+  });
+
+  it("identifiers are checked and values bound: injection attempts change nothing", async () => {
+    const evil = await call(`/items?select=id&name=eq.${encodeURIComponent("x'; drop table public.items; --")}`, svc);
+    expect(evil.body).toEqual([]);
+    const col = await call(`/items?select=${encodeURIComponent('id"; drop table public.items; --')}`, svc);
+    expect(col.status).toBe(400);
+    expect((await call("/items?select=id", svc)).body).toHaveLength(4);
+  });
+});
+
+describe("writing (docs: Tables and Views, Prefer header)", () => {
+  const json = { "content-type": "application/json" };
+
+  it("insert with return=representation → 201 and the rows; return=minimal → 201 and no body", async () => {
+    const rep = await call("/items?select=id,name,qty", { ...svc, method: "POST", headers: { ...json, prefer: "return=representation,tx=rollback" }, body: JSON.stringify({ id: 10, name: "ten" }) });
+    expect(rep.status).toBe(201);
+    expect(rep.body).toEqual([{ id: 10, name: "ten", qty: 0 }]); // column default applied
+    const min = await call("/items", { ...svc, method: "POST", headers: { ...json, prefer: "return=minimal,tx=rollback" }, body: JSON.stringify({ id: 10, name: "ten" }) });
+    expect(min.status).toBe(201);
+    expect(min.body).toBeNull();
+  });
+
+  it("Prefer: tx=rollback leaves nothing behind", async () => {
+    await call("/items", { ...svc, method: "POST", headers: { ...json, prefer: "tx=rollback" }, body: JSON.stringify({ id: 11, name: "gone" }) });
+    expect((await call("/items?id=eq.11", svc)).body).toEqual([]);
+  });
+
+  it("bulk insert; keys must match (PGRST102) unless ?columns= names them", async () => {
+    const bad = await call("/items", { ...svc, method: "POST", headers: { ...json, prefer: "tx=rollback" }, body: JSON.stringify([{ id: 12, name: "a" }, { id: 13 }]) });
+    expect([bad.status, bad.body.code]).toEqual([400, "PGRST102"]);
+    const ok = await call(`/items?columns=${encodeURIComponent('"id","name"')}&select=id,name`, { ...svc, method: "POST", headers: { ...json, prefer: "return=representation,tx=rollback" }, body: JSON.stringify([{ id: 12, name: "a" }, { id: 13, name: "b", ignored: 1 }]) });
+    expect(ok.body).toEqual([{ id: 12, name: "a" }, { id: 13, name: "b" }]);
+    const unknown = await call("/items", { ...svc, method: "POST", headers: json, body: JSON.stringify({ id: 14, nope: 1 }) });
+    expect([unknown.status, unknown.body.code]).toEqual([400, "PGRST204"]);
+  });
+
+  it("upsert: resolution=merge-duplicates with on_conflict updates; ignore-duplicates keeps", async () => {
+    const merged = await call("/items?on_conflict=name&select=id,name,qty", { ...svc, method: "POST", headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" }, body: JSON.stringify({ id: 1, name: "alpha", qty: 99 }) });
+    expect(merged.body).toEqual([{ id: 1, name: "alpha", qty: 99 }]);
+    const kept = await call("/items?select=id", { ...svc, method: "POST", headers: { ...json, prefer: "resolution=ignore-duplicates,return=representation,tx=rollback" }, body: JSON.stringify({ id: 1, name: "alpha", qty: 99 }) });
+    expect(kept.body).toEqual([]);
+  });
+
+  it.each([
+    [{ id: 1, name: "dup" }, 409, "23505"],
+    [{ id: 20, name: "child", parent: 999 }, 409, "23503"],
+    [{ id: 21, name: "neg", qty: -1 }, 400, "23514"],
+    [{ id: 22 }, 400, "23502"],
+    [{ id: "not-a-number", name: "x" }, 400, "22P02"],
+  ])("constraint errors map to PostgREST's statuses: %j → %i %s", async (row, status, code) => {
+    const r = await call("/items", { ...svc, method: "POST", headers: json, body: JSON.stringify(row) });
+    expect([r.status, r.body.code]).toEqual([status, code]);
+    expect(Object.keys(r.body).sort()).toEqual(["code", "details", "hint", "message"]);
+  });
+
+  it("update with filters: 200 with representation, 204 when minimal", async () => {
+    const rep = await call("/items?id=eq.2&select=id,qty", { ...svc, method: "PATCH", headers: { ...json, prefer: "return=representation,tx=rollback" }, body: JSON.stringify({ qty: 3 }) });
+    expect([rep.status, rep.body]).toEqual([200, [{ id: 2, qty: 3 }]]);
+    const min = await call("/items?id=eq.2", { ...svc, method: "PATCH", headers: { ...json, prefer: "tx=rollback" }, body: JSON.stringify({ qty: 3 }) });
+    expect(min.status).toBe(204);
+  });
+
+  it("delete with filters returns the deleted rows on request", async () => {
+    const r = await call("/items?id=eq.4&select=name", { ...svc, method: "DELETE", headers: { prefer: "return=representation,tx=rollback" } });
+    expect(r.body).toEqual([{ name: "delta" }]);
+  });
+
+  it("one transaction per request: a failing row undoes the rows before it", async () => {
+    const r = await call("/items", { ...svc, method: "POST", headers: json, body: JSON.stringify([{ id: 30, name: "ok" }, { id: 31, name: "ok" }]) });
+    expect([r.status, r.body.code]).toEqual([409, "23505"]);
+    expect((await call("/items?id=in.(30,31)", svc)).body).toEqual([]);
+  });
+});
+
+describe("functions (docs: Functions as RPC)", () => {
+  it("a scalar function returns a JSON scalar; defaults apply; GET passes arguments in the query", async () => {
+    expect((await call("/rpc/add", { ...svc, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a: 2, b: 3 }) })).body).toBe(5);
+    expect((await call("/rpc/add?a=2", svc)).body).toBe(3);
+  });
+
+  it("a set-returning function returns rows", async () => {
+    expect((await call("/rpc/items_over?n=6", svc)).body.map((r: { id: number }) => r.id)).toEqual([3, 4]);
+  });
+
+  it("an unknown function → 404 PGRST202", async () => {
+    const r = await call("/rpc/nope", { ...svc, method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect([r.status, r.body.code]).toEqual([404, "PGRST202"]);
+  });
+
+  it("GET runs read-only: a function that writes fails with 25006 → 405", async () => {
+    const r = await call("/rpc/bump?item=1", svc);
+    expect([r.status, r.body.code]).toEqual([405, "25006"]);
+  });
+
+  it("consume_jwt_id answers true then false (service_role only)", async () => {
+    const args = JSON.stringify({ p_issuer: "s", p_jti: crypto.randomUUID(), p_expires_at: new Date(Date.now() + 60_000).toISOString() });
+    const post = () => call("/rpc/consume_jwt_id", { ...svc, method: "POST", headers: { "content-type": "application/json" }, body: args });
+    expect((await post()).body).toBe(true);
+    expect((await post()).body).toBe(false);
+    const asWriter = await call("/rpc/consume_jwt_id", { bearer: await token(writerClaims), method: "POST", headers: { "content-type": "application/json" }, body: args });
+    expect([asWriter.status, asWriter.body.code]).toEqual([403, "42501"]);
+  });
+});
+
+describe("the requests postgrest-js makes", () => {
+  const client = () => new PostgrestClient(rest.url, { headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}` } });
+
+  it("select with filters, order, range and count", async () => {
+    const { data, error, count } = await client().from("items").select("id, name", { count: "exact" }).gt("qty", 0).order("id", { ascending: false }).range(0, 1);
+    expect(error).toBeNull();
+    expect(data).toEqual([{ id: 4, name: "delta" }, { id: 3, name: "Gamma" }]);
+    expect(count).toBe(3);
+  });
+
+  it("insert().select().single(), update().eq(), upsert(), delete().in()", async () => {
+    const c = client();
+    const ins = await c.from("items").insert({ id: 40, name: "forty" }).select("id, qty").single();
+    expect(ins.data).toEqual({ id: 40, qty: 0 });
+    const upd = await c.from("items").update({ qty: 4 }).eq("id", 40).select("qty");
+    expect(upd.data).toEqual([{ qty: 4 }]);
+    const ups = await c.from("items").upsert([{ id: 40, name: "forty", qty: 8 }, { id: 41, name: "forty-one", qty: 1 }], { onConflict: "id" }).select("id, qty");
+    expect(ups.data).toEqual([{ id: 40, qty: 8 }, { id: 41, qty: 1 }]);
+    const del = await c.from("items").delete().in("id", [40, 41]).select("id");
+    expect(del.data?.map((r) => r.id).sort()).toEqual([40, 41]);
+  });
+
+  it("rpc() and error objects", async () => {
+    const c = client();
+    expect((await c.rpc("add", { a: 40, b: 2 })).data).toBe(42);
+    const { error, status } = await c.from("items").insert({ id: 1, name: "alpha" });
+    expect(status).toBe(409);
+    expect(error).toMatchObject({ code: "23505" });
+  });
+});
