@@ -18,6 +18,20 @@ export function denoBinary(): string {
   return join(dirname(createRequire(import.meta.url).resolve("deno/package.json")), "deno");
 }
 
+/** Host variables that Deno needs to download npm/jsr dependencies behind a proxy or a TLS-inspecting CA. */
+const NETWORK_VARS = ["DENO_DIR", "DENO_CERT", "DENO_TLS_CA_STORE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
+
+/**
+ * The part of the host environment a Deno child needs to reach package registries. Deno reads DENO_CERT and
+ * NODE_EXTRA_CA_CERTS but not SSL_CERT_FILE, so a machine that announces its CA only there gets DENO_CERT from it.
+ */
+export function denoNetworkEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of NETWORK_VARS) if (env[name]) out[name] = env[name];
+  if (!out.DENO_CERT && !out.NODE_EXTRA_CA_CERTS && env.SSL_CERT_FILE) out.DENO_CERT = env.SSL_CERT_FILE;
+  return out;
+}
+
 function waitForPort(port: number, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -49,11 +63,12 @@ export async function serveFunction(
   if (config.importMap) args.push("--config", config.importMap);
   args.push(config.entrypoint);
   const child = spawn(denoBinary(), args, {
-    // Like the Edge Runtime, a function sees only its own environment, not the host's.
+    // Like the Edge Runtime, a function sees only its own environment, not the host's (but for how Deno
+    // reaches registries: a cold cache downloads the function's npm dependencies on first start).
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      ...(process.env.DENO_DIR ? { DENO_DIR: process.env.DENO_DIR } : {}),
+      ...denoNetworkEnv(),
       DENO_NO_UPDATE_CHECK: "1",
       NO_COLOR: "1",
       ...env,
