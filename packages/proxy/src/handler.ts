@@ -8,6 +8,7 @@ import { resolveTarget } from "./paths.ts";
 import { REASONS, type Reason } from "./reasons.ts";
 import { cachedRegistry, postgrestRegistry, type KeyRegistry } from "./registry.ts";
 import { bearerToken } from "./token.ts";
+import { VerifiedTokenCache } from "./token-cache.ts";
 import { verifyMultiIssuerJwt } from "./verify.ts";
 
 /** Everything the gateway needs. Built from env by `proxyOptionsFromEnv` in the Edge Function. */
@@ -35,6 +36,8 @@ export interface ProxyOptions {
   /** Time allowed for a registry read (default 3 s). */
   registryTimeoutMs?: number;
   jwks?: Omit<JwksOptions, "fetch">;
+  /** Verified-token cache bounds, or false to verify and re-sign every request (default on, 10 000 entries / 16 MiB). */
+  tokenCache?: false | { maxEntries?: number; maxBytes?: number };
   /** Replaces the registry (tests); by default it is read through PostgREST with `serviceKey`. */
   registry?: KeyRegistry;
   fetch?: typeof fetch;
@@ -76,6 +79,9 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
     { ttlMs: options.keyCacheTtlMs ?? 5000, now },
   );
   const jwks = new JwksPool({ ...options.jwks, fetch: doFetch });
+  const tokenCache = options.tokenCache === false
+    ? null
+    : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: options.keyCacheTtlMs ?? 5000, now });
 
   const problems = [...(options.configProblems ?? [])];
   const signer: Promise<OutboundSigner | null> = problems.length > 0
@@ -104,17 +110,24 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
       checkDeclaredSize(req, bodyLimit);
 
       const token = bearerToken(req.headers.get("authorization"));
-      const verified = await verifyMultiIssuerJwt(token, {
-        registry,
-        audience: options.audience,
-        clockToleranceSeconds: options.clockToleranceSeconds ?? 30,
-        now,
-        jwks,
-      });
+      // A token seen before (and still valid, see token-cache.ts) skips the signature check and the signing.
+      let admitted = await tokenCache?.lookup(token);
+      if (!admitted) {
+        const verified = await verifyMultiIssuerJwt(token, {
+          registry,
+          audience: options.audience,
+          clockToleranceSeconds: options.clockToleranceSeconds ?? 30,
+          now,
+          jwks,
+        });
+        const claims = await outboundClaims(verified, now());
+        admitted = { verified, outbound: await sign.sign(claims) };
+        await tokenCache?.store(token, admitted, claims.exp!);
+      }
+      const { verified, outbound } = admitted;
       issuer = verified.issuer;
       kid = verified.kid;
       const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, bodyLimit);
-      const outbound = await sign.sign(await outboundClaims(verified, now()));
 
       let upstream: Response;
       try {

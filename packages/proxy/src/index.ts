@@ -1,4 +1,5 @@
 export { createJwtSwapProxy, type ProxyOptions } from "./handler.ts";
+export { type Admitted, type TokenCacheOptions, VerifiedTokenCache } from "./token-cache.ts";
 export { ENV, proxyOptionsFromEnv } from "./env.ts";
 export { verifyMultiIssuerJwt, type VerifiedToken, type VerifyOptions } from "./verify.ts";
 export { JwtVerificationError, ProxyError } from "./errors.ts";
