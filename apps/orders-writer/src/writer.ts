@@ -32,12 +32,12 @@ export const ORDERS_ROLES = ["orders_writer", "stock_reader"];
 
 /**
  * A Supabase client for the orders service: unchanged supabase-js pointed at the gateway, with an
- * accessToken callback that mints a fresh 60-second token for every request.
+ * accessToken callback that hands out a 60-second token, reused for its first 30 s (signer.token()).
  */
 export async function ordersClient(config: WriterConfig) {
   const signer = await createSigner({ privateKey: config.privateKeyPem, issuer: config.issuer, audience: config.audience });
   return createClient(`${config.apiUrl}/functions/v1/${config.functionName ?? "rest"}`, config.anonKey, {
-    accessToken: () => signer.sign({ roles: ORDERS_ROLES }),
+    accessToken: () => signer.token({ roles: ORDERS_ROLES }),
   });
 }
 

@@ -15,7 +15,8 @@ export type SignerErrorCode =
   | "claim_reserved"
   | "claims_invalid"
   | "lifetime_invalid"
-  | "lifetime_too_long";
+  | "lifetime_too_long"
+  | "reuse_invalid";
 
 /** The one error type the signer throws for bad input. Never carries key material. */
 export class SignerError extends Error {

@@ -29,6 +29,13 @@ export interface SignerOptions {
   expiresIn?: number | string;
   /** Allows lifetimes over 300 s (never over 3600 s). The gateway still enforces the issuer's own max. */
   allowLongLifetime?: boolean;
+  /**
+   * `token()` hands out the same token until this fraction of its lifetime has passed, then mints anew
+   * (default 0.5: a 60 s token is reused for 30 s). 0 makes `token()` mint every time, like `sign()`.
+   */
+  reuseFraction?: number;
+  /** The issuer is registered with require_jti (every token single-use): `token()` never reuses. */
+  requireJti?: boolean;
   /** Clock in milliseconds, for tests. */
   now?: () => number;
 }
@@ -47,15 +54,24 @@ export interface MintOptions {
 
 export type SignMultiIssuerJwtOptions = SignerOptions & MintOptions;
 
-/** A private key imported once, minting a fresh token per call. */
+/** A private key imported once: `sign()` mints a fresh token, `token()` reuses one while it is young. */
 export interface Signer {
   readonly issuer: string;
   readonly audience: string;
   readonly kid: string;
   readonly alg: SupportedAlg;
-  /** Mints one token. */
+  /** Mints one fresh token (new iat, exp and jti) on every call. */
   sign(options?: MintOptions): Promise<string>;
+  /**
+   * A token for these options, reused until `reuseFraction` of its lifetime has passed (only for calls with
+   * equal options; never with `requireJti`). For per-request callbacks such as supabase-js `accessToken`:
+   * the gateway then verifies it once and serves the repeats from its verified-token cache.
+   */
+  token(options?: MintOptions): Promise<string>;
 }
+
+/** Distinct option sets whose token `token()` remembers at once. */
+const MAX_REUSED_TOKENS = 32;
 
 const RESERVED = new Set<string>([...REGISTERED_CLAIMS, ...GATEWAY_RESERVED_CLAIMS]);
 
@@ -127,7 +143,7 @@ function randomJti(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Imports the key once and returns a signer that mints a fresh short-lived token per call. */
+/** Imports the key once and returns a signer: `sign()` mints a fresh short-lived token, `token()` reuses a young one. */
 export async function createSigner(options: SignerOptions): Promise<Signer> {
   const issuer = checkIssuer(options.issuer);
   const audience = checkAudience(options.audience);
@@ -146,12 +162,34 @@ export async function createSigner(options: SignerOptions): Promise<Signer> {
   }
   const now = options.now ?? Date.now;
   const headerKid = kid;
+  const reuseFraction = options.reuseFraction ?? 0.5;
+  if (typeof reuseFraction !== "number" || !(reuseFraction >= 0 && reuseFraction < 1)) {
+    throw new SignerError("reuse_invalid", "reuseFraction must be a number from 0 (never reuse) to below 1");
+  }
+  const reuse = reuseFraction > 0 && options.requireJti !== true;
+  /** Options (as JSON) → the token minted for them and until when it is handed out again (ms). */
+  const reused = new Map<string, { token: Promise<string>; until: number }>();
 
-  return {
+  const signer: Signer = {
     issuer,
     audience,
     kid: headerKid,
     alg: imported.alg,
+    async token(mint: MintOptions = {}): Promise<string> {
+      if (!reuse) return signer.sign(mint);
+      const key = JSON.stringify([mint.subject, mint.roles, mint.claims, mint.expiresIn]);
+      const hit = reused.get(key);
+      const t = now();
+      if (hit && hit.until > t) return hit.token;
+      if (hit) reused.delete(key);
+      const lifetime = mint.expiresIn === undefined ? defaultLifetime : checkLifetime(mint.expiresIn, allowLong);
+      // From the whole second iat will carry, so the reuse window is never longer than the fraction.
+      const entry = { token: signer.sign(mint), until: Math.floor(t / 1000) * 1000 + lifetime * 1000 * reuseFraction };
+      entry.token.catch(() => reused.get(key) === entry && reused.delete(key));
+      if (reused.size >= MAX_REUSED_TOKENS) reused.delete(reused.keys().next().value!);
+      reused.set(key, entry);
+      return entry.token;
+    },
     async sign(mint: MintOptions = {}): Promise<string> {
       const lifetime = mint.expiresIn === undefined ? defaultLifetime : checkLifetime(mint.expiresIn, allowLong);
       const subject = mint.subject ?? issuer;
@@ -173,6 +211,7 @@ export async function createSigner(options: SignerOptions): Promise<Signer> {
         .sign(imported.key);
     },
   };
+  return signer;
 }
 
 /** Mints one token. Imports the key on every call: prefer `createSigner` in a long-running service. */

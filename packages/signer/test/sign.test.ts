@@ -276,3 +276,60 @@ describe("toJwks", () => {
     expect(await refusal(toJwks([{ publicKey: a.publicKeyPem, alg: "RS256" }]))).toBe("alg_key_mismatch");
   });
 });
+
+describe("token(): reuse for per-request callbacks", () => {
+  async function clocked(extra: { reuseFraction?: number; requireJti?: boolean; expiresIn?: number } = {}) {
+    let t = 1_700_000_000_000;
+    const k = await pair("ES256");
+    const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, now: () => t, ...extra });
+    return { signer, advance: (ms: number) => (t += ms) };
+  }
+
+  it("hands out the same token until half its lifetime has passed, then a fresh one", async () => {
+    const { signer, advance } = await clocked();
+    const first = await signer.token({ roles: ["orders_writer"] });
+    advance(29_000);
+    expect(await signer.token({ roles: ["orders_writer"] })).toBe(first);
+    advance(1_000);
+    const second = await signer.token({ roles: ["orders_writer"] });
+    expect(second).not.toBe(first);
+    const k = await pair("ES256");
+    const { payload } = await jwtVerify(second, await importSPKI(k.publicKeyPem, "ES256"), { audience: AUD, currentDate: new Date(1_700_000_030_000) });
+    expect(payload.iat).toBe(1_700_000_030);
+  });
+
+  it("never shares a token between different options", async () => {
+    const { signer } = await clocked();
+    const a = await signer.token({ roles: ["orders_writer"] });
+    expect(await signer.token({ roles: ["inventory_writer"] })).not.toBe(a);
+    expect(await signer.token({ roles: ["orders_writer"], subject: "job-2" })).not.toBe(a);
+    expect(await signer.token({ roles: ["orders_writer"], claims: { tenant: "t1" } })).not.toBe(a);
+    expect(await signer.token({ roles: ["orders_writer"], expiresIn: 30 })).not.toBe(a);
+    expect(await signer.token({ roles: ["orders_writer"] })).toBe(a);
+  });
+
+  it("concurrent first calls share one signing", async () => {
+    const { signer } = await clocked();
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => signer.token()));
+    expect(new Set(tokens).size).toBe(1);
+  });
+
+  it("never reuses with requireJti or reuseFraction 0; sign() is always fresh", async () => {
+    for (const extra of [{ requireJti: true }, { reuseFraction: 0 }]) {
+      const { signer } = await clocked(extra);
+      expect(await signer.token()).not.toBe(await signer.token());
+    }
+    const { signer } = await clocked();
+    expect(await signer.sign()).not.toBe(await signer.sign());
+  });
+
+  it("refuses a reuse fraction outside [0, 1) and does not remember a refused mint", async () => {
+    const k = await pair("ES256");
+    for (const reuseFraction of [1, -0.1, Number.NaN]) {
+      expect(await refusal(createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, reuseFraction }))).toBe("reuse_invalid");
+    }
+    const { signer } = await clocked();
+    expect(await refusal(signer.token({ roles: ["bad role"] }))).toBe("roles_invalid");
+    expect(await refusal(signer.token({ roles: ["bad role"] }))).toBe("roles_invalid");
+  });
+});

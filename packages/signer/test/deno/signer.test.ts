@@ -39,3 +39,17 @@ Deno.test("refusals carry stable codes under Deno too", async () => {
     }
   }
 });
+
+Deno.test("token() reuses a young token under Deno too, never across options or with requireJti", async () => {
+  let t = 1_700_000_000_000;
+  const k = await generateKeyPair();
+  const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", now: () => t });
+  const first = await signer.token({ roles: ["widgets_writer"] });
+  t += 29_000;
+  assert((await signer.token({ roles: ["widgets_writer"] })) === first, "reused within half the lifetime");
+  assert((await signer.token({ roles: ["other_writer"] })) !== first, "not across options");
+  t += 1_000;
+  assert((await signer.token({ roles: ["widgets_writer"] })) !== first, "fresh after half the lifetime");
+  const once = await createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", requireJti: true });
+  assert((await once.token()) !== (await once.token()), "requireJti: never reused");
+});
