@@ -1,3 +1,21 @@
 export { fuzz } from "./fuzz-engine.ts";
 export { missingIds, percentile, runLoad, type LoadResult } from "./load-engine.ts";
 export { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
+export { cannon, orderMix, type CannonOptions, type RunResult } from "./cannon.ts";
+export { cpuMs, cpuPerRequest, cpuSnapshot, childrenOf, type ProcessGroups } from "./procfs.ts";
+export { bareScript, BARE_SCRIPTS, machineInfo, serveDeno, startStackProcess, stopChild, type DenoServer, type MachineInfo, type Stack } from "./processes.ts";
+export {
+  benchWriter,
+  coldStart,
+  functionCpu,
+  handlerCost,
+  overhead,
+  revocation,
+  stackGroups,
+  verifyThroughput,
+  type HandlerCost,
+  type HopCost,
+  type Side,
+  type TokenMode,
+} from "./experiments.ts";
+export { renderChart, renderMarkdown, TARGETS, type BenchResults } from "./report.ts";

@@ -1,0 +1,270 @@
+// The bench's experiments, each an exported engine returning plain numbers (report.ts renders them).
+// Nothing here asserts a time: figures are measured once and compared within the same run.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { createSigner, generateKeyPair, SUPPORTED_ALGS, type Signer } from "@fedjwt/signer";
+import { cachedRegistry, createJwtSwapProxy, verifyMultiIssuerJwt } from "@fedjwt/proxy";
+import { denoBinary, freePort, repoRoot } from "@fedjwt/local-stack";
+import { cannon, orderMix, type RunResult } from "./cannon.ts";
+import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
+import { childrenOf, type ProcessGroups } from "./procfs.ts";
+import { bareScript, serveDeno, stopChild, type Stack } from "./processes.ts";
+
+/** How writers hand tokens to the gateway in a run. */
+export type TokenMode = "reused" | "per-request";
+/** The three sides of the overhead comparison. */
+export type Side = "direct" | TokenMode;
+
+/** Sizes of the overhead runs: requests per concurrency (warm-up is a tenth more). */
+export const OVERHEAD_RUNS = [[1, 1000], [50, 5000]] as const;
+
+const ROLES = ["orders_writer"];
+
+/** A token source for a run: the same young token (signer.token(), refreshed as it ages) or a fresh one per request. */
+async function tokenSource(signer: Signer, mode: TokenMode, count: number): Promise<{ next: () => string; stop(): void }> {
+  if (mode === "reused") {
+    let current = await signer.token({ roles: ROLES });
+    // What an accessToken callback sees: token() hands out a new token once half the old one's life has gone.
+    const timer = setInterval(() => void signer.token({ roles: ROLES }).then((t) => (current = t)), 1000);
+    return { next: () => current, stop: () => clearInterval(timer) };
+  }
+  // Minted before the run: minting is the writer's cost, not the gateway's.
+  const pool = await Promise.all(Array.from({ length: count }, () => signer.sign({ roles: ROLES })));
+  let i = 0;
+  return { next: () => pool[i++ % pool.length]!, stop: () => undefined };
+}
+
+/** The process groups of the stack whose CPU is sampled. */
+export function stackGroups(stack: Stack): ProcessGroups {
+  return {
+    "bench client": () => [process.pid],
+    "gateway + stand-in (node)": () => [stack.pids.stack],
+    "rest function (deno)": () => stack.pids.functions,
+    postgres: () => [stack.pids.postgres, ...childrenOf(stack.pids.postgres)],
+  };
+}
+
+/** Inserts one order directly and returns its id (the select half of the mix reads it). */
+async function seedOrder(api: string, headers: Record<string, string>): Promise<string> {
+  const res = await fetch(`${api}/rest/v1/orders?select=id`, { method: "POST", headers: { ...headers, "content-type": "application/json", prefer: "return=representation" }, body: '{"sku":"WIDGET-BLUE","quantity":1}' });
+  if (!res.ok) throw new Error(`seeding an order: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as Array<{ id: string }>)[0]!.id;
+}
+
+/** A token PostgREST accepts directly, equivalent to what the gateway mints (for the direct side). */
+async function directToken(jwtSecret: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "authenticated", aud: "authenticated", app_roles: ROLES, iat: now, exp: now + 3600 })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(jwtSecret));
+}
+
+/** Everything a run against the stack needs. */
+export interface Writer {
+  api: string;
+  anonKey: string;
+  signer: Signer;
+  direct: string;
+  selectId: string;
+}
+
+/** Registers the bench's writer on the stack and prepares a direct token and a row to select. */
+export async function benchWriter(stack: Stack): Promise<Writer> {
+  const api = stack.info.API_URL;
+  const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, "bench-service", ROLES);
+  const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer: "bench-service", audience: api });
+  const direct = await directToken(stack.info.JWT_SECRET);
+  const selectId = await seedOrder(api, { apikey: stack.info.ANON_KEY, authorization: `Bearer ${direct}` });
+  return { api, anonKey: stack.info.ANON_KEY, signer, direct, selectId };
+}
+
+/** One side at one concurrency: warm-up, then the measured run. */
+async function runSide(w: Writer, url: string, prefix: string, side: Side, connections: number, amount: number, groups: ProcessGroups): Promise<RunResult> {
+  const warm = Math.ceil(amount / 10);
+  const tokens = side === "direct" ? { next: () => w.direct, stop: () => undefined } : await tokenSource(w.signer, side, amount + warm);
+  try {
+    const o = { url, mix: orderMix(prefix, w.selectId), headers: { apikey: w.anonKey }, bearer: tokens.next, connections, groups };
+    await cannon({ ...o, amount: warm });
+    return await cannon({ ...o, amount });
+  } finally {
+    tokens.stop();
+  }
+}
+
+/**
+ * Proxy overhead: the same mix at concurrency 1 and 50, direct (gateway → stand-in) against proxied
+ * (gateway → rest under Deno → gateway → stand-in) with reused and with per-request tokens.
+ */
+export async function overhead(stack: Stack, w: Writer, log: (s: string) => void): Promise<Record<string, Record<Side, RunResult>>> {
+  const out: Record<string, Record<Side, RunResult>> = {};
+  const groups = stackGroups(stack);
+  for (const [connections, amount] of OVERHEAD_RUNS) {
+    const row = {} as Record<Side, RunResult>;
+    for (const side of ["direct", "reused", "per-request"] as const) {
+      const r = await runSide(w, w.api, side === "direct" ? "/rest/v1/" : "/functions/v1/rest/", side, connections, amount, groups);
+      row[side] = r;
+      log(`  c=${connections} ${side.padEnd(11)} ${r.rps.toFixed(0).padStart(5)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  function CPU ${r.cpuMsPerRequest["rest function (deno)"]!.toFixed(3)} ms/req`);
+    }
+    out[`c${connections}`] = row;
+  }
+  return out;
+}
+
+/** CPU per request of one Deno process under the same load, for each way of serving. */
+export interface HopCost { what: string; cpuMsPerRequest: number; rps: number; errors: number }
+
+/**
+ * Where the function's CPU goes: one `deno serve` process at a time, loaded directly at concurrency 50 with
+ * the same mix — a bare server answering itself, a bare server + one fetch upstream (the runtime's floor for
+ * any gateway function), and the rest function on cache hits and on misses. The differences are ours.
+ */
+export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => void, amount = 3000): Promise<HopCost[]> {
+  const root = repoRoot();
+  const env = {
+    SUPABASE_URL: w.api, SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY, SUPABASE_ANON_KEY: w.anonKey,
+    FEDJWT_AUDIENCE: w.api, FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET, UPSTREAM: `${w.api}/rest/v1`,
+  };
+  const cases: Array<{ what: string; script?: "serve" | "hop"; side: Side }> = [
+    { what: "bare deno serve (answers itself)", script: "serve", side: "direct" },
+    { what: "bare deno serve + one fetch upstream", script: "hop", side: "direct" },
+    { what: "rest function, reused token (cache hit)", side: "reused" },
+    { what: "rest function, per-request token (miss)", side: "per-request" },
+  ];
+  const out: HopCost[] = [];
+  for (const c of cases) {
+    const bare = c.script ? bareScript(c.script) : undefined;
+    const server = bare
+      ? await serveDeno(bare.path, env)
+      : await serveDeno(join(root, "supabase/functions/rest/index.ts"), env, join(root, "supabase/functions/rest/deno.json"));
+    try {
+      const r = await runSide(w, server.url, "/rest/", c.side, 50, amount, { fn: () => [server.pid] });
+      out.push({ what: c.what, cpuMsPerRequest: r.cpuMsPerRequest.fn!, rps: r.rps, errors: r.errors });
+      log(`  ${c.what.padEnd(42)} ${r.cpuMsPerRequest.fn!.toFixed(3)} ms CPU/request  (${r.rps.toFixed(0)} req/s, errors ${r.errors})`);
+    } finally {
+      await server.stop();
+      bare?.remove();
+    }
+  }
+  return out;
+}
+
+/** In-process verify throughput per algorithm with a warm key cache (one core). */
+export async function verifyThroughput(log: (s: string) => void): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const alg of SUPPORTED_ALGS) {
+    const k = await generateKeyPair({ alg });
+    const registry = cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 });
+    const token = await (await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 })).sign({ roles: ["r"] });
+    for (let i = 0; i < 200; i++) await verifyMultiIssuerJwt(token, { registry, audience: "aud" }); // warm
+    const n = alg === "RS256" ? 4000 : 3000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await verifyMultiIssuerJwt(token, { registry, audience: "aud" });
+    out[alg] = Math.round(n / ((performance.now() - t0) / 1000));
+    log(`  ${alg.padEnd(6)} ${out[alg]} verifications/s (one core, warm cache)`);
+  }
+  return out;
+}
+
+/** The handler's own cost in ms per request (no network: a fake upstream), on a cache hit and on a miss. */
+export interface HandlerCost {
+  /** Net of the fake upstream: the handler's own work. */
+  hitMs: number;
+  missMs: number;
+  uncachedMs: number;
+  /** Rounds each case ran; each keeps its best. */
+  rounds: number;
+  /** What the fake upstream itself costs per request (building and reading its Response), already subtracted. */
+  fakeUpstreamMs: number;
+}
+
+/**
+ * The handler in-process with a fake upstream: the same token again (cache hit), a new token each time
+ * (miss: verify ES256, re-sign HS256, store), and the same token with the cache turned off. Requests are
+ * built before the clock starts; the fake upstream's own cost is measured alone and subtracted. The cases
+ * run interleaved in `rounds` rounds and each keeps its best round (the least disturbed by other work).
+ */
+export async function handlerCost(log: (s: string) => void, n = 2000, rounds = 7): Promise<HandlerCost> {
+  const k = await generateKeyPair();
+  const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 });
+  const upstream = () => Promise.resolve(new Response('[{"id":1}]', { headers: { "content-type": "application/json" } }));
+  const make = (tokenCache?: false) => createJwtSwapProxy({
+    supabaseUrl: "http://upstream.invalid", serviceKey: "sb_secret_x", apiKey: "sb_publishable_x", audience: "aud",
+    signingKey: { hs256Secret: "x".repeat(40) }, registry: cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 }),
+    fetch: upstream, logger: () => undefined, ...(tokenCache === false ? { tokenCache } : {}),
+  });
+  const requests = (token: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => new Request("http://gw/rest/orders?select=id&id=eq.1", { headers: { authorization: `Bearer ${token(i)}` } }));
+  const time = async (handler: (r: Request) => Promise<Response>, reqs: Request[]) => {
+    const t0 = performance.now();
+    for (const r of reqs) await (await handler(r)).text();
+    return (performance.now() - t0) / reqs.length;
+  };
+  const one = await signer.sign({ roles: ["r"] });
+  const handlers = { fake: () => upstream(), hit: make(), miss: make(), off: make(false) };
+  const best = { fake: Infinity, hit: Infinity, miss: Infinity, off: Infinity };
+  for (let round = -1; round < rounds; round++) { // round -1 warms up
+    const fresh = await Promise.all(Array.from({ length: n }, () => signer.sign({ roles: ["r"] })));
+    for (const c of ["fake", "hit", "miss", "off"] as const) {
+      const ms = await time(handlers[c], requests(c === "miss" ? (i) => fresh[i]! : () => one));
+      if (round >= 0) best[c] = Math.min(best[c], ms);
+    }
+  }
+  const r = { hitMs: best.hit - best.fake, missMs: best.miss - best.fake, uncachedMs: best.off - best.fake, rounds, fakeUpstreamMs: best.fake };
+  log(`  cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms already subtracted (best of ${rounds} rounds)`);
+  return r;
+}
+
+/** Deactivate → first refused request, per trial, with reused tokens (the verified-token cache in play). */
+export async function revocation(stack: Stack, trials: number, log: (s: string) => void) {
+  const api = stack.info.API_URL;
+  const svc = serviceHeaders(stack.info.SERVICE_ROLE_KEY);
+  // Trials run side by side (one issuer each): each measures its own deactivate → first refusal.
+  const delays = await Promise.all(Array.from({ length: trials }, async (_, i) => {
+    const issuer = `revoke-${i}`;
+    const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, issuer, ROLES);
+    const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer, audience: api });
+    const hit = async () => (await fetch(`${api}/functions/v1/rest/orders?select=id&limit=1`, { headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${await signer.token({ roles: ROLES })}` } })).status;
+    if ((await hit()) !== 200) throw new Error(`trial ${i}: not accepted before deactivation`);
+    await new Promise((r) => setTimeout(r, Math.random() * 5000)); // deactivate at a random point of the cache's life
+    await fetch(`${api}/rest/v1/jwt_issuers?issuer=eq.${issuer}`, { method: "PATCH", headers: svc, body: '{"is_active":false}' });
+    const t0 = performance.now();
+    for (let n = 0; n < 2000; n++) {
+      if ((await hit()) === 401) return performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return Number.NaN;
+  }));
+  delays.sort((a, b) => a - b);
+  const r = { trials, minMs: delays[0]!, medianMs: delays[Math.floor(trials / 2)]!, maxMs: delays[trials - 1]! };
+  log(`  ${trials} trials: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (key cache TTL 5000 ms)`);
+  return r;
+}
+
+/** `deno serve` process start → first answered request, with Deno's module cache warm. */
+export async function coldStart(stack: Stack, runs: number, log: (s: string) => void) {
+  const root = repoRoot();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const port = await freePort();
+    const t0 = performance.now();
+    const child = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port),
+      "--config", join(root, "supabase/functions/rest/deno.json"), join(root, "supabase/functions/rest/index.ts")], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SUPABASE_URL: stack.info.API_URL, SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY, SUPABASE_ANON_KEY: stack.info.ANON_KEY, FEDJWT_AUDIENCE: stack.info.API_URL, FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET },
+      stdio: "ignore",
+    });
+    for (;;) {
+      try {
+        await fetch(`http://127.0.0.1:${port}/rest/orders`);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    times.push(performance.now() - t0);
+    await stopChild(child);
+  }
+  times.sort((a, b) => a - b);
+  const r = { runs, minMs: times[0]!, medianMs: times[Math.floor(runs / 2)]!, maxMs: times[runs - 1]! };
+  log(`  ${runs} starts: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (module cache warm)`);
+  return r;
+}

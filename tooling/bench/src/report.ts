@@ -1,0 +1,215 @@
+// Renders the bench results: docs/benchmarks.md (tables, verdicts) and the chart it embeds, an SVG drawn
+// by Vega-Lite in Node (no browser, no canvas).
+import * as vega from "vega";
+import * as vl from "vega-lite";
+import type { RunResult } from "./cannon.ts";
+import type { HandlerCost, HopCost, Side } from "./experiments.ts";
+import type { MachineInfo } from "./processes.ts";
+
+/** Everything one `pnpm bench` run measured (also written as docs/benchmarks.json). */
+export interface BenchResults {
+  machine: MachineInfo;
+  /** Free text about the conditions of the run (e.g. other work on the machine). */
+  conditions: string;
+  overhead: Record<string, Record<Side, RunResult>>;
+  functionCpu: HopCost[];
+  verifyPerSecond: Record<string, number>;
+  handler: HandlerCost;
+  revocation: { trials: number; minMs: number; medianMs: number; maxMs: number };
+  coldStart: { runs: number; minMs: number; medianMs: number; maxMs: number };
+}
+
+/** The targets the report judges; ratios within one run, never asserted in a test. */
+export const TARGETS = { throughputRatio: 0.8, p50OverheadMs: 1, handlerHitMs: 0.05, handlerMissMs: 0.3, functionCpuHitMs: 0.45 } as const;
+
+const FN = "rest function (deno)";
+const f2 = (n: number) => n.toFixed(2);
+const f3 = (n: number) => n.toFixed(3);
+const pct = (n: number) => `${(n * 100).toFixed(0)} %`;
+
+/** Draws the chart: throughput relative to direct per concurrency and token mode, and function CPU per request. */
+export async function renderChart(r: BenchResults): Promise<string> {
+  const ratios = Object.entries(r.overhead).flatMap(([c, row]) =>
+    (["reused", "per-request"] as const).map((mode) => ({ concurrency: `concurrency ${c.slice(1)}`, tokens: `${mode} tokens`, ratio: row[mode].rps / row.direct.rps })));
+  const cpu = r.functionCpu.map((h) => ({ what: h.what, ms: h.cpuMsPerRequest }));
+  const spec: vl.TopLevelSpec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config: { font: "sans-serif", view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11 } },
+    hconcat: [
+      {
+        title: "Throughput through the function, relative to direct",
+        width: 260,
+        height: 220,
+        layer: [
+          {
+            data: { values: ratios },
+            mark: { type: "bar" },
+            encoding: {
+              x: { field: "concurrency", type: "nominal", title: null, axis: { labelAngle: 0 } },
+              xOffset: { field: "tokens", type: "nominal" },
+              y: { field: "ratio", type: "quantitative", title: "× direct req/s", scale: { domain: [0, 1.1] }, axis: { format: ".0%" } },
+              color: { field: "tokens", type: "nominal", title: null, legend: { orient: "bottom" } },
+            },
+          },
+          {
+            data: { values: [{ target: TARGETS.throughputRatio }] },
+            mark: { type: "rule", strokeDash: [4, 3], color: "#444" },
+            encoding: { y: { field: "target", type: "quantitative" } },
+          },
+        ],
+      },
+      {
+        title: "Function CPU per request (one deno process, concurrency 50)",
+        width: 300,
+        height: 220,
+        layer: [
+          {
+            data: { values: cpu },
+            mark: { type: "bar", color: "#6b8fc9" },
+            encoding: {
+              y: { field: "what", type: "nominal", title: null, sort: null, axis: { labelLimit: 260 } },
+              x: { field: "ms", type: "quantitative", title: "CPU ms per request" },
+            },
+          },
+          {
+            data: { values: [{ target: TARGETS.functionCpuHitMs }] },
+            mark: { type: "rule", strokeDash: [4, 3], color: "#444" },
+            encoding: { x: { field: "target", type: "quantitative" } },
+          },
+        ],
+      },
+    ],
+  };
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  return `${svg}\n`;
+}
+
+function verdicts(r: BenchResults): string {
+  const c1 = r.overhead.c1!;
+  const c50 = r.overhead.c50!;
+  const hitCpu = r.functionCpu.find((h) => h.what.includes("hit"))?.cpuMsPerRequest ?? Number.NaN;
+  const mark = (ok: boolean) => (ok ? "met" : "**missed**");
+  const rows: Array<[string, string, boolean]> = [
+    [`reused tokens: throughput ≥ ${pct(TARGETS.throughputRatio)} of direct (concurrency 50)`, pct(c50.reused.rps / c50.direct.rps), c50.reused.rps / c50.direct.rps >= TARGETS.throughputRatio],
+    [`reused tokens: p50 overhead ≤ ${TARGETS.p50OverheadMs} ms (concurrency 1)`, `${f2(c1.reused.p50 - c1.direct.p50)} ms`, c1.reused.p50 - c1.direct.p50 <= TARGETS.p50OverheadMs],
+    [`handler ≤ ${TARGETS.handlerHitMs} ms on a cache hit`, `${f3(r.handler.hitMs)} ms`, r.handler.hitMs <= TARGETS.handlerHitMs],
+    [`handler ≤ ${TARGETS.handlerMissMs} ms on a miss`, `${f3(r.handler.missMs)} ms`, r.handler.missMs <= TARGETS.handlerMissMs],
+    [`function CPU ≤ ${TARGETS.functionCpuHitMs} ms per request on hits`, `${f3(hitCpu)} ms`, hitCpu <= TARGETS.functionCpuHitMs],
+  ];
+  return `| target | measured in this run | verdict |
+| --- | --- | --- |
+${rows.map(([t, m, ok]) => `| ${t} | ${m} | ${mark(ok)} |`).join("\n")}`;
+}
+
+/** Renders docs/benchmarks.md from one run's results; `chartFile` is the SVG's name beside it. */
+export function renderMarkdown(r: BenchResults, chartFile: string): string {
+  const row = (c: string, side: "reused" | "per-request") => {
+    const d = r.overhead[c]!.direct;
+    const p = r.overhead[c]![side];
+    return `| ${c.slice(1)} | ${side} | ${d.rps.toFixed(0)} | ${p.rps.toFixed(0)} | **${pct(p.rps / d.rps)}** | ${f2(d.p50)} | ${f2(p.p50)} | **${f2(p.p50 - d.p50)}** | ${f2(d.p99)} | ${f2(p.p99)} | **${f2(p.p99 - d.p99)}** | ${f3(p.cpuMsPerRequest[FN]!)} | ${d.errors + p.errors} |`;
+  };
+  const c50 = r.overhead.c50!;
+  const groups = Object.keys(c50.direct.cpuMsPerRequest);
+  const total = (side: Side) => groups.reduce((a, k) => a + c50[side].cpuMsPerRequest[k]!, 0);
+  const hop = (needle: string) => r.functionCpu.find((h) => h.what.includes(needle))!;
+  const bare = hop("answers itself");
+  const fetchHop = hop("one fetch");
+  const hit = hop("hit");
+  const miss = hop("miss");
+  return `# Benchmarks
+
+Generated by \`pnpm bench\` (tooling/bench/src/bench.ts) on ${r.machine.date.slice(0, 10)}; raw numbers in \`docs/benchmarks.json\`.
+Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.os}; Node ${r.machine.node}; ${r.machine.deno}.
+Everything runs on this one machine over loopback: the load generator (autocannon, in the bench process), the
+stack process (gateway + PostgREST stand-in), the rest function under Deno, and PostgreSQL 17 — so at
+concurrency 50 they compete for the same cores. ${r.conditions}
+
+![Throughput relative to direct, and function CPU per request](${chartFile})
+
+## Targets
+
+${verdicts(r)}
+
+All figures come from one run; they vary from run to run on a shared machine (the load generator competes
+with what it measures). Compare within a run, and rerun \`pnpm bench\` on your own machine.
+
+## 1. Proxy overhead
+
+Same request mix (an insert with \`return=representation\`, then a select by id, on each keep-alive
+connection), driven by autocannon with a fixed number of requests. *direct* = gateway → PostgREST stand-in
+with an equivalent token; through the function = gateway → \`rest\` (Deno: verify, pin role, re-sign) →
+gateway → stand-in, which is the path writers take on hosted Supabase too. **reused**: the writer's
+\`signer.token()\` (one token for the first half of its 60 s life, as with a supabase-js \`accessToken\`
+callback), so the function serves repeats from its verified-token cache; **per-request**: a fresh token for
+every request (\`signer.sign()\`, minted before the run), so every request is verified and re-signed.
+
+| concurrency | tokens | direct req/s | function req/s | throughput ratio | direct p50 ms | function p50 ms | p50 overhead ms | direct p99 ms | function p99 ms | p99 overhead ms | function CPU ms/req | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${row("c1", "reused")}
+${row("c1", "per-request")}
+${row("c50", "reused")}
+${row("c50", "per-request")}
+
+### Where the time goes (CPU ms per request at concurrency 50, from /proc)
+
+| process | direct | reused tokens | per-request tokens |
+| --- | --- | --- | --- |
+${groups.map((k) => `| ${k} | ${f3(c50.direct.cpuMsPerRequest[k]!)} | ${f3(c50.reused.cpuMsPerRequest[k]!)} | ${f3(c50["per-request"].cpuMsPerRequest[k]!)} |`).join("\n")}
+| **total** | **${f3(total("direct"))}** | **${f3(total("reused"))}** | **${f3(total("per-request"))}** |
+
+When the ${r.machine.cores} cores are saturated (concurrency 50), throughput follows total CPU per request: the
+ratio of the totals (reused ${pct(total("direct") / total("reused"))}, per-request ${pct(total("direct") / total("per-request"))}) predicts the measured
+throughput ratios. The function path adds, by construction, a second pass through the gateway (node) and
+the Deno process; neither exists on the direct path.
+
+## 2. The function's CPU, taken apart
+
+One \`deno serve\` process at a time, loaded directly (no gateway in front) at concurrency 50 with the same
+mix; CPU of that process only:
+
+| what runs in the Deno process | CPU ms per request | req/s | errors |
+| --- | --- | --- | --- |
+${r.functionCpu.map((h) => `| ${h.what} | ${f3(h.cpuMsPerRequest)} | ${h.rps.toFixed(0)} | ${h.errors} |`).join("\n")}
+
+- Deno's HTTP server alone: **${f3(bare.cpuMsPerRequest)} ms**; with one \`fetch\` upstream (the least any
+  gateway function does): **${f3(fetchHop.cpuMsPerRequest)} ms**. That is the runtime's floor for this hop on this machine.
+- The rest function on a cache hit: **${f3(hit.cpuMsPerRequest)} ms**, i.e. ${f3(hit.cpuMsPerRequest - fetchHop.cpuMsPerRequest)} ms above the bare hop
+  (routing, header allow-list, body bound, the cache lookup, building the response).
+- On a miss (a new token per request): **${f3(miss.cpuMsPerRequest)} ms**, ${f3(miss.cpuMsPerRequest - hit.cpuMsPerRequest)} ms more than a hit —
+  the ES256 verification and the HS256 signing the cache saves.
+
+## 3. Verify throughput (in-process, warm key cache)
+
+| alg | verifications/s on one core |
+| --- | --- |
+${Object.entries(r.verifyPerSecond).map(([a, n]) => `| ${a} | ${n} |`).join("\n")}
+
+## 4. The handler's own cost (in-process, Node, fake upstream)
+
+| case | ms per request |
+| --- | --- |
+| cache hit (the same token again) | **${f3(r.handler.hitMs)}** |
+| miss (a new token: verify ES256, re-sign HS256, store) | **${f3(r.handler.missMs)}** |
+| cache turned off (verify + re-sign every time) | ${f3(r.handler.uncachedMs)} |
+
+Net of the fake upstream (building and reading its \`Response\` costs ${f3(r.handler.fakeUpstreamMs)} ms per request on its own
+and is subtracted); requests are built before the clock starts; the cases run interleaved, each keeping its
+best of ${r.handler.rounds} rounds (the one least disturbed by other work on the machine). Node's \`Request\`/\`Response\`/\`Headers\`
+(undici) are what most of a hit costs; the function runs on Deno, whose figures are in section 2.
+
+## 5. Revocation latency
+
+\`deactivate\` (PATCH is_active=false) → first refused request, ${r.revocation.trials} trials, writers reusing tokens
+(\`signer.token()\`, so the verified-token cache is in play), default key cache TTL 5000 ms:
+min **${r.revocation.minMs.toFixed(0)} ms**, median **${r.revocation.medianMs.toFixed(0)} ms**, max **${r.revocation.maxMs.toFixed(0)} ms**.
+The bound is the TTL (\`FEDJWT_KEY_CACHE_TTL_MS\`) plus one request: a cached token is dropped with the
+registry record it was verified against.
+
+## 6. Function cold start
+
+\`deno serve\` process start → first answered request, ${r.coldStart.runs} starts (Deno's module cache warm):
+min **${r.coldStart.minMs.toFixed(0)} ms**, median **${r.coldStart.medianMs.toFixed(0)} ms**, max **${r.coldStart.maxMs.toFixed(0)} ms**.
+`;
+}
