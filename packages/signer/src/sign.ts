@@ -180,7 +180,7 @@ export async function createSigner(options: SignerOptions): Promise<Signer> {
       const key = JSON.stringify([mint.subject, mint.roles, mint.claims, mint.expiresIn]);
       const hit = reused.get(key);
       const t = now();
-      if (hit && hit.until > t) return hit.token;
+      if (hit && hit.until > t) return await hit.token;
       if (hit) reused.delete(key);
       const lifetime = mint.expiresIn === undefined ? defaultLifetime : checkLifetime(mint.expiresIn, allowLong);
       // From the whole second iat will carry, so the reuse window is never longer than the fraction.
@@ -188,7 +188,7 @@ export async function createSigner(options: SignerOptions): Promise<Signer> {
       entry.token.catch(() => reused.get(key) === entry && reused.delete(key));
       if (reused.size >= MAX_REUSED_TOKENS) reused.delete(reused.keys().next().value!);
       reused.set(key, entry);
-      return entry.token;
+      return await entry.token;
     },
     async sign(mint: MintOptions = {}): Promise<string> {
       const lifetime = mint.expiresIn === undefined ? defaultLifetime : checkLifetime(mint.expiresIn, allowLong);

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "@fedjwt/local-stack";
-import { benchWriter, coldStart, functionCpu, handlerCost, overhead, revocation, verifyThroughput } from "./experiments.ts";
+import { benchWriter, coldStart, functionCpu, handlerCost, keepAlive, overhead, revocation, verifyThroughput } from "./experiments.ts";
 import { machineInfo, startStackProcess, stopChild } from "./processes.ts";
 import { renderChart, renderMarkdown, type BenchResults } from "./report.ts";
 
@@ -20,6 +20,8 @@ log("\n4. the handler's own cost, in-process");
 const handler = await handlerCost(log);
 log("\n3. verify throughput");
 const verify = await verifyThroughput(log);
+log("\n2b. upstream keep-alive (the rest function before an instant upstream that counts connections)");
+const alive = await keepAlive(log);
 const stack = await startStackProcess();
 try {
   const writer = await benchWriter(stack);
@@ -31,7 +33,7 @@ try {
   const revoke = await revocation(stack, 20, log);
   log("\n6. function cold start");
   const cold = await coldStart(stack, 7, log);
-  const results: BenchResults = { machine, conditions, overhead: over, functionCpu: fnCpu, verifyPerSecond: verify, handler, revocation: revoke, coldStart: cold };
+  const results: BenchResults = { machine, conditions, overhead: over, functionCpu: fnCpu, keepAlive: alive, verifyPerSecond: verify, handler, revocation: revoke, coldStart: cold };
   mkdirSync(join(root, "docs"), { recursive: true });
   writeFileSync(join(root, "docs/benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(root, "docs/benchmarks.svg"), await renderChart(results));

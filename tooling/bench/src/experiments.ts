@@ -1,11 +1,17 @@
 // The bench's experiments, each an exported engine returning plain numbers (report.ts renders them).
 // Nothing here asserts a time: figures are measured once and compared within the same run.
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { pathToFileURL } from "node:url";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { SignJWT } from "jose";
 import { createSigner, generateKeyPair, SUPPORTED_ALGS, type Signer } from "@fedjwt/signer";
-import { cachedRegistry, createJwtSwapProxy, verifyMultiIssuerJwt } from "@fedjwt/proxy";
-import { denoBinary, freePort, repoRoot } from "@fedjwt/local-stack";
+import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
+import { denoBinary, denoNetworkEnv, freePort, repoRoot } from "@fedjwt/local-stack";
+import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
 import { cannon, orderMix, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { childrenOf, type ProcessGroups } from "./procfs.ts";
@@ -53,7 +59,7 @@ async function seedOrder(api: string, headers: Record<string, string>): Promise<
 }
 
 /** A token PostgREST accepts directly, equivalent to what the gateway mints (for the direct side). */
-async function directToken(jwtSecret: string): Promise<string> {
+function directToken(jwtSecret: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "authenticated", aud: "authenticated", app_roles: ROLES, iat: now, exp: now + 3600 })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(jwtSecret));
@@ -148,6 +154,51 @@ export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => v
   return out;
 }
 
+/** How the function's upstream connections behaved under load. */
+export interface KeepAlive { requests: number; upstreamConnections: number; warmupConnections: number; registryReads: number; cpuMsPerRequest: number; rps: number; errors: number }
+
+/**
+ * Keep-alive check: the rest function alone in front of an instant Node upstream that counts the TCP
+ * connections it accepts (and answers the registry read), loaded at concurrency 50 with a reused token.
+ * A handful of connections for thousands of requests means the upstream connections are kept alive.
+ */
+export async function keepAlive(log: (s: string) => void, amount = 3000): Promise<KeepAlive> {
+  const root = repoRoot();
+  const keys = await generateKeyPair();
+  let connections = 0;
+  let registryReads = 0;
+  const row = { issuer: "ka-service", kid: keys.kid, alg: keys.alg, public_key_pem: keys.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null, db_role: "authenticated", allowed_roles: ROLES, max_token_lifetime_seconds: 300, require_jti: false };
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith("/rest/v1/jwt_registry")) registryReads++;
+    const body = req.url?.startsWith("/rest/v1/jwt_registry") ? JSON.stringify([row]) : '[{"id":1,"quantity":1}]';
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
+  });
+  server.on("connection", () => connections++);
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fn = await serveDeno(join(root, "supabase/functions/rest/index.ts"), {
+    SUPABASE_URL: upstream, SUPABASE_SERVICE_ROLE_KEY: "sb_secret_bench", SUPABASE_ANON_KEY: "sb_publishable_bench",
+    FEDJWT_AUDIENCE: upstream, FEDJWT_LEGACY_JWT_SECRET: "bench-secret-bench-secret-bench-secret-bench",
+  }, join(root, "supabase/functions/rest/deno.json"));
+  try {
+    const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer: "ka-service", audience: upstream });
+    const token = await signer.token({ roles: ROLES });
+    const o = { url: fn.url, mix: orderMix("/rest/", "00000000-0000-0000-0000-000000000001"), headers: { apikey: "sb_publishable_bench" }, bearer: () => token, connections: 50, groups: { fn: () => [fn.pid] } };
+    await cannon({ ...o, amount: 300 });
+    const before = connections;
+    const r = await cannon({ ...o, amount });
+    const out = { requests: r.requests, upstreamConnections: connections - before, warmupConnections: before, registryReads, cpuMsPerRequest: r.cpuMsPerRequest.fn!, rps: r.rps, errors: r.errors };
+    log(`  ${out.requests} requests through the function: ${out.upstreamConnections} new upstream connections during the run (${before} opened in the warm-up), ${registryReads} registry reads in all; function CPU ${out.cpuMsPerRequest.toFixed(3)} ms/request with an instant upstream (${out.rps.toFixed(0)} req/s, errors ${out.errors})`);
+    return out;
+  } finally {
+    await fn.stop();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
 /** In-process verify throughput per algorithm with a warm key cache (one core). */
 export async function verifyThroughput(log: (s: string) => void): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -165,53 +216,32 @@ export async function verifyThroughput(log: (s: string) => void): Promise<Record
   return out;
 }
 
-/** The handler's own cost in ms per request (no network: a fake upstream), on a cache hit and on a miss. */
-export interface HandlerCost {
-  /** Net of the fake upstream: the handler's own work. */
-  hitMs: number;
-  missMs: number;
-  uncachedMs: number;
-  /** Rounds each case ran; each keeps its best. */
-  rounds: number;
-  /** What the fake upstream itself costs per request (building and reading its Response), already subtracted. */
-  fakeUpstreamMs: number;
-}
-
-/**
- * The handler in-process with a fake upstream: the same token again (cache hit), a new token each time
- * (miss: verify ES256, re-sign HS256, store), and the same token with the cache turned off. Requests are
- * built before the clock starts; the fake upstream's own cost is measured alone and subtracted. The cases
- * run interleaved in `rounds` rounds and each keeps its best round (the least disturbed by other work).
- */
-export async function handlerCost(log: (s: string) => void, n = 2000, rounds = 7): Promise<HandlerCost> {
-  const k = await generateKeyPair();
-  const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 });
-  const upstream = () => Promise.resolve(new Response('[{"id":1}]', { headers: { "content-type": "application/json" } }));
-  const make = (tokenCache?: false) => createJwtSwapProxy({
-    supabaseUrl: "http://upstream.invalid", serviceKey: "sb_secret_x", apiKey: "sb_publishable_x", audience: "aud",
-    signingKey: { hs256Secret: "x".repeat(40) }, registry: cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 }),
-    fetch: upstream, logger: () => undefined, ...(tokenCache === false ? { tokenCache } : {}),
-  });
-  const requests = (token: (i: number) => string) =>
-    Array.from({ length: n }, (_, i) => new Request("http://gw/rest/orders?select=id&id=eq.1", { headers: { authorization: `Bearer ${token(i)}` } }));
-  const time = async (handler: (r: Request) => Promise<Response>, reqs: Request[]) => {
-    const t0 = performance.now();
-    for (const r of reqs) await (await handler(r)).text();
-    return (performance.now() - t0) / reqs.length;
-  };
-  const one = await signer.sign({ roles: ["r"] });
-  const handlers = { fake: () => upstream(), hit: make(), miss: make(), off: make(false) };
-  const best = { fake: Infinity, hit: Infinity, miss: Infinity, off: Infinity };
-  for (let round = -1; round < rounds; round++) { // round -1 warms up
-    const fresh = await Promise.all(Array.from({ length: n }, () => signer.sign({ roles: ["r"] })));
-    for (const c of ["fake", "hit", "miss", "off"] as const) {
-      const ms = await time(handlers[c], requests(c === "miss" ? (i) => fresh[i]! : () => one));
-      if (round >= 0) best[c] = Math.min(best[c], ms);
-    }
+/** The handler's cost in-process under Node (this process) and under Deno (a child running the same code). */
+export async function handlerCost(log: (s: string) => void): Promise<{ node: HandlerCost; deno: HandlerCost }> {
+  const show = (rt: string, r: HandlerCost) =>
+    log(`  ${rt}: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms subtracted (best of ${r.rounds} rounds)`);
+  const node = await measureHandlerCost();
+  show("node", node);
+  const root = repoRoot();
+  const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
+  const script = join(dir, "handler-cost.ts");
+  writeFileSync(script, `import { measureHandlerCost } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await measureHandlerCost()));\n`);
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(denoBinary(), ["run", "--quiet", "--no-prompt", "--allow-env", "--allow-read", "--config", join(root, "supabase/functions/rest/deno.json"), script], {
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...denoNetworkEnv(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let text = "";
+      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+      child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
+    });
+    const deno = JSON.parse(out.trim().split("\n").pop()!) as HandlerCost;
+    show("deno", deno);
+    return { node, deno };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  const r = { hitMs: best.hit - best.fake, missMs: best.miss - best.fake, uncachedMs: best.off - best.fake, rounds, fakeUpstreamMs: best.fake };
-  log(`  cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms already subtracted (best of ${rounds} rounds)`);
-  return r;
 }
 
 /** Deactivate → first refused request, per trial, with reused tokens (the verified-token cache in play). */

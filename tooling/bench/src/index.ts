@@ -9,13 +9,15 @@ export {
   coldStart,
   functionCpu,
   handlerCost,
+  keepAlive,
   overhead,
   revocation,
   stackGroups,
   verifyThroughput,
-  type HandlerCost,
   type HopCost,
+  type KeepAlive,
   type Side,
   type TokenMode,
 } from "./experiments.ts";
+export { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
 export { renderChart, renderMarkdown, TARGETS, type BenchResults } from "./report.ts";
