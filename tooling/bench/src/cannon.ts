@@ -40,7 +40,7 @@ export interface CannonOptions {
 }
 
 /** Runs autocannon once with these options and returns what it measured. */
-export async function cannon(o: CannonOptions): Promise<RunResult> {
+export async function cannon(o: CannonOptions): Promise<RunResult & { raw: RawRun }> {
   const latencies: number[] = [];
   const requests = o.mix.map((r) => ({
     ...r,
@@ -56,16 +56,35 @@ export async function cannon(o: CannonOptions): Promise<RunResult> {
   const result = await instance;
   const seconds = (performance.now() - t0) / 1000;
   const after = cpuSnapshot(o.groups);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? Number.NaN;
-  const done = result.requests.total;
-  return {
-    requests: done,
-    seconds,
-    rps: done / seconds,
+  const cpuMs: Record<string, number> = {};
+  for (const k of Object.keys(after)) cpuMs[k] = after[k]! - (before[k] ?? 0);
+  return mergeRuns([{ requests: result.requests.total, seconds, errors: result.non2xx + result.errors + result.timeouts, latencies, cpuMs }]);
+}
+
+/** One slice of a run, before percentiles: what `mergeRuns` adds up. */
+export interface RawRun { requests: number; seconds: number; errors: number; latencies: number[]; cpuMs: Record<string, number> }
+
+/** Adds up slices of the same side (run interleaved with other sides) into one result. */
+export function mergeRuns(runs: RawRun[]): RunResult & { raw: RawRun } {
+  const raw: RawRun = { requests: 0, seconds: 0, errors: 0, latencies: [], cpuMs: {} };
+  for (const r of runs) {
+    raw.requests += r.requests;
+    raw.seconds += r.seconds;
+    raw.errors += r.errors;
+    raw.latencies.push(...r.latencies);
+    for (const [k, v] of Object.entries(r.cpuMs)) raw.cpuMs[k] = (raw.cpuMs[k] ?? 0) + v;
+  }
+  const sorted = [...raw.latencies].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN;
+  const result = {
+    requests: raw.requests,
+    seconds: raw.seconds,
+    rps: raw.requests / raw.seconds,
     p50: at(0.5),
     p99: at(0.99),
-    errors: result.non2xx + result.errors + result.timeouts,
-    cpuMsPerRequest: cpuPerRequest(before, after, done),
+    errors: raw.errors,
+    cpuMsPerRequest: cpuPerRequest({}, raw.cpuMs, raw.requests),
   };
+  // Kept out of JSON.stringify: the raw latencies are only for merging.
+  return Object.defineProperty(result, "raw", { value: raw, enumerable: false }) as RunResult & { raw: RawRun };
 }

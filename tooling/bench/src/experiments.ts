@@ -12,7 +12,7 @@ import { createSigner, generateKeyPair, SUPPORTED_ALGS, type Signer } from "@fed
 import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
 import { denoBinary, denoNetworkEnv, freePort, repoRoot } from "@fedjwt/local-stack";
 import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
-import { cannon, orderMix, type RunResult } from "./cannon.ts";
+import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { childrenOf, type ProcessGroups } from "./procfs.ts";
 import { bareScript, serveDeno, stopChild, type Stack } from "./processes.ts";
@@ -35,8 +35,9 @@ async function tokenSource(signer: Signer, mode: TokenMode, count: number): Prom
     const timer = setInterval(() => void signer.token({ roles: ROLES }).then((t) => (current = t)), 1000);
     return { next: () => current, stop: () => clearInterval(timer) };
   }
-  // Minted before the run: minting is the writer's cost, not the gateway's.
-  const pool = await Promise.all(Array.from({ length: count }, () => signer.sign({ roles: ROLES })));
+  // Minted before the run (minting is the writer's cost, not the gateway's), with 5 minutes to live so none
+  // expires during a long interleaved run on a busy machine; the outbound token still lives at most 60 s.
+  const pool = await Promise.all(Array.from({ length: count }, () => signer.sign({ roles: ROLES, expiresIn: 300 })));
   let i = 0;
   return { next: () => pool[i++ % pool.length]!, stop: () => undefined };
 }
@@ -97,17 +98,37 @@ async function runSide(w: Writer, url: string, prefix: string, side: Side, conne
   }
 }
 
+/** Slices each overhead run is cut into, run side after side in turn, so drifting load hits every side alike. */
+export const OVERHEAD_SLICES = 4;
+
 /**
  * Proxy overhead: the same mix at concurrency 1 and 50, direct (gateway → stand-in) against proxied
- * (gateway → rest under Deno → gateway → stand-in) with reused and with per-request tokens.
+ * (gateway → rest under Deno → gateway → stand-in) with reused and with per-request tokens. The sides run
+ * interleaved in slices (direct, reused, per-request, direct, …) and each side's slices are added up.
  */
 export async function overhead(stack: Stack, w: Writer, log: (s: string) => void): Promise<Record<string, Record<Side, RunResult>>> {
   const out: Record<string, Record<Side, RunResult>> = {};
   const groups = stackGroups(stack);
+  const sides = ["direct", "reused", "per-request"] as const;
   for (const [connections, amount] of OVERHEAD_RUNS) {
+    const slice = Math.ceil(amount / OVERHEAD_SLICES);
+    const slices: Record<Side, RawRun[]> = { direct: [], reused: [], "per-request": [] };
+    const sources = {} as Record<Side, { next: () => string; stop(): void }>;
+    for (const side of sides) {
+      sources[side] = side === "direct" ? { next: () => w.direct, stop: () => undefined } : await tokenSource(w.signer, side, amount + slice);
+    }
+    const opts = (side: Side) => ({ url: w.api, mix: orderMix(side === "direct" ? "/rest/v1/" : "/functions/v1/rest/", w.selectId), headers: { apikey: w.anonKey }, bearer: sources[side].next, connections, groups });
+    try {
+      for (const side of sides) await cannon({ ...opts(side), amount: slice }); // warm-up
+      for (let i = 0; i < OVERHEAD_SLICES; i++) {
+        for (const side of sides) slices[side].push((await cannon({ ...opts(side), amount: slice })).raw);
+      }
+    } finally {
+      for (const side of sides) sources[side].stop();
+    }
     const row = {} as Record<Side, RunResult>;
-    for (const side of ["direct", "reused", "per-request"] as const) {
-      const r = await runSide(w, w.api, side === "direct" ? "/rest/v1/" : "/functions/v1/rest/", side, connections, amount, groups);
+    for (const side of sides) {
+      const r = mergeRuns(slices[side]);
       row[side] = r;
       log(`  c=${connections} ${side.padEnd(11)} ${r.rps.toFixed(0).padStart(5)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  function CPU ${r.cpuMsPerRequest["rest function (deno)"]!.toFixed(3)} ms/req`);
     }

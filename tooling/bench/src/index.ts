@@ -1,7 +1,7 @@
 export { fuzz } from "./fuzz-engine.ts";
 export { missingIds, percentile, runLoad, type LoadResult } from "./load-engine.ts";
 export { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
-export { cannon, orderMix, type CannonOptions, type RunResult } from "./cannon.ts";
+export { cannon, mergeRuns, orderMix, type CannonOptions, type RawRun, type RunResult } from "./cannon.ts";
 export { cpuMs, cpuPerRequest, cpuSnapshot, childrenOf, type ProcessGroups } from "./procfs.ts";
 export { bareScript, BARE_SCRIPTS, machineInfo, serveDeno, startStackProcess, stopChild, type DenoServer, type MachineInfo, type Stack } from "./processes.ts";
 export {
@@ -11,6 +11,8 @@ export {
   handlerCost,
   keepAlive,
   overhead,
+  OVERHEAD_RUNS,
+  OVERHEAD_SLICES,
   revocation,
   stackGroups,
   verifyThroughput,
