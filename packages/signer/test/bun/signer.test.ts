@@ -31,3 +31,17 @@ test("refusals carry stable codes under Bun too", async () => {
     expect(e instanceof SignerError ? e.code : String(e)).toBe(code);
   }
 });
+
+test("token() reuses a young token under Bun too, never across options or with requireJti", async () => {
+  let t = 1_700_000_000_000;
+  const k = await generateKeyPair();
+  const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", now: () => t });
+  const first = await signer.token({ roles: ["widgets_writer"] });
+  t += 29_000;
+  expect(await signer.token({ roles: ["widgets_writer"] })).toBe(first);
+  expect(await signer.token({ roles: ["other_writer"] })).not.toBe(first);
+  t += 1_000;
+  expect(await signer.token({ roles: ["widgets_writer"] })).not.toBe(first);
+  const once = await createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", requireJti: true });
+  expect(await once.token()).not.toBe(await once.token());
+});
