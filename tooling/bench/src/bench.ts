@@ -27,7 +27,7 @@ try {
   const writer = await benchWriter(stack);
   log("\n1. proxy overhead (autocannon; an insert with return=representation, then a select by id)");
   const over = await overhead(stack, writer, log);
-  log("\n2. the function's CPU, taken apart (one deno process at a time, concurrency 50)");
+  log("\n2. the function's CPU, taken apart (four deno processes loaded in turn, concurrency 50)");
   const fnCpu = await functionCpu(stack, writer, log);
   log("\n5. revocation latency");
   const revoke = await revocation(stack, 20, log);

@@ -15,7 +15,7 @@ import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
 import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { childrenOf, type ProcessGroups } from "./procfs.ts";
-import { bareScript, serveDeno, stopChild, type Stack } from "./processes.ts";
+import { bareScript, serveDeno, stopChild, type DenoServer, type Stack } from "./processes.ts";
 
 /** How writers hand tokens to the gateway in a run. */
 export type TokenMode = "reused" | "per-request";
@@ -85,51 +85,52 @@ export async function benchWriter(stack: Stack): Promise<Writer> {
   return { api, anonKey: stack.info.ANON_KEY, signer, direct, selectId };
 }
 
-/** One side at one concurrency: warm-up, then the measured run. */
-async function runSide(w: Writer, url: string, prefix: string, side: Side, connections: number, amount: number, groups: ProcessGroups): Promise<RunResult> {
-  const warm = Math.ceil(amount / 10);
-  const tokens = side === "direct" ? { next: () => w.direct, stop: () => undefined } : await tokenSource(w.signer, side, amount + warm);
-  try {
-    const o = { url, mix: orderMix(prefix, w.selectId), headers: { apikey: w.anonKey }, bearer: tokens.next, connections, groups };
-    await cannon({ ...o, amount: warm });
-    return await cannon({ ...o, amount });
-  } finally {
-    tokens.stop();
-  }
-}
-
-/** Slices each overhead run is cut into, run side after side in turn, so drifting load hits every side alike. */
+/** Slices each run is cut into, run target after target in turn, so drifting load hits every target alike. */
 export const OVERHEAD_SLICES = 4;
+
+/** One thing to load in an interleaved run. */
+interface Target { url: string; prefix: string; side: Side; groups: ProcessGroups }
+
+/**
+ * Loads every target with the same mix at `connections`, `amount` requests each, cut into slices run in turn
+ * (A, B, C, A, B, C, …) after one warm-up slice each; each target's slices are added up.
+ */
+async function interleaved<K extends string>(w: Writer, targets: Record<K, Target>, connections: number, amount: number): Promise<Record<K, RunResult>> {
+  const keys = Object.keys(targets) as K[];
+  const slice = Math.ceil(amount / OVERHEAD_SLICES);
+  const sources = {} as Record<K, { next: () => string; stop(): void }>;
+  const slices = {} as Record<K, RawRun[]>;
+  try {
+    for (const k of keys) {
+      const side = targets[k].side;
+      sources[k] = side === "direct" ? { next: () => w.direct, stop: () => undefined } : await tokenSource(w.signer, side, amount + slice);
+      slices[k] = [];
+    }
+    const opts = (k: K) => ({ url: targets[k].url, mix: orderMix(targets[k].prefix, w.selectId), headers: { apikey: w.anonKey }, bearer: sources[k].next, connections, groups: targets[k].groups });
+    for (const k of keys) await cannon({ ...opts(k), amount: slice }); // warm-up
+    for (let i = 0; i < OVERHEAD_SLICES; i++) {
+      for (const k of keys) slices[k].push((await cannon({ ...opts(k), amount: slice })).raw);
+    }
+  } finally {
+    for (const k of keys) sources[k]?.stop();
+  }
+  const out = {} as Record<K, RunResult>;
+  for (const k of keys) out[k] = mergeRuns(slices[k]);
+  return out;
+}
 
 /**
  * Proxy overhead: the same mix at concurrency 1 and 50, direct (gateway → stand-in) against proxied
- * (gateway → rest under Deno → gateway → stand-in) with reused and with per-request tokens. The sides run
- * interleaved in slices (direct, reused, per-request, direct, …) and each side's slices are added up.
+ * (gateway → rest under Deno → gateway → stand-in) with reused and with per-request tokens, interleaved.
  */
 export async function overhead(stack: Stack, w: Writer, log: (s: string) => void): Promise<Record<string, Record<Side, RunResult>>> {
   const out: Record<string, Record<Side, RunResult>> = {};
   const groups = stackGroups(stack);
-  const sides = ["direct", "reused", "per-request"] as const;
+  const through = (side: Side): Target => ({ url: w.api, prefix: side === "direct" ? "/rest/v1/" : "/functions/v1/rest/", side, groups });
   for (const [connections, amount] of OVERHEAD_RUNS) {
-    const slice = Math.ceil(amount / OVERHEAD_SLICES);
-    const slices: Record<Side, RawRun[]> = { direct: [], reused: [], "per-request": [] };
-    const sources = {} as Record<Side, { next: () => string; stop(): void }>;
-    for (const side of sides) {
-      sources[side] = side === "direct" ? { next: () => w.direct, stop: () => undefined } : await tokenSource(w.signer, side, amount + slice);
-    }
-    const opts = (side: Side) => ({ url: w.api, mix: orderMix(side === "direct" ? "/rest/v1/" : "/functions/v1/rest/", w.selectId), headers: { apikey: w.anonKey }, bearer: sources[side].next, connections, groups });
-    try {
-      for (const side of sides) await cannon({ ...opts(side), amount: slice }); // warm-up
-      for (let i = 0; i < OVERHEAD_SLICES; i++) {
-        for (const side of sides) slices[side].push((await cannon({ ...opts(side), amount: slice })).raw);
-      }
-    } finally {
-      for (const side of sides) sources[side].stop();
-    }
-    const row = {} as Record<Side, RunResult>;
-    for (const side of sides) {
-      const r = mergeRuns(slices[side]);
-      row[side] = r;
+    const row = await interleaved(w, { direct: through("direct"), reused: through("reused"), "per-request": through("per-request") }, connections, amount);
+    for (const side of ["direct", "reused", "per-request"] as const) {
+      const r = row[side];
       log(`  c=${connections} ${side.padEnd(11)} ${r.rps.toFixed(0).padStart(5)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  function CPU ${r.cpuMsPerRequest["rest function (deno)"]!.toFixed(3)} ms/req`);
     }
     out[`c${connections}`] = row;
@@ -141,8 +142,8 @@ export async function overhead(stack: Stack, w: Writer, log: (s: string) => void
 export interface HopCost { what: string; cpuMsPerRequest: number; rps: number; errors: number }
 
 /**
- * Where the function's CPU goes: one `deno serve` process at a time, loaded directly at concurrency 50 with
- * the same mix — a bare server answering itself, a bare server + one fetch upstream (the runtime's floor for
+ * Where the function's CPU goes: four `deno serve` processes, loaded in turn (interleaved slices) directly at
+ * concurrency 50 with the same mix — a bare server answering itself, a bare server + one fetch upstream (the runtime's floor for
  * any gateway function), and the rest function on cache hits and on misses. The differences are ours.
  */
 export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => void, amount = 3000): Promise<HopCost[]> {
@@ -151,28 +152,37 @@ export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => v
     SUPABASE_URL: w.api, SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY, SUPABASE_ANON_KEY: w.anonKey,
     FEDJWT_AUDIENCE: w.api, FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET, UPSTREAM: `${w.api}/rest/v1`,
   };
-  const cases: Array<{ what: string; script?: "serve" | "hop"; side: Side }> = [
-    { what: "bare deno serve (answers itself)", script: "serve", side: "direct" },
-    { what: "bare deno serve + one fetch upstream", script: "hop", side: "direct" },
-    { what: "rest function, reused token (cache hit)", side: "reused" },
-    { what: "rest function, per-request token (miss)", side: "per-request" },
-  ];
-  const out: HopCost[] = [];
-  for (const c of cases) {
-    const bare = c.script ? bareScript(c.script) : undefined;
-    const server = bare
-      ? await serveDeno(bare.path, env)
-      : await serveDeno(join(root, "supabase/functions/rest/index.ts"), env, join(root, "supabase/functions/rest/deno.json"));
-    try {
-      const r = await runSide(w, server.url, "/rest/", c.side, 50, amount, { fn: () => [server.pid] });
-      out.push({ what: c.what, cpuMsPerRequest: r.cpuMsPerRequest.fn!, rps: r.rps, errors: r.errors });
-      log(`  ${c.what.padEnd(42)} ${r.cpuMsPerRequest.fn!.toFixed(3)} ms CPU/request  (${r.rps.toFixed(0)} req/s, errors ${r.errors})`);
-    } finally {
-      await server.stop();
-      bare?.remove();
+  const cases = {
+    "bare deno serve (answers itself)": { script: "serve", side: "direct" },
+    "bare deno serve + one fetch upstream": { script: "hop", side: "direct" },
+    "rest function, reused token (cache hit)": { side: "reused" },
+    "rest function, per-request token (miss)": { side: "per-request" },
+  } as const satisfies Record<string, { script?: "serve" | "hop"; side: Side }>;
+  type What = keyof typeof cases;
+  const scripts: Array<{ remove(): void }> = [];
+  const servers: DenoServer[] = [];
+  try {
+    const targets = {} as Record<What, Target>;
+    for (const what of Object.keys(cases) as What[]) {
+      const c: { script?: "serve" | "hop"; side: Side } = cases[what];
+      const bare = c.script ? bareScript(c.script) : undefined;
+      if (bare) scripts.push(bare);
+      const server = bare
+        ? await serveDeno(bare.path, env)
+        : await serveDeno(join(root, "supabase/functions/rest/index.ts"), env, join(root, "supabase/functions/rest/deno.json"));
+      servers.push(server);
+      targets[what] = { url: server.url, prefix: "/rest/", side: c.side, groups: { fn: () => [server.pid] } };
     }
+    const runs = await interleaved(w, targets, 50, amount);
+    return (Object.keys(cases) as What[]).map((what) => {
+      const r = runs[what];
+      log(`  ${what.padEnd(42)} ${r.cpuMsPerRequest.fn!.toFixed(3)} ms CPU/request  (${r.rps.toFixed(0)} req/s, errors ${r.errors})`);
+      return { what, cpuMsPerRequest: r.cpuMsPerRequest.fn!, rps: r.rps, errors: r.errors };
+    });
+  } finally {
+    for (const server of servers) await server.stop();
+    for (const script of scripts) script.remove();
   }
-  return out;
 }
 
 /** How the function's upstream connections behaved under load. */

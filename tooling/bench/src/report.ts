@@ -62,7 +62,7 @@ export async function renderChart(r: BenchResults): Promise<string> {
         ],
       },
       {
-        title: "Function CPU per request (one deno process, concurrency 50)",
+        title: "Deno process CPU per request (concurrency 50)",
         width: 300,
         height: 220,
         layer: [
@@ -182,8 +182,8 @@ its own machines, so its CPU does not come out of the database's and the gateway
 
 ## 2. The function's CPU, taken apart
 
-One \`deno serve\` process at a time, loaded directly (no gateway in front) at concurrency 50 with the same
-mix; CPU of that process only:
+Four \`deno serve\` processes side by side, loaded directly (no gateway in front) at concurrency 50 with the
+same mix, in interleaved slices; CPU of each process only:
 
 | what runs in the Deno process | CPU ms per request | req/s | errors |
 | --- | --- | --- | --- |
