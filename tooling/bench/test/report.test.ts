@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { mergeRuns, type RunResult } from "../src/cannon.ts";
+import { renderChart, renderMarkdown, type BenchResults } from "../src/report.ts";
+
+const run = (rps: number, p50: number, fnCpu: number): RunResult => ({
+  requests: 1000, seconds: 1000 / rps, rps, p50, p99: p50 * 3, errors: 0,
+  cpuMsPerRequest: { "bench client": 0.1, "gateway + stand-in (node)": fnCpu ? 0.6 : 0.5, "rest function (deno)": fnCpu, postgres: 0.7 },
+});
+
+function results(reusedRps: number, reusedP50: number): BenchResults {
+  return {
+    machine: { cpu: "test cpu", cores: 2, memoryGiB: 4, os: "linux", node: "v24", deno: "deno 2", date: "2026-01-01T00:00:00.000Z" },
+    conditions: "Synthetic figures.",
+    overhead: {
+      c1: { direct: run(500, 1.5, 0), reused: run(400, reusedP50, 0.3), "per-request": run(300, 3, 0.7) },
+      c50: { direct: run(1000, 40, 0), reused: run(reusedRps, 50, 0.3), "per-request": run(600, 70, 0.7) },
+    },
+    functionCpu: [
+      { what: "bare deno serve (answers itself)", cpuMsPerRequest: 0.02, rps: 3000, errors: 0 },
+      { what: "bare deno serve + one fetch upstream", cpuMsPerRequest: 0.25, rps: 600, errors: 0 },
+      { what: "rest function, reused token (cache hit)", cpuMsPerRequest: 0.3, rps: 500, errors: 0 },
+      { what: "rest function, per-request token (miss)", cpuMsPerRequest: 0.7, rps: 450, errors: 0 },
+    ],
+    keepAlive: { requests: 3000, upstreamConnections: 0, warmupConnections: 50, registryReads: 1, cpuMsPerRequest: 0.15, rps: 900, errors: 0 },
+    verifyPerSecond: { ES256: 5000 },
+    handler: {
+      node: { hitMs: 0.02, missMs: 0.2, uncachedMs: 0.18, rounds: 7, fakeUpstreamMs: 0.004 },
+      deno: { hitMs: 0.03, missMs: 0.4, uncachedMs: 0.4, rounds: 7, fakeUpstreamMs: 0.001 },
+    },
+    revocation: { trials: 20, minMs: 50, medianMs: 2500, maxMs: 4900 },
+    coldStart: { runs: 7, minMs: 40, medianMs: 45, maxMs: 60 },
+  };
+}
+
+describe("bench report", () => {
+  it("judges each target from the figures it is given", () => {
+    const met = renderMarkdown(results(850, 2.2), "chart.svg");
+    expect(met).toMatch(/throughput ≥ 80 % of direct \(concurrency 50\) \| 85\.0 % \| met/);
+    expect(met).toMatch(/p50 overhead ≤ 1 ms \(concurrency 1\) \| 0\.70 ms \| met/);
+    expect(met).toMatch(/on a miss \(Deno\) \| 0\.400 ms \| \*\*missed\*\*/);
+    const missed = renderMarkdown(results(700, 3), "chart.svg");
+    expect(missed).toMatch(/\| 70\.0 % \| \*\*missed\*\*/);
+    expect(missed).toMatch(/\| 1\.50 ms \| \*\*missed\*\*/);
+    expect(missed).toContain("![Throughput relative to direct, and function CPU per request](chart.svg)");
+    expect(missed).toContain("Synthetic figures.");
+  });
+
+  it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {
+    // direct total 1.3; + gateway pass 0.1 + bare serve + fetch 0.25 = 1.65 → 79 %
+    expect(renderMarkdown(results(850, 2.2), "c.svg")).toContain("would total 1.650 ms of CPU per request against 1.300 ms direct: a ceiling of **79 %**");
+  });
+
+  it("draws an SVG chart with both panels", async () => {
+    const svg = await renderChart(results(850, 2.2));
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("Throughput through the function, relative to direct");
+    expect(svg).toContain("Deno process CPU per request");
+    expect(svg).toContain("rest function, reused token (cache hit)");
+  });
+});
+
+describe("mergeRuns", () => {
+  it("adds up slices and takes percentiles over all their latencies", () => {
+    const r = mergeRuns([
+      { requests: 2, seconds: 1, errors: 0, latencies: [1, 3], cpuMs: { fn: 2 } },
+      { requests: 2, seconds: 1, errors: 1, latencies: [2, 100], cpuMs: { fn: 6 } },
+    ]);
+    expect([r.requests, r.seconds, r.rps, r.errors]).toEqual([4, 2, 2, 1]);
+    expect([r.p50, r.p99]).toEqual([3, 100]);
+    expect(r.cpuMsPerRequest).toEqual({ fn: 2 });
+    expect(JSON.stringify(r)).not.toContain("latencies");
+  });
+});
