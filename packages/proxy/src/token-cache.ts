@@ -92,9 +92,11 @@ export class VerifiedTokenCache {
       if (this.#entries.get(token) === entry) this.#delete(token, entry);
       return undefined;
     }
-    // Most recently used last.
-    this.#entries.delete(token);
-    this.#entries.set(token, entry);
+    // Most recently used last (unless it was evicted or replaced while the registry answered).
+    if (this.#entries.get(token) === entry) {
+      this.#entries.delete(token);
+      this.#entries.set(token, entry);
+    }
     return entry;
   }
 

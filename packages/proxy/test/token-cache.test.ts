@@ -176,3 +176,28 @@ describe("VerifiedTokenCache bounds", () => {
     expect(c.size).toBe(0);
   });
 });
+
+describe("VerifiedTokenCache under concurrency", () => {
+  it("keeps its memory count right when an entry is evicted while a lookup awaits the registry", async () => {
+    const now = () => 1_000_000_000;
+    const record: IssuerRecord = { issuer: "svc", keys: [], policy: { db_role: "authenticated", allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false } };
+    let release: () => void = () => undefined;
+    let slow = false;
+    const registry: KeyRegistry = {
+      lookup: () => (slow ? new Promise((r) => (release = () => r(record))) : Promise.resolve(record)),
+      consumeJti: () => Promise.resolve(true),
+    };
+    const c = new VerifiedTokenCache({ registry, ttlMs: 5000, maxEntries: 1, now });
+    const admitted = { verified: { issuer: "svc", kid: "k", alg: "ES256", roles: [], policy: record.policy, claims: { iss: "svc", sub: "s", iat: 999_999, exp: 1_000_060 } } as VerifiedToken, outbound: "o" };
+    await c.store("a", admitted, 1_000_060);
+    slow = true;
+    const pending = c.lookup("a");
+    slow = false;
+    await c.store("b", admitted, 1_000_060); // evicts "a" while its lookup waits
+    release();
+    expect(await pending).toBeDefined();
+    expect(c.size).toBe(1);
+    expect(c.bytes).toBe(2 * ("b".length + "o".length) + 512);
+    expect(await c.lookup("a")).toBeUndefined();
+  });
+});
