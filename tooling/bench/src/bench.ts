@@ -3,6 +3,7 @@
 // The engines live beside it: processes.ts (stack and deno processes), procfs.ts (CPU from /proc),
 // cannon.ts (autocannon runs), experiments.ts (what is measured), report.ts (markdown and chart).
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "@fedjwt/local-stack";
 import { benchWriter, coldStart, functionCpu, handlerCost, keepAlive, overhead, revocation, verifyThroughput } from "./experiments.ts";
@@ -33,7 +34,8 @@ try {
   const revoke = await revocation(stack, 20, log);
   log("\n6. function cold start");
   const cold = await coldStart(stack, 7, log);
-  const results: BenchResults = { machine, conditions, overhead: over, functionCpu: fnCpu, keepAlive: alive, verifyPerSecond: verify, handler, revocation: revoke, coldStart: cold };
+  const loadAverageAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
+  const results: BenchResults = { machine, conditions, loadAverageAtEnd, overhead: over, functionCpu: fnCpu, keepAlive: alive, verifyPerSecond: verify, handler, revocation: revoke, coldStart: cold };
   mkdirSync(join(root, "docs"), { recursive: true });
   writeFileSync(join(root, "docs/benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(root, "docs/benchmarks.svg"), await renderChart(results));

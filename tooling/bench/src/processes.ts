@@ -2,7 +2,7 @@
 // `deno serve` processes (the rest function alone, or bare hops that show the runtime's own cost).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, platform, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
 import { denoBinary, denoNetworkEnv, freePort, repoRoot, type StackInfo } from "@fedjwt/local-stack";
@@ -113,6 +113,8 @@ export async function machineInfo() {
     node: process.version,
     deno,
     date: new Date().toISOString(),
+    /** 1-, 5- and 15-minute load averages when the run started (other work on the machine). */
+    loadAverageAtStart: loadavg().map((n) => Number(n.toFixed(2))),
   };
 }
 

@@ -9,8 +9,9 @@ const run = (rps: number, p50: number, fnCpu: number): RunResult => ({
 
 function results(reusedRps: number, reusedP50: number): BenchResults {
   return {
-    machine: { cpu: "test cpu", cores: 2, memoryGiB: 4, os: "linux", node: "v24", deno: "deno 2", date: "2026-01-01T00:00:00.000Z" },
+    machine: { cpu: "test cpu", cores: 2, memoryGiB: 4, os: "linux", node: "v24", deno: "deno 2", date: "2026-01-01T00:00:00.000Z", loadAverageAtStart: [0.5, 0.4, 0.3] },
     conditions: "Synthetic figures.",
+    loadAverageAtEnd: [1.5, 0.6, 0.4],
     overhead: {
       c1: { direct: run(500, 1.5, 0), reused: run(400, reusedP50, 0.3), "per-request": run(300, 3, 0.7) },
       c50: { direct: run(1000, 40, 0), reused: run(reusedRps, 50, 0.3), "per-request": run(600, 70, 0.7) },
@@ -43,6 +44,11 @@ describe("bench report", () => {
     expect(missed).toMatch(/\| 1\.50 ms \| \*\*missed\*\*/);
     expect(missed).toContain("![Throughput relative to direct, and function CPU per request](chart.svg)");
     expect(missed).toContain("Synthetic figures.");
+    expect(missed).toContain("when the run started:\n0.5, 0.4, 0.3; when it ended: 1.5, 0.6, 0.4");
+    expect(missed).not.toContain("This run shared the machine");
+    const busy = results(700, 3);
+    busy.loadAverageAtEnd = [9.5, 4, 2];
+    expect(renderMarkdown(busy, "c.svg")).toContain("a load average of up to 9.5 on 2 cores");
   });
 
   it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {
