@@ -36,15 +36,17 @@ const pct = (n: number) => `${(n * 100).toFixed(0)} %`;
 export async function renderChart(r: BenchResults): Promise<string> {
   const ratios = Object.entries(r.overhead).flatMap(([c, row]) =>
     (["reused", "per-request"] as const).map((mode) => ({ concurrency: `concurrency ${c.slice(1)}`, tokens: `${mode} tokens`, ratio: row[mode].rps / row.direct.rps })));
-  const cpu = r.functionCpu.map((h) => ({ what: h.what, ms: h.cpuMsPerRequest }));
+  const short = (what: string) =>
+    what.includes("answers itself") ? "deno serve alone" : what.includes("one fetch") ? "deno serve + fetch" : what.includes("hit") ? "rest, cache hit" : what.includes("miss") ? "rest, miss" : what;
+  const cpu = r.functionCpu.map((h) => ({ what: short(h.what), ms: h.cpuMsPerRequest }));
   const spec: vl.TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    config: { font: "sans-serif", view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11 } },
-    hconcat: [
+    config: { font: "sans-serif", view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11 }, concat: { spacing: 40 } },
+    vconcat: [
       {
-        title: "Throughput through the function, relative to direct",
-        width: 260,
-        height: 220,
+        title: "Throughput through the function, × direct (dashed: 80 % target)",
+        width: 420,
+        height: 200,
         layer: [
           {
             data: { values: ratios },
@@ -53,7 +55,17 @@ export async function renderChart(r: BenchResults): Promise<string> {
               x: { field: "concurrency", type: "nominal", title: null, axis: { labelAngle: 0 } },
               xOffset: { field: "tokens", type: "nominal" },
               y: { field: "ratio", type: "quantitative", title: "× direct req/s", scale: { domain: [0, 1.1] }, axis: { format: ".0%" } },
-              color: { field: "tokens", type: "nominal", title: null, legend: { orient: "bottom" } },
+              color: { field: "tokens", type: "nominal", title: null, legend: { orient: "right" } },
+            },
+          },
+          {
+            data: { values: ratios },
+            mark: { type: "text", dy: -6, fontSize: 10 },
+            encoding: {
+              x: { field: "concurrency", type: "nominal" },
+              xOffset: { field: "tokens", type: "nominal" },
+              y: { field: "ratio", type: "quantitative" },
+              text: { field: "ratio", type: "quantitative", format: ".0%" },
             },
           },
           {
@@ -65,15 +77,24 @@ export async function renderChart(r: BenchResults): Promise<string> {
       },
       {
         title: "Deno process CPU per request (concurrency 50)",
-        width: 300,
-        height: 220,
+        width: 420,
+        height: 160,
         layer: [
           {
             data: { values: cpu },
             mark: { type: "bar", color: "#6b8fc9" },
             encoding: {
-              y: { field: "what", type: "nominal", title: null, sort: null, axis: { labelLimit: 260 } },
-              x: { field: "ms", type: "quantitative", title: "CPU ms per request" },
+              y: { field: "what", type: "nominal", title: null, sort: null },
+              x: { field: "ms", type: "quantitative", title: "CPU ms per request (dashed: 0.45 ms target on hits)" },
+            },
+          },
+          {
+            data: { values: cpu },
+            mark: { type: "text", align: "left", dx: 3, fontSize: 10 },
+            encoding: {
+              y: { field: "what", type: "nominal", sort: null },
+              x: { field: "ms", type: "quantitative" },
+              text: { field: "ms", type: "quantitative", format: ".2f" },
             },
           },
           {

@@ -59,9 +59,10 @@ describe("bench report", () => {
   it("draws an SVG chart with both panels", async () => {
     const svg = await renderChart(results(850, 2.2));
     expect(svg.startsWith("<svg")).toBe(true);
-    expect(svg).toContain("Throughput through the function, relative to direct");
+    expect(svg).toContain("Throughput through the function, × direct");
     expect(svg).toContain("Deno process CPU per request");
-    expect(svg).toContain("rest function, reused token (cache hit)");
+    expect(svg).toContain("rest, cache hit");
+    expect(svg).toContain("85%"); // the reused ratio at concurrency 50, labelled on its bar
   });
 });
 
