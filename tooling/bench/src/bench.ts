@@ -2,7 +2,7 @@
 // in count. It prints ratios measured in one run; nothing here is a test and nothing is asserted.
 // The engines live beside it: processes.ts (stack and deno processes), procfs.ts (CPU from /proc),
 // cannon.ts (autocannon runs), experiments.ts (what is measured), report.ts (markdown and chart).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "@fedjwt/local-stack";
@@ -12,6 +12,16 @@ import { renderChart, renderMarkdown, type BenchResults } from "./report.ts";
 
 const log = (s: string) => console.log(s);
 const root = repoRoot();
+
+// `--render`: rewrite docs/benchmarks.md and .svg from docs/benchmarks.json without measuring again.
+if (process.argv.includes("--render")) {
+  const results = JSON.parse(readFileSync(join(root, "docs/benchmarks.json"), "utf8")) as BenchResults;
+  writeFileSync(join(root, "docs/benchmarks.svg"), await renderChart(results));
+  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg"));
+  log("rendered docs/benchmarks.md and docs/benchmarks.svg from docs/benchmarks.json");
+  process.exit(0);
+}
+
 const machine = await machineInfo();
 // Say what else the machine was doing: figures from a busy machine are noisier (set by whoever runs it).
 const conditions = process.env.FEDJWT_BENCH_CONDITIONS ?? "";

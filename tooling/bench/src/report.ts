@@ -203,9 +203,9 @@ ${row("c50", "per-request")}
 ${groups.map((k) => `| ${k} | ${f3(c50.direct.cpuMsPerRequest[k]!)} | ${f3(c50.reused.cpuMsPerRequest[k]!)} | ${f3(c50["per-request"].cpuMsPerRequest[k]!)} |`).join("\n")}
 | **total** | **${f3(total("direct"))}** | **${f3(total("reused"))}** | **${f3(total("per-request"))}** |
 
-When the ${r.machine.cores} cores are saturated (concurrency 50), throughput follows total CPU per request: the
-ratio of the totals (reused ${pct(total("direct") / total("reused"))}, per-request ${pct(total("direct") / total("per-request"))}) predicts the measured
-throughput ratios. The function path adds, by construction, a second pass through the gateway (node,
+When nothing but this benchmark runs and its ${r.machine.cores} cores are saturated (concurrency 50), throughput follows
+total CPU per request, so the ratio of the totals — reused ${pct(total("direct") / total("reused"))}, per-request ${pct(total("direct") / total("per-request"))} — is the throughput
+ratio to expect; compare it with the measured ${pct(c50.reused.rps / c50.direct.rps)} and ${pct(c50["per-request"].rps / c50.direct.rps)} above. The function path adds, by construction, a second pass through the gateway (node,
 +${f3(gatewayPass)} ms here) and the Deno process; neither exists on the direct path.
 
 **How close 80 % can get on this machine.** Even if the function's own code cost nothing — Deno's server
@@ -252,8 +252,8 @@ ${Object.entries(r.verifyPerSecond).map(([a, n]) => `| ${a} | ${n} |`).join("\n"
 | miss (a new token: verify ES256, re-sign HS256, store) | **${f3(r.handler.node.missMs)}** | **${f3(r.handler.deno.missMs)}** |
 | cache turned off (verify + re-sign every time) | ${f3(r.handler.node.uncachedMs)} | ${f3(r.handler.deno.uncachedMs)} |
 
-Net of the fake upstream (building and reading its \`Response\` costs ${f3(r.handler.node.fakeUpstreamMs)} ms on Node and
-${f3(r.handler.deno.fakeUpstreamMs)} ms on Deno per request on its own, and is subtracted); requests are built before the clock starts;
+Net of the fake upstream (building and reading its \`Response\` costs ${(r.handler.node.fakeUpstreamMs * 1000).toFixed(1)} µs on Node and
+${(r.handler.deno.fakeUpstreamMs * 1000).toFixed(1)} µs on Deno per request on its own, and is subtracted); requests are built before the clock starts;
 the cases run interleaved, each keeping its best of ${r.handler.node.rounds} rounds (the one least disturbed by other work on the
 machine). Same code on both runtimes; the function runs on Deno, whose WebCrypto ES256 verification is the
 larger part of a miss there.
