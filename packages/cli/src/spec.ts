@@ -64,6 +64,9 @@ export interface CommandSpec<F extends FlagSpecs> {
 export interface Command {
   name: string;
   summary: string;
+  /** The spec's flags and positionals (what the parser accepts). */
+  flags: FlagSpecs;
+  positionals: string | undefined;
   help(): string;
   run(argv: string[], io: Io): Promise<number | void>;
 }
@@ -73,8 +76,10 @@ export function defineCommand<const F extends FlagSpecs>(spec: CommandSpec<F>): 
   return {
     name: spec.name,
     summary: spec.summary,
+    flags: spec.flags,
+    positionals: spec.positionals,
     help: () => helpText(spec),
-    run: async (argv, io) => spec.run(parseFlags(spec, argv), io),
+    run: (argv, io) => spec.run(parseFlags(spec, argv), io),
   };
 }
 
@@ -115,7 +120,7 @@ function bad(command: string, message: string): CliError {
  * positionals are refused. A string flag takes the next argument even when it starts with "-" (kids are
  * base64url and one in 64 does), unless that argument is one of the command's own flags or -h/--help.
  */
-export function parseFlags<F extends FlagSpecs>(spec: Pick<CommandSpec<F>, "name" | "flags" | "positionals">, argv: string[]): { values: FlagValues<F>; positionals: string[] } {
+export function parseFlags<F extends FlagSpecs>(spec: { name: string; flags: F; positionals?: string | undefined }, argv: string[]): { values: FlagValues<F>; positionals: string[] } {
   const flags: Record<string, FlagSpec> = spec.flags;
   const options = Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, { type: f.type }])) as Record<string, { type: "string" | "boolean" }>;
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
