@@ -59,7 +59,7 @@ function gatewayReason(a: Answer): string | undefined {
   return typeof code === "string" && Object.hasOwn(REASONS, code) ? code : undefined;
 }
 
-function describe(a: Answer): string {
+function summarize(a: Answer): string {
   const code = typeof a.body?.code === "string" || typeof a.body?.code === "number" ? ` ${a.body.code}` : "";
   const message = typeof a.body?.message === "string" ? a.body.message : typeof a.body?.msg === "string" ? a.body.msg : "";
   return `HTTP ${a.status}${code}${message ? ` (${message})` : ""}`;
@@ -101,8 +101,13 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
   const probeKey = await generateKeyPair({ alg: "ES256" });
   const probe = await createSigner({ privateKey: probeKey.privateKeyPem, issuer: PROBE_ISSUER, audience, now });
   let probeAnswer: Answer | undefined;
+  let sentAt = 0;
+  let answeredAt = 0;
   try {
-    probeAnswer = await call(PROBE_TABLE, await probe.sign());
+    const token = await probe.sign();
+    sentAt = now();
+    probeAnswer = await call(PROBE_TABLE, token);
+    answeredAt = now();
   } catch (e) {
     const c = (e as { cause?: { code?: string; message?: string } }).cause;
     set({ id: "function", status: "fail", message: `cannot reach ${fnUrl} (${c?.code ?? c?.message ?? (e as Error).name})`, fix: "check --url (the project URL, e.g. https://<ref>.supabase.co)" });
@@ -115,12 +120,14 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     } else if (reason !== undefined) {
       functionWorks = true;
       set({ id: "function", status: "ok", http: http(probeAnswer), message: `${fnUrl} answers and verify_jwt is off (a probe token got ${probeAnswer.status} ${reason} from the function itself)` });
+    } else if ((probeAnswer.status === 401 || probeAnswer.status === 403) && /api ?key/i.test(summarize(probeAnswer))) {
+      set({ id: "function", status: "fail", http: http(probeAnswer), message: `the platform refused the apikey (${summarize(probeAnswer)})`, fix: "pass the project's anon or publishable key with --anon-key (or SUPABASE_ANON_KEY)" });
     } else if (probeAnswer.status === 401 || probeAnswer.status === 403) {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `the platform refused a writer token before the function ran (${describe(probeAnswer)}): verify_jwt is on`, fix: `set [functions.${fn}] verify_jwt = false in supabase/config.toml and deploy with: supabase functions deploy ${fn} --no-verify-jwt` });
+      set({ id: "function", status: "fail", http: http(probeAnswer), message: `the platform refused a writer token before the function ran (${summarize(probeAnswer)}): verify_jwt is on`, fix: `set [functions.${fn}] verify_jwt = false in supabase/config.toml and deploy with: supabase functions deploy ${fn} --no-verify-jwt` });
     } else if (probeAnswer.status === 404) {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `no function "${fn}" at ${fnUrl} (${describe(probeAnswer)})`, fix: `deploy it: supabase functions deploy ${fn} --no-verify-jwt` });
+      set({ id: "function", status: "fail", http: http(probeAnswer), message: `no function "${fn}" at ${fnUrl} (${summarize(probeAnswer)})`, fix: `deploy it: supabase functions deploy ${fn} --no-verify-jwt` });
     } else {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `${fnUrl} answered ${describe(probeAnswer)}, not the gateway's own refusal`, fix: "check the function's logs (supabase functions logs) and that it is this repository's rest function" });
+      set({ id: "function", status: "fail", http: http(probeAnswer), message: `${fnUrl} answered ${summarize(probeAnswer)}, not the gateway's own refusal`, fix: "check the function's logs (supabase functions logs) and that it is this repository's rest function" });
     }
   }
 
@@ -158,7 +165,8 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
   if (Number.isNaN(date)) {
     set({ id: "clock", status: "skip", message: "not checked: the server sent no Date header" });
   } else {
-    const skew = Math.round((now() - date) / 1000);
+    // Date has whole seconds: compare with the middle of the round trip, half a second into the server's second.
+    const skew = Math.round(((sentAt + answeredAt) / 2 - (date + 500)) / 1000);
     const what = skew === 0 ? "in step with" : `${Math.abs(skew)} s ${skew > 0 ? "ahead of" : "behind"}`;
     if (Math.abs(skew) > maxSkew) {
       set({ id: "clock", status: "fail", message: `this machine's clock is ${what} the server's (more than ${maxSkew} s)`, fix: "sync this machine's clock (NTP): writers' tokens carry iat/exp, and the gateway allows ±30 s (FEDJWT_CLOCK_TOLERANCE_SECONDS)" });
@@ -248,9 +256,9 @@ function applyWriterAnswer(
   const message = typeof a.body?.message === "string" ? a.body.message : "";
   const accepted = `PostgREST accepted the function's re-signed token`;
   if (a.status === 401 || /^PGRST3/.test(code ?? "")) {
-    set({ id: "postgrest", status: "fail", http: http(a), message: `PostgREST refused the function's re-signed token (${describe(a)})`, fix: "FEDJWT_LEGACY_JWT_SECRET must be the project's JWT secret (Dashboard → Settings → JWT Keys), or FEDJWT_SIGNING_JWK the private JWK of a signing key imported into the project" });
+    set({ id: "postgrest", status: "fail", http: http(a), message: `PostgREST refused the function's re-signed token (${summarize(a)})`, fix: "FEDJWT_LEGACY_JWT_SECRET must be the project's JWT secret (Dashboard → Settings → JWT Keys), or FEDJWT_SIGNING_JWK the private JWK of a signing key imported into the project" });
   } else if (code === "42501" && /set role|permission denied to set/i.test(message)) {
-    set({ id: "postgrest", status: "fail", http: http(a), message: `PostgREST could not switch to the issuer's db_role (${describe(a)})`, fix: "the db_role must be granted to authenticator: grant <db_role> to authenticator" });
+    set({ id: "postgrest", status: "fail", http: http(a), message: `PostgREST could not switch to the issuer's db_role (${summarize(a)})`, fix: "the db_role must be granted to authenticator: grant <db_role> to authenticator" });
   } else if (a.status < 300) {
     set({ id: "postgrest", status: "ok", http: http(a), message: `${accepted} (${a.status} for ${ctx.table})` });
   } else if ((code === "PGRST205" || code === "42P01") && ctx.table === PROBE_TABLE) {
@@ -258,6 +266,6 @@ function applyWriterAnswer(
   } else if (code === "42501") {
     set({ id: "postgrest", status: "ok", http: http(a), message: `${accepted}; the writer may not read ${ctx.table} (${a.status} 42501), as its grants and policies say` });
   } else {
-    set({ id: "postgrest", status: "fail", http: http(a), message: `the request through the function failed: ${describe(a)}`, fix: "see the function's and PostgREST's logs" });
+    set({ id: "postgrest", status: "fail", http: http(a), message: `the request through the function failed: ${summarize(a)}`, fix: "see the function's and PostgREST's logs" });
   }
 }

@@ -301,3 +301,20 @@ describe("typed errors", () => {
     expect(await failure(500, { code: "XX000", message: "boom" })).toEqual({ code: "upstream_failed", exitCode: 1, status: 500, upstreamCode: "XX000" });
   });
 });
+
+describe("doctor, on answers the local stack cannot give", () => {
+  const answering = (status: number, body: unknown) => () => Promise.resolve(new Response(JSON.stringify(body), { status, headers: { date: new Date().toUTCString() } }));
+
+  it.each([
+    [401, { message: "Invalid API key" }, /refused the apikey/, /--anon-key/],
+    [401, { code: 401, message: "Missing authorization header" }, /verify_jwt is on/, /verify_jwt = false/],
+    [502, { message: "Bad gateway" }, /answered HTTP 502/, /function's logs/],
+  ])("%i %j → function check fails with its fix", async (status, body, message, fix) => {
+    const { doctor } = await import("../src/doctor.ts");
+    const report = await doctor({ url: "https://project.test", anonKey: "sb_publishable_x", fetch: answering(status, body) as typeof fetch });
+    const fn = report.checks.find((c) => c.id === "function")!;
+    expect({ ok: report.ok, status: fn.status, http: fn.http?.status }).toEqual({ ok: false, status: "fail", http: status });
+    expect(fn.message).toMatch(message);
+    expect(fn.fix).toMatch(fix);
+  });
+});

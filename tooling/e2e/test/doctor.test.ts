@@ -2,6 +2,7 @@
 // built from the real pieces (a gateway with verify_jwt on, a Data API over a database without the
 // migrations, a function with a wrong signing secret or none, a wrong audience, an unregistered writer).
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { doctor, type DoctorReport } from "@fedjwt/cli";
 import {
   LOCAL_ANON_KEY,
@@ -116,13 +117,17 @@ describe("misconfigurations, each reported with its fix", () => {
       now: () => Date.now() + 120_000,
     });
     expect({ ok: report.ok, clock: check(report, "clock").status, audience: check(report, "audience").http }).toEqual({ ok: false, clock: "fail", audience: { status: 401, code: "token_not_yet_valid" } });
-    expect(check(report, "clock").message).toMatch(/1(19|20|21) s ahead of the server's/);
+    expect(check(report, "clock").message).toMatch(/clock is \d+ s ahead of the server's \(more than 10 s\)/);
   });
 
   it("an unreachable project → every network check fails, exit 1", async () => {
-    const r = await runDoctor([], "http://127.0.0.1:9");
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r));
+    const r = await runDoctor([], `http://127.0.0.1:${port}`);
     expect({ code: r.code, function: check(r.report, "function").status, registry: check(r.report, "registry").status }).toEqual({ code: 1, function: "fail", registry: "fail" });
-    expect(check(r.report, "function").message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9\/functions\/v1\/rest/);
+    expect(check(r.report, "function").message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+\/functions\/v1\/rest \(ECONNREFUSED\)/);
   });
 });
 
