@@ -46,7 +46,7 @@ export interface DoctorOptions {
 
 const PROBE_ISSUER = "fedjwt-doctor-probe";
 const PROBE_TABLE = "fedjwt_doctor_probe";
-const REGISTRY_TABLES = ["jwt_issuers", "jwt_public_keys", "jwt_registry_audit"] as const;
+const REGISTRY_TABLES = ["jwt_issuers", "jwt_public_keys", "jwt_registry", "jwt_registry_audit"] as const;
 interface Answer {
   status: number;
   body: { code?: unknown; message?: unknown; msg?: unknown } | undefined;

@@ -179,7 +179,7 @@ describe.skipIf(!local)("misconfigurations built from the local stack's pieces",
     const url = await gateway(standIn.url, restFunction().url, false);
     const r = await runDoctor([], url);
     expect({ code: r.code, function: check(r.report, "function").status, registry: check(r.report, "registry").status }).toEqual({ code: 1, function: "ok", registry: "fail" });
-    expect(check(r.report, "registry").message).toMatch(/migrations are not applied \(missing: jwt_issuers, jwt_public_keys, jwt_registry_audit\)/);
+    expect(check(r.report, "registry").message).toMatch(/migrations are not applied \(missing: jwt_issuers, jwt_public_keys, jwt_registry, jwt_registry_audit\)/);
     expect(check(r.report, "registry").fix).toMatch(/supabase db push/);
   });
 
