@@ -1,4 +1,5 @@
 import { SignerError } from "@fedjwt/signer";
+import { adopt, adoptHelp } from "./commands/adopt.ts";
 import { deactivate, deactivateHelp } from "./commands/deactivate.ts";
 import { jwks, jwksHelp } from "./commands/jwks.ts";
 import { list, listHelp } from "./commands/list.ts";
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   list: { summary: "list registered issuers and keys", help: listHelp, run: list },
   deactivate: { summary: "stop accepting an issuer's (or one key's) tokens", help: deactivateHelp, run: deactivate },
   rotate: { summary: "register a new key beside the old one, then retire the old", help: rotateHelp, run: rotate },
+  adopt: { summary: "add the rest function, its migrations and config to an existing Supabase project", help: adoptHelp, run: adopt },
 };
 
 export const VERSION = "0.1.0";
