@@ -15,6 +15,9 @@ export const CLI_CODES = [
   "bad_lifetime",
   "file_unreadable",
   "file_exists",
+  "not_a_project",
+  "no_template",
+  "would_overwrite",
   // what the project said
   "key_refused",
   "registry_missing",
@@ -31,6 +34,7 @@ export const CLI_CODES = [
   "unreachable",
   "upstream_failed",
   "file_unwritable",
+  "template_broken",
 ] as const;
 
 export type CliCode = (typeof CLI_CODES)[number];

@@ -1,4 +1,5 @@
 import { SignerError } from "@fedjwt/signer";
+import { adoptCommand } from "./commands/adopt.ts";
 import { deactivateCommand } from "./commands/deactivate.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { jwksCommand } from "./commands/jwks.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   deactivateCommand,
   rotateCommand,
   doctorCommand,
+  adoptCommand,
 ];
 
 export const VERSION = "0.1.0";

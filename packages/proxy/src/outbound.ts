@@ -77,9 +77,16 @@ export async function createOutboundSigner(config: SigningKeyConfig | undefined)
   if (typeof jwk.d !== "string") throw new SigningKeyError("the signing JWK has no private part");
   if (typeof jwk.kid !== "string" || jwk.kid === "") throw new SigningKeyError("the signing JWK needs the kid Supabase gave it");
   if (jwk.alg !== undefined && jwk.alg !== alg) throw new SigningKeyError(`the signing JWK says alg ${jwk.alg} but is a ${alg} key`);
+  // `supabase gen signing-key` prints key_ops ["sign","verify"], use "sig" and ext true: WebCrypto refuses a
+  // private key with "verify" usage, and the gateway only signs. Those members are dropped, never trusted.
+  const { key_ops: _ops, use: _use, ext: _ext, ...material } = jwk;
+  if (jwk.use !== undefined && jwk.use !== "sig") throw new SigningKeyError(`the signing JWK says use ${jwk.use}; a signing key has use sig`);
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes("sign"))) {
+    throw new SigningKeyError("the signing JWK's key_ops do not include sign");
+  }
   let key: CryptoKey;
   try {
-    key = (await importJWK({ ...jwk, ext: false }, alg)) as CryptoKey;
+    key = (await importJWK({ ...material, ext: false }, alg)) as CryptoKey;
   } catch {
     throw new SigningKeyError("the signing JWK could not be imported");
   }

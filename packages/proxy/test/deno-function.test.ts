@@ -2,18 +2,30 @@
 // `deno serve` of the function against a local fake Supabase (registry + PostgREST) on loopback.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { createServer as createTcpServer } from "node:net";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jwtVerify } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "@fedjwt/local-stack";
 import { AUDIENCE, JWT_SECRET, writer, type Writer } from "../src/testing.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fnDir = join(root, "supabase", "functions", "rest");
 const DENO_ENV = { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+
+/** A free loopback port (this package's tests depend on no tooling package, so copies install anywhere). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createTcpServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** The Deno binary the `deno` npm package links at install time. */
 function denoBin(): string {

@@ -75,6 +75,18 @@ describe("refuses to serve when misconfigured", () => {
       const { privateKey } = await joseKeyPair("EdDSA", { extractable: true, crv: "Ed25519" });
       return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k" } };
     }, /ES256 \(P-256\) or RS256/],
+    ["a CLI-shaped JWK whose key_ops leave out sign", async () => {
+      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "sig", key_ops: ["verify"] } };
+    }, /key_ops do not include sign/],
+    ["a JWK marked for encryption", async () => {
+      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "enc" } };
+    }, /use enc/],
+    ["an RSA JWK that says ES256", async () => {
+      const { privateKey } = await joseKeyPair("RS256", { extractable: true });
+      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", alg: "ES256", key_ops: ["sign", "verify"] } };
+    }, /says alg ES256 but is a RS256 key/],
   ] as const)("%s → 503 proxy_misconfigured on every request, a clear log line, no detail", async (_label, key, problem) => {
     const w = await writer("widgets-service");
     const h = harness([w], { signingKey: (await key()) as never });

@@ -1,5 +1,6 @@
 // deno-lint-ignore-file require-await -- async lambdas keep the case tables uniform
-import { exportJWK, generateKeyPair as joseKeyPair, jwtVerify } from "jose";
+import { readFileSync } from "node:fs";
+import { exportJWK, generateKeyPair as joseKeyPair, importJWK, jwtVerify, type JWK } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { describe, expect, it } from "vitest";
 import { isUuid, uuidV5 } from "../src/uuid.ts";
@@ -175,6 +176,19 @@ describe("the outbound token", () => {
     const { payload, protectedHeader } = await jwtVerify(bearer, publicKey, { algorithms: ["ES256"] });
     expect(protectedHeader.kid).toBe("supabase-signing-key-1");
     expect(payload.role).toBe("authenticated");
+  });
+
+  it.each(["es256", "rs256"] as const)("takes a %s key exactly as `supabase gen signing-key` prints it (key_ops, use, ext)", async (alg) => {
+    const text = readFileSync(new URL(`./fixtures/supabase-cli-${alg}.jwk.json`, import.meta.url), "utf8");
+    const jwk = JSON.parse(text) as JWK;
+    expect(jwk.key_ops).toEqual(["sign", "verify"]); // the CLI's shape, which WebCrypto refuses as is
+    const w = await writer("widgets-service");
+    const h = harness([w], { signingKey: { privateJwk: jwk } });
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    const bearer = h.project.calls[0]!.headers.get("authorization")!.slice(7);
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _k, ...pub } = jwk;
+    const { protectedHeader } = await jwtVerify(bearer, await importJWK(pub, jwk.alg), { algorithms: [jwk.alg!] });
+    expect(protectedHeader).toMatchObject({ alg: alg.toUpperCase(), kid: jwk.kid });
   });
 
   it("accepts the compatibility `role` claim as a requested app role", async () => {

@@ -2,6 +2,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { applyAuthSchema } from "./auth-schema.ts";
 import { repoRoot, sqlDir } from "./paths.ts";
 import { startPostgres, type RunningPostgres } from "./postgres.ts";
 import { pushMigrations } from "./supabase-cli.ts";
@@ -24,7 +25,10 @@ export interface StartSupabaseDbOptions {
   onLog?: (line: string) => void;
 }
 
-/** Runs the Supabase bootstrap SQL (roles, schemas, auth helpers, default privileges). Idempotent. */
+/**
+ * Runs the Supabase bootstrap SQL (roles, schemas, auth helpers, default privileges), then this project's
+ * auth schema (auth.users, identities, sessions, …; src/sql/auth-schema.sql). Idempotent.
+ */
 export async function bootstrapSupabase(url: string): Promise<void> {
   const sql = await readFile(join(sqlDir, "supabase-bootstrap.sql"), "utf8");
   const client = new pg.Client({ connectionString: url });
@@ -34,6 +38,7 @@ export async function bootstrapSupabase(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+  await applyAuthSchema(url);
 }
 
 /**
