@@ -63,15 +63,15 @@ alter table public.orders enable row level security;
 alter table public.stock_levels enable row level security;
 
 revoke all on table public.orders, public.stock_levels from anon, authenticated;
-grant select, insert, update on table public.orders to authenticated;
+grant select, insert, update on table public.orders to federated_writer;
 -- The column grant is the point: whatever a policy allows, only `quantity` can be updated.
-grant select on table public.stock_levels to authenticated;
-grant update (quantity) on table public.stock_levels to authenticated;
+grant select on table public.stock_levels to federated_writer;
+grant update (quantity) on table public.stock_levels to federated_writer;
 
 -- orders ---------------------------------------------------------------------------------------------
 drop policy if exists orders_select on public.orders;
 create policy orders_select on public.orders
-  for select to authenticated
+  for select to federated_writer
   using (
     ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()))
     or (select federation.has_role('orders_reader'))
@@ -79,23 +79,23 @@ create policy orders_select on public.orders
 
 drop policy if exists orders_insert on public.orders;
 create policy orders_insert on public.orders
-  for insert to authenticated
+  for insert to federated_writer
   with check ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()));
 
 drop policy if exists orders_update on public.orders;
 create policy orders_update on public.orders
-  for update to authenticated
+  for update to federated_writer
   using ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()))
   with check (writer_issuer = (select federation.issuer()));
 
 -- stock_levels ---------------------------------------------------------------------------------------
 drop policy if exists stock_select on public.stock_levels;
 create policy stock_select on public.stock_levels
-  for select to authenticated
+  for select to federated_writer
   using ((select federation.has_role('inventory_writer')) or (select federation.has_role('stock_reader')));
 
 drop policy if exists stock_update on public.stock_levels;
 create policy stock_update on public.stock_levels
-  for update to authenticated
+  for update to federated_writer
   using ((select federation.has_role('inventory_writer')))
   with check ((select federation.has_role('inventory_writer')));
