@@ -31,7 +31,7 @@ describe("registry cache", () => {
     expect(h.project.calls).toHaveLength(100);
   });
 
-  it("remembers an unknown issuer briefly (negative cache), then asks again", async () => {
+  it("answers unknown issuers from the list of registered names: no per-issuer read, one list read per TTL", async () => {
     const stranger = await writer("stranger");
     let offset = 0;
     const clock = () => Date.now() + offset;
@@ -40,10 +40,37 @@ describe("registry cache", () => {
       const res = await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
       expect((await res.json()).code).toBe("unknown_issuer");
     }
-    expect(h.project.registryReads).toBe(1);
-    offset = 1001;
+    expect(h.project.registryReads).toBe(0);
+    expect(h.project.issuerListReads).toBe(1);
+    offset = 5001;
     await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
-    expect(h.project.registryReads).toBe(2);
+    expect(h.project.issuerListReads).toBe(2);
+    expect(h.project.registryReads).toBe(0);
+  });
+
+  it("300 requests naming made-up issuers cost no registry read and do not evict a live issuer", async () => {
+    const w = await writer("widgets-service");
+    const h = harness([w]);
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    expect(h.project.registryReads).toBe(1);
+    for (let i = 0; i < 300; i++) {
+      const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w, { iss: `garbage-${i}` }))));
+      expect((await res.json()).code).toBe("unknown_issuer");
+    }
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    expect(h.project.registryReads).toBe(1);
+    expect(h.project.issuerListReads).toBe(1);
+  });
+
+  it("a newly registered issuer is seen within the TTL", async () => {
+    const late = await writer("late-service");
+    let offset = 0;
+    const h = harness([], { now: () => Date.now() + offset });
+    const token = async () => rawToken(late, goodClaims(late));
+    expect((await (await h.handler(request("/rest/widgets", await token()))).json()).code).toBe("unknown_issuer");
+    h.project.add(late);
+    offset = 5001;
+    expect((await h.handler(request("/rest/widgets", await token()))).status).toBe(200);
   });
 
   it("does not cache a registry failure", async () => {
