@@ -38,3 +38,24 @@ drop policy if exists "Individuals can delete their own notes." on public.user_n
 create policy "Individuals can delete their own notes." on public.user_notes
   for delete to authenticated
   using ((select auth.uid()) = user_id);
+
+-- Who the database thinks the caller is, as the federation.* helpers see it: handy when writing policies,
+-- and how the end-to-end tests show that a Supabase Auth user's token fails every helper. Reveals nothing
+-- but the caller's own claims.
+create or replace function public.federation_whoami()
+returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'db_role', current_user,
+    'is_writer_request', federation.is_writer_request(),
+    'issuer', federation.issuer(),
+    'writer_sub', federation.writer_sub(),
+    'writer_uid', federation.writer_uid(),
+    'app_roles', case when federation.is_writer_request() then federation.claims() -> 'app_roles' end,
+    'writer_claims', case when federation.is_writer_request() then federation.claims() -> 'writer_claims' end
+  )
+$$;
+revoke execute on function public.federation_whoami() from public, anon;
+grant execute on function public.federation_whoami() to authenticated, service_role, federated_writer;
