@@ -66,7 +66,7 @@ describe("registry cache", () => {
     const late = await writer("late-service");
     let offset = 0;
     const h = harness([], { now: () => Date.now() + offset });
-    const token = async () => rawToken(late, goodClaims(late));
+    const token = () => rawToken(late, goodClaims(late));
     expect((await (await h.handler(request("/rest/widgets", await token()))).json()).code).toBe("unknown_issuer");
     h.project.add(late);
     offset = 5001;
