@@ -40,8 +40,11 @@ export interface KeyRegistry {
   lookup(issuer: string): Promise<IssuerRecord | null>;
   /** Records (issuer, jti) until `expiresAt`; false when it was already recorded (a replay). */
   consumeJti(issuer: string, jti: string, expiresAt: Date): Promise<boolean>;
-  /** Every registered issuer name (one cheap read), so unknown issuers are answered from memory. */
-  issuerNames?(): Promise<Set<string>>;
+  /**
+   * Every registered issuer name (one cheap read), so unknown issuers are answered from memory; null when
+   * the list came back incomplete (PostgREST's max-rows), and then every issuer is looked up.
+   */
+  issuerNames?(): Promise<Set<string> | null>;
 }
 
 export interface PostgrestRegistryOptions {
@@ -82,7 +85,7 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
   const timeoutMs = options.timeoutMs ?? 3000;
   const auth = apiKeyHeaders(options.serviceKey);
 
-  async function call(path: string, init: RequestInit): Promise<unknown> {
+  async function call(path: string, init: RequestInit, onHeaders?: (h: Headers) => void): Promise<unknown> {
     let res: Response;
     try {
       res = await doFetch(`${base}/rest/v1/${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
@@ -94,6 +97,7 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       await res.body?.cancel();
       throw new ProxyError("registry_unavailable", `the registry answered ${res.status}`);
     }
+    onHeaders?.(res.headers);
     try {
       return await res.json();
     } catch {
@@ -128,10 +132,16 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       return body;
     },
     async issuerNames() {
-      const body = await call("jwt_issuers?select=issuer", { headers: { ...auth, accept: "application/json" } });
+      let total: number | undefined;
+      const body = await call("jwt_issuers?select=issuer", { headers: { ...auth, accept: "application/json", prefer: "count=exact" } }, (h) => {
+        const m = /\/(\d+)$/.exec(h.get("content-range") ?? "");
+        total = m ? Number(m[1]) : undefined;
+      });
       if (!Array.isArray(body) || !body.every((r) => typeof (r as { issuer?: unknown })?.issuer === "string")) {
         throw new ProxyError("registry_unavailable", "unexpected registry rows");
       }
+      // Without an exact total, or with fewer rows than it (db-max-rows cut the list), the list proves nothing.
+      if (total === undefined || total !== body.length) return null;
       return new Set((body as { issuer: string }[]).map((r) => r.issuer));
     },
   };
@@ -151,8 +161,9 @@ export interface CacheOptions {
 /**
  * Caches lookups per issuer for `ttlMs` (a bounded LRU), with one registry read in flight per issuer however
  * many requests wait on it (single flight), and a shorter cache for unknown issuers. When the registry can
- * list issuer names, that list (refreshed within the same TTL, single flight) answers unknown issuers from
- * memory: a flood of made-up issuers costs no per-issuer read and evicts nothing. Failures are not cached.
+ * list issuer names, that list (single flight; re-read after the TTL, or after the negative TTL on a miss)
+ * answers unknown issuers from memory: a flood of made-up issuers costs no per-issuer read and evicts
+ * nothing. Failures are not cached.
  */
 export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): KeyRegistry & { clear(): void } {
   const ttl = options.ttlMs ?? 5000;
@@ -160,15 +171,16 @@ export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): 
   const now = options.now ?? Date.now;
   const cache = new LruMap<string, { value: IssuerRecord | null; until: number }>(options.maxEntries ?? 10_000);
   const inflight = new Map<string, Promise<IssuerRecord | null>>();
-  let names: { set: Set<string>; until: number } | undefined;
-  let namesInflight: Promise<Set<string>> | undefined;
+  let names: { set: Set<string> | null; at: number } | undefined;
+  let namesInflight: Promise<Set<string> | null> | undefined;
 
-  function knownNames(): Promise<Set<string>> | Set<string> {
-    if (names && names.until > now()) return names.set;
+  /** The issuer-name list, re-read (single flight) when older than `maxAgeMs`. */
+  function knownNames(maxAgeMs: number): Promise<Set<string> | null> | Set<string> | null {
+    if (names && now() - names.at < maxAgeMs) return names.set;
     if (!namesInflight) {
       namesInflight = inner.issuerNames!().then(
         (set) => {
-          names = { set, until: now() + ttl };
+          names = { set, at: now() };
           namesInflight = undefined;
           return set;
         },
@@ -203,7 +215,13 @@ export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): 
 
   return {
     async lookup(issuer) {
-      if (inner.issuerNames && !(await knownNames()).has(issuer)) return null;
+      if (inner.issuerNames) {
+        // A miss re-reads a list older than the negative TTL, so a just-registered issuer is seen as soon
+        // as before, while made-up issuers cost at most one list read per negative TTL, whatever their number.
+        let known = await knownNames(ttl);
+        if (known && !known.has(issuer)) known = await knownNames(negativeTtl);
+        if (known && !known.has(issuer)) return null;
+      }
       return lookupOne(issuer);
     },
     consumeJti: (issuer, jti, expiresAt) => inner.consumeJti(issuer, jti, expiresAt),

@@ -37,6 +37,8 @@ export class FakeProject {
   registryReads = 0;
   /** Reads of the issuer-name list (jwt_issuers?select=issuer). */
   issuerListReads = 0;
+  /** PostgREST's db-max-rows for the issuer list (unlimited when undefined). */
+  maxRows: number | undefined;
   jwksFetches = 0;
   jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean; raw?: () => Response }>();
   /** Overrides for failure tests. */
@@ -95,7 +97,10 @@ export class FakeProject {
       }
       if (u.pathname === "/rest/v1/jwt_issuers") {
         this.issuerListReads++;
-        return Response.json([...new Set(this.rows.map((r) => r.issuer))].map((issuer) => ({ issuer })));
+        const all = [...new Set(this.rows.map((r) => r.issuer))].map((issuer) => ({ issuer }));
+        const page = all.slice(0, this.maxRows ?? all.length);
+        const range = page.length === 0 ? `*/${all.length}` : `0-${page.length - 1}/${all.length}`;
+        return Response.json(page, { headers: { "content-range": range } });
       }
       this.registryReads++;
       const issuer = decodeURIComponent(u.searchParams.get("issuer")!.replace(/^eq\./, ""));
