@@ -104,7 +104,8 @@ async function main(): Promise<void> {
       ? ["--public-key", join(keysDir, "inventory-service-local.jwk.json")]
       : ["--jwks-uri", jwksServer.url, "--alg", "EdDSA"];
     const inventoryReg = await cli(["register", "--issuer", "inventory-service", ...inventorySource,
-      "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--description", "sample inventory writer"], env);
+      "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--db-role", "inventory_service",
+      "--description", "sample inventory writer"], env);
     console.log(inventoryReg.replace(/^/gm, "  "));
 
     step(4, "Run the writers");

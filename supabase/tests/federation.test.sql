@@ -2,8 +2,8 @@
 -- The same matrix runs in packages/local-stack (vitest); this file is its small twin for Docker users,
 -- and packages/local-stack/test/pgtap.test.ts runs it on the Docker-free stack too.
 --
--- Principals: four writers as the gateway presents them (writer role federated_writer, the gateway-only
--- fedjwt_gateway claim), a Supabase Auth user (role authenticated, forged writer claims), and anon.
+-- Principals: four writers as the gateway presents them (writer role federated_writer, or inventory_service
+-- for the inventory writer; the gateway-only fedjwt_gateway claim), a Supabase Auth user (role authenticated, forged writer claims), and anon.
 -- pg_temp.attempt(principal, statement) runs one statement the way PostgREST would for that principal
 -- (SET ROLE + request.jwt.claims), always rolls it back, and returns 'rows:<n>' or the SQLSTATE.
 begin;
@@ -23,7 +23,7 @@ declare
     when 'anon' then '{}'
   end;
   -- Writers run as the writer role federated_writer; a Supabase Auth user as authenticated.
-  db_role text := case principal when 'anon' then 'anon' when 'user' then 'authenticated' else 'federated_writer' end;
+  db_role text := case principal when 'anon' then 'anon' when 'user' then 'authenticated' when 'inventory' then 'inventory_service' else 'federated_writer' end;
   n bigint;
   outcome text;
 begin
@@ -122,7 +122,7 @@ select is(pg_temp.attempt('widgets', 'select * from public.stock_levels'), 'rows
 select is(pg_temp.attempt('anon', 'select * from public.stock_levels'), '42501', 'stock: anon cannot read');
 select is(pg_temp.attempt('inventory', $$update public.stock_levels set quantity = 5 where sku = 'WIDGET-RED'$$), 'rows:1', 'stock: inventory writer updates quantity');
 select is(pg_temp.attempt('inventory', $$update public.stock_levels set location = 'x' where sku = 'WIDGET-RED'$$), '42501', 'stock: inventory writer cannot update another column');
-select is(pg_temp.attempt('orders', $$update public.stock_levels set quantity = 5$$), 'rows:0', 'stock: orders writer updates nothing');
+select is(pg_temp.attempt('orders', $$update public.stock_levels set quantity = 5$$), '42501', 'stock: orders writer cannot update (its role has no column grant)');
 select is(pg_temp.attempt('anon', $$update public.stock_levels set quantity = 5$$), '42501', 'stock: anon cannot update');
 select is(pg_temp.attempt('inventory', $$insert into public.stock_levels (sku, quantity) values ('NEW', 1)$$), '42501', 'stock: inventory writer cannot insert');
 select is(pg_temp.attempt('inventory', 'delete from public.stock_levels'), '42501', 'stock: inventory writer cannot delete');

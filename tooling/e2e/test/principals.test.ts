@@ -15,12 +15,13 @@ const target = useTarget();
 const USER_1 = "8d0fd2b3-9ca1-4a58-8b0c-000000000001";
 const USER_2 = "8d0fd2b3-9ca1-4a58-8b0c-000000000002";
 
-/** The sample writers, registered as `pnpm dev` registers them (default db_role federated_writer). */
+/** The sample writers, registered as `pnpm dev` registers them: app roles, and db_role when not the default. */
 const WRITERS = {
   "orders-service": ["orders_writer", "stock_reader"],
   "inventory-service": ["inventory_writer", "orders_reader"],
   "widgets-service": ["widgets_writer"],
 } as const;
+const DB_ROLE: Record<string, string> = { "inventory-service": "inventory_service" };
 const signers: Record<string, Signer> = {};
 
 /** A token shaped like the ones Supabase Auth (GoTrue) issues: HS256 with the project's JWT secret. */
@@ -49,7 +50,8 @@ beforeAll(async () => {
   const dir = keyDir();
   for (const [issuer, roles] of Object.entries(WRITERS)) {
     const keys = await keygen(target(), dir, issuer);
-    await register(target(), ["--issuer", issuer, "--public-key", keys.publicKey, ...roles.flatMap((r) => ["--allowed-role", r])]);
+    const dbRole = DB_ROLE[issuer];
+    await register(target(), ["--issuer", issuer, "--public-key", keys.publicKey, ...roles.flatMap((r) => ["--allowed-role", r]), ...(dbRole ? ["--db-role", dbRole] : [])]);
     signers[issuer] = await createSigner({ privateKey: readFileSync(keys.privateKey, "utf8"), issuer, audience: target().audience });
   }
   seededNotes = await notesCount();
@@ -138,6 +140,24 @@ describe("through the whole chain, a writer", () => {
       method: "POST", headers: { "content-type": "application/json", "content-profile": "graphql_public" }, body: JSON.stringify({ query: "{ __typename }" }),
     });
     expect([r.status, (r.body as { code: string }).code]).toEqual([406, "schema_not_allowed"]);
+  });
+
+  it("runs as its per-writer role when registered with one (inventory-service → inventory_service)", async () => {
+    const r = await viaGateway(target(), "rpc/federation_whoami", await signers["inventory-service"]!.sign({ roles: ["inventory_writer"] }), {
+      method: "POST", headers: { "content-type": "application/json" }, body: "{}",
+    });
+    expect(r.body).toMatchObject({ db_role: "inventory_service", issuer: "inventory-service", is_writer_request: true });
+    const stock = await viaGateway(target(), "stock_levels?sku=eq.GADGET-1", await signers["inventory-service"]!.sign({ roles: ["inventory_writer"] }), {
+      method: "PATCH", headers: { "content-type": "application/json", prefer: "return=representation" }, body: JSON.stringify({ quantity: 3 }),
+    });
+    expect([stock.status, stock.body]).toEqual([200, [expect.objectContaining({ sku: "GADGET-1", quantity: 3, updated_by: "inventory-service" })]]);
+  });
+
+  it("cannot change stock unless its role holds the column grant (orders-service → 403 42501)", async () => {
+    const r = await viaGateway(target(), "stock_levels?sku=eq.GADGET-1", await signers["orders-service"]!.sign({ roles: ["stock_reader"] }), {
+      method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ quantity: 999 }),
+    });
+    expect([r.status, (r.body as { code: string }).code]).toEqual([403, "42501"]);
   });
 
   it("still does its allowed writes as a writer role", async () => {

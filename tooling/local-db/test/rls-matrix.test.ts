@@ -20,7 +20,7 @@ const SUB = {
 const AUTH_USER = "8d0fd2b3-9ca1-4a58-8b0c-000000000001";
 
 // Writers run as writer roles: federated_writer, or a per-writer role made by federation.create_writer_role
-// (inventory, below), never as authenticated. `stolenSub` is a writer whose `sub` is an Auth user's id —
+// (inventory_service, made by the example migration), never as authenticated. `stolenSub` is a writer whose `sub` is an Auth user's id —
 // what the gateway makes impossible (it always derives sub) — to show the role alone still keeps it out.
 const PRINCIPALS = {
   widgets: writer("widgets-service", ["widgets_writer"], SUB.widgets),
@@ -76,7 +76,6 @@ let ownOrder: string;
 let otherOrder: string;
 
 beforeAll(async () => {
-  await client().query(`select federation.create_writer_role('inventory_service')`);
   const w = await client().query(`select id, owner_issuer from public.widgets order by id`);
   ownWidget = w.rows.find((r) => r.owner_issuer === "widgets-service").id;
   otherWidget = w.rows.find((r) => r.owner_issuer === "another-service").id;
@@ -222,11 +221,12 @@ const WRITER_TABLE_CASES = () => [
     table: "stock_levels",
     op: "update quantity",
     sql: `update public.stock_levels set quantity = 99 where sku = 'WIDGET-RED' returning quantity, updated_by`,
+    // Only inventory-service's own role holds the column grant: the others fail before any policy runs.
     expect: {
       inventory: ok((rows) => expect(rows).toEqual([{ quantity: 99, updated_by: "inventory-service" }])),
-      orders: zero,
-      widgets: zero,
-      plain: zero,
+      orders: denied(),
+      widgets: denied(),
+      plain: denied(),
       anon: denied(),
     },
   },
