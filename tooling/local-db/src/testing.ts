@@ -5,12 +5,16 @@ import { afterAll, beforeAll } from "vitest";
 import { asPostgrest, type RequestContext } from "./sql-as.ts";
 import { startSupabaseDb, type SupabaseDb } from "./supabase-db.ts";
 
-/** Starts a fresh migrated database for the calling test file; stops it afterwards. */
-export function useSupabaseDb(): { db: () => SupabaseDb; client: () => pg.Client } {
+/**
+ * Starts a fresh migrated database for the calling test file; stops it afterwards. `hostedLayout` makes it
+ * as hosted Supabase is (superuser supabase_admin; migrations pushed as a non-superuser postgres);
+ * `client()` is the superuser either way.
+ */
+export function useSupabaseDb(options: { hostedLayout?: boolean } = {}): { db: () => SupabaseDb; client: () => pg.Client } {
   let db: SupabaseDb | undefined;
   let client: pg.Client | undefined;
   beforeAll(async () => {
-    db = await startSupabaseDb();
+    db = await startSupabaseDb(options.hostedLayout ? { superuser: "supabase_admin" } : {});
     console.log(`database ready in ${db.timings.total} ms (postgres ${db.timings.postgres}, bootstrap ${db.timings.bootstrap}, migrations ${db.timings.migrations})`);
     client = new pg.Client({ connectionString: db.url });
     await client.connect();

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer } from "../src/testing.ts";
 
-const { client } = useSupabaseDb();
+// As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
+const { client } = useSupabaseDb({ hostedLayout: true });
 
 async function value(ctx: Parameters<typeof run>[1], expr: string): Promise<unknown> {
   const o = await run(client(), ctx, `select ${expr} as v`);

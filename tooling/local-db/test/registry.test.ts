@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
-const { client } = useSupabaseDb();
+// As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
+const { client } = useSupabaseDb({ hostedLayout: true });
 
 const PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----";
 
@@ -239,7 +240,7 @@ describe("audit trail", () => {
         order by id`,
     );
     expect(rows.map((r) => r.operation)).toEqual(["INSERT", "UPDATE", "UPDATE"]);
-    expect(rows[0]).toMatchObject({ actor_role: "service_role", session_user_name: "postgres", old_row: null });
+    expect(rows[0]).toMatchObject({ actor_role: "service_role", session_user_name: "supabase_admin", old_row: null });
     expect(rows[1]).toMatchObject({ jwt_sub: "ops-admin" });
     expect(rows[1].old_row.allowed_roles).toEqual(["a"]);
     expect(rows[1].new_row.allowed_roles).toEqual(["a", "b"]);

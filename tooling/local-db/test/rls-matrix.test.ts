@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RequestContext } from "../src/sql-as.ts";
 import { anon, authUser, run, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
-const { client } = useSupabaseDb();
+// As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
+const { client } = useSupabaseDb({ hostedLayout: true });
 
 const SUB = {
   widgets: randomUUID(),

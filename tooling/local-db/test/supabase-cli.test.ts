@@ -8,9 +8,9 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../src/paths.ts";
-import { startPostgres, type RunningPostgres } from "../src/postgres.ts";
-import { pushMigrations, runSupabaseCli } from "../src/supabase-cli.ts";
-import { bootstrapSupabase } from "../src/supabase-db.ts";
+import type { RunningPostgres } from "../src/postgres.ts";
+import { runSupabaseCli } from "../src/supabase-cli.ts";
+import { startSupabaseDb } from "../src/supabase-db.ts";
 import { useSupabaseDb } from "../src/testing.ts";
 
 const NO_DOCKER = { DOCKER_HOST: "unix:///nonexistent/fedjwt-no-docker.sock" };
@@ -92,10 +92,8 @@ describe("migrations as a non-superuser postgres (as on hosted Supabase)", () =>
   let postgresUrl = "";
 
   beforeAll(async () => {
-    running = await startPostgres({ dataDir: join(await mkdtemp(join(tmpdir(), "fedjwt-nosuper-")), "pg"), superuser: "supabase_admin" });
-    await bootstrapSupabase(running.url);
+    running = await startSupabaseDb({ superuser: "supabase_admin" });
     postgresUrl = running.url.replace("supabase_admin:", "postgres:");
-    await pushMigrations(postgresUrl, repoRoot(), true);
     asPostgres = new pg.Client({ connectionString: postgresUrl });
     await asPostgres.connect();
   }, 180_000);
