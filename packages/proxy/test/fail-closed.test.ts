@@ -6,9 +6,8 @@ import { createJwtSwapProxy } from "../src/handler.ts";
 import { AUDIENCE, goodClaims, harness, rawToken, request, writer } from "../src/testing.ts";
 
 async function expectReason(res: Response, status: number, reason: string): Promise<Record<string, unknown>> {
-  expect(res.status).toBe(status);
   const body = (await res.json()) as Record<string, unknown>;
-  expect(body.code).toBe(reason);
+  expect({ status: res.status, code: body.code }).toEqual({ status, code: reason });
   return body;
 }
 
@@ -52,7 +51,8 @@ describe("fails closed", () => {
     const w = await writer("widgets-service");
     const h = harness([w]);
     h.project.upstreamResponse = () => Response.json({ code: "PGRST301", message: "JWSError" }, { status: 401 });
-    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(401);
+    const refused = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))));
+    expect({ status: refused.status, code: (await refused.json()).code }).toEqual({ status: 401, code: "PGRST301" });
     expect(h.logs.map((l) => l.event)).toContain("upstream_rejected_token");
   });
 });

@@ -95,8 +95,7 @@ describe("forwarding", () => {
         headers: { "content-type": "application/json", "set-cookie": "a=b", "content-range": "*/0", "preference-applied": "return=minimal", connection: "close" },
       });
     const res = await h.handler(request("/rest/widgets", await (await signerFor(w)).sign(), { method: "POST", body: "{}" }));
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ code: "42501" });
+    expect({ status: res.status, code: ((await res.json()) as { code: unknown }).code }).toEqual({ status: 403, code: "42501" });
     expect(res.headers.get("set-cookie")).toBeNull();
     expect(res.headers.get("connection")).toBeNull();
     expect(res.headers.get("content-range")).toBe("*/0");

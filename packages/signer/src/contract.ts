@@ -1,6 +1,6 @@
 /**
- * The token contract shared by writers (signer) and the gateway (proxy): DESIGN.md §4.
- * One place, so the two sides cannot drift apart.
+ * The token contract shared by writers (signer) and the gateway (proxy), described for users in the
+ * README's "Token contract". One place, so the two sides cannot drift apart.
  */
 
 /** Algorithms a writer may sign with. Never `none`, never HS*. */
@@ -24,9 +24,10 @@ export const ABSOLUTE_MAX_LIFETIME_SECONDS = 3600;
 export const REGISTERED_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"] as const;
 
 /**
- * Claims the gateway owns. A writer may never set them: the gateway refuses them (`claim_reserved`), the
- * signer too. `role`/`roles` are requested through the `roles` option instead. Every other claim a writer
- * signs reaches PostgREST nested in `writer_claims`, never at the top level.
+ * Claims the gateway owns. A writer may never set them: the signer refuses to mint them, and the gateway
+ * refuses a token that carries one (401 `claim_reserved`). `role`/`roles` are requested through the
+ * `roles` option instead. Every other claim a writer signs reaches PostgREST nested in `writer_claims`,
+ * never at the top level.
  */
 export const GATEWAY_RESERVED_CLAIMS = [
   "role",

@@ -67,13 +67,13 @@ describe("orders-service (registered by public key file)", () => {
     // orders-service may read stock, not change it: its role (federated_writer) holds no column grant on it.
     expect([restock.status, restock.error?.code]).toEqual([403, "42501"]);
     const removed = await db.from("orders").delete().eq("sku", "GADGET-1");
-    expect([removed.status, removed.error?.code]).toEqual([403, "42501"]);
+    expect({ status: removed.status, code: removed.error?.code }).toEqual({ status: 403, code: "42501" });
   });
 
   it("cannot write an order in another issuer's name (the owner column comes from the token)", async () => {
     const client = await ordersClient({ ...base(), issuer: "orders-service", privateKeyPem: readFileSync(orders.privateKey, "utf8") });
     const { status, error } = await client.from("orders").insert({ sku: "WIDGET-RED", quantity: 1, writer_issuer: "inventory-service" });
-    expect([status, error?.code]).toEqual([403, "42501"]);
+    expect({ status, code: error?.code }).toEqual({ status: 403, code: "42501" });
   });
 });
 
@@ -95,9 +95,9 @@ describe("inventory-service (serves its own JWKS, registered by jwks_uri)", () =
     const ok = await supabase.from("stock_levels").update({ quantity: 80 }).eq("sku", "WIDGET-BLUE").select("quantity").single();
     expect([ok.status, ok.data]).toEqual([200, { quantity: 80 }]);
     const column = await supabase.from("stock_levels").update({ location: "elsewhere" }).eq("sku", "WIDGET-BLUE");
-    expect([column.status, column.error?.code]).toEqual([403, "42501"]);
+    expect({ status: column.status, code: column.error?.code }).toEqual({ status: 403, code: "42501" });
     const order = await supabase.from("orders").insert({ sku: "WIDGET-BLUE", quantity: 1 });
-    expect([order.status, order.error?.code]).toEqual([403, "42501"]);
+    expect({ status: order.status, code: order.error?.code }).toEqual({ status: 403, code: "42501" });
   });
 
   it("a client from inventoryClient() reads every writer's orders (orders_reader)", async () => {
