@@ -37,7 +37,8 @@ describe(".github/workflows/ci.yml", () => {
   it("supabase job: setup-cli at the CLI version this repo pins, start, test db, serve, end-to-end", () => {
     const job = workflow.jobs.supabase!;
     const cli = job.steps.find((s) => s.uses === "supabase/setup-cli@v1");
-    const pinned = (JSON.parse(readFileSync(`${root}tooling/local-db/package.json`, "utf8")) as { dependencies: Record<string, string> }).dependencies.supabase;
+    const pinned = (parse(readFileSync(`${root}pnpm-workspace.yaml`, "utf8")) as { catalog: Record<string, string> }).catalog.supabase;
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
     expect(cli?.with?.version).toBe(pinned);
     const script = runs(job);
     const order = ["supabase start", "supabase test db", "supabase functions serve", "pnpm --filter @fedjwt/e2e test"].map((s) => script.indexOf(s));
