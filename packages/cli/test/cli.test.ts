@@ -182,6 +182,28 @@ describe("jwks", () => {
   });
 });
 
+describe("register refuses what can never be a writer, before reaching the project", () => {
+  // No --url/--service-role-key and an unreachable SUPABASE_URL: a refusal here comes from the CLI itself.
+  const offline = { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "unused" };
+  it.each([
+    [["--db-role", "authenticated"], /--db-role "authenticated" is refused: writers run as federated_writer/],
+    [["--db-role", "anon"], /--db-role "anon" is refused/],
+    [["--db-role", "service_role"], /--db-role "service_role" is refused/],
+    [["--db-role", "supabase_auth_admin"], /--db-role "supabase_auth_admin" is refused/],
+    [["--db-role", "pg_read_all_data"], /--db-role "pg_read_all_data" is refused/],
+  ])("register %j → exit 2, one line", (flags, pattern) => {
+    const dir = tempDir();
+    const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
+    expectOneLineRefusal(fedjwt(["register", "--issuer", "svc", "--public-key", gen.files.publicKey, ...flags], { env: offline }), pattern);
+  });
+
+  it.each(["supabase", "supabase-demo", "my-supabase"])("register --issuer %s → exit 2, one line", (issuer) => {
+    const dir = tempDir();
+    const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
+    expectOneLineRefusal(fedjwt(["register", "--issuer", issuer, "--public-key", gen.files.publicKey], { env: offline }), /names containing "supabase"/);
+  });
+});
+
 describe("help and dispatch", () => {
   it.each(["keygen", "mint", "jwks"])("%s --help exits 0 and documents every flag it parses", (cmd) => {
     const r = fedjwt([cmd, "--help"]);

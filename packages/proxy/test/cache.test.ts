@@ -30,19 +30,56 @@ describe("registry cache", () => {
     expect(h.project.calls).toHaveLength(100);
   });
 
-  it("remembers an unknown issuer briefly (negative cache), then asks again", async () => {
+  it("answers unknown issuers from the list of registered names: no per-issuer read, one list read per negative TTL", async () => {
     const stranger = await writer("stranger");
     let offset = 0;
-    const clock = () => Date.now() + offset;
+    const t0 = Date.now();
+    const clock = () => t0 + offset;
     const h = harness([], { now: clock });
     for (let i = 0; i < 10; i++) {
       const res = await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
       expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "unknown_issuer" });
     }
-    expect(h.project.registryReads).toBe(1);
+    expect(h.project.registryReads).toBe(0);
+    expect(h.project.issuerListReads).toBe(1);
     offset = 1001;
     await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
-    expect(h.project.registryReads).toBe(2);
+    expect(h.project.issuerListReads).toBe(2);
+    expect(h.project.registryReads).toBe(0);
+  });
+
+  it("300 requests naming made-up issuers cost no registry read and do not evict a live issuer", async () => {
+    const w = await writer("widgets-service");
+    const t0 = Date.now();
+    const h = harness([w], { now: () => t0 }); // a stopped clock: the count cannot depend on how fast this runs
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    expect(h.project.registryReads).toBe(1);
+    for (let i = 0; i < 300; i++) {
+      const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w, { iss: `garbage-${i}` }))));
+      expect((await res.json()).code).toBe("unknown_issuer");
+    }
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    expect(h.project.registryReads).toBe(1);
+    expect(h.project.issuerListReads).toBe(1);
+  });
+
+  it("an issuer list cut short by PostgREST's max-rows is not trusted: every issuer is looked up", async () => {
+    const ws = [await writer("svc-a", "ES256", {}, 0), await writer("svc-b", "ES256", {}, 1), await writer("svc-c", "ES256", {}, 2)];
+    const h = harness(ws);
+    h.project.maxRows = 2;
+    for (const w of ws) expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status, w.issuer).toBe(200);
+    expect(h.project.registryReads).toBe(3);
+  });
+
+  it("a newly registered issuer is seen within the negative TTL (1 s), as before the list existed", async () => {
+    const late = await writer("late-service");
+    let offset = 0;
+    const h = harness([], { now: () => Date.now() + offset });
+    const token = () => rawToken(late, goodClaims(late));
+    expect((await (await h.handler(request("/rest/widgets", await token()))).json()).code).toBe("unknown_issuer");
+    h.project.add(late);
+    offset = 1001;
+    expect((await h.handler(request("/rest/widgets", await token()))).status).toBe(200);
   });
 
   it("does not cache a registry failure", async () => {

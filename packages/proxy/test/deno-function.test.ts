@@ -52,11 +52,16 @@ describe("supabase/functions/rest under Deno", () => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
+        if (req.url!.startsWith("/rest/v1/jwt_issuers")) {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify([{ issuer: "deno-writer" }]));
+          return;
+        }
         if (req.url!.startsWith("/rest/v1/jwt_registry")) {
           res.setHeader("content-type", "application/json");
           res.end(JSON.stringify([{
             issuer: "deno-writer", kid: w.keys.kid, alg: "ES256", public_key_pem: w.keys.publicKeyPem, public_jwk: null, jwks_uri: null,
-            usable: true, not_before: null, expires_at: null, db_role: "authenticated", allowed_roles: ["widgets_writer"],
+            usable: true, not_before: null, expires_at: null, db_role: "federated_writer", db_role_valid: true, allowed_roles: ["widgets_writer"],
             max_token_lifetime_seconds: 300, require_jti: false,
           }]));
           return;
@@ -125,7 +130,7 @@ describe("supabase/functions/rest under Deno", () => {
     expect(call.headers.apikey).toBe("sb_publishable_local");
     expect(call.headers.prefer).toBe("return=representation");
     const { payload } = await jwtVerify(String(call.headers.authorization).slice(7), new TextEncoder().encode(JWT_SECRET));
-    expect(payload).toMatchObject({ iss: "deno-writer", role: "authenticated", app_roles: ["widgets_writer"], writer_sub: "deno-writer" });
+    expect(payload).toMatchObject({ iss: "deno-writer", role: "federated_writer", app_roles: ["widgets_writer"], writer_sub: "deno-writer", fedjwt_gateway: 1 });
   });
 
   it("refuses a bad token with the reason code and logs one JSON line", async () => {

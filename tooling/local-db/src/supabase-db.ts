@@ -22,6 +22,12 @@ export interface StartSupabaseDbOptions {
   workdir?: string;
   /** Apply seed.sql too (default true). */
   seed?: boolean;
+  /**
+   * The cluster's superuser (default `postgres`). With `supabase_admin`, the database is laid out as on
+   * hosted Supabase: `postgres` is not a superuser, and the migrations are pushed as that `postgres`.
+   * `url` stays the superuser's. Only for a new data folder.
+   */
+  superuser?: string;
   onLog?: (line: string) => void;
 }
 
@@ -54,13 +60,15 @@ export async function startSupabaseDb(options: StartSupabaseDbOptions = {}): Pro
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.persistent !== undefined ? { persistent: options.persistent } : {}),
     ...(options.onLog ? { onLog: options.onLog } : {}),
+    ...(options.superuser ? { superuser: options.superuser } : {}),
   });
   try {
     const t1 = performance.now();
     const fresh = !(await isBootstrapped(db.url));
     await bootstrapSupabase(db.url);
     const t2 = performance.now();
-    await pushMigrations(db.url, options.workdir ?? repoRoot(), fresh && (options.seed ?? true));
+    const migrator = options.superuser && options.superuser !== "postgres" ? db.url.replace(`${options.superuser}:`, "postgres:") : db.url;
+    await pushMigrations(migrator, options.workdir ?? repoRoot(), fresh && (options.seed ?? true));
     const t3 = performance.now();
     return {
       ...db,

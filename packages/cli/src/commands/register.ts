@@ -1,4 +1,4 @@
-import { importPublicKey, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS, thumbprint, type SupportedAlg } from "@fedjwt/signer";
+import { importPublicKey, isPlatformIssuerName, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS, thumbprint, type SupportedAlg } from "@fedjwt/signer";
 import { CliError } from "../errors.ts";
 import { readText } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
@@ -10,7 +10,7 @@ const POLICY = "Issuer policy (defaults for a new issuer in brackets)";
 /** The issuer-policy flags (register sets them; a later register updates only those given). */
 export const POLICY_FLAGS = {
   "allowed-role": { type: "string", value: "<role>", multiple: true, group: POLICY, description: "an application role the writer may request [none]" },
-  "db-role": { type: "string", value: "<role>", group: POLICY, description: "database role PostgREST switches to [authenticated]; privileged roles are refused" },
+  "db-role": { type: "string", value: "<role>", group: POLICY, description: "writer role PostgREST switches to [federated_writer]: federated_writer or a role made by federation.create_writer_role(); authenticated, anon, service_role and privileged roles are refused" },
   "max-lifetime": { type: "string", value: "<seconds>", group: POLICY, description: "longest token lifetime accepted, 1–3600 [300]" },
   "require-jti": { type: "boolean", group: POLICY, description: "accept each jti once (replay protection)" },
   description: { type: "string", value: "<text>", group: POLICY, description: "free text" },
@@ -98,11 +98,22 @@ function isoOrNull(v: unknown, flag: string): string | null {
   return new Date(t).toISOString();
 }
 
+/** Roles no writer may run as: Supabase Auth users' and the API's roles, and the platform's own. */
+const NOT_WRITER_ROLES = new Set(["anon", "authenticated", "service_role", "authenticator", "postgres", "dashboard_user", "pgbouncer"]);
+
+/** Refuses a --db-role that can never be a writer role, before asking the registry (which checks the rest). */
+function checkDbRole(role: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role) || NOT_WRITER_ROLES.has(role) || /^(supabase|pg_|pgsodium)/.test(role)) {
+    throw new CliError("db_role_refused", `--db-role ${JSON.stringify(role)} is refused: writers run as federated_writer or a role made by federation.create_writer_role(), never as an Auth user's, the API's or a privileged role`);
+  }
+  return role;
+}
+
 /** The policy columns given on the command line (only those). */
 export function policyFromFlags(values: Record<string, unknown>): Partial<IssuerRow> {
   const policy: Partial<IssuerRow> = {};
   if (values["allowed-role"] !== undefined) policy.allowed_roles = values["allowed-role"] as string[];
-  if (values["db-role"] !== undefined) policy.db_role = values["db-role"] as string;
+  if (values["db-role"] !== undefined) policy.db_role = checkDbRole(values["db-role"] as string);
   if (values["max-lifetime"] !== undefined) {
     const n = Number(values["max-lifetime"]);
     if (!Number.isInteger(n) || n < 1 || n > 3600) throw new CliError("bad_lifetime", "--max-lifetime must be a whole number of seconds from 1 to 3600");
@@ -135,6 +146,7 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
 export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
   const issuer = values.issuer;
   if (!ISSUER_PATTERN.test(issuer)) throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
+  if (isPlatformIssuerName(issuer)) throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} is refused: names containing "supabase" could pass for the platform's own tokens`);
   const key = await keyFromFlags(values, issuer);
   const policy = policyFromFlags(values);
   const client = connection(values, "register");
@@ -160,7 +172,7 @@ export async function register(values: FlagValues<typeof flags>, io: Io): Promis
     if (e instanceof CliError && e.upstreamCode === "23514") {
       const upstream = { status: e.status ?? 400, upstreamCode: "23514", ...(e.upstreamMessage !== undefined ? { upstreamMessage: e.upstreamMessage } : {}), cause: e };
       if (e.upstreamMessage?.includes("db_role")) {
-        throw new CliError("db_role_refused", `--db-role ${JSON.stringify(policy.db_role)} is refused: it is privileged (or does not exist); writers get an ordinary role like authenticated`, upstream);
+        throw new CliError("db_role_refused", `--db-role ${JSON.stringify(policy.db_role)} is refused by the registry: it is not a writer role (create it with federation.create_writer_role()) or it can become a privileged role`, upstream);
       }
       throw new CliError("policy_refused", `the registry refused the policy: ${e.upstreamMessage ?? e.message}`, upstream);
     }
