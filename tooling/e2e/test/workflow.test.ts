@@ -60,7 +60,7 @@ describe(".github/workflows/ci.yml", () => {
     // The keys come from `supabase status -o env`, renamed with a sed expression into $GITHUB_ENV.
     const exported = /sed -n 's\/\^\\\(([A-Z_\\|]+)\\\)=.*E2E_\\1=.*GITHUB_ENV/.exec(runs(job));
     for (const name of exported?.[1]?.split("\\|") ?? []) provided.add(`E2E_${name}`);
-    expect(read).toEqual(["E2E_ANON_KEY", "E2E_API_URL", "E2E_AUDIENCE", "E2E_KEY_CACHE_TTL_MS", "E2E_SERVICE_ROLE_KEY"]);
+    expect(read).toEqual(["E2E_ANON_KEY", "E2E_API_URL", "E2E_AUDIENCE", "E2E_JWT_SECRET", "E2E_KEY_CACHE_TTL_MS", "E2E_SERVICE_ROLE_KEY"]);
     for (const name of read) expect(provided.has(name), name).toBe(true);
   });
 });
