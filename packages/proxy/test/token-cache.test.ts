@@ -37,7 +37,7 @@ describe("verified-token cache in the handler", () => {
     const [first, second, third] = h.project.calls;
     expect(second!.headers.get("authorization")).toBe(first!.headers.get("authorization"));
     expect(third!.body).toBe('{"a":1}');
-    expect((await outboundClaims(second!)).role).toBe("authenticated");
+    expect((await outboundClaims(second!)).role).toBe("federated_writer");
   });
 
   it("a token differing in one signature byte, or another valid token, is verified on its own", async () => {
@@ -126,7 +126,7 @@ describe("VerifiedTokenCache bounds", () => {
   const record: IssuerRecord = {
     issuer: "svc",
     keys: [],
-    policy: { db_role: "authenticated", allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false },
+    policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false },
   };
   const fixed: KeyRegistry = { lookup: () => Promise.resolve(record), consumeJti: () => Promise.resolve(true) };
   const admitted = (policy = record.policy) => ({
@@ -180,7 +180,7 @@ describe("VerifiedTokenCache bounds", () => {
 describe("VerifiedTokenCache under concurrency", () => {
   it("keeps its memory count right when an entry is evicted while a lookup awaits the registry", async () => {
     const now = () => 1_000_000_000;
-    const record: IssuerRecord = { issuer: "svc", keys: [], policy: { db_role: "authenticated", allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false } };
+    const record: IssuerRecord = { issuer: "svc", keys: [], policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false } };
     let release: () => void = () => undefined;
     let slow = false;
     const registry: KeyRegistry = {

@@ -62,7 +62,7 @@ async function seedOrder(api: string, headers: Record<string, string>): Promise<
 /** A token PostgREST accepts directly, equivalent to what the gateway mints (for the direct side). */
 function directToken(jwtSecret: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "authenticated", aud: "authenticated", app_roles: ROLES, iat: now, exp: now + 3600 })
+  return new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "federated_writer", aud: "authenticated", app_roles: ROLES, fedjwt_gateway: 1, iat: now, exp: now + 3600 })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(jwtSecret));
 }
 
@@ -198,12 +198,15 @@ export async function keepAlive(log: (s: string) => void, amount = 3000): Promis
   const keys = await generateKeyPair();
   let connections = 0;
   let registryReads = 0;
-  const row = { issuer: "ka-service", kid: keys.kid, alg: keys.alg, public_key_pem: keys.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null, db_role: "authenticated", allowed_roles: ROLES, max_token_lifetime_seconds: 300, require_jti: false };
+  const row = { issuer: "ka-service", kid: keys.kid, alg: keys.alg, public_key_pem: keys.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null, db_role: "federated_writer", db_role_valid: true, allowed_roles: ROLES, max_token_lifetime_seconds: 300, require_jti: false };
   const server = createServer((req, res) => {
-    if (req.url?.startsWith("/rest/v1/jwt_registry")) registryReads++;
-    const body = req.url?.startsWith("/rest/v1/jwt_registry") ? JSON.stringify([row]) : '[{"id":1,"quantity":1}]';
+    // The registry: the issuer list (with its exact count) and the issuer's rows; anything else is data.
+    const names = req.url?.startsWith("/rest/v1/jwt_issuers");
+    const rows = req.url?.startsWith("/rest/v1/jwt_registry");
+    if (names || rows) registryReads++;
+    const body = names ? JSON.stringify([{ issuer: row.issuer }]) : rows ? JSON.stringify([row]) : '[{"id":1,"quantity":1}]';
     req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end(body));
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json", ...(names ? { "content-range": "0-0/1" } : {}) }).end(body));
   });
   server.on("connection", () => connections++);
   server.keepAliveTimeout = 30_000;

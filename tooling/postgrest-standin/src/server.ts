@@ -10,7 +10,7 @@
 // count=exact / tx=rollback, and rpc. No embedding, no OpenAPI, no aggregates. With Docker, `supabase start`
 // runs the real PostgREST and this is not used.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { errors as joseErrors, jwtVerify } from "jose";
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 import pg from "pg";
 import { ident, SchemaCache, type Relation, type RpcFunction } from "./catalog.ts";
 import { fromPgError, PgrstError } from "./errors.ts";
@@ -21,6 +21,11 @@ export interface StandInOptions {
   dbUrl: string;
   /** The JWT secret tokens are verified with (HS256). */
   jwtSecret: string;
+  /**
+   * Public signing keys trusted besides the secret (ES256/RS256), as PostgREST trusts a JWKS: a project's
+   * asymmetric JWT signing keys (`supabase gen signing-key`, `[auth] signing_keys_path`).
+   */
+  jwks?: JSONWebKeySet;
   /** Exposed schemas; the first is the default (default ["public", "graphql_public"]). */
   schemas?: string[];
   anonRole?: string;
@@ -49,7 +54,19 @@ interface Ctx {
 
 const OBJECT_MEDIA = "application/vnd.pgrst.object+json";
 
-async function authenticate(req: IncomingMessage, secret: Uint8Array, anonRole: string): Promise<{ role: string; claims: Record<string, unknown>; authenticated: boolean }> {
+/** How tokens are verified: the HS256 secret, plus the JWKS's keys when one is configured. */
+interface Verification {
+  key: Uint8Array | JWTVerifyGetKey;
+  algorithms: string[];
+}
+
+function verification(secret: Uint8Array, jwks: JSONWebKeySet | undefined): Verification {
+  if (!jwks) return { key: secret, algorithms: ["HS256"] };
+  const set = createLocalJWKSet(jwks);
+  return { key: (header, token) => (header.alg === "HS256" ? secret : set(header, token)), algorithms: ["HS256", "ES256", "RS256"] };
+}
+
+async function authenticate(req: IncomingMessage, verify: Verification, anonRole: string): Promise<{ role: string; claims: Record<string, unknown>; authenticated: boolean }> {
   const auth = req.headers.authorization;
   if (!auth) return { role: anonRole, claims: {}, authenticated: false };
   const m = /^Bearer (.+)$/i.exec(auth);
@@ -57,7 +74,9 @@ async function authenticate(req: IncomingMessage, secret: Uint8Array, anonRole: 
     new PgrstError(401, code, message, null, null, { "www-authenticate": `Bearer error="invalid_token", error_description="${message}"` });
   if (!m) throw bad("Missing or invalid Authorization header");
   try {
-    const { payload } = await jwtVerify(m[1]!, secret, { algorithms: ["HS256"] });
+    const { payload } = typeof verify.key === "function"
+      ? await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms })
+      : await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms });
     // PostgREST: a request is "authenticated" (42501 → 403 rather than 401) when its JWT carries a role.
     const hasRole = typeof payload.role === "string" && payload.role !== "";
     return { role: hasRole ? (payload.role as string) : anonRole, claims: payload as Record<string, unknown>, authenticated: hasRole };
@@ -152,7 +171,7 @@ function contentRange(offset: number, n: number, total: number | null): string {
 export function standInHandler(options: StandInOptions & { pool: pg.Pool }) {
   const schemas = options.schemas ?? ["public", "graphql_public"];
   const cache = new SchemaCache(options.pool, schemas);
-  const secret = new TextEncoder().encode(options.jwtSecret);
+  const verify = verification(new TextEncoder().encode(options.jwtSecret), options.jwks);
   const anonRole = options.anonRole ?? "anon";
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
 
@@ -172,7 +191,7 @@ export function standInHandler(options: StandInOptions & { pool: pg.Pool }) {
     if (!schemas.includes(schema)) {
       throw new PgrstError(406, "PGRST106", `The schema must be one of the following: ${schemas.join(", ")}`);
     }
-    const auth = await authenticate(req, secret, anonRole);
+    const auth = await authenticate(req, verify, anonRole);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "authorization" && k !== "cookie") headers[k] = v;
     const ctx: Ctx = { ...auth, schema, prefer: parsePrefer((req.headers.prefer as string | undefined) ?? null), method, path: url.pathname, headers };

@@ -2,7 +2,8 @@
 // Run by `pnpm test` (see package.json) with the Bun binary the `bun` npm package installs.
 import { expect, test } from "bun:test";
 import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
-import { createSigner, generateKeyPair, SignerError, signMultiIssuerJwt, SUPPORTED_ALGS, toJwks } from "../../src/index.ts";
+import { createSigner, generateKeyPair, SignerError, SUPPORTED_ALGS, toJwks } from "../../src/index.ts";
+import { refusalCases } from "../runtime-cases.ts";
 
 for (const alg of SUPPORTED_ALGS) {
   test(`${alg}: sign, then verify with the PEM and with the JWKS`, async () => {
@@ -20,12 +21,7 @@ for (const alg of SUPPORTED_ALGS) {
 
 test("refusals carry stable codes under Bun too", async () => {
   const k = await generateKeyPair();
-  const cases: Array<[string, () => Promise<unknown>]> = [
-    ["audience_missing", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "" })],
-    ["lifetime_too_long", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", expiresIn: 301 })],
-    ["claim_reserved", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", claims: { role: "service_role" } })],
-    ["alg_key_mismatch", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", alg: "RS256" })],
-  ];
+  const cases = refusalCases(k);
   for (const [code, run] of cases) {
     const e = await run().then(() => undefined, (err: unknown) => err);
     expect(e instanceof SignerError ? e.code : String(e)).toBe(code);
