@@ -49,13 +49,20 @@ export async function cannon(o: CannonOptions): Promise<RunResult & { raw: RawRu
   }));
   const before = cpuSnapshot(o.groups);
   const t0 = performance.now();
-  const instance = autocannon({ url: o.url, connections: o.connections, amount: o.amount, requests, timeout: 20 });
+  // autocannon reports only at its next sampling tick, up to sampleInt after the last answer: the run's time
+  // and CPU are taken at the last answer instead.
+  let answered = 0;
+  let lastAt = t0;
+  let after: Record<string, number> | undefined;
+  const instance = autocannon({ url: o.url, connections: o.connections, amount: o.amount, requests, timeout: 20, sampleInt: 100 });
   (instance as unknown as NodeJS.EventEmitter).on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 300) latencies.push(ms);
+    lastAt = performance.now();
+    if (++answered === o.amount) after = cpuSnapshot(o.groups);
   });
   const result = await instance;
-  const seconds = (performance.now() - t0) / 1000;
-  const after = cpuSnapshot(o.groups);
+  const seconds = (lastAt - t0) / 1000;
+  after ??= cpuSnapshot(o.groups); // some requests failed without an answer
   const cpuMs: Record<string, number> = {};
   for (const k of Object.keys(after)) cpuMs[k] = after[k]! - (before[k] ?? 0);
   return mergeRuns([{ requests: result.requests.total, seconds, errors: result.non2xx + result.errors + result.timeouts, latencies, cpuMs }]);
