@@ -262,7 +262,7 @@ export async function handlerCost(log: (s: string) => void): Promise<{ node: Han
   writeFileSync(script, `import { measureHandlerCost } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await measureHandlerCost()));\n`);
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(denoBinary(), ["run", "--quiet", "--no-prompt", "--allow-env", "--allow-read", "--config", join(root, "supabase/functions/rest/deno.json"), script], {
+      const child = spawn(denoBinary(), ["run", "--quiet", "--no-prompt", "--no-lock", "--allow-env", "--allow-read", "--config", join(root, "supabase/functions/rest/deno.json"), script], {
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...denoNetworkEnv(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
         stdio: ["ignore", "pipe", "inherit"],
       });
@@ -311,7 +311,7 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
   for (let i = 0; i < runs; i++) {
     const port = await freePort();
     const t0 = performance.now();
-    const child = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port),
+    const child = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--no-lock", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port),
       "--config", join(root, "supabase/functions/rest/deno.json"), join(root, "supabase/functions/rest/index.ts")], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SUPABASE_URL: stack.info.API_URL, SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY, SUPABASE_ANON_KEY: stack.info.ANON_KEY, FEDJWT_AUDIENCE: stack.info.API_URL, FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET },
       stdio: "ignore",

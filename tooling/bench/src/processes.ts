@@ -49,7 +49,7 @@ export interface DenoServer {
 /** Serves `entrypoint` (optionally with a deno.json) with `deno serve`, as the Edge Runtime would, and waits for its port. */
 export async function serveDeno(entrypoint: string, env: Record<string, string>, config?: string): Promise<DenoServer> {
   const port = await freePort();
-  const args = ["serve", "--quiet", "--no-prompt", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port)];
+  const args = ["serve", "--quiet", "--no-prompt", "--no-lock", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port)];
   if (config) args.push("--config", config);
   args.push(entrypoint);
   const child = spawn(denoBinary(), args, {
