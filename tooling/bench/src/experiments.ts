@@ -288,7 +288,11 @@ export async function revocation(stack: Stack, trials: number, log: (s: string) 
     const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, issuer, ROLES);
     const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer, audience: api });
     const hit = async () => (await fetch(`${api}/functions/v1/rest/orders?select=id&limit=1`, { headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${await signer.token({ roles: ROLES })}` } })).status;
-    if ((await hit()) !== 200) throw new Error(`trial ${i}: not accepted before deactivation`);
+    // A newly registered issuer is seen once the gateway's issuer list is re-read (within its negative TTL).
+    for (let tries = 0; (await hit()) !== 200; tries++) {
+      if (tries >= 100) throw new Error(`trial ${i}: not accepted before deactivation`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await new Promise((r) => setTimeout(r, Math.random() * 5000)); // deactivate at a random point of the cache's life
     await fetch(`${api}/rest/v1/jwt_issuers?issuer=eq.${issuer}`, { method: "PATCH", headers: svc, body: '{"is_active":false}' });
     const t0 = performance.now();
