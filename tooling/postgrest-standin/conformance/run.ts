@@ -1,0 +1,86 @@
+// The conformance run: postgrest-js's own test suite against the stand-in. Starts embedded PostgreSQL with
+// the upstream schema and seed, the stand-in over it, then the vendored tests
+// under vitest. Exits non-zero when a test fails that is not in expected-failures.json, or when a test listed
+// there passes (remove it from the list). Prints the pass rate.
+//   node conformance/run.ts [--list]   (--list prints every failing test with its first error line)
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { LOCAL_JWT_SECRET } from "@fedjwt/local-db";
+import { startVitest } from "vitest/node";
+import { startPostgrestStandIn } from "../src/server.ts";
+import { startUpstreamDb } from "./database.ts";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const upstreamTests = `${here}postgrest-js/test`;
+
+/** Test id as listed in expected-failures.json: "<file> > <describe> > <test>". */
+interface Outcome { id: string; file: string; state: string; error: string; ms: number }
+
+const expected = JSON.parse(await readFile(`${here}expected-failures.json`, "utf8")) as Record<string, string>;
+const listMode = process.argv.includes("--list");
+
+const t0 = performance.now();
+const db = await startUpstreamDb(`${upstreamTests}/supabase`);
+const rest = await startPostgrestStandIn({
+  dbUrl: db.url.replace("postgres:postgres@", "authenticator:postgres@"),
+  jwtSecret: LOCAL_JWT_SECRET,
+  schemas: ["public", "personal", "graphql_public"], // upstream config.toml [api] schemas
+});
+process.env.CONFORMANCE_REST_URL = rest.url;
+const outcomes: Outcome[] = [];
+let exitCode = 0;
+try {
+  const vitest = await startVitest([], {
+    config: `${here}vitest.config.ts`,
+    run: true,
+    watch: false,
+    reporters: [
+      listMode ? "default" : "dot",
+      {
+        onTestRunEnd(modules) {
+          for (const m of modules) {
+            const file = m.moduleId.slice(upstreamTests.length + 1);
+            for (const t of m.children.allTests()) {
+              const r = t.result();
+              const error = r.state === "failed" ? (r.errors?.[0]?.message ?? "").split("\n")[0]! : "";
+              outcomes.push({ id: `${file} > ${t.fullName}`, file, state: r.state, error, ms: t.diagnostic()?.duration ?? 0 });
+            }
+          }
+        },
+      },
+    ],
+  });
+  await vitest.close();
+} finally {
+  await rest.close();
+  await db.stop();
+}
+
+const serverFiles = new Set<string>();
+for (const o of outcomes) {
+  const text = await readFile(`${upstreamTests}/${o.file}`, "utf8");
+  if (text.includes("CONFORMANCE_REST_URL")) serverFiles.add(o.file);
+}
+const ran = outcomes.filter((o) => o.state === "passed" || o.state === "failed");
+const passed = ran.filter((o) => o.state === "passed");
+const failed = ran.filter((o) => o.state === "failed");
+const server = ran.filter((o) => serverFiles.has(o.file));
+const serverPassed = server.filter((o) => o.state === "passed");
+const unexpected = failed.filter((o) => !(o.id in expected));
+const fixed = passed.filter((o) => o.id in expected);
+const stale = Object.keys(expected).filter((id) => !outcomes.some((o) => o.id === id));
+
+if (listMode) {
+  for (const o of failed) console.log(`FAIL ${o.id}\n     ${o.error}`);
+  for (const o of outcomes.filter((o) => o.ms > 1000)) console.log(`slow (${Math.round(o.ms)} ms): ${o.id}`);
+}
+for (const o of unexpected) console.error(`unexpected failure: ${o.id}\n     ${o.error}`);
+for (const o of fixed) console.error(`listed as failing but passes (remove it from expected-failures.json): ${o.id}`);
+for (const id of stale) console.error(`listed in expected-failures.json but not run: ${id}`);
+if (unexpected.length || fixed.length || stale.length) exitCode = 1;
+
+const pct = (a: number, b: number) => (b === 0 ? "0.0" : ((100 * a) / b).toFixed(1));
+console.log(`postgrest-js conformance: ${serverPassed.length}/${server.length} tests that reach the server pass (${pct(serverPassed.length, server.length)} %), ` +
+  `${passed.length}/${ran.length} in all; ${failed.length - unexpected.length} expected failures; ${Math.round((performance.now() - t0) / 1000)} s`);
+console.log(`conformance: ${passed.length} passed, ${failed.length} failed`);
+process.exit(exitCode);
