@@ -168,10 +168,45 @@ describe("reading (docs: Tables and Views)", () => {
     expect([r.status, r.body.code]).toEqual([406, "PGRST106"]);
   });
 
-  it("embedding is refused clearly (not implemented by the stand-in)", async () => {
-    const r = await call("/items?select=id,parent(name)", svc);
-    expect(r.status).toBe(400);
-    expect(r.body.message).toMatch(/not supported by the local PostgREST stand-in/);
+  it("embedding follows foreign keys: to-one by the FK column, to-many by the table, !inner drops empty ones", async () => {
+    const one = await call("/items?select=id,parent(name)&id=in.(1,2)&order=id", svc);
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual([{ id: 1, parent: null }, { id: 2, parent: null }]);
+    const c = new pg.Client({ connectionString: db().url });
+    await c.connect();
+    try {
+      await c.query("begin");
+      await c.query("update public.items set parent = 1 where id in (2, 3)");
+      await c.query("commit");
+      const many = await call("/items?select=name,children:items!parent(name)&children.order=name&id=eq.1", svc);
+      expect(many.body).toEqual([{ name: "alpha", children: [{ name: "Gamma" }, { name: "beta" }] }]);
+      const inner = await call("/items?select=id,items!parent!inner(id)&order=id", svc);
+      expect(inner.body).toEqual([{ id: 1, items: [{ id: 2 }, { id: 3 }] }]);
+      const child = await call("/items?select=id,parent(name)&id=eq.3", svc);
+      expect(child.body).toEqual([{ id: 3, parent: { name: "alpha" } }]);
+    } finally {
+      await c.query("update public.items set parent = null");
+      await c.end();
+    }
+  });
+
+  it("an embedding no foreign key supports → 400 PGRST200", async () => {
+    const r = await call("/items?select=id,orders(*)", svc);
+    expect([r.status, r.body.code]).toEqual([400, "PGRST200"]);
+  });
+
+  it("zero silent answers: what the stand-in does not implement is refused with a 4xx naming it", async () => {
+    const pref = await call("/items?select=id", { ...svc, headers: { prefer: "timezone=UTC" } });
+    expect([pref.status, pref.body.code]).toEqual([400, "PGRST122"]);
+    expect(pref.body.details).toMatch(/timezone=UTC/);
+    const geo = await call("/items", { ...svc, headers: { accept: "application/geo+json" } });
+    expect([geo.status, geo.body.code]).toEqual([406, "PGRST107"]);
+    const put = await call("/items?id=eq.1", { ...svc, method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: 1, name: "alpha" }) });
+    expect(put.status).toBe(400);
+    expect(put.body.message).toMatch(/PUT requests is not supported by the local PostgREST stand-in/);
+    const scalar = await call("/rpc/add?a=1&select=x", svc);
+    expect(scalar.status).toBe(400);
+    expect(scalar.body.message).toMatch(/on a function that returns a scalar is not supported/);
   });
 
   it("identifiers are checked and values bound: injection attempts change nothing", async () => {
