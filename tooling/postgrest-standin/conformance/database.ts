@@ -1,6 +1,7 @@
 // The upstream suite's database: embedded PostgreSQL 17 with the Supabase bootstrap, then the vendored
 // test/supabase/migrations/*.sql and seed.sql in order. Applied with plain SQL rather than the Supabase CLI:
-// the upstream config.toml has keys ([inbucket]) that the CLI this repository pins refuses.
+// the upstream config.toml has keys ([inbucket]) that the CLI this repository pins refuses. Two database
+// settings of Supabase's Postgres image are applied too (see below).
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +27,9 @@ export async function startUpstreamDb(supabaseDir: string): Promise<RunningPostg
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
+      // Two settings of Supabase's Postgres image that the explain test shows (EXPLAIN SETTINGS / VERBOSE).
+      await client.query("alter database postgres set effective_cache_size = '128MB'");
+      await client.query("alter database postgres set compute_query_id = 'on'");
       for (const file of [...migrations.map((f) => join(supabaseDir, "migrations", f)), join(supabaseDir, "seed.sql")]) {
         await client.query(withoutPostgis(await readFile(file, "utf8"))).catch((e: Error) => {
           throw new Error(`${file}: ${e.message}`);

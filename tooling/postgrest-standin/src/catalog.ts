@@ -50,6 +50,8 @@ export interface Routine {
   rows: number;
   /** PostgREST exposes functions whose parameters are all named, or with one unnamed json/jsonb/text/xml/bytea one. */
   callable: boolean;
+  /** OUT / TABLE columns of a function returning an anonymous record. */
+  outColumns: Array<{ name: string; type: string }>;
 }
 
 export type Cardinality = "many-to-one" | "one-to-many" | "one-to-one" | "many-to-many";
@@ -140,7 +142,8 @@ export class SchemaCache {
     const rels = await this.#pool.query(
       `select n.nspname as schema, c.relname as name, c.relkind in ('v', 'm') as is_view, c.reltype::int as type_oid,
               a.attname as column, format_type(a.atttypid, a.atttypmod) as type, not a.attnotnull as nullable,
-              pg_get_expr(d.adbin, d.adrelid) as default_expr
+              coalesce(pg_get_expr(d.adbin, d.adrelid), case when a.attidentity in ('a', 'd') then
+                format('nextval(%L::regclass)', pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname)) end) as default_expr
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -174,7 +177,7 @@ export class SchemaCache {
         order by c.conname`,
       [this.#schemas],
     );
-    const fks: Array<{ name: string; from: Relation; to: Relation; cols: string[]; fcols: string[] }> = [];
+    const fks: Array<{ name: string; from: Relation; to: Relation; cols: string[]; fcols: string[]; viaView?: boolean; base?: Relation }> = [];
     for (const c of cons.rows) {
       const rel = relations.get(key(c.schema, c.table));
       if (!rel) continue;
@@ -185,6 +188,57 @@ export class SchemaCache {
         if (to) fks.push({ name: c.name, from: rel, to, cols: c.cols, fcols: c.fcols });
       }
     }
+    // Views: which of their columns are plain copies of a table's column (the origin PostgreSQL records in
+    // each target entry of the view's query), so foreign keys of the table apply to the view too.
+    const origins = await this.#pool.query(
+      `select vn.nspname as vschema, v.relname as view, m[1] as vcol, tn.nspname as tschema, t.relname as table, a.attname as tcol
+         from pg_class v
+         join pg_namespace vn on vn.oid = v.relnamespace
+         join pg_rewrite r on r.ev_class = v.oid,
+              regexp_matches(r.ev_action::text, ':resname (\\S+) :ressortgroupref \\d+ :resorigtbl (\\d+) :resorigcol (\\d+)', 'g') as m
+         join pg_class t on t.oid = m[2]::oid
+         join pg_namespace tn on tn.oid = t.relnamespace
+         join pg_attribute a on a.attrelid = t.oid and a.attnum = m[3]::int
+        where v.relkind = 'v' and vn.nspname = any($1)`,
+      [this.#schemas],
+    );
+    // view → table → (table column → view column); a view column with two origins is left out.
+    const viewCols = new Map<Relation, Map<Relation, Map<string, string>>>();
+    const seen = new Map<string, string>();
+    for (const o of origins.rows) {
+      const view = relations.get(key(o.vschema, o.view));
+      const table = relations.get(key(o.tschema, o.table));
+      if (!view || !table || !view.columns.has(o.vcol)) continue;
+      const id = `${o.vschema}.${o.view}.${o.vcol}`;
+      const origin = `${o.tschema}.${o.table}.${o.tcol}`;
+      if (seen.has(id) && seen.get(id) !== origin) {
+        viewCols.get(view)?.get(table)?.delete(o.tcol);
+        continue;
+      }
+      seen.set(id, origin);
+      const byTable = viewCols.get(view) ?? new Map<Relation, Map<string, string>>();
+      const cols = byTable.get(table) ?? new Map<string, string>();
+      cols.set(o.tcol, o.vcol);
+      byTable.set(table, cols);
+      viewCols.set(view, byTable);
+    }
+    /** The relation itself and every view that exposes all of `cols` of it, with the columns renamed. */
+    const overlays = (rel: Relation, cols: string[]): Array<{ rel: Relation; cols: string[] }> => {
+      const out = [{ rel, cols }];
+      for (const [view, byTable] of viewCols) {
+        const m = byTable.get(rel);
+        if (m && cols.every((c) => m.has(c))) out.push({ rel: view, cols: cols.map((c) => m.get(c)!) });
+      }
+      return out;
+    };
+    for (const fk of [...fks]) {
+      for (const a of overlays(fk.from, fk.cols)) {
+        for (const b of overlays(fk.to, fk.fcols)) {
+          if (a.rel === fk.from && b.rel === fk.to) continue;
+          fks.push({ name: fk.name, from: a.rel, to: b.rel, cols: a.cols, fcols: b.cols, viaView: true, base: fk.from });
+        }
+      }
+    }
     const relationships = new Map<string, Relationship[]>();
     const add = (r: Relationship) => {
       const k = key(r.from.schema, r.from.name);
@@ -192,7 +246,10 @@ export class SchemaCache {
     };
     const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
     for (const fk of fks) {
-      const oneToOne = fk.from.uniques.some((u) => sameSet(u, fk.cols));
+      // One-to-one when the referencing columns are unique in the table (for a view: in its base table).
+      const base = fk.base ?? fk.from;
+      const baseCols = fk.base ? fks.find((f) => !f.viaView && f.name === fk.name && f.from === fk.base)?.cols ?? [] : fk.cols;
+      const oneToOne = base.uniques.some((u) => sameSet(u, baseCols));
       const pairs = fk.cols.map((c, i): [string, string] => [c, fk.fcols[i]!]);
       const isSelf = fk.from === fk.to;
       add({ kind: "fk", from: fk.from, to: fk.to, cardinality: oneToOne ? "one-to-one" : "many-to-one", constraint: fk.name, columns: pairs, isSelf });
@@ -203,7 +260,7 @@ export class SchemaCache {
     }
     // Many-to-many: a junction table whose two foreign keys' columns are all part of its primary key.
     for (const j of relations.values()) {
-      const out = fks.filter((f) => f.from === j && f.cols.every((c) => j.primaryKey.includes(c)));
+      const out = fks.filter((f) => !f.viaView && f.from === j && f.cols.every((c) => j.primaryKey.includes(c)));
       for (const a of out) {
         for (const b of out) {
           if (a === b) continue;
@@ -237,7 +294,10 @@ export class SchemaCache {
               coalesce(args.params, '{}') as params, coalesce(args.callable, true) as callable,
               (t.typtype = 'c' or coalesce(p.proargmodes::text[] && '{t,b,o}', false)) as returns_composite,
               t.oid = 'void'::regtype as returns_void, t.typrelid <> 0 as returns_relation,
-              rn.nspname as ret_schema, coalesce(rc.relname, t.typname) as ret_name, p.prorettype::regtype::text as return_type
+              rn.nspname as ret_schema, coalesce(rc.relname, t.typname) as ret_name, p.prorettype::regtype::text as return_type,
+              (select coalesce(json_agg(json_build_object('name', o.name, 'type', format_type(o.type, null)) order by o.idx), '[]')
+                 from unnest(p.proargnames, p.proallargtypes, p.proargmodes) with ordinality as o(name, type, mode, idx)
+                where o.mode in ('o', 'b', 't')) as out_columns
          from pg_proc p
          join pg_namespace n on n.oid = p.pronamespace
          join pg_type t on t.oid = p.prorettype
@@ -257,7 +317,7 @@ export class SchemaCache {
         paramTypeOids: params.map((p) => p.oid),
         returnsSet: f.returns_set, returnsComposite: f.returns_composite, returnsVoid: f.returns_void,
         returnsRelation: f.returns_relation ? { schema: f.ret_schema, name: f.ret_name } : null,
-        returnType: f.return_type, volatile: f.volatile, rows: f.rows, callable: f.callable,
+        returnType: f.return_type, volatile: f.volatile, rows: f.rows, callable: f.callable, outColumns: f.out_columns,
       };
       const k = key(f.schema, f.name);
       routines.set(k, [...(routines.get(k) ?? []), routine]);

@@ -106,7 +106,8 @@ function parseItem(s: string): SelectItem {
   if (s === "*") return { kind: "star" };
   // Embedding: [...][alias:]name[!hint][!inner|!left](items)
   const open = indexOutsideQuotes(s, "(");
-  const isAggregateCall = open > 0 && s.slice(open) === "()" && (s.slice(0, open) === "count" || /\.\w+$/.test(s.slice(0, open)));
+  const head0 = s.slice(0, open).replace(new RegExp(`^${NAME}:(?!:)`), "");
+  const isAggregateCall = open > 0 && s.slice(open) === "()" && (head0 === "count" || /\.\w+$/.test(head0));
   if (open > 0 && s.endsWith(")") && !isAggregateCall) {
     let head = s.slice(0, open);
     const inner = s.slice(open + 1, -1);

@@ -201,7 +201,12 @@ export function standInHandler(options: HandlerOptions) {
     const scoped = scopeQuery(api.search, argKeys);
     const params = new Params();
     const { record, call: callExpr } = callSources(fn, args, raw, params);
-    const returnsRel = fn.returnsRelation ? cat.relation(fn.returnsRelation.schema, fn.returnsRelation.name) : undefined;
+    let returnsRel = fn.returnsRelation ? cat.relation(fn.returnsRelation.schema, fn.returnsRelation.name) : undefined;
+    if (!returnsRel && fn.returnsComposite && fn.outColumns.length > 0) {
+      // RETURNS TABLE (...) / OUT parameters: the function's own columns, as a relation without keys.
+      const columns = new Map(fn.outColumns.map((c) => [c.name, { name: c.name, type: c.type, nullable: true, defaultExpr: null }]));
+      returnsRel = { schema: fn.schema, name: fn.name, isView: true, columns, primaryKey: [], uniques: [] };
+    }
     const paged = scoped.filters.size + scoped.logic.size + scoped.order.size + scoped.limit.size + scoped.offset.size > 0;
     const selecting = items !== null && !(items.length === 1 && items[0]!.kind === "star");
     let sql: string;

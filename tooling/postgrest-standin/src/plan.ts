@@ -299,7 +299,7 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
     const sig = (r: Routine) => `${r.schema}.${r.name}(${r.params.map((p) => `${p.name} => ${p.type}`).join(", ")})`;
     throw new PgrstError(
       300, "PGRST203",
-      `Could not choose the best candidate function between: ${[...pick].sort((a, b) => sig(a).localeCompare(sig(b))).map(sig).join(", ")}`,
+      `Could not choose the best candidate function between: ${[...pick].sort((a, b) => a.params.length - b.params.length || sig(a).localeCompare(sig(b))).map(sig).join(", ")}`,
       null,
       "Try renaming the parameters or the function itself in the database so function overloading can be resolved",
     );
@@ -310,7 +310,8 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
     404, "PGRST202",
     `Could not find the function ${schema}.${name}${keys.length === 0 ? " without parameters" : `(${prms})`} in the schema cache`,
     `Searched for the function ${schema}.${name}${detailPrms}${isPost && jsonBody ? " or with a single unnamed json/jsonb parameter" : ""}, but no matches were found in the schema cache.`,
-    all.length === 0 ? null : "If a new function was created in the database with this name and parameters, try reloading the schema cache.",
+    // PostgREST suggests a close name here by fuzzy search; the stand-in gives no hint.
+    null,
   );
 }
 

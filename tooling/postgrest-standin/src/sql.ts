@@ -282,11 +282,13 @@ export function insertSql(spec: InsertSpec, params: Params): string {
       ? `INSERT INTO ${t} SELECT * FROM ${qualified(spec.rel)} WHERE false`
       : `INSERT INTO ${t} DEFAULT VALUES`;
   } else if (spec.missingDefault) {
-    const values = spec.rows.map((row) => {
-      const p = params.add(JSON.stringify(row));
-      return `(${spec.columns.map((c) => (Object.hasOwn(row, c) ? `(json_populate_record(null::${qualified(spec.rel)}, ${p}::json)).${ident(c)}` : "DEFAULT")).join(", ")})`;
+    // As PostgREST: every row is merged over an object of the columns' defaults (evaluated for every row).
+    const defs = spec.columns.flatMap((c) => {
+      const d = spec.rel.columns.get(c)?.defaultExpr;
+      return d ? [`${params.add(c)}::text, ${d}`] : [];
     });
-    sql = `INSERT INTO ${t} (${cols}) VALUES ${values.join(", ")}`;
+    const rows = `(SELECT jsonb_agg(jsonb_build_object(${defs.join(", ")}) || _e) FROM jsonb_array_elements(${params.add(JSON.stringify(spec.rows))}::jsonb) _e)`;
+    sql = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${qualified(spec.rel)}, ${rows}) _`;
   } else {
     sql = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${qualified(spec.rel)}, ${params.add(JSON.stringify(spec.rows))}::json) _`;
   }
