@@ -90,7 +90,16 @@ export function qualified(r: { schema: string; name: string }): string {
   return `${ident(r.schema)}.${ident(r.name)}`;
 }
 
+/** PostgREST's in-database configuration (role settings of the authenticator) that the stand-in honours. */
+export interface DbSettings {
+  /** pgrst.db_aggregates_enabled: aggregate functions in select= (PostgREST's default: off). */
+  aggregates: boolean;
+  /** pgrst.db_plan_enabled: the application/vnd.pgrst.plan media type (PostgREST's default: off). */
+  plan: boolean;
+}
+
 interface Snapshot {
+  settings: DbSettings;
   relations: Map<string, Relation>;
   routines: Map<string, Routine[]>;
   relationships: Map<string, Relationship[]>;
@@ -103,7 +112,9 @@ const key = (schema: string, name: string) => `${schema}.${name}`;
 /** Loads relations, relationships and functions of the exposed schemas; reloaded after `ttlMs`. */
 export class SchemaCache {
   #loaded = 0;
-  #snap: Snapshot = { relations: new Map(), routines: new Map(), relationships: new Map(), computedFields: new Map() };
+  #snap: Snapshot = {
+    settings: { aggregates: false, plan: false }, relations: new Map(), routines: new Map(), relationships: new Map(), computedFields: new Map(),
+  };
   readonly #pool: pg.Pool;
   readonly #schemas: string[];
   readonly #ttlMs: number;
@@ -334,7 +345,12 @@ export class SchemaCache {
         computedFields.set(rk, m);
       }
     }
-    this.#snap = { relations, routines, relationships, computedFields };
+    const set = await this.#pool.query(
+      `select coalesce(current_setting('pgrst.db_aggregates_enabled', true), '') = 'true' as aggregates,
+              coalesce(current_setting('pgrst.db_plan_enabled', true), '') = 'true' as plan`,
+    );
+    const settings: DbSettings = { aggregates: set.rows[0].aggregates, plan: set.rows[0].plan };
+    this.#snap = { settings, relations, routines, relationships, computedFields };
     this.#loaded = Date.now();
   }
 }
@@ -344,6 +360,10 @@ export class Catalog {
   readonly #s: Snapshot;
   constructor(s: Snapshot) {
     this.#s = s;
+  }
+
+  get settings(): DbSettings {
+    return this.#s.settings;
   }
 
   relation(schema: string, name: string): Relation | undefined {

@@ -69,6 +69,24 @@ async function plannedCount(c: pg.PoolClient, sql: string, values: unknown[]): P
   return Number(r.rows[0]["QUERY PLAN"][0].Plan["Plan Rows"]);
 }
 
+/** Parameters and preferences that only some requests honour: refused elsewhere rather than ignored. */
+function refuseIgnored(api: ApiRequest): void {
+  const table = api.target.kind === "table";
+  const insert = table && api.method === "POST";
+  const p = api.prefer;
+  if (!insert && api.search.has("columns")) throw unsupported(`columns= on ${table ? api.method : "rpc"}`, "PostgREST reads columns= on inserts.");
+  if (!insert && api.search.has("on_conflict")) throw unsupported(`on_conflict= on ${table ? api.method : "rpc"}`);
+  if (!insert && p.resolution) throw unsupported(`Prefer: resolution on ${table ? api.method : "rpc"}`);
+  if (!insert && p.missing) throw unsupported(`Prefer: missing on ${table ? api.method : "rpc"}`);
+  const writes = table && api.method !== "GET" && api.method !== "HEAD";
+  if (writes && api.range) throw unsupported(`A Range header on ${api.method}`);
+  const maxAffectedApplies = api.target.kind === "rpc" || api.method === "PATCH" || api.method === "DELETE";
+  if (p.maxAffected !== undefined && !maxAffectedApplies) throw unsupported(`Prefer: max-affected on ${api.method} of a table`, "PostgREST applies it to PATCH, DELETE and rpc.");
+  if (p.maxAffected !== undefined && p.handling !== "strict") {
+    throw unsupported("Prefer: max-affected without handling=strict", "PostgREST ignores max-affected unless handling=strict.");
+  }
+}
+
 /** Creates the stand-in's request handler (for node:http) over a pool of `authenticator` connections. */
 export function standInHandler(options: HandlerOptions) {
   const schemas = options.schemas ?? ["public", "graphql_public"];
@@ -200,7 +218,7 @@ export function standInHandler(options: HandlerOptions) {
     const fn = findRoutine(cat, api.schema, name, Object.keys(args), isPost, api.jsonBody);
     const scoped = scopeQuery(api.search, argKeys);
     const params = new Params();
-    const { record, call: callExpr } = callSources(fn, args, raw, params);
+
     let returnsRel = fn.returnsRelation ? cat.relation(fn.returnsRelation.schema, fn.returnsRelation.name) : undefined;
     if (!returnsRel && fn.returnsComposite && fn.outColumns.length > 0) {
       // RETURNS TABLE (...) / OUT parameters: the function's own columns, as a relation without keys.
@@ -212,7 +230,7 @@ export function standInHandler(options: HandlerOptions) {
     let sql: string;
     let plan: ReadPlan | undefined;
     if (returnsRel) {
-      plan = readPlan({ cat, schema: api.schema, scoped }, returnsRel, { kind: "rpc", before: record ? `${record}, LATERAL ` : "", call: callExpr }, fn.name, items ?? [{ kind: "star" }]);
+      plan = readPlan({ cat, schema: api.schema, scoped }, returnsRel, { kind: "rpc", fn, args, raw }, fn.name, items ?? [{ kind: "star" }]);
       if (api.range) {
         plan.offset = plan.offset || api.range.offset;
         if (api.range.limit !== null) plan.limit = plan.limit === null ? api.range.limit : Math.min(plan.limit, api.range.limit);
@@ -223,6 +241,7 @@ export function standInHandler(options: HandlerOptions) {
         throw unsupported(`select=, filters, order and limit on a function that returns ${fn.returnsVoid ? "void" : fn.returnsComposite ? "an anonymous record" : "a scalar"}`);
       }
       if (format(api) === "csv") throw unsupported("text/csv from a function that does not return rows of a table");
+      const { record, call: callExpr } = callSources(fn, args, raw, params);
       const from = record ? ` FROM ${record}` : "";
       if (fn.returnsVoid) sql = `SELECT NULL::text AS body, 0 AS n FROM (SELECT ${callExpr}${from}) _pgrst_v`;
       else if (fn.returnsComposite) {
@@ -259,6 +278,11 @@ export function standInHandler(options: HandlerOptions) {
       extraSearchPath: options.extraSearchPath ?? ["public", "extensions"],
     };
     const cat = await cache.snapshot();
+    if (api.media.kind === "plan" && !cat.settings.plan) {
+      throw new PgrstError(406, "PGRST107", `None of these media types are available: ${req.headers.accept}`, null,
+        "PostgREST serves execution plans with db-plan-enabled (here: alter role authenticator set pgrst.db_plan_enabled = 'true').");
+    }
+    refuseIgnored(api);
     const select = api.search.get("select");
     const items = select === null ? null : parseSelect(select);
     let outcome: Outcome;

@@ -13,8 +13,8 @@ export type Source =
   | { kind: "table"; rel: Relation }
   | { kind: "cte"; name: string }
   | { kind: "call"; fn: Routine; parentAlias: string; parentIsCte: boolean; parentRel: Relation }
-  /** An rpc call rendered by the SQL stage: `<before><call> AS alias`. */
-  | { kind: "rpc"; before: string; call: string };
+  /** An rpc call: the function with its arguments (by name, or the raw body for one unnamed parameter). */
+  | { kind: "rpc"; fn: Routine; args: Record<string, unknown> | null; raw: string | null };
 
 export interface FieldExpr {
   kind: "column" | "computed" | "count";
@@ -144,6 +144,10 @@ export function readPlan(ctx: ReadContext, rel: Relation, source: Source, alias:
     }
   }
   if (items.length === 0 && depth === 0) plan.star = true;
+  if (!ctx.cat.settings.aggregates && plan.fields.some((f) => f.aggregate)) {
+    throw new PgrstError(400, "PGRST123", "Use of aggregate functions is not allowed", null,
+      "PostgREST allows them with db-aggregates-enabled (here: alter role authenticator set pgrst.db_aggregates_enabled = 'true').");
+  }
 
   for (const [k, v] of ctx.scoped.filters.get(path) ?? []) {
     const embed = plan.embeds.find((e) => e.out === k || (e.spread && e.plan.rel.name === k));
@@ -179,7 +183,29 @@ export function readPlan(ctx: ReadContext, rel: Relation, source: Source, alias:
   }
   plan.limit = nonNegative(ctx.scoped.limit.get(path), path ? `${path}.limit` : "limit");
   plan.offset = nonNegative(ctx.scoped.offset.get(path), path ? `${path}.offset` : "offset") ?? 0;
+  if (depth === 0) checkScopes(plan, ctx.scoped);
   return plan;
+}
+
+/** Filters, orders and limits on an embedding path the select does not have: PGRST108, never ignored. */
+function checkScopes(root: ReadPlan, scoped: Scoped): void {
+  const paths = new Set([""]);
+  const visit = (p: ReadPlan, prefix: string) => {
+    for (const e of p.embeds) {
+      const path = prefix ? `${prefix}.${e.out}` : e.out;
+      paths.add(path);
+      visit(e.plan, path);
+    }
+  };
+  visit(root, "");
+  for (const m of [scoped.filters, scoped.logic, scoped.order, scoped.limit, scoped.offset] as Array<Map<string, unknown>>) {
+    for (const path of m.keys()) {
+      if (!paths.has(path)) {
+        throw new PgrstError(400, "PGRST108", `'${path}' is not an embedded resource in this request`, null,
+          `Verify that '${path}' is included in the 'select' query parameter.`);
+      }
+    }
+  }
 }
 
 function walk(n: FilterNode, f: (c: Condition) => void): void {

@@ -155,30 +155,33 @@ function outputNames(p: ReadPlan): string[] {
   return [...new Set(names)];
 }
 
-function fromSql(plan: ReadPlan): string {
+function fromSql(plan: ReadPlan, params: Params): string {
   const s = plan.source;
   if (s.kind === "table") return `${qualified(s.rel)} AS ${ident(plan.alias)}`;
   if (s.kind === "cte") return `${ident(s.name)} AS ${ident(plan.alias)}`;
-  if (s.kind === "rpc") return `${s.before}${s.call} AS ${ident(plan.alias)}`;
+  if (s.kind === "rpc") {
+    const { record, call } = callSources(s.fn, s.args, s.raw, params);
+    return `${record ? `${record}, LATERAL ` : ""}${call} AS ${ident(plan.alias)}`;
+  }
   return `${qualified(s.fn)}(${rowOf(s.parentAlias, s.parentRel, s.parentIsCte)}) AS ${ident(plan.alias)}`;
 }
 
-function joinConditions(plan: ReadPlan): { from: string; where: string[] } {
+function joinConditions(plan: ReadPlan, params: Params): { from: string; where: string[] } {
   const p = plan.parent;
-  if (!p) return { from: fromSql(plan), where: [] };
+  if (!p) return { from: fromSql(plan, params), where: [] };
   const r = p.rel;
   if (r.junction) {
     const j = r.junction;
     const jAlias = `${j.table.name}_${plan.depth}`;
     return {
-      from: `${fromSql(plan)}, ${qualified(j.table)} AS ${ident(jAlias)}`,
+      from: `${fromSql(plan, params)}, ${qualified(j.table)} AS ${ident(jAlias)}`,
       where: [
         ...j.fromCols.map(([pc, jc]) => `${ident(jAlias)}.${ident(jc)} = ${ident(p.alias)}.${ident(pc)}`),
         ...j.toCols.map(([jc, cc]) => `${ident(jAlias)}.${ident(jc)} = ${ident(plan.alias)}.${ident(cc)}`),
       ],
     };
   }
-  return { from: fromSql(plan), where: r.columns.map(([pc, cc]) => `${ident(plan.alias)}.${ident(cc)} = ${ident(p.alias)}.${ident(pc)}`) };
+  return { from: fromSql(plan, params), where: r.columns.map(([pc, cc]) => `${ident(plan.alias)}.${ident(cc)} = ${ident(p.alias)}.${ident(pc)}`) };
 }
 
 /** A read plan as one SELECT statement. */
@@ -194,7 +197,7 @@ export function readSql(plan: ReadPlan, params: Params): string {
     joins.push(join);
     groupExtra.push(...group);
   }
-  const { from, where } = joinConditions(plan);
+  const { from, where } = joinConditions(plan, params);
   const conds = [...where, ...plan.filters.map((f) => filterSql(plan, f, params))];
   for (const n of plan.embedNullFilters) conds.push(`${ident(n.aggAlias)} IS ${n.isNull ? "NOT " : ""}DISTINCT FROM NULL`);
   let sql = `SELECT ${selects.length ? selects.join(", ") : "NULL"} FROM ${from}${joins.join("")}`;

@@ -282,6 +282,61 @@ describe("writing (docs: Tables and Views, Prefer header)", () => {
   });
 });
 
+describe("what the stand-in used to get wrong (issue: conformance with postgrest-js)", () => {
+  const json = { "content-type": "application/json" };
+
+  it("an upsert that updates an existing row answers 200; one that inserts, 201", async () => {
+    const r = await call("/items?on_conflict=id&select=id,name", { ...svc, method: "POST", headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" }, body: JSON.stringify({ id: 1, name: "alpha" }) });
+    expect([r.status, r.body]).toEqual([200, [{ id: 1, name: "alpha" }]]);
+    const fresh = await call("/items?select=id", { ...svc, method: "POST", headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" }, body: JSON.stringify({ id: 50, name: "fifty" }) });
+    expect(fresh.status).toBe(201);
+  });
+
+  it("rpc honours select=, filters, order and count; a void function answers 204", async () => {
+    const r = await call("/rpc/items_over?n=0&id=gt.2&select=id&order=id.desc", { ...svc, headers: { prefer: "count=exact" } });
+    expect([r.status, r.body, r.headers.get("content-range")]).toEqual([200, [{ id: 4 }, { id: 3 }], "0-1/2"]);
+    const v = await call("/rpc/bump", { ...svc, method: "POST", headers: { ...json, prefer: "tx=rollback" }, body: JSON.stringify({ item: 1 }) });
+    expect([v.status, v.body]).toEqual([204, null]);
+  });
+
+  it("count=planned gives the planner's estimate, a number", async () => {
+    const r = await call("/items?select=id", { ...svc, headers: { prefer: "count=planned" } });
+    expect(r.headers.get("content-range")).toMatch(/^0-3\/\d+$/);
+  });
+
+  it("max-affected with handling=strict: PGRST124 and nothing changes", async () => {
+    const r = await call("/items?qty=gte.0", { ...svc, method: "PATCH", headers: { ...json, prefer: "handling=strict,max-affected=2" }, body: JSON.stringify({ note: "touched" }) });
+    expect([r.status, r.body.code, r.body.details]).toEqual([400, "PGRST124", "The query affects 4 rows"]);
+    expect((await call("/items?note=eq.touched", svc)).body).toEqual([]);
+  });
+
+  it("missing=default gives column defaults to keys a row lacks", async () => {
+    const r = await call("/items?columns=id,name,qty&select=id,qty", { ...svc, method: "POST", headers: { ...json, prefer: "missing=default,return=representation,tx=rollback" }, body: JSON.stringify([{ id: 60, name: "sixty" }, { id: 61, name: "sixty-one", qty: 3 }]) });
+    expect([r.status, r.body]).toEqual([201, [{ id: 60, qty: 0 }, { id: 61, qty: 3 }]]);
+  });
+
+  it("text/csv and stripped nulls", async () => {
+    const csv = await fetch(`${rest.url}/items?select=id,name,note&id=lte.2&order=id`, { headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}`, accept: "text/csv" } });
+    expect(await csv.text()).toBe("id,name,note\n1,alpha,\n2,beta,\"b note\"");
+    const stripped = await call("/items?select=id,note&id=eq.1", { ...svc, headers: { accept: "application/vnd.pgrst.array+json;nulls=stripped" } });
+    expect(stripped.body).toEqual([{ id: 1 }]);
+  });
+
+  it("refuses instead of ignoring: unknown embedding paths, aggregates and plans (off by default), misplaced parameters", async () => {
+    const path = await call("/items?select=id&parent.id=eq.1", svc);
+    expect([path.status, path.body.code]).toEqual([400, "PGRST108"]);
+    const agg = await call("/items?select=qty.sum()", svc);
+    expect([agg.status, agg.body.code]).toEqual([400, "PGRST123"]);
+    const plan = await call("/items", { ...svc, headers: { accept: "application/vnd.pgrst.plan+json" } });
+    expect([plan.status, plan.body.code]).toEqual([406, "PGRST107"]);
+    const cols = await call("/items?id=eq.1&columns=qty", { ...svc, method: "PATCH", headers: json, body: JSON.stringify({ qty: 1 }) });
+    expect(cols.status).toBe(400);
+    expect(cols.body.message).toMatch(/columns= on PATCH/);
+    const lenient = await call("/items?id=eq.1", { ...svc, method: "PATCH", headers: { ...json, prefer: "max-affected=1" }, body: JSON.stringify({ qty: 1 }) });
+    expect(lenient.status).toBe(400);
+  });
+});
+
 describe("functions (docs: Functions as RPC)", () => {
   it("a scalar function returns a JSON scalar; defaults apply; GET passes arguments in the query", async () => {
     expect((await call("/rpc/add", { ...svc, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a: 2, b: 3 }) })).body).toBe(5);
