@@ -22,8 +22,8 @@ export interface HandlerOptions {
   /** Schemas after the request's own on the search_path (PostgREST's db-extra-search-path). */
   extraSearchPath?: string[];
   maxBodyBytes?: number;
-  /** PostgREST's db-max-rows: `count=estimated` counts exactly up to it (no limit on rows is applied). */
-  maxRows?: number;
+  /** PostgREST's db-max-rows (Supabase's `[api] max_rows`, 1000 by default); null: no limit. */
+  maxRows?: number | null;
 }
 
 type Row = { body: string | null; n: number; inserted?: number; affected?: number };
@@ -94,7 +94,16 @@ export function standInHandler(options: HandlerOptions) {
   const secret = new TextEncoder().encode(options.jwtSecret);
   const anonRole = options.anonRole ?? "anon";
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const maxRows = options.maxRows ?? Infinity;
+  const maxRows = options.maxRows === undefined ? 1000 : options.maxRows;
+
+  /** The request's Range header and db-max-rows applied to the top level of a read. */
+  function page(api: ApiRequest, plan: ReadPlan): void {
+    if (api.range) {
+      plan.offset = plan.offset || api.range.offset;
+      if (api.range.limit !== null) plan.limit = plan.limit === null ? api.range.limit : Math.min(plan.limit, api.range.limit);
+    }
+    if (maxRows !== null) plan.limit = plan.limit === null ? maxRows : Math.min(plan.limit, maxRows);
+  }
 
   async function total(c: pg.PoolClient, api: ApiRequest, plan: ReadPlan): Promise<number | null> {
     const kind = api.prefer.count;
@@ -102,18 +111,18 @@ export function standInHandler(options: HandlerOptions) {
     const params = new Params();
     const sql = countSql(plan, params);
     if (kind === "exact") return (await c.query(sql, params.values)).rows[0].n;
-    const planned = await plannedCount(c, readSql({ ...plan, limit: null, offset: 0, order: [] }, params), params.values);
-    if (kind === "planned" || planned > maxRows) return planned;
-    return (await c.query(sql, params.values)).rows[0].n;
+    const plannedParams = new Params();
+    const planned = await plannedCount(c, readSql({ ...plan, limit: null, offset: 0, order: [] }, plannedParams), plannedParams.values);
+    if (kind === "planned") return planned;
+    // estimated: PostgREST counts exactly up to db-max-rows, beyond it (or without it) takes the larger of both.
+    const exact = (await c.query(sql, params.values)).rows[0].n as number;
+    return maxRows !== null && exact <= maxRows ? exact : Math.max(exact, planned);
   }
 
   function read(ctx: Ctx, api: ApiRequest, cat: Catalog, rel: Relation, items: SelectItem[]): Promise<Outcome> {
     const scoped = scopeQuery(api.search);
     const plan = readPlan({ cat, schema: api.schema, scoped }, rel, { kind: "table", rel }, rel.name, items);
-    if (api.range) {
-      plan.offset = plan.offset || api.range.offset;
-      if (api.range.limit !== null) plan.limit = plan.limit === null ? api.range.limit : Math.min(plan.limit, api.range.limit);
-    }
+    page(api, plan);
     const params = new Params();
     const sql = responseSql(readSql(plan, params), format(api));
     return inTransaction(options.pool, ctx, async (c) => {
@@ -231,10 +240,7 @@ export function standInHandler(options: HandlerOptions) {
     let plan: ReadPlan | undefined;
     if (returnsRel) {
       plan = readPlan({ cat, schema: api.schema, scoped }, returnsRel, { kind: "rpc", fn, args, raw }, fn.name, items ?? [{ kind: "star" }]);
-      if (api.range) {
-        plan.offset = plan.offset || api.range.offset;
-        if (api.range.limit !== null) plan.limit = plan.limit === null ? api.range.limit : Math.min(plan.limit, api.range.limit);
-      }
+      page(api, plan);
       sql = responseSql(readSql(plan, params), format(api));
     } else {
       if (paged || selecting) {

@@ -27,6 +27,8 @@ export interface StandInOptions {
   host?: string;
   /** Largest request body (default 10 MiB). */
   maxBodyBytes?: number;
+  /** At most this many rows per read, as PostgREST's db-max-rows (default 1000, Supabase's max_rows); null: none. */
+  maxRows?: number | null;
 }
 
 export interface RunningStandIn {
