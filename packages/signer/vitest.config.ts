@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
 
-// test/deno/ holds the same contract for real Deno (`deno test`); vitest runs the Node suite only.
-export default defineConfig({ test: { include: ["test/*.test.ts"] } });
+// test/deno/ and test/bun/ hold the same contract for real Deno and Bun; vitest runs the Node suite only.
+// RSA key generation takes seconds when the two cores are shared: 30 s per test.
+export default defineConfig({ test: { include: ["test/*.test.ts"], testTimeout: 30_000 } });

@@ -93,11 +93,11 @@ describe("supabase/functions/rest under Deno", () => {
     await new Promise((r) => fake?.close(r));
   });
 
+  // deno check on a cold type-check cache: 7.7 s measured on two busy cores; 3x margin and more.
   it("passes `deno check` with its own deno.json", () => {
     const r = spawnSync(bin, ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], { encoding: "utf8", env: DENO_ENV });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-  });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+  }, 60_000);
 
   it("verifies a writer token, re-signs it and forwards to PostgREST", async () => {
     const signer = await createSigner({ privateKey: w.keys.privateKeyPem, issuer: "deno-writer", audience: AUDIENCE });

@@ -1,7 +1,9 @@
 // The root commands' entry points (pnpm dev in scripts/; pnpm bench, load, fuzz in tooling/bench/src) are not
 // run whole by the suite: at least they must typecheck (strict), so a broken one is caught here, not by its next user.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -22,4 +24,70 @@ describe("scripts/", () => {
       expect(r.status).toBe(0);
     }
   }, 60_000);
+});
+
+describe("pnpm fedjwt", () => {
+  it("prints only the CLI's own output (no build banner)", () => {
+    const r = spawnSync("pnpm", ["fedjwt", "--help"], { encoding: "utf8", cwd: root });
+    expect(r.status).toBe(0);
+    expect(r.stdout.split("\n")[0]).toBe("Usage: fedjwt <command> [options]");
+  }, 60_000);
+});
+
+describe("scripts/check-node.mjs", () => {
+  it("refuses an old Node in one line naming the version needed", () => {
+    // Simulates Node 20 by overriding process.versions before the check runs.
+    const r = spawnSync(process.execPath, ["--import", "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.20.2'});Object.defineProperty(process,'version',{value:'v20.20.2'})", `${root}scripts/check-node.mjs`], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^This project needs Node\.js 22\.18 or newer \(this is v20\.20\.2\): install Node 24/)]);
+  });
+
+  it("accepts this Node", () => {
+    const r = spawnSync(process.execPath, [`${root}scripts/check-node.mjs`], { encoding: "utf8" });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+  });
+});
+
+describe("scripts/sum-test-results.mjs", () => {
+  const sum = (log: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "sum-"));
+    writeFileSync(join(dir, "log"), log);
+    const r = spawnSync(process.execPath, [`${root}scripts/sum-test-results.mjs`, join(dir, "log"), root], { encoding: "utf8" });
+    return { status: r.status, lines: r.stdout.trim().split("\n") };
+  };
+  const suites = () => {
+    const out: string[] = [];
+    for (const dir of ["apps", "packages", "tooling"]) {
+      for (const name of readdirSync(`${root}${dir}`)) {
+        const pkg = JSON.parse(readFileSync(`${root}${dir}/${name}/package.json`, "utf8")) as { name: string; scripts?: { test?: string } };
+        const script = pkg.scripts?.test ?? "";
+        for (const _ of script.match(/\bvitest\b/g) ?? []) out.push(`${pkg.name}:test:       Tests  2 passed | 1 skipped (3)`);
+        for (const _ of script.match(/\bdeno test\b/g) ?? []) out.push(`${pkg.name}:test: ok | 3 passed | 0 failed (10ms)`);
+        for (const _ of script.match(/\bbun test\b/g) ?? []) out.push(`${pkg.name}:test:  4 pass`, `${pkg.name}:test:  0 fail`, `${pkg.name}:test: Ran 4 tests across 1 file. [20ms]`);
+      }
+    }
+    return out;
+  };
+
+  it("sums every runner of every package", () => {
+    const lines = suites();
+    const r = sum(lines.join("\n"));
+    const vitest = lines.filter((l) => l.includes("Tests")).length;
+    const deno = lines.filter((l) => l.includes("ok |")).length;
+    const bun = lines.filter((l) => l.includes("Ran ")).length;
+    expect(r).toEqual({ status: 0, lines: [`${vitest * 2 + deno * 3 + bun * 4} passed, 0 failed, ${vitest} skipped`] });
+  });
+
+  it("counts a suite that printed no totals as failed, naming it", () => {
+    const lines = suites().filter((l) => !l.startsWith("@fedjwt/e2e:"));
+    const r = sum(lines.join("\n"));
+    expect(r.status).toBe(1);
+    expect(r.lines[0]).toBe("sum-test-results: @fedjwt/e2e (vitest) printed no totals (crashed, timed out or never ran): counted as 1 failed");
+    expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);
+  });
+
+  it("counts a file that failed to load", () => {
+    const r = sum([...suites(), "@fedjwt/e2e:test:  Test Files  1 failed | 2 passed (3)", "@fedjwt/e2e:test:       Tests  5 passed (5)"].join("\n"));
+    expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);
+  });
 });

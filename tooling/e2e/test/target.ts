@@ -64,7 +64,7 @@ export function useTarget(options: { faults?: boolean } = {}): () => Target & { 
   return () => target!;
 }
 
-const BIN = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../../../packages/cli/dist/bin.js", import.meta.url));
 
 /**
  * Runs the built fedjwt CLI against the target, as a user would. Asynchronous on purpose: the local stack

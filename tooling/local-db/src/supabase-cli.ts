@@ -48,3 +48,24 @@ export async function pushMigrations(dbUrl: string, workdir: string, includeSeed
   }
   return r;
 }
+
+/**
+ * The files `supabase functions deploy <name> --use-api` would upload, relative to `workdir`: the real CLI is
+ * run offline (a dummy access token and project ref, HTTPS through a dead loopback proxy) and prints one
+ * `Uploading asset (<name>): <path>` line per file before it fails to connect.
+ */
+export async function listDeployAssets(workdir: string, fn: string): Promise<string[]> {
+  const dead = "http://127.0.0.1:9";
+  const r = await runSupabaseCli(["functions", "deploy", fn, "--use-api", "--debug", "--remote=abcdefghijklmnopqrst", "--yes", "--workdir", workdir], {
+    cwd: workdir,
+    env: {
+      SUPABASE_ACCESS_TOKEN: `sbp_${"0".repeat(40)}`,
+      HTTPS_PROXY: dead, HTTP_PROXY: dead, https_proxy: dead, http_proxy: dead, NO_PROXY: "", no_proxy: "",
+    },
+    timeoutMs: 60_000,
+  });
+  const prefix = `Uploading asset (${fn}): `;
+  const assets = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).trim());
+  if (assets.length === 0) throw new Error(`supabase functions deploy listed no assets (exit ${r.code}):\n${(r.stderr + r.stdout).trim().split("\n").slice(-10).join("\n")}`);
+  return assets;
+}

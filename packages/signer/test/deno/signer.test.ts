@@ -1,7 +1,8 @@
 // The signer's contract under real Deno: the same source, imported as TypeScript, with jose resolved from
 // this package's node_modules. Run by `pnpm test` (see package.json).
 import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
-import { createSigner, generateKeyPair, SignerError, signMultiIssuerJwt, SUPPORTED_ALGS, toJwks } from "../../src/index.ts";
+import { createSigner, generateKeyPair, SignerError, SUPPORTED_ALGS, toJwks } from "../../src/index.ts";
+import { refusalCases } from "../runtime-cases.ts";
 
 function assert(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Error(message);
@@ -24,12 +25,7 @@ for (const alg of SUPPORTED_ALGS) {
 
 Deno.test("refusals carry stable codes under Deno too", async () => {
   const k = await generateKeyPair();
-  const cases: Array<[string, () => Promise<unknown>]> = [
-    ["audience_missing", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "" })],
-    ["lifetime_too_long", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", expiresIn: 301 })],
-    ["claim_reserved", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", claims: { role: "service_role" } })],
-    ["alg_key_mismatch", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", alg: "RS256" })],
-  ];
+  const cases = refusalCases(k);
   for (const [code, run] of cases) {
     try {
       await run();
