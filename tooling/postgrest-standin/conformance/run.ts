@@ -35,7 +35,7 @@ try {
     run: true,
     watch: false,
     reporters: [
-      listMode ? "default" : "dot",
+      ...(listMode ? ["default" as const] : []),
       {
         onTestRunEnd(modules) {
           for (const m of modules) {
