@@ -344,6 +344,6 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
 /** An order term on mutations is refused: the stand-in does not implement limited updates/deletes. */
 export function refuseMutationPaging(scoped: Scoped): void {
   if (scoped.limit.has("") || scoped.offset.has("") || scoped.order.has("")) {
-    throw new PgrstError(400, "PGRSTX01", "limit/offset/order on a write are not supported by the local PostgREST stand-in", "Limited updates and deletes are not implemented.");
+    throw new PgrstError(400, "PGRST127", "limit/offset/order on a write are not supported by the local PostgREST stand-in", "Limited updates and deletes are not implemented.");
   }
 }

@@ -36,9 +36,9 @@ export interface ApiRequest {
   jsonBody: boolean;
 }
 
-/** A feature the stand-in does not implement: 400, naming it. */
+/** A feature the stand-in does not implement: 400 with PostgREST's "not implemented" code (PGRST127), naming it. */
 export function unsupported(feature: string, detail: string | null = null): PgrstError {
-  return new PgrstError(400, "PGRSTX01", `${feature} is not supported by the local PostgREST stand-in`, detail, "Run against real PostgREST (supabase start) for this feature.");
+  return new PgrstError(400, "PGRST127", `${feature} is not supported by the local PostgREST stand-in`, detail, "Run against real PostgREST (supabase start) for this feature.");
 }
 
 const PREFER_VALUES: Record<string, string[]> = {

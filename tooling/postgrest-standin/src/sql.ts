@@ -98,9 +98,14 @@ function conditionSql(plan: ReadPlan, c: Condition, params: Params): string {
     case "in":
       sql = `${col} = ANY(${params.add(listItems(v))})`;
       break;
-    case "fts": case "plfts": case "phfts": case "wfts":
-      sql = `${col} @@ ${FTS[c.op]}(${c.lang !== undefined ? `${params.add(c.lang)}::regconfig, ` : ""}${params.add(v)})`;
+    case "fts": case "plfts": case "phfts": case "wfts": {
+      // As PostgREST: a column that is not a tsvector is converted with the same configuration.
+      const lang = c.lang !== undefined ? `${params.add(c.lang)}::regconfig` : null;
+      const isTsv = plan.rel.columns.get(c.field.name)?.type === "tsvector" && c.field.path.length === 0;
+      const doc = isTsv ? col : `to_tsvector(${lang ? `${lang}, ` : ""}${col})`;
+      sql = `${doc} @@ ${FTS[c.op]}(${lang ? `${lang}, ` : ""}${params.add(v)})`;
       break;
+    }
     default: {
       const op = SIMPLE[c.op]!;
       const pattern = c.op === "like" || c.op === "ilike";
