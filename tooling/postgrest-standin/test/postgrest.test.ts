@@ -21,7 +21,7 @@ beforeAll(async () => {
   await c.query(`
     create table public.items (
       id int primary key, name text unique not null, qty int not null default 0 check (qty >= 0), note text,
-      parent int references public.items (id)
+      parent int references public.items (id), meta jsonb
     );
     grant select, insert, update, delete on public.items to authenticated, service_role;
     create function public.echo_request() returns json language sql stable as $$
@@ -34,6 +34,7 @@ beforeAll(async () => {
     create function public.bump(item int) returns void language sql as $$ update public.items set qty = qty + 1 where id = item $$;
     grant execute on function public.echo_request(), public.add(int, int), public.items_over(int), public.bump(int) to anon, authenticated;
     insert into public.items (id, name, qty, note) values (1, 'alpha', 5, null), (2, 'beta', 0, 'b note'), (3, 'Gamma', 12, 'x'), (4, 'delta', 7, null);
+    update public.items set meta = '{"a": {"b": 1}}' where id = 1;
   `);
   await c.end();
   rest = await startPostgrestStandIn({ dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET });
@@ -336,6 +337,28 @@ describe("what the stand-in used to get wrong (issue: conformance with postgrest
     expect(cols.body.message).toMatch(/columns= on PATCH/);
     const lenient = await call("/items?id=eq.1", { ...svc, method: "PATCH", headers: { ...json, prefer: "max-affected=1" }, body: JSON.stringify({ qty: 1 }) });
     expect(lenient.status).toBe(400);
+  });
+});
+
+describe("identifiers checked, values bound, in the newer grammar too", () => {
+  it("JSON paths select and filter by key; the output is named after the last key", async () => {
+    const r = await call("/items?select=id,meta->a->>b,inner:meta->a&meta->a->>b=eq.1", svc);
+    expect(r.body).toEqual([{ id: 1, b: "1", inner: { b: 1 } }]);
+  });
+
+  it("casts, JSON path keys, hints, orders and operators cannot carry SQL", async () => {
+    const before = (await call("/items?select=id", svc)).body.length;
+    const cast = await call(`/items?select=${encodeURIComponent("id::text);drop table public.items;--")}`, svc);
+    expect(cast.status).toBe(400);
+    const path = await call(`/items?select=id,meta->>${encodeURIComponent("x'; drop table public.items; --")}&id=eq.1`, svc);
+    expect([path.status, path.body]).toEqual([200, [{ id: 1, "x'; drop table public.items; --": null }]]);
+    const hint = await call(`/items?select=id,items!${encodeURIComponent('parent"; drop table public.items; --')}(id)`, svc);
+    expect([hint.status, hint.body.code]).toEqual([400, "PGRST100"]); // not a name the grammar accepts
+    const order = await call(`/items?select=id&order=${encodeURIComponent("id;drop table public.items")}`, svc);
+    expect(order.status).toBe(400);
+    const fts = await call(`/items?select=id&name=fts(${encodeURIComponent("english'); drop table public.items; --")}).x`, svc);
+    expect(fts.status).toBe(400); // not a text search configuration: the value was bound and cast, never spliced
+    expect((await call("/items?select=id", svc)).body.length).toBe(before);
   });
 });
 
