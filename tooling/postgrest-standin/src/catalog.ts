@@ -370,6 +370,16 @@ export class Catalog {
     return this.#s.relations.get(key(schema, name));
   }
 
+  /** Names of the relations of a schema (for "Perhaps you meant" hints). */
+  relationNames(schema: string): string[] {
+    return [...this.#s.relations.values()].filter((r) => r.schema === schema).map((r) => r.name);
+  }
+
+  /** Names of the callable functions of a schema (for "Perhaps you meant" hints). */
+  routineNames(schema: string): string[] {
+    return [...this.#s.routines.values()].flat().filter((r) => r.schema === schema && r.callable).map((r) => r.name);
+  }
+
   routines(schema: string, name: string): Routine[] {
     return this.#s.routines.get(key(schema, name)) ?? [];
   }

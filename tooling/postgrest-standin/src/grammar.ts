@@ -202,6 +202,12 @@ export interface Logic {
 }
 export type FilterNode = Condition | Logic;
 
+/** Whether a query-string value is `[not.]op[(modifier)].value` with a known operator. */
+export function isFilterValue(v: string): boolean {
+  const m = /^(?:not\.)?([a-z]+)(?:\([^)]*\))?\./.exec(v);
+  return m !== null && OPERATORS.has(m[1]!);
+}
+
 /** `[not.]op[(quant)].value` applied to `field`. */
 export function parseCondition(field: string, expr: string): Condition {
   let rest = expr;

@@ -5,8 +5,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import { type Catalog, type Relation, SchemaCache } from "./catalog.ts";
 import { PgrstError } from "./errors.ts";
+import { closest } from "./fuzzy.ts";
 import { authenticate, type Ctx, inTransaction } from "./execute.ts";
-import { parseSelect, type SelectItem } from "./grammar.ts";
+import { isFilterValue, parseSelect, type SelectItem } from "./grammar.ts";
 import { findRoutine, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
 import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
 import { type Outcome, respond } from "./response.ts";
@@ -216,9 +217,9 @@ export function standInHandler(options: HandlerOptions) {
         raw = JSON.stringify(api.body);
       }
     } else {
-      const names = new Set(cat.routines(api.schema, name).flatMap((r) => r.params.map((x) => x.name)));
+      // As PostgREST: a parameter whose value has an operator is a filter on the result, any other an argument.
       for (const [k, v] of api.search) {
-        if (!names.has(k) || ["select", "order", "limit", "offset", "or", "and", "columns", "on_conflict"].includes(k)) continue;
+        if (["select", "columns", "on_conflict"].includes(k) || /(^|\.)(order|limit|offset|and|or)$/.test(k) || isFilterValue(v)) continue;
         if (Object.hasOwn(args, k)) throw unsupported(`Repeating the function argument "${k}" (variadic arguments)`);
         args[k] = v;
       }
@@ -258,8 +259,9 @@ export function standInHandler(options: HandlerOptions) {
     }
     const single = !fn.returnsSet && !fn.returnsVoid;
     return inTransaction(options.pool, ctx, async (c) => {
-      // As PostgREST: GET calls run read-only, so a function that writes fails with 25006 (405).
-      if (!isPost) await c.query("set transaction read only");
+      // As PostgREST: GET calls, and POST calls of stable or immutable functions, run read-only, so a
+      // function that writes fails there with 25006 (405).
+      if (!isPost || !fn.volatile) await c.query("set transaction read only");
       if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind: "call", total: null, offset: 0, inserted: 0, single: false, void: false };
       const row: Row = (await c.query(sql, params.values)).rows[0];
       if (api.prefer.handling === "strict" && api.prefer.maxAffected !== undefined) {
@@ -297,7 +299,11 @@ export function standInHandler(options: HandlerOptions) {
       outcome = await call(ctx, api, cat, api.target.name, items);
     } else {
       const rel = cat.relation(api.schema, api.target.name);
-      if (!rel) throw new PgrstError(404, "PGRST205", `Could not find the table '${api.schema}.${api.target.name}' in the schema cache`);
+      if (!rel) {
+        const near = closest(cat.relationNames(api.schema), api.target.name, 0.75);
+        throw new PgrstError(404, "PGRST205", `Could not find the table '${api.schema}.${api.target.name}' in the schema cache`, null,
+          near === null ? null : `Perhaps you meant the table '${api.schema}.${near}'`);
+      }
       const list = items ?? [{ kind: "star" } as const];
       outcome = api.method === "GET" || api.method === "HEAD" ? await read(ctx, api, cat, rel, list) : await write(ctx, api, cat, rel, list);
     }

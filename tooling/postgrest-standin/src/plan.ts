@@ -3,6 +3,7 @@
 // rules and its PGRST200/PGRST201 errors), filters and orders per embedding level, function choice for rpc.
 import type { Catalog, FkRelationship, Relation, Relationship, Routine } from "./catalog.ts";
 import { PgrstError } from "./errors.ts";
+import { closest } from "./fuzzy.ts";
 import {
   type Condition, type EmbedItem, type FilterNode, type JsonStep, type OrderTerm, parseCondition, parseError, parseLogic,
   parseOrder, type SelectItem,
@@ -302,6 +303,15 @@ export function findRelationship(cat: Catalog, schema: string, from: Relation, t
 
 // ---- functions ----
 
+/** PostgREST's noRpcHint: a close function name, or (when the name exists) the closest parameter list. */
+function noRoutineHint(cat: Catalog, schema: string, name: string, keys: string[], overloads: Routine[]): string | null {
+  const list = (names: string[]) => `(${[...names].sort().join(", ")})`;
+  const found = overloads.length === 0
+    ? closest(cat.routineNames(schema), name, 0.75)
+    : ((p) => (p === null ? null : name + p))(closest(overloads.map((r) => list(r.params.map((x) => x.name))), list(keys), 0.33));
+  return found === null ? null : `Perhaps you meant to call the function ${schema}.${found}`;
+}
+
 /** PostgREST's findProc: the function `name` that the argument keys designate (PGRST202 / PGRST203). */
 export function findRoutine(cat: Catalog, schema: string, name: string, keys: string[], isPost: boolean, jsonBody: boolean): Routine {
   const all = cat.routines(schema, name);
@@ -336,8 +346,7 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
     404, "PGRST202",
     `Could not find the function ${schema}.${name}${keys.length === 0 ? " without parameters" : `(${prms})`} in the schema cache`,
     `Searched for the function ${schema}.${name}${detailPrms}${isPost && jsonBody ? " or with a single unnamed json/jsonb parameter" : ""}, but no matches were found in the schema cache.`,
-    // PostgREST suggests a close name here by fuzzy search; the stand-in gives no hint.
-    null,
+    noRoutineHint(cat, schema, name, keys, candidates),
   );
 }
 

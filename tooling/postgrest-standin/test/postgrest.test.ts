@@ -372,6 +372,14 @@ describe("functions (docs: Functions as RPC)", () => {
     expect((await call("/rpc/items_over?n=6", svc)).body.map((r: { id: number }) => r.id)).toEqual([3, 4]);
   });
 
+  it("\"Perhaps you meant\" hints as PostgREST's fuzzy search gives them", async () => {
+    expect((await call("/itemz", svc)).body.hint).toBe("Perhaps you meant the table 'public.items'");
+    expect((await call("/rpc/items_ovr?n=1", svc)).body.hint).toBe("Perhaps you meant to call the function public.items_over");
+    const params = await call("/rpc/add?a=1&c=2", svc);
+    expect([params.status, params.body.code, params.body.hint]).toEqual([404, "PGRST202", "Perhaps you meant to call the function public.add(a, b)"]);
+    expect((await call("/zzzzzz", svc)).body.hint).toBeNull();
+  });
+
   it("an unknown function → 404 PGRST202", async () => {
     const r = await call("/rpc/nope", { ...svc, method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect([r.status, r.body.code]).toEqual([404, "PGRST202"]);
