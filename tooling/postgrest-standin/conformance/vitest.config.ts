@@ -24,7 +24,7 @@ export default defineConfig({
     fileParallelism: false,
     sequence: { shuffle: false, sequencer: PathOrder },
     testTimeout: 30_000,
-    // A snapshot that does not match fails: never written or rewritten here.
+    // A snapshot that does not match fails: never rewritten here (run.ts also sets CI, so none is written).
     update: false,
   },
 });
