@@ -96,6 +96,8 @@ export interface DbSettings {
   aggregates: boolean;
   /** pgrst.db_plan_enabled: the application/vnd.pgrst.plan media type (PostgREST's default: off). */
   plan: boolean;
+  /** pgrst.db_tx_end when the database sets it (commit, commit-allow-override, rollback, rollback-allow-override). */
+  txEnd: string | null;
 }
 
 interface Snapshot {
@@ -113,7 +115,7 @@ const key = (schema: string, name: string) => `${schema}.${name}`;
 export class SchemaCache {
   #loaded = 0;
   #snap: Snapshot = {
-    settings: { aggregates: false, plan: false }, relations: new Map(), routines: new Map(), relationships: new Map(), computedFields: new Map(),
+    settings: { aggregates: false, plan: false, txEnd: null }, relations: new Map(), routines: new Map(), relationships: new Map(), computedFields: new Map(),
   };
   readonly #pool: pg.Pool;
   readonly #schemas: string[];
@@ -347,9 +349,10 @@ export class SchemaCache {
     }
     const set = await this.#pool.query(
       `select coalesce(current_setting('pgrst.db_aggregates_enabled', true), '') = 'true' as aggregates,
-              coalesce(current_setting('pgrst.db_plan_enabled', true), '') = 'true' as plan`,
+              coalesce(current_setting('pgrst.db_plan_enabled', true), '') = 'true' as plan,
+              nullif(current_setting('pgrst.db_tx_end', true), '') as tx_end`,
     );
-    const settings: DbSettings = { aggregates: set.rows[0].aggregates, plan: set.rows[0].plan };
+    const settings: DbSettings = { aggregates: set.rows[0].aggregates, plan: set.rows[0].plan, txEnd: set.rows[0].tx_end };
     this.#snap = { settings, relations, routines, relationships, computedFields };
     this.#loaded = Date.now();
   }

@@ -291,6 +291,14 @@ export function standInHandler(options: HandlerOptions) {
         "PostgREST serves execution plans with db-plan-enabled (here: alter role authenticator set pgrst.db_plan_enabled = 'true').");
     }
     refuseIgnored(api);
+    // PostgREST's db-tx-end: with "commit" or "rollback" it ignores Prefer: tx; the stand-in refuses it instead.
+    // When the database does not set it, the stand-in honours Prefer: tx (as commit-allow-override).
+    const txEnd = cat.settings.txEnd ?? "commit-allow-override";
+    if (api.prefer.tx !== undefined && !txEnd.endsWith("-allow-override")) {
+      throw new PgrstError(400, "PGRST122", "Invalid preferences given with handling=strict", `Invalid preferences: tx=${api.prefer.tx}`,
+        `The database sets db-tx-end to ${txEnd}, which does not let a request choose.`);
+    }
+    ctx.rollback = api.prefer.tx === "rollback" || (api.prefer.tx === undefined && txEnd.startsWith("rollback"));
     const select = api.search.get("select");
     const items = select === null ? null : parseSelect(select);
     let outcome: Outcome;

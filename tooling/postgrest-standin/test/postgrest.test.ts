@@ -10,6 +10,7 @@ import { useSupabaseDb } from "@fedjwt/local-db/testing";
 
 const { db } = useSupabaseDb();
 let rest: RunningStandIn;
+let rest2: RunningStandIn | undefined;
 const secret = new TextEncoder().encode(LOCAL_JWT_SECRET);
 const token = (claims: Record<string, unknown>, exp = Math.floor(Date.now() / 1000) + 60) =>
   new SignJWT({ ...claims, exp }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret);
@@ -337,6 +338,29 @@ describe("what the stand-in used to get wrong (issue: conformance with postgrest
     expect(cols.body.message).toMatch(/columns= on PATCH/);
     const lenient = await call("/items?id=eq.1", { ...svc, method: "PATCH", headers: { ...json, prefer: "max-affected=1" }, body: JSON.stringify({ qty: 1 }) });
     expect(lenient.status).toBe(400);
+  });
+});
+
+describe("in-database PostgREST settings (role settings of the authenticator)", () => {
+  const json = { "content-type": "application/json" };
+
+  it("db-tx-end=commit: Prefer: tx is refused rather than ignored; aggregates once enabled are served", async () => {
+    const c = new pg.Client({ connectionString: db().url });
+    await c.connect();
+    try {
+      await c.query("alter role authenticator set pgrst.db_tx_end to 'commit'");
+      await c.query("alter role authenticator set pgrst.db_aggregates_enabled to 'true'");
+      rest2 = await startPostgrestStandIn({ dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET });
+      const tx = await fetch(`${rest2.url}/items`, { method: "POST", headers: { ...json, authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}`, prefer: "tx=rollback" }, body: JSON.stringify({ id: 70, name: "seventy" }) });
+      expect([tx.status, ((await tx.json()) as { code: string }).code]).toEqual([400, "PGRST122"]);
+      const agg = await fetch(`${rest2.url}/items?select=total:qty.sum()`, { headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}` } });
+      expect(await agg.json()).toEqual([{ total: 24 }]);
+    } finally {
+      await rest2?.close();
+      await c.query("alter role authenticator reset pgrst.db_tx_end");
+      await c.query("alter role authenticator reset pgrst.db_aggregates_enabled");
+      await c.end();
+    }
   });
 });
 
