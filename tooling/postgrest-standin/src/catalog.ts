@@ -365,10 +365,12 @@ export class Catalog {
     this.#s = s;
   }
 
+  /** PostgREST settings the database sets for the authenticator. */
   get settings(): DbSettings {
     return this.#s.settings;
   }
 
+  /** A table or view of an exposed schema. */
   relation(schema: string, name: string): Relation | undefined {
     return this.#s.relations.get(key(schema, name));
   }
@@ -383,14 +385,17 @@ export class Catalog {
     return [...this.#s.routines.values()].flat().filter((r) => r.schema === schema && r.callable).map((r) => r.name);
   }
 
+  /** Every function of that name (overloads included), callable or not. */
   routines(schema: string, name: string): Routine[] {
     return this.#s.routines.get(key(schema, name)) ?? [];
   }
 
+  /** Relationships seen from a relation: foreign keys both ways, junctions, views, functions of its row. */
   relationships(from: Relation): Relationship[] {
     return this.#s.relationships.get(key(from.schema, from.name)) ?? [];
   }
 
+  /** A function of one row of `rel` returning a scalar, selectable as a column named after it. */
   computedField(rel: Relation, name: string): Routine | undefined {
     return this.#s.computedFields.get(key(rel.schema, rel.name))?.get(name);
   }

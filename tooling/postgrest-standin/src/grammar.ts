@@ -37,6 +37,7 @@ export interface EmbedItem {
 }
 export type SelectItem = FieldItem | StarItem | CountItem | EmbedItem;
 
+/** The aggregate functions select= accepts (`col.sum()`, `count()`). */
 export const AGGREGATES = new Set(["count", "sum", "avg", "max", "min"]);
 
 /** PostgREST's parse error (400 PGRST100). */
