@@ -24,7 +24,13 @@ const db = await startUpstreamDb(`${upstreamTests}/supabase`);
 const rest = await startPostgrestStandIn({
   dbUrl: db.url.replace("postgres:postgres@", "authenticator:postgres@"),
   jwtSecret: LOCAL_JWT_SECRET,
-  schemas: ["public", "personal", "graphql_public"], // upstream config.toml [api] schemas
+  // upstream config.toml [api]: schemas, extra_search_path, max_rows
+  schemas: ["public", "personal", "graphql_public"],
+  extraSearchPath: ["public", "extensions"],
+  maxRows: 1000,
+}).catch(async (e: unknown) => {
+  await db.stop();
+  throw e;
 });
 process.env.CONFORMANCE_REST_URL = rest.url;
 // vitest writes a missing inline snapshot into the test file unless it runs as CI: never touch the vendored files.
