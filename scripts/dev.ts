@@ -3,7 +3,8 @@
 //      otherwise the Docker-free stack (tooling/local-stack), left running in the background;
 //   2. the sample writers' keys (keys/, gitignored), generated once;
 //   3. both writers registered (idempotent): orders-service by public key, inventory-service by JWKS URL;
-//   4. both writers run: allowed writes and a write each one's policy denies; plus a forged token;
+//   4. both writers run: allowed writes and a write each one's policy denies; plus a forged token and a
+//      writer impersonating a Supabase Auth user (it runs as its writer role, with a derived subject);
 //   5. a summary: what happened, the URLs and keys, how to stop.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
@@ -103,7 +104,8 @@ async function main(): Promise<void> {
       ? ["--public-key", join(keysDir, "inventory-service-local.jwk.json")]
       : ["--jwks-uri", jwksServer.url, "--alg", "EdDSA"];
     const inventoryReg = await cli(["register", "--issuer", "inventory-service", ...inventorySource,
-      "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--description", "sample inventory writer"], env);
+      "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--db-role", "inventory_service",
+      "--description", "sample inventory writer"], env);
     console.log(inventoryReg.replace(/^/gm, "  "));
 
     step(4, "Run the writers");
@@ -115,6 +117,18 @@ async function main(): Promise<void> {
       headers: { apikey: anonKey, authorization: `Bearer ${await forger.sign({ roles: ["service_role"] })}` },
     });
     const forgedBody = (await forged.json()) as { code?: string };
+    // A writer signing a Supabase Auth user's id (a seeded note's owner) and a forged custom claim: it still
+    // runs as its writer role with its own derived subject, and the Auth users' table stays closed to it.
+    const authUserId = "8d0fd2b3-9ca1-4a58-8b0c-000000000001";
+    const asUser = await forger.sign({ subject: authUserId, roles: ["orders_writer"], claims: { user_role: "admin" } });
+    const impersonation = await fetch(`${apiUrl}/functions/v1/rest/user_notes?select=*`, { headers: { apikey: anonKey, authorization: `Bearer ${asUser}` } });
+    const impersonationBody = (await impersonation.json()) as { code?: string };
+    const whoamiRes = await fetch(`${apiUrl}/functions/v1/rest/rpc/federation_whoami`, {
+      method: "POST",
+      headers: { apikey: anonKey, authorization: `Bearer ${asUser}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    const whoami = (await whoamiRes.json()) as { db_role?: string; writer_uid?: string; writer_claims?: unknown };
 
     const show = (title: string, outcomes: typeof orders) => {
       console.log(`  ${title}`);
@@ -126,10 +140,14 @@ async function main(): Promise<void> {
     show("orders-service    (supabase-js, ES256 key registered by file)", orders);
     show(`inventory-service (postgrest-js, EdDSA key served at ${useDocker ? "registered by JWK" : jwksServer.url})`, inventory);
     console.log(`  forged: orders-service asks for role service_role → ${forged.status} ${forgedBody.code}`);
+    console.log(`  impersonation: orders-service signs an Auth user's id as sub → user_notes ${impersonation.status} ${impersonationBody.code}` +
+      ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`);
 
     step(5, "Summary");
     const all = [...orders, ...inventory];
-    const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed";
+    const impersonationRefused = impersonation.status === 403 && impersonationBody.code === "42501" &&
+      whoami.db_role === "federated_writer" && whoami.writer_uid !== authUserId;
+    const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
     console.log(`  ${writes} writes made, ${denied.length} denied by policy (${denied.map((d) => `${d.action}: ${d.code}`).join("; ")}), forged role refused: ${forgedBody.code}`);

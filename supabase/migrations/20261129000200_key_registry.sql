@@ -2,29 +2,17 @@
 -- Read by the `rest` gateway with the service_role key; invisible to anon and authenticated.
 -- Every change is written to an append-only audit table by a trigger.
 
--- True when `role_name` exists and neither is nor can become a privileged role: no superuser, BYPASSRLS,
--- CREATEROLE or REPLICATION anywhere in its membership, and none of Supabase's internal roles. A writer's
--- db_role decides what PostgREST's SET ROLE becomes, so this is the line between "scoped by RLS" and "not".
-create or replace function federation.is_assignable_db_role(role_name text)
+-- A writer's db_role must be a writer role (federation.is_writer_role, in the helpers migration): the line
+-- between "a principal of its own, scoped by its grants and RLS" and "a Supabase Auth user or the platform".
+
+-- True when an issuer name could be mistaken for a platform issuer: the legacy anon/service keys carry
+-- `iss` `supabase` (hosted) or `supabase-demo` (local), so no writer may be named anything like them.
+create or replace function federation.is_platform_issuer_name(name text)
 returns boolean
-language sql stable
+language sql immutable
 set search_path = ''
 as $$
-  select role_name is not null
-    and role_name not in (
-      'service_role', 'postgres', 'supabase_admin', 'authenticator', 'supabase_auth_admin',
-      'supabase_storage_admin', 'supabase_functions_admin', 'supabase_realtime_admin',
-      'supabase_replication_admin', 'supabase_etl_admin', 'supabase_read_only_user',
-      'supabase_privileged_role', 'dashboard_user', 'pgbouncer', 'pgsodium_keymaker'
-    )
-    and role_name !~ '^pg_'
-    and exists (select 1 from pg_catalog.pg_roles r where r.rolname = role_name)
-    and not exists (
-      select 1
-      from pg_catalog.pg_roles p
-      where (p.rolsuper or p.rolbypassrls or p.rolcreaterole or p.rolreplication)
-        and pg_catalog.pg_has_role(role_name, p.oid, 'MEMBER')
-    )
+  select name ~ 'supabase'
 $$;
 
 -- True when every element is an application role name the gateway accepts.
@@ -41,11 +29,13 @@ $$;
 
 create table if not exists public.jwt_issuers (
   issuer text primary key
-    check (issuer ~ '^[a-z0-9][a-z0-9._-]{0,62}$'),
+    check (issuer ~ '^[a-z0-9][a-z0-9._-]{0,62}$')
+    constraint jwt_issuers_not_platform_issuer check (not federation.is_platform_issuer_name(issuer)),
   description text,
-  -- The database role PostgREST switches to for this writer. Never a privileged role (see the function).
-  db_role text not null default 'authenticated'
-    constraint jwt_issuers_db_role_unprivileged check (federation.is_assignable_db_role(db_role)),
+  -- The database role PostgREST switches to for this writer: federated_writer or a per-writer role made
+  -- with federation.create_writer_role(). Never authenticated, anon, service_role or a privileged role.
+  db_role text not null default 'federated_writer'
+    constraint jwt_issuers_db_role_writer check (federation.is_writer_role(db_role)),
   -- Application roles the writer may request (token claim `roles`); they reach RLS as `app_roles`.
   allowed_roles text[] not null default '{}'
     check (federation.are_app_role_names(allowed_roles)),
@@ -81,7 +71,10 @@ create table if not exists public.jwt_public_keys (
   constraint jwt_public_keys_one_key_source check (num_nonnulls(public_key_pem, public_jwk, jwks_uri) = 1),
   -- Static keys are addressed by kid; a JWKS row is the issuer's one "any kid from this URL" row.
   constraint jwt_public_keys_kid_iff_static check ((kid is null) = (jwks_uri is not null)),
-  constraint jwt_public_keys_validity_window check (expires_at is null or not_before is null or expires_at > not_before)
+  constraint jwt_public_keys_validity_window check (expires_at is null or not_before is null or expires_at > not_before),
+  -- 'infinity'/'-infinity' are refused: the gateway would have to guess what they mean (it fails closed).
+  constraint jwt_public_keys_finite_window check (
+    (not_before is null or isfinite(not_before)) and (expires_at is null or isfinite(expires_at)))
 );
 comment on table public.jwt_public_keys is 'Trusted public keys (or a JWKS URL) per federated writer. Unique per (issuer, kid).';
 
@@ -113,7 +106,10 @@ drop trigger if exists touch on public.jwt_public_keys;
 create trigger touch before insert or update on public.jwt_public_keys
   for each row execute function federation.touch_registry_row();
 
--- What the gateway reads: one row per key with its issuer's policy. `usable` folds both is_active flags.
+-- What the gateway reads: one row per key with its issuer's policy. `usable` folds both is_active flags and
+-- the key's window, computed here at read time (so 'infinity' and clock parsing cannot fail open), and
+-- `db_role_valid` re-checks the issuer's db_role at read time: a role changed after the row was written
+-- (granted authenticated, made BYPASSRLS, …) is refused by the gateway.
 create or replace view public.jwt_registry
 with (security_invoker = true)
 as
@@ -124,10 +120,13 @@ select
   k.public_key_pem,
   k.public_jwk,
   k.jwks_uri,
-  (k.is_active and i.is_active) as usable,
+  (k.is_active and i.is_active
+    and (k.not_before is null or (isfinite(k.not_before) and k.not_before <= now()))
+    and (k.expires_at is null or (isfinite(k.expires_at) and k.expires_at > now()))) as usable,
   k.not_before,
   k.expires_at,
   i.db_role,
+  federation.is_writer_role(i.db_role) as db_role_valid,
   i.allowed_roles,
   i.max_token_lifetime_seconds,
   i.require_jti
@@ -141,9 +140,8 @@ alter table public.jwt_public_keys enable row level security;
 revoke all on table public.jwt_issuers, public.jwt_public_keys, public.jwt_registry from anon, authenticated, public;
 grant select, insert, update, delete on table public.jwt_issuers, public.jwt_public_keys to service_role;
 grant select on table public.jwt_registry to service_role;
-revoke execute on function federation.is_assignable_db_role(text) from public, anon, authenticated;
--- service_role writes registry rows, so it evaluates the CHECK that calls this function.
-grant execute on function federation.is_assignable_db_role(text) to service_role;
+-- Identity sequences get Supabase's default privileges (anon/authenticated USAGE, UPDATE): take them back.
+revoke all on sequence public.jwt_public_keys_id_seq from anon, authenticated, public;
 
 -- Audit -------------------------------------------------------------------------------------------------
 create table if not exists public.jwt_registry_audit (
@@ -219,4 +217,5 @@ create trigger append_only_truncate before truncate on public.jwt_registry_audit
 
 alter table public.jwt_registry_audit enable row level security;
 revoke all on table public.jwt_registry_audit from anon, authenticated, service_role, public;
+revoke all on sequence public.jwt_registry_audit_id_seq from anon, authenticated, service_role, public;
 grant select on table public.jwt_registry_audit to service_role;

@@ -11,34 +11,36 @@ create table if not exists public.widgets (
   name text not null check (length(name) between 1 and 200),
   -- Filled from the token; a writer that sends another issuer's name fails the insert policy.
   owner_issuer text not null default federation.issuer(),
-  -- auth.uid() of the writer's token: the gateway makes `sub` a UUID, so this works for every writer.
-  created_by uuid default auth.uid(),
+  -- The writer's subject as a UUID (the gateway's UUIDv5 of issuer and sub). Not auth.uid(): writer roles
+  -- cannot use the auth schema on hosted Supabase, and a writer is never an Auth user.
+  created_by uuid default federation.writer_uid(),
   created_at timestamptz not null default now()
 );
 
 alter table public.widgets enable row level security;
 
--- No anonymous access at all; writers get exactly the table privileges the policies need.
+-- No access for anon or Supabase Auth users; writers (federated_writer and its members) get exactly the
+-- table privileges the policies need.
 revoke all on table public.widgets from anon, authenticated;
-grant select, insert, update, delete on table public.widgets to authenticated;
+grant select, insert, update, delete on table public.widgets to federated_writer;
 
 drop policy if exists widgets_insert on public.widgets;
 create policy widgets_insert on public.widgets
-  for insert to authenticated
+  for insert to federated_writer
   with check ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()));
 
 drop policy if exists widgets_select on public.widgets;
 create policy widgets_select on public.widgets
-  for select to authenticated
+  for select to federated_writer
   using ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()));
 
 drop policy if exists widgets_update on public.widgets;
 create policy widgets_update on public.widgets
-  for update to authenticated
+  for update to federated_writer
   using ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()))
   with check (owner_issuer = (select federation.issuer()));
 
 drop policy if exists widgets_delete on public.widgets;
 create policy widgets_delete on public.widgets
-  for delete to authenticated
+  for delete to federated_writer
   using ((select federation.has_role('widgets_writer')) and owner_issuer = (select federation.issuer()));

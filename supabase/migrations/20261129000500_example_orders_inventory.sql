@@ -7,6 +7,11 @@
 --
 -- App roles (granted per issuer in jwt_issuers.allowed_roles): orders_writer, stock_reader,
 -- inventory_writer, orders_reader. Helpers are wrapped in (select …): evaluated once per statement.
+--
+-- Database roles: both writers run as writer roles, never as `authenticated`. orders-service uses the
+-- default `federated_writer`; inventory-service is registered with its own role `inventory_service`
+-- (`fedjwt register --db-role inventory_service`), a member of federated_writer: GRANTs decide which tables
+-- and columns a role may touch at all, RLS decides which rows. Only inventory_service may change stock.
 
 create table if not exists public.stock_levels (
   sku text primary key check (sku ~ '^[A-Z0-9-]{1,40}$'),
@@ -62,16 +67,19 @@ create trigger touch before update on public.orders
 alter table public.orders enable row level security;
 alter table public.stock_levels enable row level security;
 
+select federation.create_writer_role('inventory_service');
+
 revoke all on table public.orders, public.stock_levels from anon, authenticated;
-grant select, insert, update on table public.orders to authenticated;
--- The column grant is the point: whatever a policy allows, only `quantity` can be updated.
-grant select on table public.stock_levels to authenticated;
-grant update (quantity) on table public.stock_levels to authenticated;
+grant select, insert, update on table public.orders to federated_writer;
+grant select on table public.stock_levels to federated_writer;
+-- The column grant is the point: only inventory-service's role may update stock, and only `quantity`,
+-- whatever a policy allows.
+grant update (quantity) on table public.stock_levels to inventory_service;
 
 -- orders ---------------------------------------------------------------------------------------------
 drop policy if exists orders_select on public.orders;
 create policy orders_select on public.orders
-  for select to authenticated
+  for select to federated_writer
   using (
     ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()))
     or (select federation.has_role('orders_reader'))
@@ -79,23 +87,23 @@ create policy orders_select on public.orders
 
 drop policy if exists orders_insert on public.orders;
 create policy orders_insert on public.orders
-  for insert to authenticated
+  for insert to federated_writer
   with check ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()));
 
 drop policy if exists orders_update on public.orders;
 create policy orders_update on public.orders
-  for update to authenticated
+  for update to federated_writer
   using ((select federation.has_role('orders_writer')) and writer_issuer = (select federation.issuer()))
   with check (writer_issuer = (select federation.issuer()));
 
 -- stock_levels ---------------------------------------------------------------------------------------
 drop policy if exists stock_select on public.stock_levels;
 create policy stock_select on public.stock_levels
-  for select to authenticated
+  for select to federated_writer
   using ((select federation.has_role('inventory_writer')) or (select federation.has_role('stock_reader')));
 
 drop policy if exists stock_update on public.stock_levels;
 create policy stock_update on public.stock_levels
-  for update to authenticated
+  for update to federated_writer
   using ((select federation.has_role('inventory_writer')))
   with check ((select federation.has_role('inventory_writer')));

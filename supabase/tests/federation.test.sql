@@ -2,24 +2,28 @@
 -- The same matrix runs in packages/local-stack (vitest); this file is its small twin for Docker users,
 -- and packages/local-stack/test/pgtap.test.ts runs it on the Docker-free stack too.
 --
+-- Principals: four writers as the gateway presents them (writer role federated_writer, or inventory_service
+-- for the inventory writer; the gateway-only fedjwt_gateway claim), a Supabase Auth user (role authenticated, forged writer claims), and anon.
 -- pg_temp.attempt(principal, statement) runs one statement the way PostgREST would for that principal
 -- (SET ROLE + request.jwt.claims), always rolls it back, and returns 'rows:<n>' or the SQLSTATE.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(63);
+select plan(74);
 
 create function pg_temp.attempt(principal text, stmt text) returns text
 language plpgsql
 as $$
 declare
   claims jsonb := case principal
-    when 'widgets' then '{"iss":"widgets-service","sub":"11111111-1111-4111-8111-111111111111","app_roles":["widgets_writer"]}'
-    when 'orders' then '{"iss":"orders-service","sub":"22222222-2222-4222-8222-222222222222","app_roles":["orders_writer","stock_reader"]}'
-    when 'inventory' then '{"iss":"inventory-service","sub":"33333333-3333-4333-8333-333333333333","app_roles":["inventory_writer","orders_reader"]}'
-    when 'plain' then '{"iss":"plain-service","sub":"44444444-4444-4444-8444-444444444444","app_roles":[]}'
+    when 'widgets' then '{"iss":"widgets-service","sub":"11111111-1111-4111-8111-111111111111","writer_sub":"widgets-worker","fedjwt_gateway":1,"app_roles":["widgets_writer"]}'
+    when 'orders' then '{"iss":"orders-service","sub":"22222222-2222-4222-8222-222222222222","writer_sub":"orders-worker","fedjwt_gateway":1,"app_roles":["orders_writer","stock_reader"]}'
+    when 'inventory' then '{"iss":"inventory-service","sub":"33333333-3333-4333-8333-333333333333","writer_sub":"inventory-worker","fedjwt_gateway":1,"app_roles":["inventory_writer","orders_reader"]}'
+    when 'plain' then '{"iss":"plain-service","sub":"44444444-4444-4444-8444-444444444444","writer_sub":"plain-worker","fedjwt_gateway":1,"app_roles":[]}'
+    when 'user' then '{"iss":"http://127.0.0.1:54321/auth/v1","sub":"8d0fd2b3-9ca1-4a58-8b0c-000000000001","aud":"authenticated","app_roles":["orders_writer"],"fedjwt_gateway":1}'
     when 'anon' then '{}'
   end;
-  db_role text := case when principal = 'anon' then 'anon' else 'authenticated' end;
+  -- Writers run as the writer role federated_writer; a Supabase Auth user as authenticated.
+  db_role text := case principal when 'anon' then 'anon' when 'user' then 'authenticated' when 'inventory' then 'inventory_service' else 'federated_writer' end;
   n bigint;
   outcome text;
 begin
@@ -54,13 +58,18 @@ select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-p
 select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-admin', 'supabase_admin')$$, '23514', null, 'db_role supabase_admin is refused');
 select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-authenticator', 'authenticator')$$, '23514', null, 'db_role authenticator is refused');
 select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-auth-admin', 'supabase_auth_admin')$$, '23514', null, 'db_role supabase_auth_admin is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-authenticated', 'authenticated')$$, '23514', null, 'db_role authenticated (Auth users'' role) is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-anon', 'anon')$$, '23514', null, 'db_role anon is refused');
+select throws_ok($$insert into public.jwt_issuers (issuer) values ('supabase-demo')$$, '23514', null, 'a platform issuer name is refused');
 create role pgtap_bypass nologin bypassrls;
+grant federated_writer to pgtap_bypass;
 select throws_ok($$insert into public.jwt_issuers (issuer, db_role) values ('t-bypass', 'pgtap_bypass')$$, '23514', null, 'a BYPASSRLS db_role is refused');
 
 insert into public.jwt_issuers (issuer) values ('pgtap-svc');
 insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem)
 values ('pgtap-svc', 'k1', 'ES256', '-----BEGIN PUBLIC KEY-----x');
 select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('pgtap-svc', 'k1', 'ES256', '-----BEGIN PUBLIC KEY-----y')$$, '23505', null, 'unique (issuer, kid)');
+select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, expires_at) values ('pgtap-svc', 'k9', 'ES256', '-----BEGIN PUBLIC KEY-----w', 'infinity')$$, '23514', null, 'an infinite key window is refused');
 select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg) values ('pgtap-svc', 'k2', 'ES256')$$, '23514', null, 'a key row needs a key source');
 select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, jwks_uri) values ('pgtap-svc', 'k3', 'ES256', '-----BEGIN PUBLIC KEY-----z', 'https://a.example/jwks')$$, '23514', null, 'a key row has one key source only');
 select is((select count(*)::int from public.jwt_registry_audit where coalesce(new_row, old_row) ->> 'issuer' = 'pgtap-svc'), 2, 'registry inserts are audited');
@@ -113,10 +122,19 @@ select is(pg_temp.attempt('widgets', 'select * from public.stock_levels'), 'rows
 select is(pg_temp.attempt('anon', 'select * from public.stock_levels'), '42501', 'stock: anon cannot read');
 select is(pg_temp.attempt('inventory', $$update public.stock_levels set quantity = 5 where sku = 'WIDGET-RED'$$), 'rows:1', 'stock: inventory writer updates quantity');
 select is(pg_temp.attempt('inventory', $$update public.stock_levels set location = 'x' where sku = 'WIDGET-RED'$$), '42501', 'stock: inventory writer cannot update another column');
-select is(pg_temp.attempt('orders', $$update public.stock_levels set quantity = 5$$), 'rows:0', 'stock: orders writer updates nothing');
+select is(pg_temp.attempt('orders', $$update public.stock_levels set quantity = 5$$), '42501', 'stock: orders writer cannot update (its role has no column grant)');
 select is(pg_temp.attempt('anon', $$update public.stock_levels set quantity = 5$$), '42501', 'stock: anon cannot update');
 select is(pg_temp.attempt('inventory', $$insert into public.stock_levels (sku, quantity) values ('NEW', 1)$$), '42501', 'stock: inventory writer cannot insert');
 select is(pg_temp.attempt('inventory', 'delete from public.stock_levels'), '42501', 'stock: inventory writer cannot delete');
+
+-- user_notes: owned by Supabase Auth users (canonical policies). Writers hold no privilege on it.
+select is(pg_temp.attempt('user', 'select * from public.user_notes'), 'rows:1', 'user_notes: the Auth user reads its own note');
+select is(pg_temp.attempt('orders', 'select * from public.user_notes'), '42501', 'user_notes: a writer cannot read');
+select is(pg_temp.attempt('orders', $$insert into public.user_notes (user_id, body) values ('8d0fd2b3-9ca1-4a58-8b0c-000000000001', 'x')$$), '42501', 'user_notes: a writer cannot insert as a user');
+select is(pg_temp.attempt('plain', $$update public.user_notes set body = 'x'$$), '42501', 'user_notes: a writer cannot update');
+select is(pg_temp.attempt('user', $$select 1 where federation.issuer() is null and not federation.has_role('orders_writer') and federation.writer_sub() is null$$), 'rows:1', 'an Auth user''s token fails every federation helper, forged claims included');
+select is(pg_temp.attempt('user', $$insert into public.widgets (name) values ('w')$$), '42501', 'widgets: an Auth user cannot insert');
+select is(pg_temp.attempt('user', 'select * from public.orders'), '42501', 'orders: an Auth user cannot read');
 
 -- Forged claims: a URL issuer (Supabase Auth, third-party IdP) is never a federated writer.
 select is(

@@ -1,35 +1,35 @@
 import { SignerError } from "@fedjwt/signer";
-import { deactivate, deactivateHelp } from "./commands/deactivate.ts";
-import { jwks, jwksHelp } from "./commands/jwks.ts";
-import { list, listHelp } from "./commands/list.ts";
-import { register, registerHelp } from "./commands/register.ts";
-import { rotate, rotateHelp } from "./commands/rotate.ts";
-import { keygen, keygenHelp } from "./commands/keygen.ts";
-import { mint, mintHelp } from "./commands/mint.ts";
+import { adoptCommand } from "./commands/adopt.ts";
+import { deactivateCommand } from "./commands/deactivate.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+import { jwksCommand } from "./commands/jwks.ts";
+import { keygenCommand } from "./commands/keygen.ts";
+import { listCommand } from "./commands/list.ts";
+import { mintCommand } from "./commands/mint.ts";
+import { registerCommand } from "./commands/register.ts";
+import { rotateCommand } from "./commands/rotate.ts";
 import { CliError } from "./errors.ts";
 import { processIo, type Io } from "./output.ts";
+import type { Command } from "./spec.ts";
 
-interface Command {
-  summary: string;
-  help: string;
-  run(argv: string[], io: Io): Promise<void>;
-}
-
-const COMMANDS: Record<string, Command> = {
-  keygen: { summary: "generate a writer keypair for one target", help: keygenHelp, run: keygen },
-  mint: { summary: "mint a short-lived token with a writer's private key", help: mintHelp, run: mint },
-  jwks: { summary: "build a JWKS document from public key files", help: jwksHelp, run: jwks },
-  register: { summary: "register a public key or JWKS URL on a project", help: registerHelp, run: register },
-  list: { summary: "list registered issuers and keys", help: listHelp, run: list },
-  deactivate: { summary: "stop accepting an issuer's (or one key's) tokens", help: deactivateHelp, run: deactivate },
-  rotate: { summary: "register a new key beside the old one, then retire the old", help: rotateHelp, run: rotate },
-};
+/** Every command, in the order `fedjwt --help` lists them. A new command: a defineCommand() spec, added here. */
+export const COMMANDS: readonly Command[] = [
+  keygenCommand,
+  mintCommand,
+  jwksCommand,
+  registerCommand,
+  listCommand,
+  deactivateCommand,
+  rotateCommand,
+  doctorCommand,
+  adoptCommand,
+];
 
 export const VERSION = "0.1.0";
 
 function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `Usage: fedjwt <command> [options]
 
 Keys and tokens for writers of a federated Supabase project.
@@ -51,18 +51,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.out(VERSION);
     return 0;
   }
-  const command = COMMANDS[name];
+  const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    io.err(`fedjwt: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
+    io.err(`fedjwt: unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
     return 2;
   }
   if (rest.includes("-h") || rest.includes("--help")) {
-    io.out(command.help);
+    io.out(command.help());
     return 0;
   }
   try {
-    await command.run(rest, io);
-    return 0;
+    return (await command.run(rest, io)) ?? 0;
   } catch (e) {
     if (e instanceof CliError) {
       io.err(`fedjwt ${name}: ${e.message}`);

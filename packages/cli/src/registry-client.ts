@@ -1,4 +1,5 @@
 import { CliError } from "./errors.ts";
+import type { FlagSpecs } from "./spec.ts";
 
 /** Talks to a project's registry tables through PostgREST (`/rest/v1`) with the service_role key. */
 export class RegistryClient {
@@ -29,7 +30,7 @@ export class RegistryClient {
     } catch (e) {
       const c = (e as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (e as Error).name;
-      throw new CliError("unreachable", `cannot reach ${this.url} (${cause}): check --url / SUPABASE_URL`, 1);
+      throw new CliError("unreachable", `cannot reach ${this.url} (${cause}): check --url / SUPABASE_URL`, { exitCode: 1, cause: e });
     }
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -40,14 +41,16 @@ export class RegistryClient {
     }
     if (res.ok) return parsed as T;
     const err = (parsed ?? {}) as { code?: string; message?: string };
+    const upstream = { status: res.status, ...(err.code !== undefined ? { upstreamCode: err.code } : {}), ...(err.message !== undefined ? { upstreamMessage: err.message } : {}) };
     if (res.status === 401 || res.status === 403) {
-      throw new CliError("key_refused", `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY`);
+      throw new CliError("key_refused", `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY`, upstream);
     }
     if (err.code === "PGRST205" || err.code === "42P01") {
-      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, 1);
+      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, { ...upstream, exitCode: 1 });
     }
-    if (res.status === 404) throw new CliError("not_found", `${this.url} answered 404 for /rest/v1/${path.split("?")[0]}: is this a Supabase project URL?`);
-    throw new CliError(err.code ?? `http_${res.status}`, `${method} ${path.split("?")[0]} failed (HTTP ${res.status}): ${err.message ?? text.slice(0, 200)}`, res.status >= 500 ? 1 : 2);
+    if (res.status === 404) throw new CliError("not_found", `${this.url} answered 404 for /rest/v1/${path.split("?")[0]}: is this a Supabase project URL?`, upstream);
+    const failed = res.status >= 500;
+    throw new CliError(failed ? "upstream_failed" : "request_refused", `${method} ${path.split("?")[0]} failed (HTTP ${res.status}): ${err.message ?? text.slice(0, 200)}`, { ...upstream, exitCode: failed ? 1 : 2 });
   }
 }
 
@@ -61,16 +64,17 @@ export function connection(values: { url?: string | undefined; "service-role-key
   return new RegistryClient(url, key);
 }
 
-/** The flags every registry command takes. */
+/** The flags every registry command takes (help group "Connection"). */
 export const CONNECTION_FLAGS = {
-  url: { type: "string" },
-  "service-role-key": { type: "string" },
-  json: { type: "boolean", default: false },
-} as const;
-
-export const CONNECTION_HELP = `  --url <url>                 the Supabase project URL (default: $SUPABASE_URL)
-  --service-role-key <key>    service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)
-  --json                      print machine-readable JSON`;
+  url: { type: "string", value: "<url>", description: "the Supabase project URL (default: $SUPABASE_URL)", group: "Connection" },
+  "service-role-key": {
+    type: "string",
+    value: "<key>",
+    description: "service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)",
+    group: "Connection",
+  },
+  json: { type: "boolean", default: false, description: "print machine-readable JSON", group: "Connection" },
+} as const satisfies FlagSpecs;
 
 export interface IssuerRow {
   issuer: string;

@@ -2,6 +2,9 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
+import { CLI_CODES, CliError } from "../src/errors.ts";
+import { COMMANDS } from "../src/main.ts";
+import { parseFlags } from "../src/spec.ts";
 import { targetLabel } from "../src/target.ts";
 import { fedjwt, tempDir, type Run } from "./helpers.ts";
 
@@ -179,6 +182,28 @@ describe("jwks", () => {
   });
 });
 
+describe("register refuses what can never be a writer, before reaching the project", () => {
+  // No --url/--service-role-key and an unreachable SUPABASE_URL: a refusal here comes from the CLI itself.
+  const offline = { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "unused" };
+  it.each([
+    [["--db-role", "authenticated"], /--db-role "authenticated" is refused: writers run as federated_writer/],
+    [["--db-role", "anon"], /--db-role "anon" is refused/],
+    [["--db-role", "service_role"], /--db-role "service_role" is refused/],
+    [["--db-role", "supabase_auth_admin"], /--db-role "supabase_auth_admin" is refused/],
+    [["--db-role", "pg_read_all_data"], /--db-role "pg_read_all_data" is refused/],
+  ])("register %j → exit 2, one line", (flags, pattern) => {
+    const dir = tempDir();
+    const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
+    expectOneLineRefusal(fedjwt(["register", "--issuer", "svc", "--public-key", gen.files.publicKey, ...flags], { env: offline }), pattern);
+  });
+
+  it.each(["supabase", "supabase-demo", "my-supabase"])("register --issuer %s → exit 2, one line", (issuer) => {
+    const dir = tempDir();
+    const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
+    expectOneLineRefusal(fedjwt(["register", "--issuer", issuer, "--public-key", gen.files.publicKey], { env: offline }), /names containing "supabase"/);
+  });
+});
+
 describe("help and dispatch", () => {
   it.each(["keygen", "mint", "jwks"])("%s --help exits 0 and documents every flag it parses", (cmd) => {
     const r = fedjwt([cmd, "--help"]);
@@ -190,7 +215,7 @@ describe("help and dispatch", () => {
     const r = fedjwt(["--help"]);
     expect(r.code).toBe(0);
     const listed = [...r.stdout.matchAll(/^ {2}([a-z]+) {2}/gm)].map((m) => m[1]);
-    expect(listed).toEqual(["keygen", "mint", "jwks", "register", "list", "deactivate", "rotate"]);
+    expect(listed).toEqual(["keygen", "mint", "jwks", "register", "list", "deactivate", "rotate", "doctor", "adopt"]);
     for (const cmd of listed) expect(fedjwt([cmd!, "--help"]).code).toBe(0);
   });
 
@@ -212,12 +237,106 @@ describe("flag values that start with a dash (one kid in 64 does)", () => {
     expectOneLineRefusal(fedjwt(["mint", "--issuer", "--key", "x", "--audience", "a"]), /--issuer|argument/);
   });
 
-  it("joinDashValues only joins string flags, and never swallows a real flag", async () => {
-    const { joinDashValues } = await import("../src/args.ts");
-    const options = { kid: { type: "string" }, force: { type: "boolean" }, issuer: { type: "string" } } as const;
-    expect(joinDashValues(["--kid", "-x1"], options)).toEqual(["--kid=-x1"]);
-    expect(joinDashValues(["--kid", "--issuer", "a"], options)).toEqual(["--kid", "--issuer", "a"]);
-    expect(joinDashValues(["--force", "-x"], options)).toEqual(["--force", "-x"]);
-    expect(joinDashValues(["--kid=-y"], options)).toEqual(["--kid=-y"]);
+  it("rotate --retire -abc takes -abc as the kid (it reaches the registry, not the parser)", () => {
+    const r = fedjwt(["rotate", "--issuer", "svc", "--retire", "-abc", "--url", "http://127.0.0.1:9", "--service-role-key", "sb_secret_x"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe("the command specs: one source for parsing and help", () => {
+  const spec = {
+    name: "t",
+    flags: {
+      kid: { type: "string", value: "<kid>", description: "k" },
+      force: { type: "boolean", description: "f" },
+      issuer: { type: "string", value: "<name>", required: true, description: "i" },
+      role: { type: "string", value: "<role>", multiple: true, default: [], description: "r" },
+    },
+  } as const;
+  const refusal = (argv: string[]) => {
+    try {
+      parseFlags(spec, argv);
+    } catch (e) {
+      return { code: (e as CliError).code, message: (e as CliError).message };
+    }
+    return undefined;
+  };
+
+  it("a string flag takes the next argument even when it starts with a dash", () => {
+    expect(parseFlags(spec, ["--issuer", "a", "--kid", "-x1"]).values).toEqual({ issuer: "a", kid: "-x1", role: [] });
+    expect(parseFlags(spec, ["--kid", "-abc", "--force", "--issuer", "-i"]).values).toEqual({ kid: "-abc", force: true, issuer: "-i", role: [] });
+    expect(parseFlags(spec, ["--kid=-y", "--issuer=a", "--role", "-r", "--role", "b"]).values).toEqual({ kid: "-y", issuer: "a", role: ["-r", "b"] });
+  });
+
+  it.each([
+    [["--kid", "--issuer", "a"], /^Option '--kid <kid>' argument missing/],
+    [["--issuer", "a", "--kid", "-h"], /^Option '--kid <kid>' argument missing/],
+    [["--issuer", "a", "--kid"], /^Option '--kid <kid>' argument missing/],
+    [["--issuer", "a", "--bogus"], /^Unknown option '--bogus'/],
+    [["--issuer", "a", "-k"], /^Unknown option '-k'/],
+    [["--issuer", "a", "--force=yes"], /^Option '--force' does not take an argument/],
+    [["--issuer", "a", "stray"], /^Unexpected argument 'stray'/],
+    [["--kid", "k"], /^--issuer is required/],
+    [["--issuer", " "], /^--issuer is required/],
+  ])("%j is refused as bad_arguments", (argv, pattern) => {
+    const r = refusal(argv);
+    expect(r?.code).toBe("bad_arguments");
+    expect(r?.message).toMatch(pattern);
+    expect(r?.message).toMatch(/\(see: fedjwt t --help\)$/);
+  });
+
+  it.each(COMMANDS.map((c) => [c.name, c] as const))("%s --help lists every flag the parser accepts, and only those", (name, command) => {
+    const r = fedjwt([name, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd()).toBe(command.help());
+    const documented = [...r.stdout.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!);
+    expect(documented.sort()).toEqual(Object.keys(command.flags).sort());
+    // Each documented flag parses (with a value when it takes one); an undocumented one does not.
+    for (const flag of documented) {
+      const argv = command.flags[flag]!.type === "string" ? [`--${flag}`, "-x"] : [`--${flag}`];
+      expect(() => parseFlags({ name, flags: command.flags, positionals: command.positionals }, argv)).not.toThrow(/Unknown option|argument missing/);
+    }
+    expect(fedjwt([name, "--definitely-not-a-flag"]).stderr).toMatch(/Unknown option '--definitely-not-a-flag'/);
+    expect(documented.length).toBeGreaterThan(0);
+  });
+});
+
+describe("typed errors", () => {
+  it("CliError keeps the CLI's code apart from the project's status and code", () => {
+    const e = new CliError("request_refused", "POST jwt_issuers failed", { status: 409, upstreamCode: "23505", upstreamMessage: "duplicate key" });
+    expect({ code: e.code, exitCode: e.exitCode, status: e.status, upstreamCode: e.upstreamCode }).toEqual({ code: "request_refused", exitCode: 2, status: 409, upstreamCode: "23505" });
+    expect(CLI_CODES).toContain(e.code);
+    expect(new CliError("unreachable", "x", 1).exitCode).toBe(1);
+  });
+
+  it("the registry client reports PostgREST's status and code in their own fields", async () => {
+    const { RegistryClient } = await import("../src/registry-client.ts");
+    const answer = (status: number, body: unknown) => () => Promise.resolve(new Response(JSON.stringify(body), { status }));
+    const failure = (status: number, body: unknown) => {
+      const client = new RegistryClient("http://project.test", "sb_secret_x", answer(status, body) as typeof fetch);
+      return client.request("GET", "jwt_issuers").then(() => undefined, (e: CliError) => ({ code: e.code, exitCode: e.exitCode, status: e.status, upstreamCode: e.upstreamCode }));
+    };
+    expect(await failure(409, { code: "23505", message: "duplicate key value" })).toEqual({ code: "request_refused", exitCode: 2, status: 409, upstreamCode: "23505" });
+    expect(await failure(404, { code: "PGRST205", message: "Could not find the table" })).toEqual({ code: "registry_missing", exitCode: 1, status: 404, upstreamCode: "PGRST205" });
+    expect(await failure(401, { message: "Invalid API key" })).toEqual({ code: "key_refused", exitCode: 2, status: 401, upstreamCode: undefined });
+    expect(await failure(500, { code: "XX000", message: "boom" })).toEqual({ code: "upstream_failed", exitCode: 1, status: 500, upstreamCode: "XX000" });
+  });
+});
+
+describe("doctor, on answers the local stack cannot give", () => {
+  const answering = (status: number, body: unknown) => () => Promise.resolve(new Response(JSON.stringify(body), { status, headers: { date: new Date().toUTCString() } }));
+
+  it.each([
+    [401, { message: "Invalid API key" }, /refused the apikey/, /--anon-key/],
+    [401, { code: 401, message: "Missing authorization header" }, /verify_jwt is on/, /verify_jwt = false/],
+    [502, { message: "Bad gateway" }, /answered HTTP 502/, /function's logs/],
+  ])("%i %j → function check fails with its fix", async (status, body, message, fix) => {
+    const { doctor } = await import("../src/doctor.ts");
+    const report = await doctor({ url: "https://project.test", anonKey: "sb_publishable_x", fetch: answering(status, body) as typeof fetch });
+    const fn = report.checks.find((c) => c.id === "function")!;
+    expect({ ok: report.ok, status: fn.status, http: fn.http?.status }).toEqual({ ok: false, status: "fail", http: status });
+    expect(fn.message).toMatch(message);
+    expect(fn.fix).toMatch(fix);
   });
 });

@@ -12,6 +12,7 @@ export const ENV = {
   bodyLimit: "FEDJWT_BODY_LIMIT_BYTES",
   upstreamTimeout: "FEDJWT_UPSTREAM_TIMEOUT_MS",
   registryTimeout: "FEDJWT_REGISTRY_TIMEOUT_MS",
+  allowedSchemas: "FEDJWT_ALLOWED_SCHEMAS",
 } as const;
 
 /** Picks a key from SUPABASE_*_KEYS (a JSON object of named keys): "default", else the first. */
@@ -80,5 +81,11 @@ export function proxyOptionsFromEnv(get: (name: string) => string | undefined): 
   if (upstream !== undefined) options.upstreamTimeoutMs = upstream;
   const registry = positiveInt(get, ENV.registryTimeout, problems);
   if (registry !== undefined) options.registryTimeoutMs = registry;
+  const schemas = get(ENV.allowedSchemas);
+  if (schemas !== undefined && schemas !== "") {
+    const list = schemas.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (list.length === 0 || !list.every((s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s))) problems.push(`${ENV.allowedSchemas} must be a comma-separated list of schema names`);
+    else options.allowedSchemas = list;
+  }
   return options;
 }

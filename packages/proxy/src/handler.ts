@@ -5,6 +5,7 @@ import { JwksPool, type JwksOptions } from "./jwks.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { createOutboundSigner, outboundClaims, type OutboundSigner, type SigningKeyConfig } from "./outbound.ts";
 import { resolveTarget } from "./paths.ts";
+import { checkProfiles } from "./profiles.ts";
 import { REASONS, type Reason } from "./reasons.ts";
 import { cachedRegistry, postgrestRegistry, type KeyRegistry } from "./registry.ts";
 import { bearerToken } from "./token.ts";
@@ -34,6 +35,8 @@ export interface ProxyOptions {
   upstreamTimeoutMs?: number;
   /** Time allowed for a registry read (default 3 s). */
   registryTimeoutMs?: number;
+  /** Schemas a writer may name in Accept-Profile/Content-Profile (default ["public"]); others get 406. */
+  allowedSchemas?: string[];
   jwks?: Omit<JwksOptions, "fetch">;
   /** Replaces the registry (tests); by default it is read through PostgREST with `serviceKey`. */
   registry?: KeyRegistry;
@@ -76,6 +79,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
     { ttlMs: options.keyCacheTtlMs ?? 5000, now },
   );
   const jwks = new JwksPool({ ...options.jwks, fetch: doFetch });
+  const allowedSchemas = new Set(options.allowedSchemas ?? ["public"]);
 
   const problems = [...(options.configProblems ?? [])];
   const signer: Promise<OutboundSigner | null> = problems.length > 0
@@ -99,6 +103,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
     try {
       if (!METHODS.has(req.method)) return reject("method_not_allowed", null, req);
       const target = resolveTarget(req.url, functionName);
+      checkProfiles(req.headers, allowedSchemas);
       const sign = await signer;
       if (!sign) return reject("proxy_misconfigured", null, req);
       checkDeclaredSize(req, bodyLimit);

@@ -14,7 +14,9 @@ export {
   type RegistryKey,
 } from "./registry.ts";
 export { isAllowedJwksUri, JwksPool, type JwksOptions } from "./jwks.ts";
-export { createOutboundSigner, MAX_OUTBOUND_LIFETIME_SECONDS, outboundClaims, type SigningKeyConfig } from "./outbound.ts";
+export { createOutboundSigner, GATEWAY_MARKER_CLAIM, MAX_OUTBOUND_LIFETIME_SECONDS, outboundClaims, type SigningKeyConfig } from "./outbound.ts";
+export { isWriterDbRoleName } from "./db-role.ts";
+export { checkProfiles } from "./profiles.ts";
 export { resolveTarget, type Target } from "./paths.ts";
 export { FORWARDED_REQUEST_HEADERS } from "./headers.ts";
 export { isUuid, uuidV5, WRITER_SUB_NAMESPACE } from "./uuid.ts";

@@ -10,6 +10,10 @@ export interface JwksOptions {
   /** Bounds for the endpoint's Cache-Control max-age (defaults 5 s and 10 min). */
   minCacheMs?: number;
   maxCacheMs?: number;
+  /** Largest JWKS response accepted, by Content-Length and as streamed (default 64 KiB). */
+  maxBytes?: number;
+  /** Most keys a JWKS may hold (default 32). */
+  maxKeys?: number;
 }
 
 interface Entry {
@@ -30,6 +34,54 @@ export function isAllowedJwksUri(uri: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Reads a JWKS response within `maxBytes` (refused on a larger Content-Length before reading, and as soon as
+ * the stream passes the limit) holding at most `maxKeys` keys; returns it re-wrapped for jose to parse.
+ * Throws ProxyError jwks_too_large otherwise.
+ */
+export async function boundedJwksResponse(res: Response, maxBytes: number, maxKeys: number): Promise<Response> {
+  if (!res.ok) {
+    await res.body?.cancel();
+    return new Response(null, { status: res.status, headers: res.headers });
+  }
+  const tooLarge = () => new ProxyError("jwks_too_large", `the JWKS is over ${maxBytes} bytes`);
+  const declared = res.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  const text = new TextDecoder().decode(bytes);
+  let keys: unknown;
+  try {
+    keys = (JSON.parse(text) as { keys?: unknown })?.keys;
+  } catch {
+    keys = undefined; // jose reports the invalid JSON itself
+  }
+  if (Array.isArray(keys) && keys.length > maxKeys) throw new ProxyError("jwks_too_large", `the JWKS has more than ${maxKeys} keys`);
+  return new Response(text, { status: res.status, headers: { "content-type": "application/json" } });
 }
 
 function maxAgeMs(cacheControl: string | null): number | undefined {
@@ -55,6 +107,8 @@ export class JwksPool {
       cooldownMs: options.cooldownMs ?? 5000,
       minCacheMs: options.minCacheMs ?? 5000,
       maxCacheMs: options.maxCacheMs ?? 600_000,
+      maxBytes: options.maxBytes ?? 64 * 1024,
+      maxKeys: options.maxKeys ?? 32,
     };
   }
 
@@ -67,8 +121,9 @@ export class JwksPool {
     if (now >= entry.freshUntil && !entry.set.reloading) {
       try {
         await entry.set.reload();
-      } catch {
+      } catch (e) {
         entry.failedUntil = Date.now() + this.#options.cooldownMs;
+        if (e instanceof ProxyError) throw e;
         throw new ProxyError("jwks_unavailable", "the JWKS endpoint could not be fetched");
       }
     }
@@ -94,8 +149,9 @@ export class JwksPool {
         const res = await o.fetch(url, init);
         const age = maxAgeMs(res.headers.get("cache-control"));
         const clamped = Math.min(o.maxCacheMs, Math.max(o.minCacheMs, age ?? o.maxCacheMs));
+        const bounded = await boundedJwksResponse(res, o.maxBytes, o.maxKeys);
         if (res.ok) created.freshUntil = Date.now() + clamped;
-        return res;
+        return bounded;
       },
     });
     this.#entries.set(uri, created);

@@ -1,6 +1,8 @@
 import { importJWK, SignJWT, type JWK, type JWTPayload } from "jose";
-import { GATEWAY_RESERVED_CLAIMS, REGISTERED_CLAIMS } from "@fedjwt/signer";
-import { isUuid, uuidV5 } from "./uuid.ts";
+import { GATEWAY_RESERVED_CLAIMS, MAX_WRITER_CLAIMS_BYTES, REGISTERED_CLAIMS } from "@fedjwt/signer";
+import { JwtVerificationError } from "./errors.ts";
+import { LruMap } from "./lru.ts";
+import { uuidV5 } from "./uuid.ts";
 import type { VerifiedToken } from "./verify.ts";
 
 /** Longest outbound token lifetime in seconds. */
@@ -19,43 +21,56 @@ export class SigningKeyError extends Error {
   override readonly name = "SigningKeyError";
 }
 
-const DROPPED = new Set<string>([...REGISTERED_CLAIMS, ...GATEWAY_RESERVED_CLAIMS, "writer_iss"]);
+/** Claims never copied into `writer_claims`: the contract's own (the gateway re-states what it keeps). */
+const NOT_WRITER_CLAIMS = new Set<string>([...REGISTERED_CLAIMS, ...GATEWAY_RESERVED_CLAIMS]);
 
-/** (iss, sub) → UUIDv5, remembered: writers reuse a handful of subjects, and the hash is per request otherwise. */
-const subjectCache = new Map<string, string>();
+/** The claim only the gateway mints (and refuses in inbound tokens): federation.* helpers require it. */
+export const GATEWAY_MARKER_CLAIM = "fedjwt_gateway";
+
+/** (iss, sub) → UUIDv5, remembered (bounded LRU): writers reuse a handful of subjects. */
+const subjectCache = new LruMap<string, string>(10_000);
 async function mappedSubject(issuer: string, sub: string): Promise<string> {
   const name = `${issuer}\n${sub}`;
   let uuid = subjectCache.get(name);
   if (uuid === undefined) {
     uuid = await uuidV5(name);
-    if (subjectCache.size >= 10_000) subjectCache.clear();
     subjectCache.set(name, uuid);
   }
   return uuid;
 }
 
 /**
- * The claims PostgREST sees. Never the writer's claims verbatim: `role` is the registry's db_role, the
- * writer's requested roles travel as `app_roles`, reserved claims are dropped, a non-UUID `sub` becomes a
- * UUIDv5 of (iss, sub) with the original kept in `writer_sub`, and the lifetime is at most 60 s and at most
- * what the writer's token had left.
+ * The claims PostgREST sees. Never the writer's claims verbatim: `role` is the registry's db_role (a writer
+ * role), the requested roles travel as `app_roles`, `sub` is always the UUIDv5 of (iss, sub) — UUID-shaped
+ * or not — with the original in `writer_sub`, so no writer can choose an auth.uid(); every other claim the
+ * writer signed is nested in `writer_claims` (at most MAX_WRITER_CLAIMS_BYTES of JSON, else claim_invalid);
+ * `fedjwt_gateway` marks the token as the gateway's. Lifetime ≤ 60 s and ≤ what the writer's token had left.
  */
 export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<JWTPayload> {
   const now = Math.floor(nowMs / 1000);
-  const custom: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(v.claims)) if (!DROPPED.has(name)) custom[name] = value;
-  const mapped = !isUuid(v.claims.sub);
+  const writerClaims: Record<string, unknown> = {};
+  let count = 0;
+  for (const [name, value] of Object.entries(v.claims)) {
+    if (!NOT_WRITER_CLAIMS.has(name)) {
+      writerClaims[name] = value;
+      count++;
+    }
+  }
+  if (count > 0 && new TextEncoder().encode(JSON.stringify(writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
+    throw new JwtVerificationError("claim_invalid", `the writer's own claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, { issuer: v.issuer, kid: v.kid });
+  }
   // A token accepted within the clock tolerance may have exp <= now: give it one second rather than none.
   const exp = Math.max(now + 1, Math.min(now + MAX_OUTBOUND_LIFETIME_SECONDS, v.claims.exp));
   return {
-    ...custom,
     iss: v.issuer,
-    sub: mapped ? await mappedSubject(v.issuer, v.claims.sub) : v.claims.sub.toLowerCase(),
-    ...(mapped ? { writer_sub: v.claims.sub } : {}),
+    sub: await mappedSubject(v.issuer, v.claims.sub),
+    writer_sub: v.claims.sub,
     ...(v.kid !== undefined ? { writer_kid: v.kid } : {}),
     role: v.policy.db_role,
     aud: "authenticated",
     app_roles: v.roles,
+    [GATEWAY_MARKER_CLAIM]: 1,
+    ...(count > 0 ? { writer_claims: writerClaims } : {}),
     iat: now,
     exp,
   };
@@ -77,9 +92,16 @@ export async function createOutboundSigner(config: SigningKeyConfig | undefined)
   if (typeof jwk.d !== "string") throw new SigningKeyError("the signing JWK has no private part");
   if (typeof jwk.kid !== "string" || jwk.kid === "") throw new SigningKeyError("the signing JWK needs the kid Supabase gave it");
   if (jwk.alg !== undefined && jwk.alg !== alg) throw new SigningKeyError(`the signing JWK says alg ${jwk.alg} but is a ${alg} key`);
+  // `supabase gen signing-key` prints key_ops ["sign","verify"], use "sig" and ext true: WebCrypto refuses a
+  // private key with "verify" usage, and the gateway only signs. Those members are dropped, never trusted.
+  const { key_ops: _ops, use: _use, ext: _ext, ...material } = jwk;
+  if (jwk.use !== undefined && jwk.use !== "sig") throw new SigningKeyError(`the signing JWK says use ${jwk.use}; a signing key has use sig`);
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes("sign"))) {
+    throw new SigningKeyError("the signing JWK's key_ops do not include sign");
+  }
   let key: CryptoKey;
   try {
-    key = (await importJWK({ ...jwk, ext: false }, alg)) as CryptoKey;
+    key = (await importJWK({ ...material, ext: false }, alg)) as CryptoKey;
   } catch {
     throw new SigningKeyError("the signing JWK could not be imported");
   }

@@ -22,12 +22,15 @@ export const REASONS = {
   token_replayed: { status: 401, message: "This token id was already used", hint: "Mint a new token (with a new jti) for every request." },
   // 403: the token is fine but asks for more than the issuer may have (RFC 6750 insufficient_scope).
   role_not_allowed: { status: 403, message: "A requested role is not allowed for this issuer", hint: "Request only roles listed in the issuer's allowed_roles." },
+  db_role_refused: { status: 403, message: "The issuer's database role is not a writer role", hint: "Register the issuer with db_role federated_writer or a role made by federation.create_writer_role()." },
+  schema_not_allowed: { status: 406, message: "This schema is not served here", hint: "Use an allowed schema in Accept-Profile/Content-Profile (by default only public)." },
   // Everything else.
   path_not_allowed: { status: 404, message: "This path is not served here", hint: "Use <function>/<table>, <function>/rpc/<fn>, or <function>/rest/v1/<table>." },
   method_not_allowed: { status: 405, message: "This method is not allowed", hint: "Use GET, HEAD, POST, PATCH, PUT or DELETE." },
   body_too_large: { status: 413, message: "The request body is too large", hint: "Split the write into smaller requests." },
   registry_unavailable: { status: 503, message: "The key registry could not be read", hint: "Retry later." },
   jwks_unavailable: { status: 503, message: "The issuer's JWKS could not be fetched", hint: "Retry later; the issuer's JWKS endpoint is unreachable." },
+  jwks_too_large: { status: 503, message: "The issuer's JWKS is over the size or key-count limit", hint: "Serve a small JWKS: only the keys in use." },
   proxy_misconfigured: { status: 503, message: "The gateway is not configured", hint: "See the function's logs." },
   upstream_unreachable: { status: 502, message: "The database API could not be reached", hint: "Retry later." },
   upstream_timeout: { status: 504, message: "The database API did not answer in time", hint: "Retry later." },

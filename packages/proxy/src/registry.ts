@@ -1,6 +1,7 @@
 import type { JWK } from "jose";
 import type { SupportedAlg } from "@fedjwt/signer";
 import { ProxyError } from "./errors.ts";
+import { LruMap } from "./lru.ts";
 
 /** One key row as the gateway reads it (the `jwt_registry` view). */
 export interface RegistryKey {
@@ -10,7 +11,7 @@ export interface RegistryKey {
   public_key_pem: string | null;
   public_jwk: JWK | null;
   jwks_uri: string | null;
-  /** Key and issuer both active. */
+  /** Key and issuer both active, and the key within its not_before/expires_at window (computed in SQL). */
   usable: boolean;
   not_before: string | null;
   expires_at: string | null;
@@ -19,6 +20,8 @@ export interface RegistryKey {
 /** Per-issuer policy (the same on every key row of the issuer). */
 export interface IssuerPolicy {
   db_role: string;
+  /** The registry's read-time check that db_role is still a writer role (federation.is_writer_role). */
+  db_role_valid: boolean;
   allowed_roles: string[];
   max_token_lifetime_seconds: number;
   require_jti: boolean;
@@ -37,6 +40,11 @@ export interface KeyRegistry {
   lookup(issuer: string): Promise<IssuerRecord | null>;
   /** Records (issuer, jti) until `expiresAt`; false when it was already recorded (a replay). */
   consumeJti(issuer: string, jti: string, expiresAt: Date): Promise<boolean>;
+  /**
+   * Every registered issuer name (one cheap read), so unknown issuers are answered from memory; null when
+   * the list came back incomplete (PostgREST's max-rows), and then every issuer is looked up.
+   */
+  issuerNames?(): Promise<Set<string> | null>;
 }
 
 export interface PostgrestRegistryOptions {
@@ -49,7 +57,7 @@ export interface PostgrestRegistryOptions {
   timeoutMs?: number;
 }
 
-const COLUMNS = "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,allowed_roles,max_token_lifetime_seconds,require_jti";
+const COLUMNS = "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,db_role_valid,allowed_roles,max_token_lifetime_seconds,require_jti";
 
 /** True when a key is a JWT (legacy anon/service_role), false for sb_publishable_/sb_secret_ keys. */
 export function isJwtKey(key: string): boolean {
@@ -66,7 +74,7 @@ type Row = RegistryKey & IssuerPolicy;
 function isRow(v: unknown): v is Row {
   const r = v as Row;
   return !!r && typeof r === "object" && typeof r.issuer === "string" && typeof r.alg === "string" &&
-    typeof r.usable === "boolean" && typeof r.db_role === "string" && Array.isArray(r.allowed_roles) &&
+    typeof r.usable === "boolean" && typeof r.db_role === "string" && typeof r.db_role_valid === "boolean" && Array.isArray(r.allowed_roles) &&
     typeof r.max_token_lifetime_seconds === "number" && typeof r.require_jti === "boolean";
 }
 
@@ -77,7 +85,7 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
   const timeoutMs = options.timeoutMs ?? 3000;
   const auth = apiKeyHeaders(options.serviceKey);
 
-  async function call(path: string, init: RequestInit): Promise<unknown> {
+  async function call(path: string, init: RequestInit, onHeaders?: (h: Headers) => void): Promise<unknown> {
     let res: Response;
     try {
       res = await doFetch(`${base}/rest/v1/${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
@@ -89,6 +97,7 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       await res.body?.cancel();
       throw new ProxyError("registry_unavailable", `the registry answered ${res.status}`);
     }
+    onHeaders?.(res.headers);
     try {
       return await res.json();
     } catch {
@@ -104,10 +113,10 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       if (!Array.isArray(body) || !body.every(isRow)) throw new ProxyError("registry_unavailable", "unexpected registry rows");
       const rows = body as Row[];
       if (rows.length === 0) return null;
-      const { db_role, allowed_roles, max_token_lifetime_seconds, require_jti } = rows[0]!;
+      const { db_role, db_role_valid, allowed_roles, max_token_lifetime_seconds, require_jti } = rows[0]!;
       return {
         issuer,
-        policy: { db_role, allowed_roles, max_token_lifetime_seconds, require_jti },
+        policy: { db_role, db_role_valid, allowed_roles, max_token_lifetime_seconds, require_jti },
         keys: rows.map(({ issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at }) => ({
           issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at,
         })),
@@ -122,6 +131,19 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       if (typeof body !== "boolean") throw new ProxyError("registry_unavailable", "unexpected answer from consume_jwt_id");
       return body;
     },
+    async issuerNames() {
+      let total: number | undefined;
+      const body = await call("jwt_issuers?select=issuer", { headers: { ...auth, accept: "application/json", prefer: "count=exact" } }, (h) => {
+        const m = /\/(\d+)$/.exec(h.get("content-range") ?? "");
+        total = m ? Number(m[1]) : undefined;
+      });
+      if (!Array.isArray(body) || !body.every((r) => typeof (r as { issuer?: unknown })?.issuer === "string")) {
+        throw new ProxyError("registry_unavailable", "unexpected registry rows");
+      }
+      // Without an exact total, or with fewer rows than it (db-max-rows cut the list), the list proves nothing.
+      if (total === undefined || total !== body.length) return null;
+      return new Set((body as { issuer: string }[]).map((r) => r.issuer));
+    },
   };
 }
 
@@ -130,44 +152,82 @@ export interface CacheOptions {
   ttlMs?: number;
   /** How long "not registered" is remembered (default min(1000, ttlMs)). */
   negativeTtlMs?: number;
+  /** Most issuers kept; the least recently used goes first (default 10,000). */
+  maxEntries?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
 }
 
 /**
- * Caches lookups per issuer for `ttlMs`, with one registry read in flight per issuer however many requests
- * wait on it (single flight), and a shorter cache for unknown issuers. Failures are not cached.
+ * Caches lookups per issuer for `ttlMs` (a bounded LRU), with one registry read in flight per issuer however
+ * many requests wait on it (single flight), and a shorter cache for unknown issuers. When the registry can
+ * list issuer names, that list (single flight; re-read after the TTL, or after the negative TTL on a miss)
+ * answers unknown issuers from memory: a flood of made-up issuers costs no per-issuer read and evicts
+ * nothing. Failures are not cached.
  */
 export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): KeyRegistry & { clear(): void } {
   const ttl = options.ttlMs ?? 5000;
   const negativeTtl = options.negativeTtlMs ?? Math.min(1000, ttl);
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { value: IssuerRecord | null; until: number }>();
+  const cache = new LruMap<string, { value: IssuerRecord | null; until: number }>(options.maxEntries ?? 10_000);
   const inflight = new Map<string, Promise<IssuerRecord | null>>();
-  const MAX_ENTRIES = 10_000;
+  let names: { set: Set<string> | null; at: number } | undefined;
+  let namesInflight: Promise<Set<string> | null> | undefined;
 
-  return {
-    lookup(issuer) {
-      const hit = cache.get(issuer);
-      if (hit && hit.until > now()) return Promise.resolve(hit.value);
-      const pending = inflight.get(issuer);
-      if (pending) return pending;
-      const p = inner.lookup(issuer).then(
-        (value) => {
-          if (cache.size >= MAX_ENTRIES) cache.clear(); // bounded memory under a flood of random issuers
-          cache.set(issuer, { value, until: now() + (value ? ttl : negativeTtl) });
-          inflight.delete(issuer);
-          return value;
+  /** The issuer-name list, re-read (single flight) when older than `maxAgeMs`. */
+  function knownNames(maxAgeMs: number): Promise<Set<string> | null> | Set<string> | null {
+    if (names && now() - names.at < maxAgeMs) return names.set;
+    if (!namesInflight) {
+      namesInflight = inner.issuerNames!().then(
+        (set) => {
+          names = { set, at: now() };
+          namesInflight = undefined;
+          return set;
         },
         (e: unknown) => {
-          inflight.delete(issuer);
+          namesInflight = undefined;
           throw e;
         },
       );
-      inflight.set(issuer, p);
-      return p;
+    }
+    return namesInflight;
+  }
+
+  function lookupOne(issuer: string): Promise<IssuerRecord | null> {
+    const hit = cache.get(issuer);
+    if (hit && hit.until > now()) return Promise.resolve(hit.value);
+    const pending = inflight.get(issuer);
+    if (pending) return pending;
+    const p = inner.lookup(issuer).then(
+      (value) => {
+        cache.set(issuer, { value, until: now() + (value ? ttl : negativeTtl) });
+        inflight.delete(issuer);
+        return value;
+      },
+      (e: unknown) => {
+        inflight.delete(issuer);
+        throw e;
+      },
+    );
+    inflight.set(issuer, p);
+    return p;
+  }
+
+  return {
+    async lookup(issuer) {
+      if (inner.issuerNames) {
+        // A miss re-reads a list older than the negative TTL, so a just-registered issuer is seen as soon
+        // as before, while made-up issuers cost at most one list read per negative TTL, whatever their number.
+        let known = await knownNames(ttl);
+        if (known && !known.has(issuer)) known = await knownNames(negativeTtl);
+        if (known && !known.has(issuer)) return null;
+      }
+      return lookupOne(issuer);
     },
     consumeJti: (issuer, jti, expiresAt) => inner.consumeJti(issuer, jti, expiresAt),
-    clear: () => cache.clear(),
+    clear: () => {
+      cache.clear();
+      names = undefined;
+    },
   };
 }

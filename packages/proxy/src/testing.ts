@@ -35,8 +35,12 @@ export class FakeProject {
   /** Forwarded data requests (not registry reads). */
   calls: Call[] = [];
   registryReads = 0;
+  /** Reads of the issuer-name list (jwt_issuers?select=issuer). */
+  issuerListReads = 0;
+  /** PostgREST's db-max-rows for the issuer list (unlimited when undefined). */
+  maxRows: number | undefined;
   jwksFetches = 0;
-  jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean }>();
+  jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean; raw?: () => Response }>();
   /** Overrides for failure tests. */
   registryMode: "ok" | "500" | "hang" | "down" = "ok";
   upstreamMode: "ok" | "hang" | "down" = "ok";
@@ -74,11 +78,12 @@ export class FakeProject {
       const j = this.jwks.get(url)!;
       if (j.fail) throw new TypeError("fetch failed");
       if (j.hang) return hang(signal);
+      if (j.raw) return j.raw();
       return new Response(JSON.stringify(j.body), {
         headers: { "content-type": "application/json", ...(j.cacheControl ? { "cache-control": j.cacheControl } : {}) },
       });
     }
-    if (u.pathname === "/rest/v1/jwt_registry" || u.pathname === "/rest/v1/rpc/consume_jwt_id") {
+    if (u.pathname === "/rest/v1/jwt_registry" || u.pathname === "/rest/v1/rpc/consume_jwt_id" || u.pathname === "/rest/v1/jwt_issuers") {
       if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });
       if (this.registryMode === "down") throw new TypeError("fetch failed");
       if (this.registryMode === "hang") return hang(signal);
@@ -89,6 +94,13 @@ export class FakeProject {
         const fresh = !this.consumed.has(id);
         this.consumed.add(id);
         return Response.json(fresh);
+      }
+      if (u.pathname === "/rest/v1/jwt_issuers") {
+        this.issuerListReads++;
+        const all = [...new Set(this.rows.map((r) => r.issuer))].map((issuer) => ({ issuer }));
+        const page = all.slice(0, this.maxRows ?? all.length);
+        const range = page.length === 0 ? `*/${all.length}` : `0-${page.length - 1}/${all.length}`;
+        return Response.json(page, { headers: { "content-range": range } });
       }
       this.registryReads++;
       const issuer = decodeURIComponent(u.searchParams.get("issuer")!.replace(/^eq\./, ""));
@@ -109,7 +121,8 @@ function hang(signal: AbortSignal | undefined): Promise<Response> {
 }
 
 export const DEFAULT_POLICY: IssuerPolicy = {
-  db_role: "authenticated",
+  db_role: "federated_writer",
+  db_role_valid: true,
   allowed_roles: ["widgets_writer"],
   max_token_lifetime_seconds: 300,
   require_jti: false,

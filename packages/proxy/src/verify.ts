@@ -1,7 +1,9 @@
 import { compactVerify, errors as joseErrors, type CryptoKey as JoseCryptoKey } from "jose";
-import { APP_ROLE_PATTERN, GATEWAY_RESERVED_CLAIMS, importPublicKey, ISSUER_PATTERN, type SupportedAlg } from "@fedjwt/signer";
+import { APP_ROLE_PATTERN, GATEWAY_RESERVED_CLAIMS, importPublicKey, isPlatformIssuerName, ISSUER_PATTERN, type SupportedAlg } from "@fedjwt/signer";
+import { isWriterDbRoleName } from "./db-role.ts";
 import { JwtVerificationError, ProxyError } from "./errors.ts";
 import { JwksPool } from "./jwks.ts";
+import { LruMap } from "./lru.ts";
 import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
 import { parseToken } from "./token.ts";
 
@@ -36,7 +38,7 @@ type Ctx = { issuer: string; kid?: string | undefined };
 /** Reserved claims a writer token may not carry (`role`/`roles` are how roles are requested). */
 const FORBIDDEN_CLAIMS = GATEWAY_RESERVED_CLAIMS.filter((c) => c !== "role" && c !== "roles");
 
-const keyCache = new Map<string, Promise<CryptoKey>>();
+const keyCache = new LruMap<string, Promise<CryptoKey>>(10_000);
 const decoder = new TextDecoder();
 
 function importRowKey(row: RegistryKey): Promise<CryptoKey> {
@@ -46,15 +48,24 @@ function importRowKey(row: RegistryKey): Promise<CryptoKey> {
   if (!p) {
     p = importPublicKey(row.public_key_pem ?? row.public_jwk!, row.alg).then((k) => k.key);
     p.catch(() => keyCache.delete(id));
-    if (keyCache.size > 10_000) keyCache.clear();
     keyCache.set(id, p);
   }
   return p;
 }
 
-function inWindow(row: RegistryKey, nowMs: number): boolean {
-  if (row.not_before && Date.parse(row.not_before) > nowMs) return false;
-  if (row.expires_at && Date.parse(row.expires_at) <= nowMs) return false;
+/**
+ * True when the key is within its window. Fails closed: a bound that does not parse to a finite time
+ * ('infinity', '-infinity', garbage) makes the key unusable, whichever side it is on.
+ */
+export function inWindow(row: Pick<RegistryKey, "not_before" | "expires_at">, nowMs: number): boolean {
+  if (row.not_before !== null) {
+    const t = Date.parse(row.not_before);
+    if (!Number.isFinite(t) || t > nowMs) return false;
+  }
+  if (row.expires_at !== null) {
+    const t = Date.parse(row.expires_at);
+    if (!Number.isFinite(t) || t <= nowMs) return false;
+  }
   return true;
 }
 
@@ -78,7 +89,7 @@ function chooseKey(record: IssuerRecord, kid: string | undefined, nowMs: number,
     if (live.length === 1 && !jwksRow) row = live[0]!;
     else if (live.length === 0 && statics.length === 1 && !jwksRow) row = statics[0]!;
     else if (statics.length === 0 && jwksRow) row = jwksRow;
-    else return fail("kid_missing", `the issuer has ${live.length + (jwksRow ? 1 : 0)} usable key sources`);
+    else return fail("kid_missing");
   }
   if (!row.usable) return fail("key_inactive", "the key or its issuer is deactivated");
   if (!inWindow(row, nowMs)) return fail("key_inactive", "the key is outside its not_before/expires_at window");
@@ -142,14 +153,16 @@ export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions
   // Only iss and kid are read before the signature is checked, and only to find the key.
   const iss = payload.iss;
   if (iss === undefined) throw new JwtVerificationError("claim_missing", "the iss claim is required", { kid: header.kid });
-  if (typeof iss !== "string" || !ISSUER_PATTERN.test(iss)) throw new JwtVerificationError("unknown_issuer", "iss is not a registered issuer name", { kid: header.kid });
+  if (typeof iss !== "string" || !ISSUER_PATTERN.test(iss) || isPlatformIssuerName(iss)) {
+    throw new JwtVerificationError("unknown_issuer", "iss is not a registered issuer name", { kid: header.kid });
+  }
   const ctx = { issuer: iss, kid: header.kid };
 
   const record = await options.registry.lookup(iss);
   if (!record) throw new JwtVerificationError("unknown_issuer", null, ctx);
   const choice = chooseKey(record, header.kid, nowMs, ctx);
   if (header.alg !== choice.row.alg) {
-    throw new JwtVerificationError("alg_not_allowed", `the key is registered for ${choice.row.alg}`, ctx);
+    throw new JwtVerificationError("alg_not_allowed", "the token's alg is not the key's registered alg", ctx);
   }
 
   let verifiedPayload: Uint8Array;
@@ -168,7 +181,7 @@ export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions
         verifiedPayload = result.payload;
         verifiedKid = result.protectedHeader.kid;
       } catch (e) {
-        if (e instanceof joseErrors.JWKSTimeout || e instanceof TypeError) pool.markFailed(choice.row.jwks_uri!);
+        if (e instanceof joseErrors.JWKSTimeout || e instanceof TypeError || e instanceof ProxyError) pool.markFailed(choice.row.jwks_uri!);
         throw e;
       }
     }
@@ -193,7 +206,7 @@ export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions
   if (iat > now + tolerance) throw new JwtVerificationError("token_not_yet_valid", "iat is in the future", ctx);
   if (exp <= iat) throw new JwtVerificationError("claim_invalid", "exp must be after iat", ctx);
   if (exp - iat > record.policy.max_token_lifetime_seconds) {
-    throw new JwtVerificationError("lifetime_too_long", `the issuer allows at most ${record.policy.max_token_lifetime_seconds} s`, ctx);
+    throw new JwtVerificationError("lifetime_too_long", "exp - iat is over the issuer's maximum", ctx);
   }
 
   const reserved = FORBIDDEN_CLAIMS.find((c) => c in claims);
@@ -207,6 +220,10 @@ export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions
   const denied = roles.filter((r) => !record.policy.allowed_roles.includes(r));
   if (denied.length > 0) {
     throw new JwtVerificationError("role_not_allowed", `not allowed for this issuer: ${denied.slice(0, 5).join(", ")}`, ctx);
+  }
+  // Re-checked here, whatever the registry says: a writer never runs as a Supabase Auth user or the platform.
+  if (!record.policy.db_role_valid || !isWriterDbRoleName(record.policy.db_role)) {
+    throw new JwtVerificationError("db_role_refused", null, ctx);
   }
   if (record.policy.require_jti) {
     if (jti === undefined) throw new JwtVerificationError("claim_missing", "this issuer requires a jti", ctx);

@@ -3,7 +3,8 @@
 // PostgREST, that a rejection was logged with that reason, and that the response never echoes the token.
 import { base64url, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, goodClaims, harness, rawToken, request, SERVICE_KEY, writer, type Harness, type Writer } from "../src/testing.ts";
+import { AUDIENCE, goodClaims, harness, outboundClaims, rawToken, request, SERVICE_KEY, writer, type Harness, type Writer } from "../src/testing.ts";
+import { uuidV5 } from "../src/uuid.ts";
 
 const enc = (v: unknown) => base64url.encode(typeof v === "string" ? v : JSON.stringify(v));
 const now = () => Math.floor(Date.now() / 1000);
@@ -36,14 +37,39 @@ beforeAll(async () => {
   h.project.add(future, { not_before: new Date(Date.now() + 3_600_000).toISOString() });
   const expired = await writer("expired-key", "ES256", {}, 8);
   h.project.add(expired, { expires_at: new Date(Date.now() - 1000).toISOString() });
+  // Key windows that do not parse to a finite time fail closed.
+  const windows: Writer[] = [];
+  for (const [i, patch] of ([
+    { expires_at: "-infinity" }, { expires_at: "infinity" }, { not_before: "infinity" }, { not_before: "-infinity" }, { not_before: "not a date" },
+  ] as const).entries()) {
+    const x = await writer(`window-${i}`, "ES256", {}, 11 + i);
+    h.project.add(x, patch);
+    windows.push(x);
+  }
+  // db_roles the gateway refuses whatever the registry says (the SQL checks would refuse them too).
+  const roles: Record<string, Writer> = {};
+  for (const [i, [name, valid]] of ([
+    ["authenticated", true], ["anon", true], ["service_role", true], ["postgres", true], ["supabase_admin", true],
+    ["authenticator", true], ["pg_read_all_data", true], ["drifted_writer", false],
+  ] as const).entries()) {
+    roles[name] = await writer(`dbrole-${i}`, "ES256", { db_role: name, db_role_valid: valid }, 16 + i);
+    h.project.add(roles[name]);
+  }
+  // A row for a platform issuer name (the registry's CHECK refuses it; the gateway must not need that).
+  const platform = await writer("supabase", "ES256", {}, 24);
+  h.project.add(platform);
+  const demo = await writer("supabase-demo", "ES256", {}, 25);
+  h.project.add(demo);
   const twoA = await writer("two-keys", "ES256", {}, 9);
   const twoB = await writer("two-keys", "ES256", {}, 10);
   h.project.add(twoA);
   h.project.add(twoB);
   world = { h, w, other, stranger, rsa, jti, strict };
-  extras = { inactive, gone, future, expired, twoA };
+  extras = { inactive, gone, future, expired, twoA, platform, demo };
+  extraLists = { windows, roles };
 });
-let extras: Record<"inactive" | "gone" | "future" | "expired" | "twoA", Writer>;
+let extras: Record<"inactive" | "gone" | "future" | "expired" | "twoA" | "platform" | "demo", Writer>;
+let extraLists: { windows: Writer[]; roles: Record<string, Writer> };
 
 type Case = [name: string, build: () => Promise<Request>, status: number, reason: string];
 
@@ -110,6 +136,12 @@ const CASES: Case[] = [
   ["a deactivated issuer", tok(() => extras.gone), 401, "key_inactive"],
   ["a key before its not_before", tok(() => extras.future), 401, "key_inactive"],
   ["a key after its expires_at", tok(() => extras.expired), 401, "key_inactive"],
+  ...(["expires_at -infinity", "expires_at infinity", "not_before infinity", "not_before -infinity", "not_before unparseable"].map(
+    (label, i): Case => [`a key window with ${label} (fails closed)`, tok(() => extraLists.windows[i]!), 401, "key_inactive"],
+  )),
+  ["iss supabase (the hosted anon/service keys' issuer), even with a registry row", tok(() => extras.platform), 401, "unknown_issuer"],
+  ["iss supabase-demo (the local keys' issuer), even with a registry row", tok(() => extras.demo), 401, "unknown_issuer"],
+  ["iss my-supabase-demo", tok(() => world.w, { iss: "my-supabase-demo" }), 401, "unknown_issuer"],
   ["signed by another key under the victim's kid", raw(() => rawToken(world.stranger, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "bad_signature"],
   ["signed by another registered issuer, claiming the victim", raw(() => rawToken(world.other, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "bad_signature"],
   ["payload tampered after signing", raw(async () => {
@@ -157,13 +189,18 @@ const CASES: Case[] = [
   ["roles: [service_role]", tok(() => world.w, { roles: ["service_role"] }), 403, "role_not_allowed"],
   ["one allowed role and one not", tok(() => world.w, { roles: ["widgets_writer", "orders_writer"] }), 403, "role_not_allowed"],
   ["another issuer's role", tok(() => world.other, { roles: ["widgets_writer"] }), 403, "role_not_allowed"],
+  ...(["authenticated", "anon", "service_role", "postgres", "supabase_admin", "authenticator", "pg_read_all_data", "drifted_writer"].map(
+    (role): Case => [`registry db_role ${role}${role === "drifted_writer" ? " (flagged by the view's read-time check)" : ""}`, tok(() => extraLists.roles[role]!, { roles: [] }), 403, "db_role_refused"],
+  )),
   ["roles as a string", tok(() => world.w, { roles: "widgets_writer" }), 401, "claim_invalid"],
   ["roles with a number", tok(() => world.w, { roles: [1] }), 401, "claim_invalid"],
   ["role as an object", tok(() => world.w, { roles: undefined, role: { name: "x" } }), 401, "claim_invalid"],
   // -- reserved claims ------------------------------------------------------------------------------
-  ...(["app_metadata", "user_metadata", "is_anonymous", "aal", "amr", "session_id", "email", "phone", "app_roles", "writer_sub", "writer_kid", "ref"].map(
+  ...(["app_metadata", "user_metadata", "is_anonymous", "aal", "amr", "session_id", "email", "phone", "app_roles", "writer_sub", "writer_kid", "ref",
+    "writer_claims", "writer_iss", "fedjwt_gateway"].map(
     (claim): Case => [`reserved claim ${claim}`, tok(() => world.w, { [claim]: claim === "app_roles" ? ["widgets_writer"] : "x" }), 401, "claim_reserved"],
   )),
+  ["writer claims over 2048 bytes of JSON", tok(() => world.w, { note: "x".repeat(3000) }), 401, "claim_invalid"],
   // -- jti ------------------------------------------------------------------------------------------
   ["no jti for a require_jti issuer", tok(() => world.jti, { jti: undefined }), 401, "claim_missing"],
   ["numeric jti", tok(() => world.w, { jti: 5 }), 401, "claim_invalid"],
@@ -184,6 +221,14 @@ const CASES: Case[] = [
   ["an encoded space", raw(good, "/rest/wid%20gets"), 404, "path_not_allowed"],
   ["a NUL byte", raw(good, "/rest/widgets%00"), 404, "path_not_allowed"],
   ["OpenAPI root through supabase-js form", raw(good, "/rest/rest/v1/"), 404, "path_not_allowed"],
+  // -- schemas (Accept-Profile / Content-Profile) -----------------------------------------------------------
+  ["Content-Profile graphql_public + POST /rpc/graphql", raw(good, "/rest/rpc/graphql", { method: "POST", headers: { "content-profile": "graphql_public", "content-type": "application/json" }, body: '{"query":"{__schema{types{name}}}"}' }), 406, "schema_not_allowed"],
+  ["Accept-Profile graphql_public", raw(good, "/rest/rpc/graphql", { headers: { "accept-profile": "graphql_public" } }), 406, "schema_not_allowed"],
+  ["Accept-Profile auth", raw(good, "/rest/users", { headers: { "accept-profile": "auth" } }), 406, "schema_not_allowed"],
+  ["Accept-Profile storage", raw(good, "/rest/objects", { headers: { "accept-profile": "storage" } }), 406, "schema_not_allowed"],
+  ["Content-Profile federation", raw(good, "/rest/jti_replay", { method: "POST", headers: { "content-profile": "federation" }, body: "{}" }), 406, "schema_not_allowed"],
+  ["Accept-Profile naming two schemas", raw(good, "/rest/widgets", { headers: { "accept-profile": "public,auth" } }), 406, "schema_not_allowed"],
+  ["Content-Profile on an unsigned request", async () => request("/rest/rpc/graphql", null, { method: "POST", headers: { "content-profile": "graphql_public" } }), 406, "schema_not_allowed"],
   // -- smuggling and limits ---------------------------------------------------------------------------
   ["the service key as apikey, no token", async () => request("/rest/widgets", null, { headers: { apikey: SERVICE_KEY } }), 401, "token_missing"],
   ["x-forwarded-* and cookie without a token", async () => request("/rest/widgets", null, { headers: { "x-forwarded-for": "127.0.0.1", cookie: "sb-access-token=x", "x-forwarded-host": "localhost" } }), 401, "token_missing"],
@@ -209,9 +254,8 @@ describe("attack matrix", () => {
     const logged = world.h.logs.length;
     const res = await world.h.handler(req);
     const text = await res.text();
-    expect(res.status).toBe(status);
     const body = JSON.parse(text) as Record<string, unknown>;
-    expect(body.code).toBe(reason);
+    expect({ status: res.status, code: body.code }).toEqual({ status, code: reason });
     expect(Object.keys(body).sort()).toEqual(["code", "details", "hint", "message"]);
     expect(world.h.project.calls.length, "nothing reaches PostgREST").toBe(before);
     const log = world.h.logs.slice(logged);
@@ -235,8 +279,7 @@ describe("attack matrix", () => {
     expect((await world.h.handler(request("/rest/widgets", token))).status).toBe(200);
     expect(world.h.project.calls.length).toBe(before + 1);
     const replay = await world.h.handler(request("/rest/widgets", token));
-    expect(replay.status).toBe(401);
-    expect((await replay.json()).code).toBe("token_replayed");
+    expect({ status: replay.status, code: (await replay.json()).code }).toEqual({ status: 401, code: "token_replayed" });
     expect(world.h.project.calls.length).toBe(before + 1);
   });
 
@@ -255,5 +298,134 @@ describe("attack matrix", () => {
       issuer: "widgets-service",
       kid: world.w.keys.kid,
     });
+  });
+});
+
+// Writers are principals of their own: what reaches PostgREST from a writer that tries to be someone else.
+describe("a writer cannot act as a Supabase Auth user, another writer, or the platform", () => {
+  const forwarded = async (w: Writer, claims: Record<string, unknown>) => {
+    const before = world.h.project.calls.length;
+    const res = await world.h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w, claims))));
+    expect(res.status).toBe(200);
+    const call = world.h.project.calls[before]!;
+    return outboundClaims(call);
+  };
+
+  it("an Auth user's id as sub becomes the writer's own UUIDv5; the original is only writer_sub", async () => {
+    const userId = crypto.randomUUID();
+    const out = await forwarded(world.w, { sub: userId, roles: [] });
+    expect(out.sub).not.toBe(userId);
+    expect(out.sub).toBe(await uuidV5(`widgets-service\n${userId}`));
+    expect(out.writer_sub).toBe(userId);
+    expect(out.role).toBe("federated_writer");
+  });
+
+  it("another writer's derived subject as sub is derived again: it never equals that writer's", async () => {
+    const victims = await uuidV5("orders-service\nworker-1");
+    const out = await forwarded(world.w, { sub: victims, roles: [] });
+    expect(out.sub).not.toBe(victims);
+    expect(out.sub).toBe(await uuidV5(`widgets-service\n${victims}`));
+  });
+
+  it("custom claims (user_role, tenant_id, is_super_admin) arrive only inside writer_claims", async () => {
+    const out = await forwarded(world.w, { user_role: "admin", tenant_id: "t-1", is_super_admin: true, roles: [] });
+    for (const c of ["user_role", "tenant_id", "is_super_admin"]) expect(out).not.toHaveProperty(c);
+    expect(out.writer_claims).toEqual({ user_role: "admin", tenant_id: "t-1", is_super_admin: true });
+    expect(out.fedjwt_gateway).toBe(1);
+  });
+
+  it("no writer_claims object when the writer signed nothing beyond the contract", async () => {
+    expect(await forwarded(world.w, { roles: [] })).not.toHaveProperty("writer_claims");
+  });
+
+  it("details of a rejection carry no registry facts (key counts, limits, registered algs)", async () => {
+    const cases = [
+      await rawToken(extras.twoA, goodClaims(extras.twoA), { kid: undefined }),
+      await rawToken(world.strict, goodClaims(world.strict, { iat: now(), exp: now() + 120 })),
+      await rawToken(world.rsa, goodClaims(world.w), { kid: world.w.keys.kid }),
+    ];
+    for (const token of cases) {
+      const body = (await (await world.h.handler(request("/rest/widgets", token))).json()) as { details: string | null };
+      expect(body.details ?? "").not.toMatch(/\d|ES256|RS256|EdDSA/);
+    }
+  });
+
+  it("an allowed profile (public) is forwarded; allowed schemas are configurable", async () => {
+    const before = world.h.project.calls.length;
+    const ok = await world.h.handler(request("/rest/widgets", await good(), { headers: { "accept-profile": "public", "content-profile": "public" } }));
+    expect(ok.status).toBe(200);
+    expect(world.h.project.calls[before]!.headers.get("accept-profile")).toBe("public");
+    const custom = harness([world.w], { allowedSchemas: ["public", "api"] });
+    expect((await custom.handler(request("/rest/widgets", await good(), { headers: { "accept-profile": "api" } }))).status).toBe(200);
+    const refused = await custom.handler(request("/rest/rpc/graphql", await good(), { headers: { "accept-profile": "graphql_public" } }));
+    expect(refused.status).toBe(406);
+    expect((await refused.json()).code).toBe("schema_not_allowed");
+    expect(custom.project.calls).toHaveLength(1);
+  });
+});
+
+describe("JWKS bounds", () => {
+  const JWKS_URI = "https://writer.test/.well-known/jwks.json";
+
+  async function jwksWorld(raw: () => Response, options: Parameters<typeof harness>[1] = {}) {
+    const w = await writer("jwks-writer", "ES256", {}, 30);
+    const h = harness([], options);
+    h.project.add(w, { kid: null, public_key_pem: null, jwks_uri: JWKS_URI });
+    h.project.jwks.set(JWKS_URI, { body: null, raw });
+    return { w, h };
+  }
+
+  async function attempt(w: Writer, h: Harness) {
+    const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))));
+    return { status: res.status, body: (await res.json()) as { code: string; details: string | null } };
+  }
+
+  it("a JWKS declaring 200 MiB is refused without reading its body", async () => {
+    let pulled = 0;
+    const { w, h } = await jwksWorld(() => new Response(new ReadableStream({
+      pull(c) {
+        pulled++;
+        c.enqueue(new Uint8Array(1024 * 1024));
+        if (pulled >= 200) c.close();
+      },
+    }), { headers: { "content-length": String(200 * 1024 * 1024), "content-type": "application/json" } }));
+    const r = await attempt(w, h);
+    expect(r).toEqual({ status: 503, body: expect.objectContaining({ code: "jwks_too_large" }) });
+    expect(pulled).toBeLessThanOrEqual(2); // at most what the stream queued before it was cancelled
+    expect(h.project.calls).toHaveLength(0);
+  });
+
+  it("a streamed JWKS with no Content-Length is cut off at the limit", async () => {
+    let pulled = 0;
+    const { w, h } = await jwksWorld(() => new Response(new ReadableStream({
+      pull(c) {
+        pulled++;
+        c.enqueue(new TextEncoder().encode(" ".repeat(16 * 1024)));
+        if (pulled >= 12_800) c.close(); // 200 MiB if read whole
+      },
+    }), { headers: { "content-type": "application/json" } }));
+    const r = await attempt(w, h);
+    expect(r.body.code).toBe("jwks_too_large");
+    expect(r.status).toBe(503);
+    expect(pulled).toBeLessThan(10); // 64 KiB default limit = 4 chunks of 16 KiB, plus what was queued
+  });
+
+  it("a JWKS with more keys than the key-count cap is refused, even when small", async () => {
+    const w0 = await writer("jwks-writer", "ES256", {}, 30);
+    const keys = Array.from({ length: 33 }, (_, i) => ({ ...w0.keys.publicJwk, kid: `k${i}` }));
+    const { w, h } = await jwksWorld(() => Response.json({ keys }));
+    const r = await attempt(w, h);
+    expect(r).toEqual({ status: 503, body: expect.objectContaining({ code: "jwks_too_large" }) });
+  });
+
+  it("both caps are configurable, and a JWKS within them verifies", async () => {
+    const w0 = await writer("jwks-writer", "ES256", {}, 30);
+    const jwks = { keys: [{ ...w0.keys.publicJwk, kid: w0.keys.kid, alg: "ES256", use: "sig" }] };
+    const fine = await jwksWorld(() => Response.json(jwks));
+    expect((await attempt(fine.w, fine.h)).status).toBe(200);
+    const tight = await jwksWorld(() => Response.json(jwks), { jwks: { maxKeys: 0 } });
+    expect((await attempt(tight.w, tight.h)).body.code).toBe("jwks_too_large");
+    const small = await jwksWorld(() => Response.json(jwks), { jwks: { maxBytes: 50 } });
+    expect((await attempt(small.w, small.h)).body.code).toBe("jwks_too_large");
   });
 });

@@ -16,8 +16,7 @@ describe("registry cache", () => {
     expect((await h.handler(request("/rest/widgets", await mint()))).status, "still cached at 4 s").toBe(200);
     offset = 5001;
     const res = await h.handler(request("/rest/widgets", await mint()));
-    expect(res.status).toBe(401);
-    expect((await res.json()).code).toBe("key_inactive");
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "key_inactive" });
     expect(h.project.registryReads).toBe(2);
   });
 
@@ -31,26 +30,64 @@ describe("registry cache", () => {
     expect(h.project.calls).toHaveLength(100);
   });
 
-  it("remembers an unknown issuer briefly (negative cache), then asks again", async () => {
+  it("answers unknown issuers from the list of registered names: no per-issuer read, one list read per negative TTL", async () => {
     const stranger = await writer("stranger");
     let offset = 0;
-    const clock = () => Date.now() + offset;
+    const t0 = Date.now();
+    const clock = () => t0 + offset;
     const h = harness([], { now: clock });
     for (let i = 0; i < 10; i++) {
       const res = await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
-      expect((await res.json()).code).toBe("unknown_issuer");
+      expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "unknown_issuer" });
     }
-    expect(h.project.registryReads).toBe(1);
+    expect(h.project.registryReads).toBe(0);
+    expect(h.project.issuerListReads).toBe(1);
     offset = 1001;
     await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
-    expect(h.project.registryReads).toBe(2);
+    expect(h.project.issuerListReads).toBe(2);
+    expect(h.project.registryReads).toBe(0);
+  });
+
+  it("300 requests naming made-up issuers cost no registry read and do not evict a live issuer", async () => {
+    const w = await writer("widgets-service");
+    const t0 = Date.now();
+    const h = harness([w], { now: () => t0 }); // a stopped clock: the count cannot depend on how fast this runs
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    expect(h.project.registryReads).toBe(1);
+    for (let i = 0; i < 300; i++) {
+      const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w, { iss: `garbage-${i}` }))));
+      expect((await res.json()).code).toBe("unknown_issuer");
+    }
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    expect(h.project.registryReads).toBe(1);
+    expect(h.project.issuerListReads).toBe(1);
+  });
+
+  it("an issuer list cut short by PostgREST's max-rows is not trusted: every issuer is looked up", async () => {
+    const ws = [await writer("svc-a", "ES256", {}, 0), await writer("svc-b", "ES256", {}, 1), await writer("svc-c", "ES256", {}, 2)];
+    const h = harness(ws);
+    h.project.maxRows = 2;
+    for (const w of ws) expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status, w.issuer).toBe(200);
+    expect(h.project.registryReads).toBe(3);
+  });
+
+  it("a newly registered issuer is seen within the negative TTL (1 s), as before the list existed", async () => {
+    const late = await writer("late-service");
+    let offset = 0;
+    const h = harness([], { now: () => Date.now() + offset });
+    const token = () => rawToken(late, goodClaims(late));
+    expect((await (await h.handler(request("/rest/widgets", await token()))).json()).code).toBe("unknown_issuer");
+    h.project.add(late);
+    offset = 1001;
+    expect((await h.handler(request("/rest/widgets", await token()))).status).toBe(200);
   });
 
   it("does not cache a registry failure", async () => {
     const w = await writer("widgets-service");
     const h = harness([w]);
     h.project.registryMode = "500";
-    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(503);
+    const failed = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))));
+    expect({ status: failed.status, code: (await failed.json()).code }).toEqual({ status: 503, code: "registry_unavailable" });
     h.project.registryMode = "ok";
     expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
   });
@@ -64,7 +101,8 @@ describe("registry cache", () => {
     const mint = (x: typeof a) => rawToken(x, goodClaims(x, { iat: Math.floor(clock() / 1000), exp: Math.floor(clock() / 1000) + 60 }));
     expect((await h.handler(request("/rest/widgets", await mint(a)))).status).toBe(200);
     h.project.add(b);
-    expect((await (await h.handler(request("/rest/widgets", await mint(b)))).json()).code).toBe("unknown_kid");
+    const early = await h.handler(request("/rest/widgets", await mint(b)));
+    expect({ status: early.status, code: (await early.json()).code }).toEqual({ status: 401, code: "unknown_kid" });
     offset = 2001;
     expect((await h.handler(request("/rest/widgets", await mint(b)))).status).toBe(200);
     expect((await h.handler(request("/rest/widgets", await mint(a)))).status).toBe(200);
@@ -104,7 +142,7 @@ describe("issuers that publish a JWKS", () => {
     const storm = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1), { kid: `bogus-${i}` })))),
     );
-    for (const r of storm) expect((await r.json()).code).toBe("unknown_kid");
+    for (const r of storm) expect({ status: r.status, code: (await r.json()).code }).toEqual({ status: 401, code: "unknown_kid" });
     expect(h.project.jwksFetches).toBe(1);
   });
 
@@ -127,8 +165,7 @@ describe("issuers that publish a JWKS", () => {
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
     await sleep(1100);
     const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));
-    expect(res.status).toBe(503);
-    expect((await res.json()).code).toBe("jwks_unavailable");
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 503, code: "jwks_unavailable" });
   });
 
   it("a JWKS endpoint that hangs: cached keys keep working, then a bounded wait and a clear 503", async () => {
@@ -139,8 +176,7 @@ describe("issuers that publish a JWKS", () => {
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
     await sleep(1100);
     const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));
-    expect(res.status).toBe(503);
-    expect((await res.json()).code).toBe("jwks_unavailable");
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 503, code: "jwks_unavailable" });
   });
 
   it("a JWKS key with another alg than the registry row is not used", async () => {
@@ -148,7 +184,6 @@ describe("issuers that publish a JWKS", () => {
     const es = await writer("jwks-writer", "ES256", {}, 11);
     h.project.jwks.set(URI, { body: { keys: [es.keys.publicJwk] } });
     const res = await h.handler(request("/rest/widgets", await rawToken(es, goodClaims(es))));
-    expect(res.status).toBe(401);
-    expect((await res.json()).code).toBe("alg_not_allowed");
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "alg_not_allowed" });
   });
 });

@@ -6,9 +6,8 @@ import { createJwtSwapProxy } from "../src/handler.ts";
 import { AUDIENCE, goodClaims, harness, rawToken, request, writer } from "../src/testing.ts";
 
 async function expectReason(res: Response, status: number, reason: string): Promise<Record<string, unknown>> {
-  expect(res.status).toBe(status);
   const body = (await res.json()) as Record<string, unknown>;
-  expect(body.code).toBe(reason);
+  expect({ status: res.status, code: body.code }).toEqual({ status, code: reason });
   return body;
 }
 
@@ -52,7 +51,8 @@ describe("fails closed", () => {
     const w = await writer("widgets-service");
     const h = harness([w]);
     h.project.upstreamResponse = () => Response.json({ code: "PGRST301", message: "JWSError" }, { status: 401 });
-    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(401);
+    const refused = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))));
+    expect({ status: refused.status, code: (await refused.json()).code }).toEqual({ status: 401, code: "PGRST301" });
     expect(h.logs.map((l) => l.event)).toContain("upstream_rejected_token");
   });
 });
@@ -75,6 +75,18 @@ describe("refuses to serve when misconfigured", () => {
       const { privateKey } = await joseKeyPair("EdDSA", { extractable: true, crv: "Ed25519" });
       return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k" } };
     }, /ES256 \(P-256\) or RS256/],
+    ["a CLI-shaped JWK whose key_ops leave out sign", async () => {
+      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "sig", key_ops: ["verify"] } };
+    }, /key_ops do not include sign/],
+    ["a JWK marked for encryption", async () => {
+      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "enc" } };
+    }, /use enc/],
+    ["an RSA JWK that says ES256", async () => {
+      const { privateKey } = await joseKeyPair("RS256", { extractable: true });
+      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", alg: "ES256", key_ops: ["sign", "verify"] } };
+    }, /says alg ES256 but is a RS256 key/],
   ] as const)("%s → 503 proxy_misconfigured on every request, a clear log line, no detail", async (_label, key, problem) => {
     const w = await writer("widgets-service");
     const h = harness([w], { signingKey: (await key()) as never });

@@ -1,5 +1,6 @@
 // deno-lint-ignore-file require-await -- async lambdas keep the case tables uniform
-import { exportJWK, generateKeyPair as joseKeyPair, jwtVerify } from "jose";
+import { readFileSync } from "node:fs";
+import { exportJWK, generateKeyPair as joseKeyPair, importJWK, jwtVerify, type JWK } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { describe, expect, it } from "vitest";
 import { isUuid, uuidV5 } from "../src/uuid.ts";
@@ -95,8 +96,7 @@ describe("forwarding", () => {
         headers: { "content-type": "application/json", "set-cookie": "a=b", "content-range": "*/0", "preference-applied": "return=minimal", connection: "close" },
       });
     const res = await h.handler(request("/rest/widgets", await (await signerFor(w)).sign(), { method: "POST", body: "{}" }));
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ code: "42501" });
+    expect({ status: res.status, code: ((await res.json()) as { code: unknown }).code }).toEqual({ status: 403, code: "42501" });
     expect(res.headers.get("set-cookie")).toBeNull();
     expect(res.headers.get("connection")).toBeNull();
     expect(res.headers.get("content-range")).toBe("*/0");
@@ -114,17 +114,21 @@ describe("forwarding", () => {
 });
 
 describe("the outbound token", () => {
-  it("pins the registry's db_role, carries roles as app_roles, keeps custom claims", async () => {
+  it("pins the registry's db_role, carries roles as app_roles, nests custom claims in writer_claims", async () => {
     const w = await writer("orders-service", "ES256", { allowed_roles: ["orders_writer", "stock_reader"] });
     const h = harness([w]);
     const token = await rawToken(w, goodClaims(w, { roles: ["orders_writer"], tenant: "acme", nbf: Math.floor(Date.now() / 1000) - 5 }));
     expect((await h.handler(request("/rest/orders", token))).status).toBe(200);
     const claims = await outboundClaims(h.project.calls[0]!);
-    expect(claims).toMatchObject({ iss: "orders-service", role: "authenticated", aud: "authenticated", app_roles: ["orders_writer"], tenant: "acme", writer_kid: w.keys.kid });
-    for (const dropped of ["roles", "jti", "nbf"]) expect(claims).not.toHaveProperty(dropped);
+    expect(claims).toMatchObject({
+      iss: "orders-service", role: "federated_writer", aud: "authenticated", app_roles: ["orders_writer"], writer_kid: w.keys.kid,
+      writer_claims: { tenant: "acme" }, fedjwt_gateway: 1, writer_sub: "worker-1",
+    });
+    // Only the contract's claims stand at the top level.
+    expect(Object.keys(claims).sort()).toEqual(["app_roles", "aud", "exp", "fedjwt_gateway", "iat", "iss", "role", "sub", "writer_claims", "writer_kid", "writer_sub"]);
   });
 
-  it("uses a custom db_role when the registry says so", async () => {
+  it("uses a per-writer db_role when the registry says so", async () => {
     const w = await writer("reporting", "ES256", { db_role: "reporting_writer", allowed_roles: [] });
     const h = harness([w]);
     await h.handler(request("/rest/reports", await rawToken(w, goodClaims(w, { roles: [] }))));
@@ -145,14 +149,15 @@ describe("the outbound token", () => {
     expect(await uuidV5("other-service\nworker-1")).not.toBe(a!.sub);
   });
 
-  it("keeps a UUID sub as it is", async () => {
+  it("derives a UUID-shaped sub too: no writer can choose an auth.uid()", async () => {
     const w = await writer("widgets-service");
     const h = harness([w]);
     const sub = crypto.randomUUID();
     await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w, { sub }))));
     const claims = await outboundClaims(h.project.calls[0]!);
-    expect(claims.sub).toBe(sub);
-    expect(claims).not.toHaveProperty("writer_sub");
+    expect(claims.sub).toBe(await uuidV5(`widgets-service\n${sub}`));
+    expect(claims.sub).not.toBe(sub);
+    expect(claims.writer_sub).toBe(sub);
   });
 
   it("lives at most 60 s, and never longer than the inbound token has left", async () => {
@@ -175,7 +180,20 @@ describe("the outbound token", () => {
     const bearer = h.project.calls[0]!.headers.get("authorization")!.slice(7);
     const { payload, protectedHeader } = await jwtVerify(bearer, publicKey, { algorithms: ["ES256"] });
     expect(protectedHeader.kid).toBe("supabase-signing-key-1");
-    expect(payload.role).toBe("authenticated");
+    expect(payload.role).toBe("federated_writer");
+  });
+
+  it.each(["es256", "rs256"] as const)("takes a %s key exactly as `supabase gen signing-key` prints it (key_ops, use, ext)", async (alg) => {
+    const text = readFileSync(new URL(`./fixtures/supabase-cli-${alg}.jwk.json`, import.meta.url), "utf8");
+    const jwk = JSON.parse(text) as JWK;
+    expect(jwk.key_ops).toEqual(["sign", "verify"]); // the CLI's shape, which WebCrypto refuses as is
+    const w = await writer("widgets-service");
+    const h = harness([w], { signingKey: { privateJwk: jwk } });
+    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+    const bearer = h.project.calls[0]!.headers.get("authorization")!.slice(7);
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _k, ...pub } = jwk;
+    const { protectedHeader } = await jwtVerify(bearer, await importJWK(pub, jwk.alg), { algorithms: [jwk.alg!] });
+    expect(protectedHeader).toMatchObject({ alg: alg.toUpperCase(), kid: jwk.kid });
   });
 
   it("accepts the compatibility `role` claim as a requested app role", async () => {
@@ -183,7 +201,7 @@ describe("the outbound token", () => {
     const h = harness([w]);
     await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w, { roles: undefined, role: "widgets_writer" }))));
     const claims = await outboundClaims(h.project.calls[0]!);
-    expect(claims.role).toBe("authenticated");
+    expect(claims.role).toBe("federated_writer");
     expect(claims.app_roles).toEqual(["widgets_writer"]);
   });
 });

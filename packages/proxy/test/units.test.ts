@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { isWriterDbRoleName } from "../src/db-role.ts";
+import { proxyOptionsFromEnv } from "../src/env.ts";
 import { ProxyError } from "../src/errors.ts";
+import { LruMap } from "../src/lru.ts";
+import { inWindow } from "../src/verify.ts";
 import { isAllowedJwksUri } from "../src/jwks.ts";
 import { resolveTarget } from "../src/paths.ts";
 import { isJwtKey } from "../src/registry.ts";
@@ -91,5 +95,54 @@ describe("small rules", () => {
   it("legacy JWT keys get a Bearer, new sb_ keys do not", () => {
     expect(isJwtKey("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig")).toBe(true);
     expect(isJwtKey("sb_secret_abc")).toBe(false);
+  });
+});
+
+describe("LruMap", () => {
+  it("evicts the least recently used entry, not everything", () => {
+    const m = new LruMap<string, number>(3);
+    m.set("a", 1);
+    m.set("b", 2);
+    m.set("c", 3);
+    expect(m.get("a")).toBe(1); // a is now the most recent
+    m.set("d", 4);
+    expect([m.has("a"), m.has("b"), m.has("c"), m.has("d")]).toEqual([true, false, true, true]);
+    expect(m.size).toBe(3);
+  });
+});
+
+describe("key windows", () => {
+  const t = Date.parse("2026-06-01T00:00:00Z");
+  it.each([
+    [{ not_before: null, expires_at: null }, true],
+    [{ not_before: "2026-01-01T00:00:00Z", expires_at: "2027-01-01T00:00:00Z" }, true],
+    [{ not_before: null, expires_at: "2026-01-01T00:00:00Z" }, false],
+    [{ not_before: "2027-01-01T00:00:00Z", expires_at: null }, false],
+    [{ not_before: null, expires_at: "infinity" }, false],
+    [{ not_before: null, expires_at: "-infinity" }, false],
+    [{ not_before: "infinity", expires_at: null }, false],
+    [{ not_before: "-infinity", expires_at: null }, false],
+    [{ not_before: "", expires_at: null }, false],
+  ])("%j → %s", (row, expected) => {
+    expect(inWindow(row, t)).toBe(expected);
+  });
+});
+
+describe("writer db_role names the gateway accepts", () => {
+  it.each(["federated_writer", "orders_service", "reporting_writer"])("%s is accepted", (r) => expect(isWriterDbRoleName(r)).toBe(true));
+  it.each(["authenticated", "anon", "service_role", "authenticator", "postgres", "supabase_admin", "supabase_auth_admin", "pg_read_all_data", "pgsodium_keyholder", "Upper", "a-b", ""])(
+    "%s is refused",
+    (r) => expect(isWriterDbRoleName(r)).toBe(false),
+  );
+});
+
+describe("FEDJWT_ALLOWED_SCHEMAS", () => {
+  const base: Record<string, string> = { SUPABASE_URL: "http://x.test", SUPABASE_SERVICE_ROLE_KEY: "k", SUPABASE_ANON_KEY: "a", FEDJWT_AUDIENCE: "aud", FEDJWT_LEGACY_JWT_SECRET: "s".repeat(32) };
+  it("defaults to public (unset), takes a list, and refuses a bad one", () => {
+    expect(proxyOptionsFromEnv((n) => base[n]).allowedSchemas).toBeUndefined();
+    expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_ALLOWED_SCHEMAS: "public, api" })[n]).allowedSchemas).toEqual(["public", "api"]);
+    expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_ALLOWED_SCHEMAS: "public;drop" })[n]).configProblems).toEqual([
+      "FEDJWT_ALLOWED_SCHEMAS must be a comma-separated list of schema names",
+    ]);
   });
 });

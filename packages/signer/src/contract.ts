@@ -1,6 +1,6 @@
 /**
- * The token contract shared by writers (signer) and the gateway (proxy): DESIGN.md §4.
- * One place, so the two sides cannot drift apart.
+ * The token contract shared by writers (signer) and the gateway (proxy), described for users in the
+ * README's "Token contract". One place, so the two sides cannot drift apart.
  */
 
 /** Algorithms a writer may sign with. Never `none`, never HS*. */
@@ -24,8 +24,10 @@ export const ABSOLUTE_MAX_LIFETIME_SECONDS = 3600;
 export const REGISTERED_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"] as const;
 
 /**
- * Claims the gateway owns. A writer may never set them: the gateway drops them, the signer refuses them.
- * `role`/`roles` are requested through the `roles` option instead.
+ * Claims the gateway owns. A writer may never set them: the signer refuses to mint them, and the gateway
+ * refuses a token that carries one (401 `claim_reserved`). `role`/`roles` are requested through the
+ * `roles` option instead. Every other claim a writer signs reaches PostgREST nested in `writer_claims`,
+ * never at the top level.
  */
 export const GATEWAY_RESERVED_CLAIMS = [
   "role",
@@ -42,7 +44,21 @@ export const GATEWAY_RESERVED_CLAIMS = [
   "email",
   "phone",
   "ref",
+  "writer_claims",
+  "writer_iss",
+  "fedjwt_gateway",
 ] as const;
+
+/** Largest JSON size, in bytes, of the claims a writer adds beyond the contract's (`writer_claims`). */
+export const MAX_WRITER_CLAIMS_BYTES = 2048;
+
+/**
+ * True for issuer names that could pass for a platform issuer: Supabase's legacy anon/service keys carry
+ * `iss` `supabase` (hosted) or `supabase-demo` (local). No writer may be called anything like them.
+ */
+export function isPlatformIssuerName(issuer: string): boolean {
+  return issuer.includes("supabase");
+}
 
 /** Type guard for the algorithm allow-list. */
 export function isSupportedAlg(alg: unknown): alg is SupportedAlg {

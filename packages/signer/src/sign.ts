@@ -6,6 +6,8 @@ import {
   DEFAULT_MAX_LIFETIME_SECONDS,
   GATEWAY_RESERVED_CLAIMS,
   ISSUER_PATTERN,
+  isPlatformIssuerName,
+  MAX_WRITER_CLAIMS_BYTES,
   REGISTERED_CLAIMS,
   type SupportedAlg,
 } from "./contract.ts";
@@ -66,6 +68,9 @@ function checkIssuer(issuer: unknown): string {
   if (typeof issuer !== "string" || !ISSUER_PATTERN.test(issuer)) {
     throw new SignerError("issuer_invalid", "issuer must match ^[a-z0-9][a-z0-9._-]{0,62}$");
   }
+  if (isPlatformIssuerName(issuer)) {
+    throw new SignerError("issuer_invalid", "issuer names containing \"supabase\" are reserved for the platform's own tokens");
+  }
   return issuer;
 }
 
@@ -118,6 +123,9 @@ function checkClaims(claims: unknown): Record<string, unknown> {
           : "the gateway sets it";
       throw new SignerError("claim_reserved", `claim "${name}" is reserved: ${hint}`);
     }
+  }
+  if (new TextEncoder().encode(JSON.stringify(claims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
+    throw new SignerError("claims_invalid", `custom claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON (the gateway's limit)`);
   }
   return claims as Record<string, unknown>;
 }

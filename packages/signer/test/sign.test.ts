@@ -148,6 +148,9 @@ describe("refusals", () => {
     ["leading dot", ".svc", "issuer_invalid"],
     ["64 characters", "a".repeat(64), "issuer_invalid"],
     ["not a string", 42, "issuer_invalid"],
+    ["supabase (the hosted anon/service keys' iss)", "supabase", "issuer_invalid"],
+    ["supabase-demo (the local keys' iss)", "supabase-demo", "issuer_invalid"],
+    ["containing supabase", "my-supabase.svc", "issuer_invalid"],
   ])("issuer %s", async (_label, issuer, code) => {
     const k = await pair("ES256");
     expect(await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: issuer as string, audience: AUD }))).toBe(code);
@@ -186,6 +189,13 @@ describe("refusals", () => {
     expect(
       await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, roles: roles as string[] })),
     ).toBe("roles_invalid");
+  });
+
+  it("custom claims over 2048 bytes of JSON (the gateway's writer_claims limit)", async () => {
+    const k = await pair("ES256");
+    const sign = (n: number) => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, claims: { note: "x".repeat(n) } });
+    expect(await refusal(sign(2100))).toBe("claims_invalid");
+    expect(typeof (await sign(1000))).toBe("string");
   });
 
   it.each([[[1, 2]], [null], ["text"]])("claims that are not an object: %j", async (claims) => {

@@ -101,7 +101,7 @@ async function overhead(stack: Stack) {
   // One token per side, reused: minting is the writer's cost, not the gateway's.
   const writerToken = await (await createSigner({ privateKey: keys.privateKeyPem, issuer: "bench-service", audience: api, expiresIn: 300 })).sign({ roles: ["orders_writer"] });
   const now = Math.floor(Date.now() / 1000);
-  const directToken = await new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "authenticated", aud: "authenticated", app_roles: ["orders_writer"], iat: now, exp: now + 3600 })
+  const directToken = await new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "federated_writer", aud: "authenticated", app_roles: ["orders_writer"], fedjwt_gateway: 1, iat: now, exp: now + 3600 })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(stack.info.JWT_SECRET));
   const sides = {
     direct: { url: (p: string) => `${api}/rest/v1/${p}`, headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${directToken}` } },

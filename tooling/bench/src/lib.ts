@@ -27,7 +27,7 @@ export function memoryRegistry(keys: GeneratedKeyPair, alg: SupportedAlg = keys.
     lookup: (issuer) =>
       Promise.resolve({
       issuer,
-      policy: { db_role: "authenticated", allowed_roles: ["r"], max_token_lifetime_seconds: 300, require_jti: false },
+      policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: ["r"], max_token_lifetime_seconds: 300, require_jti: false },
       keys: [{ issuer, kid: keys.kid, alg, public_key_pem: keys.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null }],
       }),
     consumeJti: () => Promise.resolve(true),

@@ -88,6 +88,9 @@ describe("bad inputs: one line, the right exit code", () => {
   it.each([
     [["--db-role", "service_role"], /--db-role "service_role" is refused/],
     [["--db-role", "postgres"], /--db-role "postgres" is refused/],
+    [["--db-role", "authenticated"], /--db-role "authenticated" is refused/],
+    [["--db-role", "anon"], /--db-role "anon" is refused/],
+    [["--db-role", "not_a_writer_role"], /--db-role "not_a_writer_role" is refused by the registry: it is not a writer role/],
     [["--max-lifetime", "7200"], /--max-lifetime must be a whole number of seconds from 1 to 3600/],
   ])("register %j → exit 2", async (flags, pattern) => {
     const k = await keygen(target(), keyDir(), "policy-probe");

@@ -44,6 +44,7 @@ describe.skipIf(!free)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(/✓ update stock_levels\s+200 allowed/);
     expect(r.out).toMatch(/✓ insert into orders\s+403 denied 42501/);
     expect(r.out).toContain("forged: orders-service asks for role service_role → 403 role_not_allowed");
+    expect(r.out).toMatch(/impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501 \(the database sees role federated_writer, sub [0-9a-f]{8}… derived/);
     expect(r.out).toContain("Everything behaved as the policies say.");
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
     expect(r.out).not.toContain("✗");

@@ -71,7 +71,7 @@ describe("rotate", () => {
 
     // And now the old key is refused.
     const r = await viaGateway(t, "orders", await oldSigner.sign({ roles: ["orders_writer"] }));
-    expect([r.status, (r.body as { code: string }).code]).toEqual([401, "key_inactive"]);
+    expect({ status: r.status, code: (r.body as { code: string }).code }).toEqual({ status: 401, code: "key_inactive" });
   });
 });
 

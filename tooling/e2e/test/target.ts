@@ -14,6 +14,8 @@ export interface Target {
   anonKey: string;
   serviceKey: string;
   audience: string;
+  /** The project's legacy JWT secret: signs tokens shaped like Supabase Auth's (E2E_JWT_SECRET when external). */
+  jwtSecret: string;
   /** The gateway's key cache TTL: how long a registry change may take to be seen. */
   cacheTtlMs: number;
   /** True when the stack is not ours (a function in Docker cannot reach a JWKS on our loopback). */
@@ -34,6 +36,8 @@ export function useTarget(options: { faults?: boolean } = {}): () => Target & { 
         anonKey: process.env.E2E_ANON_KEY ?? "",
         serviceKey: process.env.E2E_SERVICE_ROLE_KEY ?? "",
         audience: process.env.E2E_AUDIENCE ?? external,
+        // `supabase start`'s well-known local secret unless told otherwise.
+        jwtSecret: process.env.E2E_JWT_SECRET ?? "super-secret-jwt-token-with-at-least-32-characters-long",
         cacheTtlMs: Number(process.env.E2E_KEY_CACHE_TTL_MS ?? 5000),
         external: true,
         stack: undefined,
@@ -53,6 +57,7 @@ export function useTarget(options: { faults?: boolean } = {}): () => Target & { 
       anonKey: stack.info.ANON_KEY,
       serviceKey: stack.info.SERVICE_ROLE_KEY,
       audience: stack.info.API_URL,
+      jwtSecret: stack.info.JWT_SECRET,
       cacheTtlMs: LOCAL_TTL_MS,
       external: false,
       stack,

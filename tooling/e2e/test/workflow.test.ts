@@ -37,7 +37,8 @@ describe(".github/workflows/ci.yml", () => {
   it("supabase job: setup-cli at the CLI version this repo pins, start, test db, serve, end-to-end", () => {
     const job = workflow.jobs.supabase!;
     const cli = job.steps.find((s) => s.uses === "supabase/setup-cli@v1");
-    const pinned = (JSON.parse(readFileSync(`${root}tooling/local-db/package.json`, "utf8")) as { dependencies: Record<string, string> }).dependencies.supabase;
+    const pinned = (parse(readFileSync(`${root}pnpm-workspace.yaml`, "utf8")) as { catalog: Record<string, string> }).catalog.supabase;
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
     expect(cli?.with?.version).toBe(pinned);
     const script = runs(job);
     const order = ["supabase start", "supabase test db", "supabase functions serve", "pnpm --filter @fedjwt/e2e test"].map((s) => script.indexOf(s));
@@ -59,7 +60,7 @@ describe(".github/workflows/ci.yml", () => {
     // The keys come from `supabase status -o env`, renamed with a sed expression into $GITHUB_ENV.
     const exported = /sed -n 's\/\^\\\(([A-Z_\\|]+)\\\)=.*E2E_\\1=.*GITHUB_ENV/.exec(runs(job));
     for (const name of exported?.[1]?.split("\\|") ?? []) provided.add(`E2E_${name}`);
-    expect(read).toEqual(["E2E_ANON_KEY", "E2E_API_URL", "E2E_AUDIENCE", "E2E_KEY_CACHE_TTL_MS", "E2E_SERVICE_ROLE_KEY"]);
+    expect(read).toEqual(["E2E_ANON_KEY", "E2E_API_URL", "E2E_AUDIENCE", "E2E_JWT_SECRET", "E2E_KEY_CACHE_TTL_MS", "E2E_SERVICE_ROLE_KEY"]);
     for (const name of read) expect(provided.has(name), name).toBe(true);
   });
 });

@@ -1,6 +1,8 @@
 export { freePort, assertPortFree } from "./ports.ts";
 export { startPostgres, LOCAL_DB_PASSWORD, type RunningPostgres, type StartPostgresOptions } from "./postgres.ts";
 export { bootstrapSupabase, startSupabaseDb, type StartSupabaseDbOptions, type SupabaseDb } from "./supabase-db.ts";
+export { ADVISOR_LINTS, runAdvisorLints, type Lint } from "./advisor-lints.ts";
+export { applyAuthSchema, AUTH_SCHEMA_SQL } from "./auth-schema.ts";
 export { listDeployAssets, pushMigrations, runSupabaseCli, type CliResult } from "./supabase-cli.ts";
 export { asPostgrest, type RequestContext } from "./sql-as.ts";
 export { findPgtapSql, loadPgtap, runPgtapFile } from "./pgtap.ts";

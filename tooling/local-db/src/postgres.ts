@@ -8,7 +8,7 @@ import { assertPortFree, freePort } from "./ports.ts";
 
 /** A running PostgreSQL server. */
 export interface RunningPostgres {
-  /** Superuser URL (user postgres) on 127.0.0.1. */
+  /** Superuser URL on 127.0.0.1 (user `postgres` unless `superuser` named another). */
   url: string;
   port: number;
   dataDir: string;
@@ -26,6 +26,9 @@ export interface StartPostgresOptions {
   persistent?: boolean;
   /** Receives PostgreSQL's own log lines. */
   onLog?: (line: string) => void;
+  /** The bootstrap superuser initdb creates (default `postgres`). Use `supabase_admin` to run as Supabase
+   * does, where `postgres` is an ordinary role (the bootstrap SQL creates it). Only for a new folder. */
+  superuser?: string;
   /** How long to wait for "ready to accept connections" (default 30 s). */
   startTimeoutMs?: number;
 }
@@ -128,6 +131,8 @@ function killOnExit(child: ChildProcess): void {
  */
 export async function startPostgres(options: StartPostgresOptions): Promise<RunningPostgres> {
   const port = options.port ?? (await freePort());
+  const superuser = options.superuser ?? "postgres";
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(superuser)) throw new Error(`invalid superuser name ${JSON.stringify(superuser)}`);
   await assertPortFree(port, "database");
   const log = options.onLog ?? (() => undefined);
   const runAs = postgresUser();
@@ -145,7 +150,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
     if (runAs.uid !== undefined) await chown(pwfile, runAs.uid, runAs.gid!);
     try {
       await run(bin.initdb, [
-        `--pgdata=${options.dataDir}`, "--auth=scram-sha-256", "--username=postgres", `--pwfile=${pwfile}`,
+        `--pgdata=${options.dataDir}`, "--auth=scram-sha-256", `--username=${superuser}`, `--pwfile=${pwfile}`,
         "--encoding=UTF8", "--locale=C", "--no-sync",
       ], runAs, log);
     } finally {
@@ -186,7 +191,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
   });
 
   return {
-    url: `postgresql://postgres:${LOCAL_DB_PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: `postgresql://${superuser}:${LOCAL_DB_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     dataDir: options.dataDir,
     pid: child.pid!,

@@ -2,6 +2,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { applyAuthSchema } from "./auth-schema.ts";
 import { repoRoot, sqlDir } from "./paths.ts";
 import { startPostgres, type RunningPostgres } from "./postgres.ts";
 import { pushMigrations } from "./supabase-cli.ts";
@@ -21,10 +22,19 @@ export interface StartSupabaseDbOptions {
   workdir?: string;
   /** Apply seed.sql too (default true). */
   seed?: boolean;
+  /**
+   * The cluster's superuser (default `postgres`). With `supabase_admin`, the database is laid out as on
+   * hosted Supabase: `postgres` is not a superuser, and the migrations are pushed as that `postgres`.
+   * `url` stays the superuser's. Only for a new data folder.
+   */
+  superuser?: string;
   onLog?: (line: string) => void;
 }
 
-/** Runs the Supabase bootstrap SQL (roles, schemas, auth helpers, default privileges). Idempotent. */
+/**
+ * Runs the Supabase bootstrap SQL (roles, schemas, auth helpers, default privileges), then this project's
+ * auth schema (auth.users, identities, sessions, …; src/sql/auth-schema.sql). Idempotent.
+ */
 export async function bootstrapSupabase(url: string): Promise<void> {
   const sql = await readFile(join(sqlDir, "supabase-bootstrap.sql"), "utf8");
   const client = new pg.Client({ connectionString: url });
@@ -34,6 +44,7 @@ export async function bootstrapSupabase(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+  await applyAuthSchema(url);
 }
 
 /**
@@ -49,13 +60,15 @@ export async function startSupabaseDb(options: StartSupabaseDbOptions = {}): Pro
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.persistent !== undefined ? { persistent: options.persistent } : {}),
     ...(options.onLog ? { onLog: options.onLog } : {}),
+    ...(options.superuser ? { superuser: options.superuser } : {}),
   });
   try {
     const t1 = performance.now();
     const fresh = !(await isBootstrapped(db.url));
     await bootstrapSupabase(db.url);
     const t2 = performance.now();
-    await pushMigrations(db.url, options.workdir ?? repoRoot(), fresh && (options.seed ?? true));
+    const migrator = options.superuser && options.superuser !== "postgres" ? db.url.replace(`${options.superuser}:`, "postgres:") : db.url;
+    await pushMigrations(migrator, options.workdir ?? repoRoot(), fresh && (options.seed ?? true));
     const t3 = performance.now();
     return {
       ...db,

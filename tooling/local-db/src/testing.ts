@@ -5,12 +5,16 @@ import { afterAll, beforeAll } from "vitest";
 import { asPostgrest, type RequestContext } from "./sql-as.ts";
 import { startSupabaseDb, type SupabaseDb } from "./supabase-db.ts";
 
-/** Starts a fresh migrated database for the calling test file; stops it afterwards. */
-export function useSupabaseDb(): { db: () => SupabaseDb; client: () => pg.Client } {
+/**
+ * Starts a fresh migrated database for the calling test file; stops it afterwards. `hostedLayout` makes it
+ * as hosted Supabase is (superuser supabase_admin; migrations pushed as a non-superuser postgres);
+ * `client()` is the superuser either way.
+ */
+export function useSupabaseDb(options: { hostedLayout?: boolean } = {}): { db: () => SupabaseDb; client: () => pg.Client } {
   let db: SupabaseDb | undefined;
   let client: pg.Client | undefined;
   beforeAll(async () => {
-    db = await startSupabaseDb();
+    db = await startSupabaseDb(options.hostedLayout ? { superuser: "supabase_admin" } : {});
     console.log(`database ready in ${db.timings.total} ms (postgres ${db.timings.postgres}, bootstrap ${db.timings.bootstrap}, migrations ${db.timings.migrations})`);
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
@@ -37,9 +41,26 @@ export async function run(client: pg.ClientBase, ctx: RequestContext, sql: strin
   }
 }
 
-/** A principal as the gateway would present it to PostgREST. */
-export function writer(iss: string, appRoles: string[], sub: string = randomUUID()): RequestContext {
-  return { role: "authenticated", claims: { iss, sub, role: "authenticated", aud: "authenticated", app_roles: appRoles } };
+/**
+ * A writer as the gateway presents it to PostgREST: its writer role (default `federated_writer`), the
+ * gateway-only `fedjwt_gateway` claim, a UUID `sub` and the writer's own subject in `writer_sub`.
+ */
+export function writer(iss: string, appRoles: string[], sub: string = randomUUID(), dbRole = "federated_writer", writerClaims?: Record<string, unknown>): RequestContext {
+  return {
+    role: dbRole,
+    claims: {
+      iss, sub, writer_sub: `svc-${iss}`, role: dbRole, aud: "authenticated", app_roles: appRoles, fedjwt_gateway: 1,
+      ...(writerClaims ? { writer_claims: writerClaims } : {}),
+    },
+  };
+}
+
+/** A Supabase Auth user as GoTrue's tokens present it (role authenticated, iss the Auth URL). */
+export function authUser(sub: string, extra: Record<string, unknown> = {}): RequestContext {
+  return {
+    role: "authenticated",
+    claims: { iss: "http://127.0.0.1:54321/auth/v1", sub, aud: "authenticated", role: "authenticated", aal: "aal1", session_id: randomUUID(), is_anonymous: false, ...extra },
+  };
 }
 
 export const anon: RequestContext = { role: "anon", claims: { role: "anon" } };

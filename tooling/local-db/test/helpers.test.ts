@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { anon, run, useSupabaseDb, writer } from "../src/testing.ts";
+import { anon, authUser, run, serviceRole, useSupabaseDb, writer } from "../src/testing.ts";
 
-const { client } = useSupabaseDb();
+// As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
+const { client } = useSupabaseDb({ hostedLayout: true });
 
 async function value(ctx: Parameters<typeof run>[1], expr: string): Promise<unknown> {
   const o = await run(client(), ctx, `select ${expr} as v`);
@@ -10,65 +11,131 @@ async function value(ctx: Parameters<typeof run>[1], expr: string): Promise<unkn
   return o.rows[0]!.v;
 }
 
+const HELPERS = [
+  "federation.issuer()",
+  "federation.is_issuer('orders-service')",
+  "federation.is_issuer('supabase')",
+  "federation.is_issuer('supabase-demo')",
+  "federation.has_role('orders_writer')",
+  "federation.claim('tenant_id')",
+  "federation.writer_sub()",
+  "federation.writer_uid()",
+  "federation.is_writer_request()",
+];
+
+/** Every helper's value for `ctx`, as one object. */
+async function allHelpers(ctx: Parameters<typeof run>[1]): Promise<Record<string, unknown>> {
+  const o = await run(client(), ctx, `select ${HELPERS.map((h, i) => `${h} as h${i}`).join(", ")}`);
+  if ("error" in o) throw new Error(`${o.error}: ${o.message}`);
+  return Object.fromEntries(HELPERS.map((h, i) => [h, o.rows[0]![`h${i}`]]));
+}
+
+/** What every helper answers for a request that is not a gateway-minted writer request. */
+const NOBODY = Object.fromEntries(HELPERS.map((h) => [h, /is_issuer|has_role|is_writer_request/.test(h) ? false : null]));
+
 describe("federation helpers", () => {
-  const w = writer("orders-service", ["orders_writer"]);
+  const uid = randomUUID();
+  const w = writer("orders-service", ["orders_writer"], uid, "federated_writer", { tenant_id: "t-1" });
 
-  it("read the writer's claims", async () => {
-    expect(await value(w, "federation.issuer()")).toBe("orders-service");
-    expect(await value(w, "federation.is_issuer('orders-service')")).toBe(true);
-    expect(await value(w, "federation.is_issuer('inventory-service')")).toBe(false);
-    expect(await value(w, "federation.has_role('orders_writer')")).toBe(true);
-    expect(await value(w, "federation.has_role('inventory_writer')")).toBe(false);
-    expect(await value(w, "federation.claim('aud')")).toBe("authenticated");
+  it("read a gateway-minted writer request", async () => {
+    expect(await allHelpers(w)).toEqual({
+      ...NOBODY,
+      "federation.issuer()": "orders-service",
+      "federation.is_issuer('orders-service')": true,
+      "federation.has_role('orders_writer')": true,
+      "federation.claim('tenant_id')": "t-1",
+      "federation.writer_sub()": "svc-orders-service",
+      "federation.writer_uid()": uid,
+      "federation.is_writer_request()": true,
+    });
   });
 
-  it("writer_sub() prefers the original subject the gateway kept", async () => {
-    const uuid = randomUUID();
-    const mapped = { role: "authenticated", claims: { iss: "orders-service", sub: uuid, writer_sub: "worker-7", app_roles: [] } };
-    expect(await value(mapped, "federation.writer_sub()")).toBe("worker-7");
-    expect(await value(writer("orders-service", [], uuid), "federation.writer_sub()")).toBe(uuid);
+  it("claim() reads only the writer_claims object, never a top-level claim", async () => {
+    expect(await value(w, "federation.claim('aud')")).toBeNull();
+    expect(await value(w, "federation.claim('iss')")).toBeNull();
+    const top = { ...w, claims: { ...w.claims, tenant_id: "top-level" } };
+    expect(await value({ ...top, claims: { ...top.claims, writer_claims: {} } }, "federation.claim('tenant_id')")).toBeNull();
   });
 
-  it("do not believe tokens whose issuer is a URL (Supabase Auth, third-party IdPs), even with app_roles", async () => {
-    for (const iss of ["http://127.0.0.1:54321/auth/v1", "https://abc.supabase.co/auth/v1", "https://clerk.example.com"]) {
-      const forged = { role: "authenticated", claims: { iss, sub: randomUUID(), app_roles: ["widgets_writer"], writer_sub: "x" } };
-      expect(await value(forged, "federation.issuer()"), iss).toBeNull();
-      expect(await value(forged, "federation.has_role('widgets_writer')"), iss).toBe(false);
-      expect(await value(forged, "federation.writer_sub()"), iss).toBeNull();
+  it("believe nothing from a Supabase Auth user's token, whatever claims it carries", async () => {
+    const user = authUser(randomUUID(), { app_roles: ["orders_writer"], writer_sub: "x", writer_claims: { tenant_id: "t-1" }, fedjwt_gateway: 1, iss: "orders-service" });
+    expect(await allHelpers(user)).toEqual(NOBODY);
+    expect(await allHelpers(authUser(randomUUID()))).toEqual(NOBODY);
+  });
+
+  it.each([
+    ["the anon key (iss supabase-demo)", { role: "anon", claims: { iss: "supabase-demo", role: "anon", ref: "x" } }],
+    ["the service key (iss supabase)", { role: "service_role", claims: { iss: "supabase", role: "service_role", app_roles: ["orders_writer"], fedjwt_gateway: 1 } }],
+    ["a writer role whose token names a platform issuer", writer("supabase", ["orders_writer"])],
+    ["a writer role whose token names a platform-like issuer", writer("my-supabase-demo", ["orders_writer"])],
+    ["a writer role without the gateway's claim", { role: "federated_writer", claims: { iss: "orders-service", sub: randomUUID(), app_roles: ["orders_writer"], writer_sub: "x" } }],
+    ["a writer role with a URL issuer", writer("https://abc.supabase.co/auth/v1", ["orders_writer"])],
+    ["no claims at all", anon],
+  ])("believe nothing from %s", async (_label, ctx) => {
+    expect(await allHelpers(ctx)).toEqual(NOBODY);
+  });
+
+  it("a URL or platform issuer cannot insert as a writer", async () => {
+    for (const iss of ["http://127.0.0.1:54321/auth/v1", "https://abc.supabase.co/auth/v1", "supabase", "supabase-demo"]) {
+      const forged = authUser(randomUUID(), { iss, app_roles: ["widgets_writer"], fedjwt_gateway: 1 });
       const o = await run(client(), forged, `insert into public.widgets (name, owner_issuer) values ('x', $1)`, [iss]);
+      expect("error" in o && o.error, iss).toBe("42501");
+      const asWriter = await run(client(), writer(iss, ["widgets_writer"]), `insert into public.widgets (name, owner_issuer) values ('x', $1)`, [iss]);
+      expect("error" in asWriter && asWriter.error, iss).toBe("42501");
+    }
+  });
+});
+
+describe("writer roles and the auth schema", () => {
+  it("a writer's column default takes the gateway's UUID subject, not auth.uid()", async () => {
+    const sub = randomUUID();
+    const o = await run(client(), writer("widgets-service", ["widgets_writer"], sub), `insert into public.widgets (name) values ('uid') returning created_by`);
+    expect(o).toEqual({ rows: [{ created_by: sub }] });
+  });
+
+  it.each(["auth.uid()", "auth.jwt()", "auth.role()"])("%s is refused to writer roles (42501, as on hosted Supabase)", async (fn) => {
+    const o = await run(client(), writer("orders-service", ["orders_writer"]), `select ${fn}`);
+    expect("error" in o && o.error).toBe("42501");
+    expect("error" in o && o.message).toMatch(/permission denied for schema auth/);
+  });
+
+  it("a per-writer role made by federation.create_writer_role is refused auth.uid() too", async () => {
+    await client().query(`select federation.create_writer_role('probe_writer')`);
+    const o = await run(client(), writer("orders-service", [], randomUUID(), "probe_writer"), `select auth.uid()`);
+    expect("error" in o && o.error).toBe("42501");
+  });
+
+  // Measured here: a policy stores auth.uid() by OID, so evaluating it needs no USAGE on the auth schema — a
+  // policy with no `to` clause runs for writer roles and compares the writer's `sub`, which the gateway
+  // always derives (UUIDv5, version nibble 5; GoTrue issues v4), so it matches no Auth user. A name written
+  // in SQL the writer runs (a security-invoker function body, a direct call) is refused with 42501.
+  it("a policy with no `to` clause that calls auth.uid() sees the writer's derived sub and matches no user", async () => {
+    await client().query(`
+      create table if not exists public.uid_probe (id int primary key, owner uuid not null);
+      alter table public.uid_probe enable row level security;
+      grant select on public.uid_probe to authenticated, federated_writer;
+      create policy own on public.uid_probe for select using (owner = (select auth.uid()));
+      create or replace function public.uid_probe_owner_is_me(o uuid) returns boolean language plpgsql stable
+        as $f$ begin return o = auth.uid(); end $f$;
+    `);
+    const sub = randomUUID();
+    await client().query(`insert into public.uid_probe values (1, $1), (2, $2)`, [sub, randomUUID()]);
+    expect(await run(client(), authUser(sub), "select id from public.uid_probe")).toEqual({ rows: [{ id: 1 }] });
+    expect(await run(client(), writer("x-service", [], "0b7c3f4e-2d1a-5c6b-8a9f-1e2d3c4b5a69"), "select id from public.uid_probe")).toEqual({ rows: [] });
+    const named = await run(client(), writer("x-service", [], sub), "select public.uid_probe_owner_is_me(owner) from public.uid_probe");
+    expect("error" in named && named.error).toBe("42501");
+  });
+
+  it("service_role may create writer roles; writers and Auth users may not", async () => {
+    expect(await run(client(), serviceRole, `select federation.create_writer_role('svc_made_writer') as r`)).toEqual({ rows: [{ r: "svc_made_writer" }] });
+    for (const who of [writer("orders-service", []), authUser(randomUUID()), anon]) {
+      const o = await run(client(), who, `select federation.create_writer_role('sneaky_writer')`);
       expect("error" in o && o.error).toBe("42501");
     }
   });
 
-  it("are false, not errors, when there are no claims", async () => {
-    expect(await value(anon, "federation.issuer()")).toBeNull();
-    expect(await value(anon, "federation.has_role('widgets_writer')")).toBe(false);
-    expect(await value(anon, "federation.is_issuer('x')")).toBe(false);
-    expect(await value({ role: "authenticated", claims: { iss: "svc", app_roles: "widgets_writer" } }, "federation.has_role('widgets_writer')")).toBe(false);
-  });
-});
-
-describe("auth.uid() for proxied writers", () => {
-  it("works in a column default when sub is a UUID", async () => {
-    const sub = randomUUID();
-    const o = await run(client(), writer("widgets-service", ["widgets_writer"], sub), `insert into public.widgets (name) values ('uid') returning created_by, auth.uid() as uid`);
-    expect(o).toEqual({ rows: [{ created_by: sub, uid: sub }] });
-  });
-
-  it("works inside a policy expression", async () => {
-    await client().query(`
-      create table if not exists public.uid_probe (id int primary key, owner uuid not null);
-      alter table public.uid_probe enable row level security;
-      grant select on public.uid_probe to authenticated;
-      create policy own on public.uid_probe for select to authenticated using (owner = auth.uid());
-    `);
-    const sub = randomUUID();
-    await client().query(`insert into public.uid_probe values (1, $1), (2, $2)`, [sub, randomUUID()]);
-    expect(await run(client(), writer("x", [], sub), "select id from public.uid_probe")).toEqual({ rows: [{ id: 1 }] });
-  });
-
-  it("raises for a non-UUID sub — why the gateway maps such subjects to a UUIDv5", async () => {
-    const o = await run(client(), writer("widgets-service", ["widgets_writer"], "worker-1"), "select auth.uid()");
-    expect("error" in o && o.error).toBe("22P02");
+  it.each(["authenticated", "service_role", "pg_monitor", "supabase_x", "Upper", "postgres"])("create_writer_role refuses %s", async (name) => {
+    const o = await run(client(), serviceRole, `select federation.create_writer_role($1)`, [name]);
+    expect("error" in o && o.error).toBe("22023");
   });
 });

@@ -20,7 +20,7 @@ describe("supabase/tests (pgTAP)", () => {
     expect(pgtap).toBeDefined();
   });
 
-  const { db } = useSupabaseDb();
+  const { db } = useSupabaseDb({ hostedLayout: true });
   it.skipIf(!pgtap).each(files)("%s passes every planned assertion", async (file) => {
     const client = new pg.Client({ connectionString: db().url });
     await client.connect();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { anon, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
+import { anon, authUser, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
-const { client } = useSupabaseDb();
+// As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
+const { client } = useSupabaseDb({ hostedLayout: true });
 
 const PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----";
 
@@ -24,7 +25,8 @@ function addIssuer(issuer: string, extra: Record<string, unknown> = {}): Promise
 describe("registry access", () => {
   const principals = [
     ["anon", anon],
-    ["an authenticated writer", writer("orders-service", ["orders_writer"])],
+    ["a writer", writer("orders-service", ["orders_writer"])],
+    ["a Supabase Auth user", authUser("8d0fd2b3-9ca1-4a58-8b0c-000000000001")],
   ] as const;
 
   it.each(principals)("%s cannot read jwt_issuers, jwt_public_keys, jwt_registry or the audit", async (_n, who) => {
@@ -68,7 +70,8 @@ describe("registry access", () => {
         kid: "k1",
         alg: "ES256",
         usable: true,
-        db_role: "authenticated",
+        db_role: "federated_writer",
+        db_role_valid: true,
         allowed_roles: ["widgets_writer"],
         max_token_lifetime_seconds: 120,
         require_jti: false,
@@ -85,6 +88,8 @@ describe("registry access", () => {
 
 describe("registry constraints", () => {
   it.each([
+    "authenticated",
+    "anon",
     "service_role",
     "postgres",
     "supabase_admin",
@@ -95,20 +100,72 @@ describe("registry constraints", () => {
   ])("db_role %s is refused by the CHECK", async (role) => {
     const o = await addIssuer(`bad-${role.replace(/_/g, "-")}`, { db_role: role });
     expect(errorCode(o)).toBe("23514");
-    expect("message" in o && o.message).toMatch(/jwt_issuers_db_role_unprivileged/);
+    expect("message" in o && o.message).toMatch(/jwt_issuers_db_role_writer/);
   });
 
-  it("a custom role with BYPASSRLS, with SUPERUSER, or one that can become service_role is refused", async () => {
+  it("a custom role with BYPASSRLS, with SUPERUSER, one that can become service_role, or one that is not a writer role is refused", async () => {
     await client().query(`
-      create role evil_bypass nologin bypassrls;
-      create role evil_super nologin superuser;
-      create role evil_member nologin; grant service_role to evil_member;
-      create role writer_role nologin;`);
-    for (const role of ["evil_bypass", "evil_super", "evil_member"]) {
+      create role evil_bypass nologin bypassrls; grant federated_writer to evil_bypass;
+      create role evil_super nologin superuser; grant federated_writer to evil_super;
+      create role evil_member nologin; grant service_role, federated_writer to evil_member;
+      create role evil_user nologin; grant authenticated, federated_writer to evil_user;
+      create role evil_login login; grant federated_writer to evil_login;
+      create role plain_role nologin;`);
+    for (const role of ["evil_bypass", "evil_super", "evil_member", "evil_user", "evil_login", "plain_role"]) {
       expect(errorCode(await addIssuer(`x-${role.replace(/_/g, "-")}`, { db_role: role })), role).toBe("23514");
     }
-    // An ordinary custom role is fine.
-    expect(errorCode(await addIssuer("custom-role-writer", { db_role: "writer_role" }))).toBeUndefined();
+    // A per-writer role made by federation.create_writer_role is a writer role.
+    await client().query(`select federation.create_writer_role('custom_writer')`);
+    expect(errorCode(await addIssuer("custom-role-writer", { db_role: "custom_writer" }))).toBeUndefined();
+  });
+
+  it("the view re-checks db_role at read time: a writer role granted authenticated afterwards is flagged", async () => {
+    await client().query(`select federation.create_writer_role('drifting_writer')`);
+    expect(errorCode(await addIssuer("drifting-svc", { db_role: "drifting_writer" }))).toBeUndefined();
+    await run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('drifting-svc', 'k', 'ES256', $1)`, [PEM], true);
+    const read = () => run(client(), serviceRole, `select db_role, db_role_valid from public.jwt_registry where issuer = 'drifting-svc'`);
+    expect(await read()).toEqual({ rows: [{ db_role: "drifting_writer", db_role_valid: true }] });
+    await client().query(`grant authenticated to drifting_writer`);
+    expect(await read()).toEqual({ rows: [{ db_role: "drifting_writer", db_role_valid: false }] });
+    await client().query(`revoke authenticated from drifting_writer`);
+  });
+
+  it.each(["supabase", "supabase-demo", "my-supabase", "supabase.auth"])("the platform-like issuer name %s is refused", async (name) => {
+    const o = await addIssuer(name);
+    expect(errorCode(o)).toBe("23514");
+    expect("message" in o && o.message).toMatch(/jwt_issuers_not_platform_issuer/);
+  });
+
+  it.each([
+    ["expires_at = -infinity", "expires_at", "-infinity"],
+    ["expires_at = infinity", "expires_at", "infinity"],
+    ["not_before = infinity", "not_before", "infinity"],
+    ["not_before = -infinity", "not_before", "-infinity"],
+  ])("a key window with %s is refused", async (_label, column, value) => {
+    await addIssuer("window-svc");
+    const o = await run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, ${column}) values ('window-svc', $1, 'ES256', $2, $3::timestamptz)`, [`k-${column}-${value}`, PEM, value], true);
+    expect(errorCode(o)).toBe("23514");
+    expect("message" in o && o.message).toMatch(/jwt_public_keys_finite_window/);
+  });
+
+  it("usable folds the key window in at read time", async () => {
+    await addIssuer("timed-svc");
+    const add = (kid: string, nb: string | null, ex: string | null) =>
+      run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, not_before, expires_at) values ('timed-svc', $1, 'ES256', $2, $3, $4)`, [kid, PEM, nb, ex], true);
+    await add("past", null, "2000-01-01T00:00:00Z");
+    await add("future", "2999-01-01T00:00:00Z", null);
+    await add("now", "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z");
+    const o = await run(client(), serviceRole, `select kid, usable from public.jwt_registry where issuer = 'timed-svc' order by kid`);
+    expect(o).toEqual({ rows: [{ kid: "future", usable: false }, { kid: "now", usable: true }, { kid: "past", usable: false }] });
+  });
+
+  it("anon and authenticated hold no privilege on the registry's sequences", async () => {
+    const o = await client().query(`
+      select s.relname, r.rolname, has_sequence_privilege(r.rolname, s.oid, 'USAGE,SELECT,UPDATE') as any
+      from pg_class s, (values ('anon'), ('authenticated'), ('federated_writer')) r(rolname)
+      where s.relkind = 'S' and s.relname in ('jwt_public_keys_id_seq', 'jwt_registry_audit_id_seq')`);
+    expect(o.rows).toHaveLength(6);
+    expect(o.rows.filter((r) => r.any)).toEqual([]);
   });
 
   it.each([
@@ -183,7 +240,7 @@ describe("audit trail", () => {
         order by id`,
     );
     expect(rows.map((r) => r.operation)).toEqual(["INSERT", "UPDATE", "UPDATE"]);
-    expect(rows[0]).toMatchObject({ actor_role: "service_role", session_user_name: "postgres", old_row: null });
+    expect(rows[0]).toMatchObject({ actor_role: "service_role", session_user_name: "supabase_admin", old_row: null });
     expect(rows[1]).toMatchObject({ jwt_sub: "ops-admin" });
     expect(rows[1].old_row.allowed_roles).toEqual(["a"]);
     expect(rows[1].new_row.allowed_roles).toEqual(["a", "b"]);

@@ -5,9 +5,10 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RequestContext } from "../src/sql-as.ts";
-import { anon, run, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
+import { anon, authUser, run, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
-const { client } = useSupabaseDb();
+// As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
+const { client } = useSupabaseDb({ hostedLayout: true });
 
 const SUB = {
   widgets: randomUUID(),
@@ -16,11 +17,19 @@ const SUB = {
   plain: randomUUID(),
 };
 
+/** A Supabase Auth user who owns a seeded note (supabase/seed.sql). */
+const AUTH_USER = "8d0fd2b3-9ca1-4a58-8b0c-000000000001";
+
+// Writers run as writer roles: federated_writer, or a per-writer role made by federation.create_writer_role
+// (inventory_service, made by the example migration), never as authenticated. `stolenSub` is a writer whose `sub` is an Auth user's id —
+// what the gateway makes impossible (it always derives sub) — to show the role alone still keeps it out.
 const PRINCIPALS = {
   widgets: writer("widgets-service", ["widgets_writer"], SUB.widgets),
   orders: writer("orders-service", ["orders_writer", "stock_reader"], SUB.orders),
-  inventory: writer("inventory-service", ["inventory_writer", "orders_reader"], SUB.inventory),
+  inventory: writer("inventory-service", ["inventory_writer", "orders_reader"], SUB.inventory, "inventory_service"),
   plain: writer("plain-service", [], SUB.plain),
+  stolenSub: writer("plain-service", [], AUTH_USER),
+  user: authUser(AUTH_USER, { app_roles: ["orders_writer", "inventory_writer", "widgets_writer"] }),
   anon,
 } satisfies Record<string, RequestContext>;
 type Who = keyof typeof PRINCIPALS;
@@ -50,6 +59,18 @@ interface Case {
   expect: Record<Who, Expect>;
 }
 
+/**
+ * On the writers' tables, `stolenSub` is a writer with no application role, so it gets what `plain` gets,
+ * and a Supabase Auth user holds no privilege at all (the examples revoke them from authenticated), so
+ * every operation is 42501 for it — even with forged app_roles in its token.
+ */
+function onWriterTable(c: Omit<Case, "expect"> & { expect: Omit<Record<Who, Expect>, "stolenSub" | "user"> }): Case {
+  return { ...c, expect: { ...c.expect, stolenSub: c.expect.plain, user: denied() } };
+}
+
+const writersDenied = (): Record<"widgets" | "orders" | "inventory" | "plain" | "stolenSub", Expect> =>
+  ({ widgets: denied(), orders: denied(), inventory: denied(), plain: denied(), stolenSub: denied() });
+
 let ownWidget: number;
 let otherWidget: number;
 let ownOrder: string;
@@ -64,7 +85,7 @@ beforeAll(async () => {
   otherOrder = o.rows.find((r) => r.writer_issuer === "another-service").id;
 });
 
-const CASES: () => Case[] = () => [
+const WRITER_TABLE_CASES = () => [
   // widgets ----------------------------------------------------------------------------------------
   {
     table: "widgets",
@@ -141,7 +162,7 @@ const CASES: () => Case[] = () => [
     op: "insert",
     sql: `insert into public.orders (sku, quantity) values ('WIDGET-BLUE', 3) returning *`,
     expect: {
-      orders: ok((rows) => expect(rows[0]).toMatchObject({ writer_issuer: "orders-service", writer_sub: SUB.orders, status: "pending", quantity: 3 })),
+      orders: ok((rows) => expect(rows[0]).toMatchObject({ writer_issuer: "orders-service", writer_sub: "svc-orders-service", status: "pending", quantity: 3 })),
       widgets: denied(),
       inventory: denied(),
       plain: denied(),
@@ -201,11 +222,12 @@ const CASES: () => Case[] = () => [
     table: "stock_levels",
     op: "update quantity",
     sql: `update public.stock_levels set quantity = 99 where sku = 'WIDGET-RED' returning quantity, updated_by`,
+    // Only inventory-service's own role holds the column grant: the others fail before any policy runs.
     expect: {
       inventory: ok((rows) => expect(rows).toEqual([{ quantity: 99, updated_by: "inventory-service" }])),
-      orders: zero,
-      widgets: zero,
-      plain: zero,
+      orders: denied(),
+      widgets: denied(),
+      plain: denied(),
       anon: denied(),
     },
   },
@@ -223,10 +245,48 @@ const CASES: () => Case[] = () => [
   },
 ];
 
+// user_notes: owned by Supabase Auth users, Supabase's canonical policies. Writer roles hold no privilege
+// on it (Supabase's default privileges reach anon/authenticated/service_role only): 42501 for every writer,
+// whatever its sub or app roles. The Auth user still uses it as before.
+const NOTES_CASES = (): Case[] => [
+  {
+    table: "user_notes",
+    op: "insert (user_id from auth.uid())",
+    sql: `insert into public.user_notes (body) values ('n') returning user_id`,
+    expect: { ...writersDenied(), user: ok((rows) => expect(rows).toEqual([{ user_id: AUTH_USER }])), anon: denied() },
+  },
+  {
+    table: "user_notes",
+    op: "insert naming the Auth user",
+    sql: `insert into public.user_notes (user_id, body) values ('${AUTH_USER}', 'n') returning user_id`,
+    expect: { ...writersDenied(), user: ok((rows) => expect(rows).toEqual([{ user_id: AUTH_USER }])), anon: denied() },
+  },
+  {
+    table: "user_notes",
+    op: "select",
+    sql: `select user_id from public.user_notes`,
+    expect: { ...writersDenied(), user: ok((rows) => expect(rows).toEqual([{ user_id: AUTH_USER }])), anon: zero },
+  },
+  {
+    table: "user_notes",
+    op: "update",
+    sql: `update public.user_notes set body = 'changed' returning user_id`,
+    expect: { ...writersDenied(), user: ok((rows) => expect(rows).toEqual([{ user_id: AUTH_USER }])), anon: zero },
+  },
+  {
+    table: "user_notes",
+    op: "delete",
+    sql: `delete from public.user_notes returning user_id`,
+    expect: { ...writersDenied(), user: ok((rows) => expect(rows).toEqual([{ user_id: AUTH_USER }])), anon: zero },
+  },
+];
+
+const CASES = (): Case[] => [...WRITER_TABLE_CASES().map(onWriterTable), ...NOTES_CASES()];
+
 describe("RLS matrix", () => {
   it("covers every example table × insert/select/update/delete × principal", () => {
     const cases = CASES();
-    for (const table of ["widgets", "orders", "stock_levels"]) {
+    for (const table of ["widgets", "orders", "stock_levels", "user_notes"]) {
       const ops = new Set(cases.filter((c) => c.table === table).map((c) => c.op.split(" ")[0]));
       expect([...ops].sort(), table).toEqual(["delete", "insert", "select", "update"]);
     }

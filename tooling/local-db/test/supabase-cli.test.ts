@@ -6,9 +6,11 @@ import { cp, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../src/paths.ts";
+import type { RunningPostgres } from "../src/postgres.ts";
 import { runSupabaseCli } from "../src/supabase-cli.ts";
+import { startSupabaseDb } from "../src/supabase-db.ts";
 import { useSupabaseDb } from "../src/testing.ts";
 
 const NO_DOCKER = { DOCKER_HOST: "unix:///nonexistent/fedjwt-no-docker.sock" };
@@ -78,5 +80,57 @@ describe("migrations", () => {
     const r = await runSupabaseCli(["db", "push", `--remote=${db().url}`, "--yes", "--workdir", repoRoot()]);
     expect(r.code).toBe(0);
     expect(`${r.stdout}${r.stderr}`).toMatch(/up to date/i);
+  });
+});
+
+// On hosted Supabase `postgres` is not a superuser (supabase_admin is) and your migrations run as it. Here
+// the cluster is made the same way: initdb's superuser is supabase_admin, the bootstrap creates `postgres`
+// with the hosted attributes, and the real CLI pushes every migration and the seed as that `postgres`.
+describe("migrations as a non-superuser postgres (as on hosted Supabase)", () => {
+  let running: RunningPostgres | undefined;
+  let asPostgres: pg.Client | undefined;
+  let postgresUrl = "";
+
+  beforeAll(async () => {
+    running = await startSupabaseDb({ superuser: "supabase_admin" });
+    postgresUrl = running.url.replace("supabase_admin:", "postgres:");
+    asPostgres = new pg.Client({ connectionString: postgresUrl });
+    await asPostgres.connect();
+  }, 180_000);
+  afterAll(async () => {
+    await asPostgres?.end();
+    await running?.stop();
+  });
+
+  it("postgres is not a superuser, and every migration and the seed applied", async () => {
+    const who = await asPostgres!.query(`select rolsuper, rolcreaterole, rolbypassrls from pg_roles where rolname = current_user`);
+    expect(who.rows).toEqual([{ rolsuper: false, rolcreaterole: true, rolbypassrls: true }]);
+    const files = (await readdir(join(repoRoot(), "supabase", "migrations"))).filter((f) => f.endsWith(".sql")).sort();
+    const { rows } = await asPostgres!.query("select version from supabase_migrations.schema_migrations order by version");
+    expect(rows.map((r) => r.version)).toEqual(files.map((f) => f.slice(0, 14)));
+    const notes = await asPostgres!.query("select count(*)::int as n from public.user_notes");
+    expect(notes.rows[0].n).toBe(2);
+  });
+
+  it("postgres can create writer roles and authenticator can become them", async () => {
+    await asPostgres!.query(`select federation.create_writer_role('hosted_like_writer')`);
+    const r = await asPostgres!.query(`select pg_has_role('authenticator', 'hosted_like_writer', 'MEMBER') as m, federation.is_writer_role('hosted_like_writer') as w`);
+    expect(r.rows).toEqual([{ m: true, w: true }]);
+  });
+
+  it("postgres cannot hand the auth schema to a writer role: the grant is a no-op, auth.uid() stays 42501", async () => {
+    await asPostgres!.query(`grant usage on schema auth to federated_writer`);
+    const r = await asPostgres!.query(`select has_schema_privilege('federated_writer', 'auth', 'USAGE') as usage`);
+    expect(r.rows).toEqual([{ usage: false }]);
+    // As PostgREST: log in as authenticator, then SET ROLE to the writer role.
+    const api = new pg.Client({ connectionString: postgresUrl.replace("postgres:", "authenticator:") });
+    await api.connect();
+    try {
+      await api.query(`begin; set local role federated_writer`);
+      await expect(api.query(`select auth.uid()`)).rejects.toMatchObject({ code: "42501" });
+      await api.query(`rollback`);
+    } finally {
+      await api.end();
+    }
   });
 });

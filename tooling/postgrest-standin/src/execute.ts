@@ -2,7 +2,7 @@
 // transaction per request as PostgREST runs it — SET LOCAL ROLE (Postgres refuses roles the authenticator
 // may not become), request.jwt.claims / request.method / request.path / request.headers, commit or rollback.
 import type { IncomingMessage } from "node:http";
-import { errors as joseErrors, jwtVerify } from "jose";
+import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type pg from "pg";
 import { ident } from "./catalog.ts";
 import { fromPgError, PgrstError } from "./errors.ts";
@@ -21,8 +21,21 @@ export interface Ctx {
   extraSearchPath: string[];
 }
 
-/** Verifies the bearer token (HS256) and gives the role and claims; no token → the anonymous role. */
-export async function authenticate(req: IncomingMessage, secret: Uint8Array, anonRole: string): Promise<{ role: string; claims: Record<string, unknown>; authenticated: boolean }> {
+/** How tokens are verified: the HS256 secret, plus the JWKS's keys when one is configured. */
+export interface Verification {
+  key: Uint8Array | JWTVerifyGetKey;
+  algorithms: string[];
+}
+
+/** The HS256 secret, and the keys of a JWKS (ES256/RS256) when one is given, as PostgREST trusts them. */
+export function verification(secret: Uint8Array, jwks: JSONWebKeySet | undefined): Verification {
+  if (!jwks) return { key: secret, algorithms: ["HS256"] };
+  const set = createLocalJWKSet(jwks);
+  return { key: (header, token) => (header.alg === "HS256" ? secret : set(header, token)), algorithms: ["HS256", "ES256", "RS256"] };
+}
+
+/** Verifies the bearer token and gives the role and claims; no token → the anonymous role. */
+export async function authenticate(req: IncomingMessage, verify: Verification, anonRole: string): Promise<{ role: string; claims: Record<string, unknown>; authenticated: boolean }> {
   const auth = req.headers.authorization;
   if (!auth) return { role: anonRole, claims: {}, authenticated: false };
   const m = /^Bearer (.+)$/i.exec(auth);
@@ -30,7 +43,9 @@ export async function authenticate(req: IncomingMessage, secret: Uint8Array, ano
     new PgrstError(401, code, message, null, null, { "www-authenticate": `Bearer error="invalid_token", error_description="${message}"` });
   if (!m) throw bad("Missing or invalid Authorization header");
   try {
-    const { payload } = await jwtVerify(m[1]!, secret, { algorithms: ["HS256"] });
+    const { payload } = typeof verify.key === "function"
+      ? await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms })
+      : await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms });
     // PostgREST: a request is "authenticated" (42501 → 403 rather than 401) when its JWT carries a role.
     const hasRole = typeof payload.role === "string" && payload.role !== "";
     return { role: hasRole ? (payload.role as string) : anonRole, claims: payload as Record<string, unknown>, authenticated: hasRole };

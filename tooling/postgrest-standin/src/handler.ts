@@ -2,11 +2,12 @@
 // (request.ts) → plan against the schema cache (plan.ts) → SQL (sql.ts) → one transaction (execute.ts) →
 // response (response.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JSONWebKeySet } from "jose";
 import type pg from "pg";
 import { type Catalog, type Relation, SchemaCache } from "./catalog.ts";
 import { PgrstError } from "./errors.ts";
 import { closest } from "./fuzzy.ts";
-import { authenticate, type Ctx, inTransaction } from "./execute.ts";
+import { authenticate, type Ctx, inTransaction, verification } from "./execute.ts";
 import { isFilterValue, parseSelect, type SelectItem } from "./grammar.ts";
 import { findRoutine, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
 import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
@@ -18,6 +19,8 @@ import {
 export interface HandlerOptions {
   pool: pg.Pool;
   jwtSecret: string;
+  /** Signing keys trusted besides the secret (ES256/RS256). */
+  jwks?: JSONWebKeySet;
   schemas?: string[];
   anonRole?: string;
   /** Schemas after the request's own on the search_path (PostgREST's db-extra-search-path). */
@@ -92,7 +95,7 @@ function refuseIgnored(api: ApiRequest): void {
 export function standInHandler(options: HandlerOptions) {
   const schemas = options.schemas ?? ["public", "graphql_public"];
   const cache = new SchemaCache(options.pool, schemas);
-  const secret = new TextEncoder().encode(options.jwtSecret);
+  const verify = verification(new TextEncoder().encode(options.jwtSecret), options.jwks);
   const anonRole = options.anonRole ?? "anon";
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const maxRows = options.maxRows === undefined ? 1000 : options.maxRows;
@@ -278,7 +281,7 @@ export function standInHandler(options: HandlerOptions) {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const api = await parseRequest(req, schemas, maxBody);
-    const auth = await authenticate(req, secret, anonRole);
+    const auth = await authenticate(req, verify, anonRole);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "authorization" && k !== "cookie") headers[k] = v;
     const ctx: Ctx = {

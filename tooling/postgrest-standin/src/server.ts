@@ -10,6 +10,7 @@
 // the Prefer values it lists, and rpc. The stages live in request.ts, plan.ts, sql.ts, execute.ts and
 // response.ts. With Docker, `supabase start` runs the real PostgREST and this is not used.
 import { createServer, type Server } from "node:http";
+import type { JSONWebKeySet } from "jose";
 import pg from "pg";
 import { standInHandler } from "./handler.ts";
 
@@ -18,6 +19,11 @@ export interface StandInOptions {
   dbUrl: string;
   /** The JWT secret tokens are verified with (HS256). */
   jwtSecret: string;
+  /**
+   * Public signing keys trusted besides the secret (ES256/RS256), as PostgREST trusts a JWKS: a project's
+   * asymmetric JWT signing keys (`supabase gen signing-key`, `[auth] signing_keys_path`).
+   */
+  jwks?: JSONWebKeySet;
   /** Exposed schemas; the first is the default (default ["public", "graphql_public"]). */
   schemas?: string[];
   anonRole?: string;

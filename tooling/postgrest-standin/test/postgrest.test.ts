@@ -1,7 +1,7 @@
 // The PostgREST stand-in, one documented PostgREST behaviour per test (docs.postgrest.org: API,
 // Authentication, Errors). Real database, real HTTP, and postgrest-js for the requests it makes.
 import { PostgrestClient } from "@supabase/postgrest-js";
-import { SignJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_ANON_KEY, LOCAL_JWT_SECRET, LOCAL_SERVICE_ROLE_KEY } from "@fedjwt/local-db";
@@ -105,6 +105,25 @@ describe("authentication (docs: Authentication)", () => {
     const r = await call("/items", { bearer: await token({ role: "service_role" }, Math.floor(Date.now() / 1000) - 10) });
     expect(r.status).toBe(401);
     expect(r.body).toMatchObject({ code: "PGRST303", message: "JWT expired" });
+  });
+
+  it("asymmetric signing keys (a JWKS) are trusted beside the secret only when configured", async () => {
+    const trusted = await generateKeyPair("ES256", { extractable: true });
+    const other = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(trusted.publicKey)), kid: "signing-key-1", alg: "ES256" };
+    const withKeys = await startPostgrestStandIn({ dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET, jwks: { keys: [jwk] } });
+    const sign = (key: CryptoKey, kid: string) =>
+      new SignJWT({ role: "authenticated", sub: writerClaims.sub, exp: Math.floor(Date.now() / 1000) + 60 }).setProtectedHeader({ alg: "ES256", kid }).sign(key);
+    const good = await sign(trusted.privateKey, "signing-key-1");
+    try {
+      const as = async (base: string, bearer: string) => (await fetch(`${base}/rpc/echo_request`, { headers: { authorization: `Bearer ${bearer}` } })).status;
+      expect(await as(withKeys.url, good)).toBe(200);
+      expect(await as(withKeys.url, await sign(other.privateKey, "signing-key-1"))).toBe(401);
+      expect(await as(withKeys.url, LOCAL_SERVICE_ROLE_KEY)).toBe(200); // the legacy secret keeps working
+      expect(await as(rest.url, good)).toBe(401); // no JWKS configured: HS256 only
+    } finally {
+      await withKeys.close();
+    }
   });
 
   it("the well-known local keys verify with the local secret and carry their roles", async () => {

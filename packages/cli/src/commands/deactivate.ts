@@ -1,18 +1,25 @@
-import { parseFlags, required } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
-import { CONNECTION_FLAGS, CONNECTION_HELP, connection, enc, type RegistryClient } from "../registry-client.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
+import { CONNECTION_FLAGS, connection, enc, type RegistryClient } from "../registry-client.ts";
 
-export const deactivateHelp = `Usage: fedjwt deactivate --issuer <name> [--kid <kid>]
+const flags = {
+  issuer: { type: "string", value: "<name>", required: true, description: "the issuer" },
+  kid: { type: "string", value: "<kid>", description: "only this key (for a JWKS registration: --kid jwks)" },
+  ...CONNECTION_FLAGS,
+} as const satisfies FlagSpecs;
 
-Stop accepting a writer's tokens: the whole issuer, or one of its keys. The row stays (audited); the
-gateway refuses new requests within its key cache TTL (5 s by default).
-
-Options:
-  --issuer <name>             the issuer (required)
-  --kid <kid>                 only this key (for a JWKS registration: --kid jwks)
-${CONNECTION_HELP}
-  -h, --help                  show this help`;
+/** `fedjwt deactivate`: its flags, help and runner. */
+export const deactivateCommand = defineCommand({
+  name: "deactivate",
+  summary: "stop accepting an issuer's (or one key's) tokens",
+  usage: ["--issuer <name> [--kid <kid>]"],
+  description: `Stop accepting a writer's tokens: the whole issuer, or one of its keys. The row stays (audited); the
+gateway refuses new requests within its key cache TTL (5 s by default).`,
+  flags,
+  examples: ["fedjwt deactivate --issuer orders-service --kid <kid>", "fedjwt deactivate --issuer orders-service"],
+  run: ({ values }, io) => deactivate(values, io),
+});
 
 /** Deactivates one key of an issuer; throws when there is no such key. */
 export async function deactivateKey(client: RegistryClient, issuer: string, kid: string): Promise<void> {
@@ -22,9 +29,8 @@ export async function deactivateKey(client: RegistryClient, issuer: string, kid:
 }
 
 /** `fedjwt deactivate`. */
-export async function deactivate(argv: string[], io: Io): Promise<void> {
-  const { values } = parseFlags("deactivate", argv, { ...CONNECTION_FLAGS, issuer: { type: "string" }, kid: { type: "string" } });
-  const issuer = required("deactivate", values, "issuer");
+export async function deactivate(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const issuer = values.issuer;
   const client = connection(values, "deactivate");
   if (values.kid !== undefined) {
     await deactivateKey(client, issuer, values.kid);

@@ -1,32 +1,34 @@
 import { resolve } from "node:path";
 import { SignerError, toJwks } from "@fedjwt/signer";
-import { parseFlags } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { readText, writeNew } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 
-export const jwksHelp = `Usage: fedjwt jwks <public key file>... [--out <file>] [--force] [--json]
+const flags = {
+  out: { type: "string", value: "<file>", description: "write the JWKS to this file" },
+  force: { type: "boolean", default: false, description: "overwrite --out if it exists" },
+  json: { type: "boolean", default: false, description: "print machine-readable output (the JWKS, or {file, kids} with --out)" },
+} as const satisfies FlagSpecs;
 
-Build a JSON Web Key Set from public key files (.pub SPKI PEM or .jwk.json), for a writer that
+/** `fedjwt jwks`: its flags, help and runner. */
+export const jwksCommand = defineCommand({
+  name: "jwks",
+  summary: "build a JWKS document from public key files",
+  usage: ["<public key file>... [--out <file>] [--force] [--json]"],
+  description: `Build a JSON Web Key Set from public key files (.pub SPKI PEM or .jwk.json), for a writer that
 publishes its keys at a jwks_uri. Each key's kid is kept from its JWK, else its RFC 7638 thumbprint.
 Private keys are refused.
 
-Prints the JWKS; with --out writes it to a file instead and prints a summary.
-
-Options:
-  --out <file>   write the JWKS to this file
-  --force        overwrite --out if it exists
-  --json         print machine-readable output (the JWKS, or {file, kids} with --out)
-  -h, --help     show this help`;
+Prints the JWKS; with --out writes it to a file instead and prints a summary.`,
+  flags,
+  positionals: "<public key file>...",
+  examples: ["fedjwt jwks keys/inventory-service-local.pub keys/next/inventory-service-local.pub --out jwks.json"],
+  run: ({ values, positionals }, io) => jwks(values, positionals, io),
+});
 
 /** `fedjwt jwks`: prints or writes a JWKS built from public key files. */
-export async function jwks(argv: string[], io: Io): Promise<void> {
-  const { values, positionals } = parseFlags(
-    "jwks",
-    argv,
-    { out: { type: "string" }, force: { type: "boolean", default: false }, json: { type: "boolean", default: false } },
-    true,
-  );
+export async function jwks(values: FlagValues<typeof flags>, positionals: string[], io: Io): Promise<void> {
   if (positionals.length === 0) throw new CliError("bad_arguments", "give at least one public key file (see: fedjwt jwks --help)");
   const entries = [];
   for (const file of positionals) {
@@ -41,7 +43,7 @@ export async function jwks(argv: string[], io: Io): Promise<void> {
       // Say which file, by re-checking one at a time (small lists; clarity wins).
       for (const entry of entries) {
         const failed = await toJwks([entry.key]).then(() => false, () => true);
-        if (failed) throw new CliError(e.code, `${entry.file}: ${e.message}`);
+        if (failed) throw new CliError("bad_key", `${entry.file}: ${e.message}`, { cause: e });
       }
     }
     throw e;

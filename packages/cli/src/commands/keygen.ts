@@ -1,14 +1,26 @@
 import { join, resolve } from "node:path";
 import { generateKeyPair, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS } from "@fedjwt/signer";
-import { parseFlags, required } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { ensureDir, writeNew } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { targetLabel } from "../target.ts";
 
-export const keygenHelp = `Usage: fedjwt keygen --issuer <name> --target <url|name> [options]
+const flags = {
+  issuer: { type: "string", value: "<name>", required: true, description: "issuer name, ^[a-z0-9][a-z0-9._-]{0,62}$" },
+  target: { type: "string", value: "<url>", required: true, description: "the Supabase project URL, or a short name like \"staging\"" },
+  alg: { type: "string", value: "<alg>", default: "ES256", description: "ES256, RS256 or EdDSA" },
+  out: { type: "string", value: "<dir>", default: "keys", description: "output directory" },
+  force: { type: "boolean", default: false, description: "overwrite existing files" },
+  json: { type: "boolean", default: false, description: "print the result as JSON" },
+} as const satisfies FlagSpecs;
 
-Generate a signing keypair for one writer (issuer) and one target project.
+/** `fedjwt keygen`: its flags, help and runner. */
+export const keygenCommand = defineCommand({
+  name: "keygen",
+  summary: "generate a writer keypair for one target",
+  usage: ["--issuer <name> --target <url|name> [options]"],
+  description: `Generate a signing keypair for one writer (issuer) and one target project.
 Use one keypair per writer and target: a token minted for one target then cannot be replayed on another.
 
 Writes into --out:
@@ -16,32 +28,22 @@ Writes into --out:
   <issuer>-<target>.pub        public key, SPKI PEM (register it on the target)
   <issuer>-<target>.jwk.json   public JWK with kid (RFC 7638 thumbprint), alg and use
 <target> is the first label of the target's host (https://prod-abc123.supabase.co → prod-abc123),
-"local" for localhost or an IP address, or the --target value itself when it is a plain name.
-
-Options:
-  --issuer <name>   issuer name, ^[a-z0-9][a-z0-9._-]{0,62}$ (required)
-  --target <url>    the Supabase project URL, or a short name like "staging" (required)
-  --alg <alg>       ES256 (default), RS256 or EdDSA
-  --out <dir>       output directory (default: ./keys)
-  --force           overwrite existing files
-  --json            print the result as JSON
-  -h, --help        show this help`;
+"local" for localhost or an IP address, or the --target value itself when it is a plain name.`,
+  flags,
+  examples: [
+    "fedjwt keygen --issuer orders-service --target https://prod-abc123.supabase.co",
+    "fedjwt keygen --issuer inventory-service --target staging --alg EdDSA --out keys/next",
+  ],
+  run: ({ values }, io) => keygen(values, io),
+});
 
 /** `fedjwt keygen`: writes a keypair to files named after the issuer and target. */
-export async function keygen(argv: string[], io: Io): Promise<void> {
-  const { values } = parseFlags("keygen", argv, {
-    issuer: { type: "string" },
-    target: { type: "string" },
-    alg: { type: "string", default: "ES256" },
-    out: { type: "string", default: "keys" },
-    force: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-  });
-  const issuer = required("keygen", values, "issuer");
+export async function keygen(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const issuer = values.issuer;
   if (!ISSUER_PATTERN.test(issuer)) {
     throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
   }
-  const target = required("keygen", values, "target");
+  const target = values.target;
   const alg = values.alg;
   if (!isSupportedAlg(alg)) throw new CliError("bad_alg", `--alg ${JSON.stringify(alg)} is not one of ${SUPPORTED_ALGS.join(", ")}`);
   const base = `${issuer}-${targetLabel(target)}`;

@@ -1,15 +1,22 @@
-import { parseFlags } from "../args.ts";
 import { printJson, type Io } from "../output.ts";
-import { CONNECTION_FLAGS, CONNECTION_HELP, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
+import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
 
-export const listHelp = `Usage: fedjwt list [--issuer <name>] [--json]
+const flags = {
+  issuer: { type: "string", value: "<name>", description: "only this issuer" },
+  ...CONNECTION_FLAGS,
+} as const satisfies FlagSpecs;
 
-List registered issuers, their policy and their keys (active or not).
-
-Options:
-  --issuer <name>             only this issuer
-${CONNECTION_HELP}
-  -h, --help                  show this help`;
+/** `fedjwt list`: its flags, help and runner. */
+export const listCommand = defineCommand({
+  name: "list",
+  summary: "list registered issuers and keys",
+  usage: ["[--issuer <name>] [--json]"],
+  description: "List registered issuers, their policy and their keys (active or not).",
+  flags,
+  examples: ["fedjwt list --url https://prod-abc123.supabase.co --service-role-key \"$SUPABASE_SECRET_KEY\""],
+  run: ({ values }, io) => list(values, io),
+});
 
 /** Renders rows as an aligned text table. */
 export function table(headers: string[], rows: string[][]): string {
@@ -19,8 +26,7 @@ export function table(headers: string[], rows: string[][]): string {
 }
 
 /** `fedjwt list`. */
-export async function list(argv: string[], io: Io): Promise<void> {
-  const { values } = parseFlags("list", argv, { ...CONNECTION_FLAGS, issuer: { type: "string" } });
+export async function list(values: FlagValues<typeof flags>, io: Io): Promise<void> {
   const client = connection(values, "list");
   const filter = values.issuer ? `&issuer=eq.${enc(values.issuer)}` : "";
   const issuers = await client.request<IssuerRow[]>("GET", `jwt_issuers?select=*&order=issuer${filter}`);

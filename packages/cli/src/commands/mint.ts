@@ -1,28 +1,37 @@
 import { createSigner, isSupportedAlg, SignerError, SUPPORTED_ALGS, type MintOptions } from "@fedjwt/signer";
 import { decodeJwt } from "jose";
-import { parseFlags, required } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { readText } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 
-export const mintHelp = `Usage: fedjwt mint --issuer <name> --key <file> --audience <aud> [options]
+const flags = {
+  issuer: { type: "string", value: "<name>", required: true, description: "the registered issuer name" },
+  key: { type: "string", value: "<file>", required: true, description: "private key file, PKCS#8 PEM or private JWK" },
+  audience: { type: "string", value: "<aud>", required: true, description: "the target's configured audience" },
+  kid: { type: "string", value: "<kid>", description: "key id for the header (default: the key's RFC 7638 thumbprint)" },
+  alg: { type: "string", value: "<alg>", description: "ES256, RS256 or EdDSA (default: taken from the key)" },
+  sub: { type: "string", value: "<subject>", description: "subject claim (default: the issuer name)" },
+  role: { type: "string", value: "<role>", multiple: true, default: [], description: "request an application role" },
+  claim: { type: "string", value: "<k=v>", multiple: true, default: [], description: "add a string claim; k:=<json> adds a JSON value" },
+  "expires-in": { type: "string", value: "<time>", default: "60s", description: "lifetime: seconds or 60s / 5m (over 300s needs --allow-long-lifetime)" },
+  "allow-long-lifetime": { type: "boolean", default: false, description: "allow up to 3600s (the gateway still enforces the issuer's own maximum)" },
+  json: { type: "boolean", default: false, description: "print {token, issuer, kid, alg, expiresAt} as JSON" },
+} as const satisfies FlagSpecs;
 
-Mint one short-lived token signed with a writer's private key, for testing with curl or a client.
-Prints the token alone (pipe it), or JSON with --json.
-
-Options:
-  --issuer <name>         the registered issuer name (required)
-  --key <file>            private key file, PKCS#8 PEM or private JWK (required)
-  --audience <aud>        the target's configured audience (required)
-  --kid <kid>             key id for the header (default: the key's RFC 7638 thumbprint)
-  --alg <alg>             ES256, RS256 or EdDSA (default: taken from the key)
-  --sub <subject>         subject claim (default: the issuer name)
-  --role <role>           request an application role; repeat for several
-  --claim <k=v>           add a string claim; k:=<json> adds a JSON value; repeat for several
-  --expires-in <time>     lifetime: seconds or 60s / 5m (default 60s; over 300s needs --allow-long-lifetime)
-  --allow-long-lifetime   allow up to 3600s (the gateway still enforces the issuer's own maximum)
-  --json                  print {token, issuer, kid, alg, expiresAt} as JSON
-  -h, --help              show this help`;
+/** `fedjwt mint`: its flags, help and runner. */
+export const mintCommand = defineCommand({
+  name: "mint",
+  summary: "mint a short-lived token with a writer's private key",
+  usage: ["--issuer <name> --key <file> --audience <aud> [options]"],
+  description: `Mint one short-lived token signed with a writer's private key, for testing with curl or a client.
+Prints the token alone (pipe it), or JSON with --json.`,
+  flags,
+  examples: [
+    "fedjwt mint --issuer orders-service --key keys/orders-service-local.key --audience http://127.0.0.1:54321 --role orders_writer",
+  ],
+  run: ({ values }, io) => mint(values, io),
+});
 
 /** Parses repeated `--claim k=v` / `k:=json` flags into a claims object. */
 export function parseClaims(pairs: readonly string[]): Record<string, unknown> {
@@ -46,23 +55,8 @@ export function parseClaims(pairs: readonly string[]): Record<string, unknown> {
 }
 
 /** `fedjwt mint`: prints one signed token. */
-export async function mint(argv: string[], io: Io): Promise<void> {
-  const { values } = parseFlags("mint", argv, {
-    issuer: { type: "string" },
-    key: { type: "string" },
-    audience: { type: "string" },
-    kid: { type: "string" },
-    alg: { type: "string" },
-    sub: { type: "string" },
-    role: { type: "string", multiple: true, default: [] },
-    claim: { type: "string", multiple: true, default: [] },
-    "expires-in": { type: "string", default: "60s" },
-    "allow-long-lifetime": { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-  });
-  const issuer = required("mint", values, "issuer");
-  const keyFile = required("mint", values, "key");
-  const audience = required("mint", values, "audience");
+export async function mint(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const { issuer, key: keyFile, audience } = values;
   if (values.alg !== undefined && !isSupportedAlg(values.alg)) {
     throw new CliError("bad_alg", `--alg ${JSON.stringify(values.alg)} is not one of ${SUPPORTED_ALGS.join(", ")}`);
   }
@@ -86,7 +80,9 @@ export async function mint(argv: string[], io: Io): Promise<void> {
     token = await signer.sign(mintOptions);
   } catch (e) {
     // Name the file for key problems; every other SignerError is reported as it is by main().
-    if (e instanceof SignerError && /^(key|alg)_/.test(e.code)) throw new CliError(e.code, `${keyFile}: ${e.message}`);
+    if (e instanceof SignerError && /^(key|alg)_/.test(e.code)) {
+      throw new CliError(e.code.startsWith("alg_") ? "bad_alg" : "bad_key", `${keyFile}: ${e.message}`, { cause: e });
+    }
     throw e;
   }
   if (values.json) {

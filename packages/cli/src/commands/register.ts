@@ -1,43 +1,49 @@
-import { importPublicKey, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS, thumbprint, type SupportedAlg } from "@fedjwt/signer";
-import { parseFlags, required } from "../args.ts";
+import { importPublicKey, isPlatformIssuerName, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS, thumbprint, type SupportedAlg } from "@fedjwt/signer";
 import { CliError } from "../errors.ts";
 import { readText } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
-import { CONNECTION_FLAGS, CONNECTION_HELP, connection, enc, type IssuerRow, type KeyRow, type RegistryClient } from "../registry-client.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
+import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow, type RegistryClient } from "../registry-client.ts";
 
-export const registerHelp = `Usage: fedjwt register --issuer <name> (--public-key <file> | --jwks-uri <url>) [options]
+const POLICY = "Issuer policy (defaults for a new issuer in brackets)";
 
-Register a writer's public key (or the URL where it publishes its JWKS) on a project. Creates the issuer
-with the given policy when it is new; updates only the policy flags you pass when it exists. Registering
-the same key again is a no-op, so it is safe in scripts.
-
-Key:
-  --issuer <name>           issuer name, as the writer puts it in iss (required)
-  --public-key <file>       .pub (SPKI PEM) or .jwk.json file
-  --jwks-uri <url>          https URL of the writer's JWKS (http only on localhost)
-  --alg <alg>               ES256, RS256 or EdDSA (default: from the key; required with --jwks-uri)
-  --kid <kid>               key id (default: the JWK's kid, else the RFC 7638 thumbprint)
-  --not-before <time>       ISO time before which the key is not accepted
-  --expires-at <time>       ISO time after which the key is not accepted
-
-Issuer policy (defaults for a new issuer in brackets):
-  --allowed-role <role>     an application role the writer may request; repeat [none]
-  --db-role <role>          database role PostgREST switches to [authenticated]; privileged roles are refused
-  --max-lifetime <seconds>  longest token lifetime accepted, 1–3600 [300]
-  --require-jti             accept each jti once (replay protection)
-  --description <text>      free text
-
-Connection:
-${CONNECTION_HELP}
-  -h, --help                  show this help`;
-
+/** The issuer-policy flags (register sets them; a later register updates only those given). */
 export const POLICY_FLAGS = {
-  "allowed-role": { type: "string", multiple: true },
-  "db-role": { type: "string" },
-  "max-lifetime": { type: "string" },
-  "require-jti": { type: "boolean" },
-  description: { type: "string" },
-} as const;
+  "allowed-role": { type: "string", value: "<role>", multiple: true, group: POLICY, description: "an application role the writer may request [none]" },
+  "db-role": { type: "string", value: "<role>", group: POLICY, description: "writer role PostgREST switches to [federated_writer]: federated_writer or a role made by federation.create_writer_role(); authenticated, anon, service_role and privileged roles are refused" },
+  "max-lifetime": { type: "string", value: "<seconds>", group: POLICY, description: "longest token lifetime accepted, 1–3600 [300]" },
+  "require-jti": { type: "boolean", group: POLICY, description: "accept each jti once (replay protection)" },
+  description: { type: "string", value: "<text>", group: POLICY, description: "free text" },
+} as const satisfies FlagSpecs;
+
+/** The flags naming one key: a public key file or a JWKS URL, and its window (shared with rotate). */
+const KEY_FLAGS = {
+  issuer: { type: "string", value: "<name>", required: true, group: "Key", description: "issuer name, as the writer puts it in iss" },
+  "public-key": { type: "string", value: "<file>", group: "Key", description: ".pub (SPKI PEM) or .jwk.json file" },
+  "jwks-uri": { type: "string", value: "<url>", group: "Key", description: "https URL of the writer's JWKS (http only on localhost)" },
+  alg: { type: "string", value: "<alg>", group: "Key", description: "ES256, RS256 or EdDSA (default: from the key; required with --jwks-uri)" },
+  kid: { type: "string", value: "<kid>", group: "Key", description: "key id (default: the JWK's kid, else the RFC 7638 thumbprint)" },
+  "not-before": { type: "string", value: "<time>", group: "Key", description: "ISO time before which the key is not accepted" },
+  "expires-at": { type: "string", value: "<time>", group: "Key", description: "ISO time after which the key is not accepted" },
+} as const satisfies FlagSpecs;
+
+const flags = { ...KEY_FLAGS, ...POLICY_FLAGS, ...CONNECTION_FLAGS } as const satisfies FlagSpecs;
+
+/** `fedjwt register`: its flags, help and runner. */
+export const registerCommand = defineCommand({
+  name: "register",
+  summary: "register a public key or JWKS URL on a project",
+  usage: ["--issuer <name> (--public-key <file> | --jwks-uri <url>) [options]"],
+  description: `Register a writer's public key (or the URL where it publishes its JWKS) on a project. Creates the issuer
+with the given policy when it is new; updates only the policy flags you pass when it exists. Registering
+the same key again is a no-op, so it is safe in scripts.`,
+  flags,
+  examples: [
+    "fedjwt register --issuer orders-service --public-key keys/orders-service-prod-abc123.pub --allowed-role orders_writer",
+    "fedjwt register --issuer inventory-service --jwks-uri https://inventory.example.com/.well-known/jwks.json --alg EdDSA",
+  ],
+  run: ({ values }, io) => register(values, io),
+});
 
 /** The key row to insert, from --public-key or --jwks-uri. */
 export async function keyFromFlags(values: Record<string, unknown>, issuer: string): Promise<Omit<KeyRow, "is_active" | "created_at" | "public_jwk">> {
@@ -78,7 +84,7 @@ export async function keyFromFlags(values: Record<string, unknown>, issuer: stri
   try {
     imported = await importPublicKey(jwk ?? text, algFlag as SupportedAlg | undefined);
   } catch (e) {
-    throw new CliError((e as { code?: string }).code ?? "bad_key", `${file}: ${(e as Error).message}`);
+    throw new CliError((e as { code?: string }).code?.startsWith("alg_") ? "bad_alg" : "bad_key", `${file}: ${(e as Error).message}`, { cause: e });
   }
   const { exportSPKI } = await import("jose");
   const kid = (values.kid as string | undefined) ?? (typeof jwk?.kid === "string" ? jwk.kid : await thumbprint(imported.publicJwk!));
@@ -92,11 +98,22 @@ function isoOrNull(v: unknown, flag: string): string | null {
   return new Date(t).toISOString();
 }
 
+/** Roles no writer may run as: Supabase Auth users' and the API's roles, and the platform's own. */
+const NOT_WRITER_ROLES = new Set(["anon", "authenticated", "service_role", "authenticator", "postgres", "dashboard_user", "pgbouncer"]);
+
+/** Refuses a --db-role that can never be a writer role, before asking the registry (which checks the rest). */
+function checkDbRole(role: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role) || NOT_WRITER_ROLES.has(role) || /^(supabase|pg_|pgsodium)/.test(role)) {
+    throw new CliError("db_role_refused", `--db-role ${JSON.stringify(role)} is refused: writers run as federated_writer or a role made by federation.create_writer_role(), never as an Auth user's, the API's or a privileged role`);
+  }
+  return role;
+}
+
 /** The policy columns given on the command line (only those). */
 export function policyFromFlags(values: Record<string, unknown>): Partial<IssuerRow> {
   const policy: Partial<IssuerRow> = {};
   if (values["allowed-role"] !== undefined) policy.allowed_roles = values["allowed-role"] as string[];
-  if (values["db-role"] !== undefined) policy.db_role = values["db-role"] as string;
+  if (values["db-role"] !== undefined) policy.db_role = checkDbRole(values["db-role"] as string);
   if (values["max-lifetime"] !== undefined) {
     const n = Number(values["max-lifetime"]);
     if (!Number.isInteger(n) || n < 1 || n > 3600) throw new CliError("bad_lifetime", "--max-lifetime must be a whole number of seconds from 1 to 3600");
@@ -113,7 +130,7 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
     await client.request("POST", "jwt_public_keys", key, "return=minimal");
     return { created: true };
   } catch (e) {
-    if (!(e instanceof CliError) || e.code !== "23505") throw e;
+    if (!(e instanceof CliError) || e.upstreamCode !== "23505") throw e;
   }
   const filter = key.kid === null ? "kid=is.null" : `kid=eq.${enc(key.kid)}`;
   const [existing] = await client.request<KeyRow[]>("GET", `jwt_public_keys?issuer=eq.${enc(key.issuer)}&${filter}&select=*`);
@@ -126,20 +143,10 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
 }
 
 /** `fedjwt register`. */
-export async function register(argv: string[], io: Io): Promise<void> {
-  const { values } = parseFlags("register", argv, {
-    ...CONNECTION_FLAGS,
-    ...POLICY_FLAGS,
-    issuer: { type: "string" },
-    "public-key": { type: "string" },
-    "jwks-uri": { type: "string" },
-    alg: { type: "string" },
-    kid: { type: "string" },
-    "not-before": { type: "string" },
-    "expires-at": { type: "string" },
-  });
-  const issuer = required("register", values, "issuer");
+export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const issuer = values.issuer;
   if (!ISSUER_PATTERN.test(issuer)) throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
+  if (isPlatformIssuerName(issuer)) throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} is refused: names containing "supabase" could pass for the platform's own tokens`);
   const key = await keyFromFlags(values, issuer);
   const policy = policyFromFlags(values);
   const client = connection(values, "register");
@@ -161,10 +168,14 @@ export async function register(argv: string[], io: Io): Promise<void> {
       }
     }
   } catch (e) {
-    if (e instanceof CliError && e.code === "23514" && /db_role/.test(e.message)) {
-      throw new CliError("db_role_refused", `--db-role ${JSON.stringify(policy.db_role)} is refused: it is privileged (or does not exist); writers get an ordinary role like authenticated`);
+    // A CHECK violation (SQLSTATE 23514) names its constraint; the db_role one has its own fix.
+    if (e instanceof CliError && e.upstreamCode === "23514") {
+      const upstream = { status: e.status ?? 400, upstreamCode: "23514", ...(e.upstreamMessage !== undefined ? { upstreamMessage: e.upstreamMessage } : {}), cause: e };
+      if (e.upstreamMessage?.includes("db_role")) {
+        throw new CliError("db_role_refused", `--db-role ${JSON.stringify(policy.db_role)} is refused by the registry: it is not a writer role (create it with federation.create_writer_role()) or it can become a privileged role`, upstream);
+      }
+      throw new CliError("policy_refused", `the registry refused the policy: ${e.upstreamMessage ?? e.message}`, upstream);
     }
-    if (e instanceof CliError && e.code === "23514") throw new CliError("policy_refused", `the registry refused the policy: ${e.message.replace(/^.*failed \(HTTP \d+\): /, "")}`);
     throw e;
   }
   const { created } = await addKey(client, key);

@@ -1,41 +1,39 @@
-import { parseFlags, required } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
-import { CONNECTION_FLAGS, CONNECTION_HELP, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
+import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
+import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
 import { deactivateKey } from "./deactivate.ts";
 import { addKey, keyFromFlags } from "./register.ts";
 
-export const rotateHelp = `Usage: fedjwt rotate --issuer <name> --public-key <file> [--kid <kid>]
-       fedjwt rotate --issuer <name> --retire <kid> [--force]
+const flags = {
+  issuer: { type: "string", value: "<name>", required: true, description: "the issuer" },
+  "public-key": { type: "string", value: "<file>", description: "the new public key (.pub or .jwk.json)" },
+  kid: { type: "string", value: "<kid>", description: "the new key's id (default: its RFC 7638 thumbprint)" },
+  alg: { type: "string", value: "<alg>", description: "ES256, RS256 or EdDSA (default: from the key)" },
+  retire: { type: "string", value: "<kid>", description: "deactivate the old key once writers have switched" },
+  force: { type: "boolean", default: false, description: "retire even if it leaves the issuer with no active key" },
+  ...CONNECTION_FLAGS,
+} as const satisfies FlagSpecs;
 
-Rotate a writer's key with no failed request:
+/** `fedjwt rotate`: its flags, help and runner. */
+export const rotateCommand = defineCommand({
+  name: "rotate",
+  summary: "register a new key beside the old one, then retire the old",
+  usage: ["--issuer <name> --public-key <file> [--kid <kid>]", "--issuer <name> --retire <kid> [--force]"],
+  description: `Rotate a writer's key with no failed request:
   1. fedjwt keygen --issuer <name> --target <url> --out keys/next     (a new keypair)
   2. fedjwt rotate --issuer <name> --public-key keys/next/<…>.pub     (registered beside the old key)
   3. switch the writer to the new private key
   4. after the overlap (the issuer's max token lifetime + the gateway's 5 s cache):
-     fedjwt rotate --issuer <name> --retire <old kid>
-
-Options:
-  --issuer <name>             the issuer (required)
-  --public-key <file>         the new public key (.pub or .jwk.json)
-  --kid <kid>                 the new key's id (default: its RFC 7638 thumbprint)
-  --retire <kid>              deactivate the old key once writers have switched
-  --force                     retire even if it leaves the issuer with no active key
-${CONNECTION_HELP}
-  -h, --help                  show this help`;
+     fedjwt rotate --issuer <name> --retire <old kid>`,
+  flags,
+  examples: ["fedjwt rotate --issuer orders-service --public-key keys/next/orders-service-local.pub", "fedjwt rotate --issuer orders-service --retire -abc123"],
+  run: ({ values }, io) => rotate(values, io),
+});
 
 /** `fedjwt rotate`. */
-export async function rotate(argv: string[], io: Io): Promise<void> {
-  const { values } = parseFlags("rotate", argv, {
-    ...CONNECTION_FLAGS,
-    issuer: { type: "string" },
-    "public-key": { type: "string" },
-    kid: { type: "string" },
-    alg: { type: "string" },
-    retire: { type: "string" },
-    force: { type: "boolean", default: false },
-  });
-  const issuer = required("rotate", values, "issuer");
+export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const issuer = values.issuer;
   if ((values["public-key"] === undefined) === (values.retire === undefined)) {
     throw new CliError("bad_arguments", "give either --public-key (start a rotation) or --retire (finish it) (see: fedjwt rotate --help)");
   }

@@ -4,8 +4,14 @@
 -- project's migrations, PostgREST's role switching and the RLS examples depend on. Idempotent.
 
 -- Roles --------------------------------------------------------------------------------------------
+-- Run as the cluster's superuser: `postgres` (the default local cluster, as `supabase start` had it long
+-- ago) or `supabase_admin` (as on hosted Supabase, where `postgres` is not a superuser: it has CREATEROLE,
+-- CREATEDB, REPLICATION and BYPASSRLS, owns the database, and runs your migrations).
 do $$
 begin
+  if not exists (select 1 from pg_roles where rolname = 'postgres') then
+    create role postgres login createrole createdb replication bypassrls password 'postgres';
+  end if;
   if not exists (select 1 from pg_roles where rolname = 'supabase_admin') then
     create role supabase_admin login superuser createdb createrole replication bypassrls;
   end if;
@@ -36,6 +42,16 @@ grant anon, authenticated, service_role to authenticator;
 alter role anon set statement_timeout = '3s';
 alter role authenticated set statement_timeout = '8s';
 
+-- Where postgres is not the superuser, it owns the database (hence the public schema) as on Supabase.
+do $$
+begin
+  if current_user <> 'postgres' then
+    execute 'alter database postgres owner to postgres';
+    grant anon, authenticated, service_role to postgres;
+  end if;
+end
+$$;
+
 -- Schemas ------------------------------------------------------------------------------------------
 create schema if not exists extensions;
 create extension if not exists pgcrypto with schema extensions;
@@ -47,6 +63,9 @@ grant usage on schema graphql_public to postgres, anon, authenticated, service_r
 
 grant usage on schema public to postgres, anon, authenticated, service_role;
 alter default privileges in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on sequences to postgres, anon, authenticated, service_role;
 alter default privileges in schema public grant all on functions to postgres, anon, authenticated, service_role;
 alter default privileges in schema public grant all on sequences to postgres, anon, authenticated, service_role;
 alter default privileges for role supabase_admin in schema public grant all on tables to postgres, anon, authenticated, service_role;
@@ -54,8 +73,14 @@ alter default privileges for role supabase_admin in schema public grant all on f
 alter default privileges for role supabase_admin in schema public grant all on sequences to postgres, anon, authenticated, service_role;
 
 -- auth: owned by the auth admin. Only the helpers RLS policies call are defined here.
+-- As on hosted Supabase, USAGE goes to the API roles and to postgres without GRANT OPTION, and to nobody
+-- else: a custom role (a writer role) gets 42501 "permission denied for schema auth" from auth.uid(), and
+-- `grant usage on schema auth to <custom role>` run by a non-superuser postgres grants nothing (a
+-- warning, not an error). Tests run policies as writer roles, so a policy that would break on hosted
+-- Supabase breaks here too.
 create schema if not exists auth authorization supabase_auth_admin;
-grant usage on schema auth to anon, authenticated, service_role;
+revoke all on schema auth from public;
+grant usage on schema auth to anon, authenticated, service_role, postgres;
 
 create or replace function auth.uid() returns uuid
 language sql stable

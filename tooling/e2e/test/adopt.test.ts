@@ -1,0 +1,295 @@
+// Adoption, as a user with an existing Supabase project follows the README: `supabase init` + a `profiles`
+// migration that references auth.users → `fedjwt adopt` (the bundled fedjwt.mjs, run from outside the
+// template) → `supabase db push --remote=<url> --yes` to a fresh database → the files `supabase functions
+// deploy rest --use-api` would upload (listed offline) copied alone into an empty folder → `deno check`
+// there → served with a signing key from `supabase gen signing-key` → a writer's request succeeds through
+// the copied function, and the user's profiles stay out of its reach.
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  bootstrapSupabase,
+  denoBinary,
+  denoNetworkEnv,
+  freePort,
+  listDeployAssets,
+  LOCAL_ANON_KEY,
+  LOCAL_JWT_SECRET,
+  LOCAL_PUBLISHABLE_KEY,
+  LOCAL_SECRET_KEY,
+  LOCAL_SERVICE_ROLE_KEY,
+  repoRoot,
+  runAdvisorLints,
+  runSupabaseCli,
+  startGateway,
+  startPostgres,
+  startPostgrestStandIn,
+  type RunningPostgres,
+  type RunningStandIn,
+} from "@fedjwt/local-stack";
+
+const ROOT = repoRoot();
+const BUNDLE = fileURLToPath(new URL("../../../packages/cli/dist/fedjwt.mjs", import.meta.url));
+const PROFILE_ID = "0b7f3f3c-5d0e-4a8e-9f61-2f1f0c7d9a11";
+const PROFILES_MIGRATION = `create table public.profiles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  username text not null
+);
+alter table public.profiles enable row level security;
+create policy "profiles are their owner's" on public.profiles
+  for all to authenticated
+  using ((select auth.uid()) = id) with check ((select auth.uid()) = id);
+`;
+
+/** Runs a command to completion, asynchronously (the database and servers of this file keep running). */
+function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("adopting the template into an existing Supabase project", () => {
+  const work = mkdtempSync(join(tmpdir(), "fedjwt-adopt-"));
+  const project = join(work, "my-app");
+  const assets = join(work, "uploaded");
+  const cliDir = join(work, "cli");
+  const dbParent = mkdtempSync(join(tmpdir(), "fedjwt-adopt-db-")); // apart: the postgres OS user must reach it
+  const fedjwt = (args: string[]) => run(process.execPath, [join(cliDir, "fedjwt.mjs"), ...args], { cwd: project });
+  let db: RunningPostgres | undefined;
+  let rest: RunningStandIn | undefined;
+  let gateway: { url: string; close(): Promise<void> } | undefined;
+  let fn: ReturnType<typeof spawn> | undefined;
+  let fnOutput = "";
+  let adopted: { files: Array<{ path: string }>; migrations: Array<{ file: string }>; next: string[] };
+  let uploaded: string[] = [];
+  let signingKey: Record<string, unknown>;
+  let apiUrl = "";
+
+  beforeAll(async () => {
+    // A project as `supabase init` makes it, in its own git repository, with a migration of its own.
+    mkdirSync(project, { recursive: true });
+    expect(spawnSync("git", ["init", "-q"], { cwd: project }).status).toBe(0);
+    const init = await runSupabaseCli(["init", "--yes"], { cwd: project });
+    expect(init.code, init.stderr).toBe(0);
+    mkdirSync(join(project, "supabase", "migrations"), { recursive: true });
+    writeFileSync(join(project, "supabase", "migrations", "20270101120000_profiles.sql"), PROFILES_MIGRATION);
+
+    // fedjwt.mjs copied alone, as a user would download or copy it.
+    mkdirSync(cliDir);
+    copyFileSync(BUNDLE, join(cliDir, "fedjwt.mjs"));
+    const r = await fedjwt(["adopt", ".", "--template", ROOT, "--examples", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    adopted = JSON.parse(r.stdout);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (fn && fn.exitCode === null) {
+      const exited = new Promise((r) => fn!.once("exit", r));
+      fn.kill("SIGTERM");
+      await exited;
+    }
+    await gateway?.close();
+    await rest?.close();
+    await db?.stop();
+    rmSync(work, { recursive: true, force: true });
+    rmSync(dbParent, { recursive: true, force: true });
+  });
+
+  it("the README's adoption section runs the commands adopt prints and this test runs", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Adopting it in an existing project"), readme.indexOf("\n## ", readme.indexOf("### Hosted Supabase")));
+    const shell = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split("\n")).map((l) => l.replace(/\s+#.*$/, "").trim()).filter((l) => l && !l.startsWith("#"));
+    for (const command of adopted.next) expect(shell, command).toContain(command);
+    expect(shell.some((l) => /fedjwt\.mjs adopt <your project>$/.test(l))).toBe(true);
+    expect(section).toContain("--include-all");
+    expect(section).toContain("--yes");
+  });
+
+  it("supabase db push --remote applies the project's and the adopted migrations to a fresh Supabase database", async () => {
+    db = await startPostgres({ dataDir: join(dbParent, "pg"), port: await freePort() });
+    await bootstrapSupabase(db.url); // roles, schemas and the auth tables (auth.users, …) every project has
+    const push = await runSupabaseCli(["db", "push", `--remote=${db.url}`, "--yes"], { cwd: project });
+    expect(push.code, `${push.stdout}\n${push.stderr}`).toBe(0);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ version: string }>("select version from supabase_migrations.schema_migrations order by version");
+      expect(rows.map((x) => x.version)).toEqual(["20270101120000", ...adopted.migrations.map((m) => m.file.slice(0, 14))]);
+      await c.query("insert into auth.users (id, email, aud, role) values ($1, 'owner@example.com', 'authenticated', 'authenticated')", [PROFILE_ID]);
+      await c.query("insert into public.profiles (id, username) values ($1, 'owner')", [PROFILE_ID]);
+      // Our advisor lints (the Security/Performance Advisor checks, re-implemented) on the adopted project:
+      // nothing at ERROR or WARN level.
+      const lints = await runAdvisorLints(c);
+      expect(lints.filter((l) => l.level !== "INFO").map((l) => `${l.level} ${l.name}: ${l.detail}`)).toEqual([]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("the offline deploy listing uploads exactly the adopted function files, and they type-check alone", async () => {
+    // The real CLI run offline (dummy token, dead proxy): it lists its uploads, then fails to connect.
+    uploaded = await listDeployAssets(project, "rest");
+    expect(uploaded.sort()).toEqual(adopted.files.map((f) => f.path).sort());
+    for (const path of uploaded) {
+      mkdirSync(dirname(join(assets, path)), { recursive: true });
+      copyFileSync(join(project, path), join(assets, path));
+    }
+    const fnDir = join(assets, "supabase", "functions", "rest");
+    const check = await run(denoBinary(), ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
+      cwd: assets,
+      env: { ...process.env, ...denoNetworkEnv(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    });
+    expect(check.code, check.stderr).toBe(0);
+  });
+
+  it("supabase gen signing-key prints a private JWK offline", async () => {
+    const gen = await runSupabaseCli(["gen", "signing-key", "--algorithm", "ES256"], { cwd: project });
+    expect(gen.code, gen.stderr).toBe(0);
+    signingKey = JSON.parse(gen.stdout) as Record<string, unknown>;
+    expect(signingKey).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", key_ops: ["sign", "verify"] });
+    expect(typeof signingKey.d).toBe("string");
+  });
+
+  it("a writer's request through the copied function, signed for PostgREST with that key, succeeds", async () => {
+    expect(db && uploaded.length > 0 && signingKey, "needs the steps above").toBeTruthy();
+    const { d: _d, key_ops: _ops, ext: _ext, ...publicJwk } = signingKey;
+    // PostgREST trusts the project's signing keys (and the legacy secret, for the platform's own keys).
+    rest = await startPostgrestStandIn({ dbUrl: db!.url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET, jwks: { keys: [publicJwk] } });
+    const apiPort = await freePort();
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    const fnPort = await freePort();
+    const fnDir = join(assets, "supabase", "functions", "rest");
+    // Only what the platform gives a function plus the two custom secrets: no legacy JWT secret at all.
+    fn = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(fnPort), "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
+      cwd: assets,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        ...denoNetworkEnv(),
+        DENO_NO_UPDATE_CHECK: "1",
+        NO_COLOR: "1",
+        SUPABASE_URL: apiUrl,
+        SUPABASE_ANON_KEY: LOCAL_ANON_KEY,
+        SUPABASE_SERVICE_ROLE_KEY: LOCAL_SERVICE_ROLE_KEY,
+        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_PUBLISHABLE_KEY }),
+        SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_SECRET_KEY }),
+        FEDJWT_AUDIENCE: apiUrl,
+        FEDJWT_SIGNING_JWK: JSON.stringify(signingKey),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    fn.stdout!.on("data", (c: Buffer) => (fnOutput += c.toString()));
+    fn.stderr!.on("data", (c: Buffer) => (fnOutput += c.toString()));
+    gateway = await startGateway({ port: apiPort, jwtSecret: LOCAL_JWT_SECRET, routes: { rest: rest.url, functions: new Map([["rest", { url: `http://127.0.0.1:${fnPort}`, verifyJwt: false }]]) } });
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const up = await fetch(`http://127.0.0.1:${fnPort}/`).then(() => true, () => false);
+      if (up) break;
+      if (fn.exitCode !== null || Date.now() > deadline) throw new Error(`the copied function did not start:\n${fnOutput}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const keys = join(project, "keys");
+    const gen = await fedjwt(["keygen", "--issuer", "adopted-writer", "--target", apiUrl, "--out", keys, "--json"]);
+    expect(gen.code, gen.stderr).toBe(0);
+    const files = JSON.parse(gen.stdout).files as { privateKey: string; publicKey: string };
+    const reg = await fedjwt(["register", "--issuer", "adopted-writer", "--public-key", files.publicKey, "--allowed-role", "widgets_writer", "--url", apiUrl, "--service-role-key", LOCAL_SERVICE_ROLE_KEY]);
+    expect(reg.code, reg.stderr).toBe(0);
+    const minted = await fedjwt(["mint", "--issuer", "adopted-writer", "--key", files.privateKey, "--audience", apiUrl, "--role", "widgets_writer"]);
+    expect(minted.code, minted.stderr).toBe(0);
+    const token = minted.stdout.trim();
+
+    const res = await fetch(`${apiUrl}/functions/v1/rest/widgets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", prefer: "return=representation" },
+      body: JSON.stringify({ name: "from an adopted project" }),
+    });
+    const text = await res.text();
+    expect(res.status, `${text}\n${fnOutput}`).toBe(201);
+    expect(JSON.parse(text)).toMatchObject([{ name: "from an adopted project", owner_issuer: "adopted-writer" }]);
+
+    // The user's profiles: not readable, not changeable, not deletable by the writer.
+    const asWriter = (method: string, path: string, body?: unknown) =>
+      fetch(`${apiUrl}/functions/v1/rest/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", prefer: "return=representation" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const read = await asWriter("GET", "profiles?select=*");
+    if (read.status === 200) expect(JSON.parse(read.body)).toEqual([]);
+    else expect([401, 403]).toContain(read.status);
+    const update = await asWriter("PATCH", `profiles?id=eq.${PROFILE_ID}`, { username: "taken" });
+    if (update.status === 200) expect(JSON.parse(update.body)).toEqual([]);
+    else expect([401, 403]).toContain(update.status);
+    const remove = await asWriter("DELETE", `profiles?id=eq.${PROFILE_ID}`);
+    if (remove.status === 200) expect(JSON.parse(remove.body)).toEqual([]);
+    else expect([401, 403]).toContain(remove.status);
+    const c = new pg.Client({ connectionString: db!.url });
+    await c.connect();
+    try {
+      expect((await c.query("select id, username from public.profiles")).rows).toEqual([{ id: PROFILE_ID, username: "owner" }]);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe("packages/signer and packages/proxy copied into someone else's pnpm workspace", () => {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** pnpm as this suite was started with (turbo under pnpm), else the one on PATH. */
+  const pnpm = (args: string[], cwd: string) => {
+    const execpath = process.env.npm_execpath;
+    const [cmd, pre] = execpath && /pnpm/.test(execpath) ? [process.execPath, [execpath]] : ["pnpm", []];
+    return run(cmd, [...pre, ...args], { cwd, env: { ...process.env, CI: "1" } });
+  };
+  const workspace = (extraDevDependency?: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), "fedjwt-foreign-"));
+    made.push(dir);
+    writeFileSync(join(dir, "package.json"), `${JSON.stringify({ name: "someone-else", private: true })}\n`);
+    writeFileSync(join(dir, "pnpm-workspace.yaml"), 'packages:\n  - "packages/*"\n');
+    for (const name of ["signer", "proxy"]) {
+      cpSync(join(ROOT, "packages", name), join(dir, "packages", name), {
+        recursive: true,
+        filter: (src) => !/[/\\](node_modules|dist|test)$/.test(src),
+      });
+    }
+    if (extraDevDependency) {
+      const file = join(dir, "packages", "proxy", "package.json");
+      const manifest = JSON.parse(readFileSync(file, "utf8"));
+      manifest.devDependencies = { ...manifest.devDependencies, ...extraDevDependency };
+      writeFileSync(file, JSON.stringify(manifest, null, 2));
+    }
+    return dir;
+  };
+
+  it("installs (from the local store) with nothing of this repository's tooling", async () => {
+    const dir = workspace();
+    const r = await pnpm(["install", "--offline", "--ignore-scripts"], dir);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(realpathSync(join(dir, "packages", "proxy", "node_modules", "@fedjwt", "signer"))).toBe(realpathSync(join(dir, "packages", "signer")));
+  });
+
+  it("negative control: a workspace:* dependency on tooling fails there, as it did before", async () => {
+    const r = await pnpm(["install", "--offline", "--ignore-scripts"], workspace({ "@fedjwt/local-stack": "workspace:*" }));
+    expect(r.code).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/ERR_PNPM_WORKSPACE_PKG_NOT_FOUND/);
+  });
+});

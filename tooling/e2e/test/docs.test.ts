@@ -1,0 +1,81 @@
+// One source for each fact: docs/reference.md's environment and reason-code tables are checked against the
+// proxy's code, no other doc keeps a copy of either table, and no doc or comment cites a file users never get.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ENV, REASONS } from "@fedjwt/proxy";
+import { repoRoot } from "@fedjwt/local-stack";
+import { describe, expect, it } from "vitest";
+
+const root = repoRoot();
+const read = (file: string) => readFileSync(join(root, file), "utf8");
+
+/** The rows of the markdown table under a heading: first cell (unquoted) → the other cells. */
+function tableUnder(markdown: string, heading: string): Map<string, string[]> {
+  const start = markdown.indexOf(`\n## ${heading}\n`);
+  expect(start, `heading "## ${heading}"`).toBeGreaterThan(-1);
+  const end = markdown.indexOf("\n## ", start + 1);
+  const rows = new Map<string, string[]>();
+  for (const line of markdown.slice(start, end === -1 ? undefined : end).split("\n")) {
+    const cells = /^\|(.*)\|$/.exec(line.trim())?.[1]?.split("|").map((c) => c.trim());
+    if (!cells || /^-+$/.test(cells[0]!) || cells[0] === "variable" || cells[0] === "code") continue;
+    rows.set(cells[0]!.replace(/^`|`$/g, ""), cells.slice(1));
+  }
+  return rows;
+}
+
+/** Every variable the function reads: the custom secrets in ENV, and the SUPABASE_* names env.ts asks for. */
+function variablesInCode(): string[] {
+  const source = read("packages/proxy/src/env.ts");
+  const platform = [...source.matchAll(/get\("(SUPABASE_[A-Z_]+)"\)/g)].map((m) => m[1]!);
+  return [...new Set([...platform, ...Object.values(ENV)])].sort();
+}
+
+/** Files under version control with these endings (a fresh clone's view, whatever is built or installed). */
+function tracked(...endings: string[]): string[] {
+  return execFileSync("git", ["ls-files"], { cwd: root, encoding: "utf8" }).split("\n").filter((f) => f && endings.some((e) => f.endsWith(e)));
+}
+
+describe("docs/reference.md", () => {
+  const reference = read("docs/reference.md");
+
+  it("lists exactly the environment variables the function reads", () => {
+    expect([...tableUnder(reference, "Environment of the `rest` function").keys()].sort()).toEqual(variablesInCode());
+  });
+
+  it("lists exactly the reason codes of packages/proxy/src/reasons.ts, each with its status", () => {
+    const documented = Object.fromEntries([...tableUnder(reference, "Reason codes")].map(([code, cells]) => [code, Number(cells[0])]));
+    const inCode = Object.fromEntries(Object.entries(REASONS).map(([code, r]) => [code, r.status]));
+    expect(documented).toEqual(inCode);
+  });
+
+  it("is the only markdown file with a row per variable or per reason code", () => {
+    const names = [...variablesInCode(), ...Object.keys(REASONS)];
+    const copies = tracked(".md")
+      .filter((f) => f !== "docs/reference.md")
+      .flatMap((f) => read(f).split("\n").filter((l) => names.some((n) => l.trim().startsWith(`| \`${n}\``))).map((l) => `${f}: ${l.slice(0, 60)}`));
+    expect(copies).toEqual([]);
+  });
+});
+
+describe("docs stand alone", () => {
+  it("no doc, comment or script cites the team's design file or the shared folder", () => {
+    const design = ["DESIGN", "md"].join(".");
+    const shared = ["..", "shared"].join("/");
+    const hits = tracked(".md", ".ts", ".tsx", ".json", ".toml", ".sql", ".yaml", ".yml", ".sh", "run")
+      .filter((f) => !f.endsWith("pnpm-lock.yaml"))
+      .filter((f) => {
+        const text = read(f);
+        return text.includes(design) || text.includes(shared);
+      });
+    expect(hits).toEqual([]);
+  });
+
+  it("docs/decisions.md exists and every doc it links to is in the repository", () => {
+    const decisions = read("docs/decisions.md");
+    for (const [, link] of decisions.matchAll(/\]\(([^)#]+)(#[^)]*)?\)/g)) {
+      if (/^https?:/.test(link!)) continue;
+      expect(() => read(join("docs", link!)), link).not.toThrow();
+    }
+  });
+});
