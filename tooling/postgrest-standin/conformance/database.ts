@@ -1,4 +1,4 @@
-// The upstream suite's database: embedded PostgreSQL 17 with the Supabase bootstrap, then the vendored
+// The upstream suite's database: embedded PostgreSQL 17 with the Supabase bootstrap, then the suite's
 // test/supabase/migrations/*.sql and seed.sql in order. Applied with plain SQL rather than the Supabase CLI:
 // the upstream config.toml has keys ([inbucket]) that the CLI this repository pins refuses. Two database
 // settings of Supabase's Postgres image are applied too (see below).
