@@ -3,7 +3,8 @@
 // closing line "N passed, N failed, N skipped". Every workspace package with a `test` script is expected to
 // report once per runner its script names (vitest, deno test, bun test); a runner that never printed its
 // totals — crashed, timed out, or never started because turbo stopped — counts as one failed test, so a
-// suite can fail loudly but never vanish from the count. Exits 1 when anything failed or the log holds no totals at all.
+// suite can fail loudly but never vanish from the count. A failed task that is not a suite (a build, the
+// Deno warm-up) counts as one failed test as well. Exits 1 when anything failed or the log holds no totals at all.
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -96,6 +97,13 @@ for (const raw of text.split("\n")) {
   }
 }
 
+// turbo's closing "Failed:    a#build, //#deno-cache": a task that is not a test suite (a build, the Deno
+// warm-up) failing is counted too, so the closing line never reads "0 failed" on a failed run.
+const failedTasks = new Set();
+for (const m of text.matchAll(/^\s*Failed:\s+(.+)$/gm)) {
+  for (const task of m[1].split(/,\s*/)) if (task.trim() && !task.trim().endsWith("#test")) failedTasks.add(task.trim());
+}
+
 const missing = [];
 for (const [pkg, runners] of expectedSuites(rootArg)) {
   const got = [...(reported.get(pkg) ?? [])];
@@ -106,7 +114,8 @@ for (const [pkg, runners] of expectedSuites(rootArg)) {
   }
 }
 for (const m of missing) console.log(`sum-test-results: ${m} printed no totals (crashed, timed out or never ran): counted as 1 failed`);
-totals.failed += missing.length;
+for (const t of failedTasks) console.log(`sum-test-results: task ${t} failed: counted as 1 failed`);
+totals.failed += missing.length + failedTasks.size;
 
 console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);
 if (runs === 0) {

@@ -86,6 +86,13 @@ describe("scripts/sum-test-results.mjs", () => {
     expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);
   });
 
+  it("counts a failed task that is not a suite (a build, the Deno warm-up), naming it", () => {
+    const r = sum([...suites(), "", " Tasks:    20 successful, 21 total", "Failed:    //#deno-cache"].join("\n"));
+    expect(r.status).toBe(1);
+    expect(r.lines[0]).toBe("sum-test-results: task //#deno-cache failed: counted as 1 failed");
+    expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);
+  });
+
   it("counts a file that failed to load", () => {
     const r = sum([...suites(), "@fedjwt/e2e:test:  Test Files  1 failed | 2 passed (3)", "@fedjwt/e2e:test:       Tests  5 passed (5)"].join("\n"));
     expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);

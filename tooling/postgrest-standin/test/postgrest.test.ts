@@ -10,6 +10,7 @@ import { useSupabaseDb } from "@fedjwt/local-db/testing";
 
 const { db } = useSupabaseDb();
 let rest: RunningStandIn;
+let rest2: RunningStandIn | undefined;
 const secret = new TextEncoder().encode(LOCAL_JWT_SECRET);
 const token = (claims: Record<string, unknown>, exp = Math.floor(Date.now() / 1000) + 60) =>
   new SignJWT({ ...claims, exp }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret);
@@ -21,7 +22,7 @@ beforeAll(async () => {
   await c.query(`
     create table public.items (
       id int primary key, name text unique not null, qty int not null default 0 check (qty >= 0), note text,
-      parent int references public.items (id)
+      parent int references public.items (id), meta jsonb
     );
     grant select, insert, update, delete on public.items to authenticated, service_role;
     create function public.echo_request() returns json language sql stable as $$
@@ -34,6 +35,7 @@ beforeAll(async () => {
     create function public.bump(item int) returns void language sql as $$ update public.items set qty = qty + 1 where id = item $$;
     grant execute on function public.echo_request(), public.add(int, int), public.items_over(int), public.bump(int) to anon, authenticated;
     insert into public.items (id, name, qty, note) values (1, 'alpha', 5, null), (2, 'beta', 0, 'b note'), (3, 'Gamma', 12, 'x'), (4, 'delta', 7, null);
+    update public.items set meta = '{"a": {"b": 1}}' where id = 1;
   `);
   await c.end();
   rest = await startPostgrestStandIn({ dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET });
@@ -187,10 +189,45 @@ describe("reading (docs: Tables and Views)", () => {
     expect([r.status, r.body.code]).toEqual([406, "PGRST106"]);
   });
 
-  it("embedding is refused clearly (not implemented by the stand-in)", async () => {
-    const r = await call("/items?select=id,parent(name)", svc);
-    expect(r.status).toBe(400);
-    expect(r.body.message).toMatch(/not supported by the local PostgREST stand-in/);
+  it("embedding follows foreign keys: to-one by the FK column, to-many by the table, !inner drops empty ones", async () => {
+    const one = await call("/items?select=id,parent(name)&id=in.(1,2)&order=id", svc);
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual([{ id: 1, parent: null }, { id: 2, parent: null }]);
+    const c = new pg.Client({ connectionString: db().url });
+    await c.connect();
+    try {
+      await c.query("begin");
+      await c.query("update public.items set parent = 1 where id in (2, 3)");
+      await c.query("commit");
+      const many = await call("/items?select=name,children:items!parent(name)&children.order=name&id=eq.1", svc);
+      expect(many.body).toEqual([{ name: "alpha", children: [{ name: "Gamma" }, { name: "beta" }] }]);
+      const inner = await call("/items?select=id,items!parent!inner(id)&order=id", svc);
+      expect(inner.body).toEqual([{ id: 1, items: [{ id: 2 }, { id: 3 }] }]);
+      const child = await call("/items?select=id,parent(name)&id=eq.3", svc);
+      expect(child.body).toEqual([{ id: 3, parent: { name: "alpha" } }]);
+    } finally {
+      await c.query("update public.items set parent = null");
+      await c.end();
+    }
+  });
+
+  it("an embedding no foreign key supports → 400 PGRST200", async () => {
+    const r = await call("/items?select=id,orders(*)", svc);
+    expect([r.status, r.body.code]).toEqual([400, "PGRST200"]);
+  });
+
+  it("zero silent answers: what the stand-in does not implement is refused with a 4xx naming it", async () => {
+    const pref = await call("/items?select=id", { ...svc, headers: { prefer: "timezone=UTC" } });
+    expect([pref.status, pref.body.code]).toEqual([400, "PGRST122"]);
+    expect(pref.body.details).toMatch(/timezone=UTC/);
+    const geo = await call("/items", { ...svc, headers: { accept: "application/geo+json" } });
+    expect([geo.status, geo.body.code]).toEqual([406, "PGRST107"]);
+    const put = await call("/items?id=eq.1", { ...svc, method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: 1, name: "alpha" }) });
+    expect(put.status).toBe(400);
+    expect(put.body.message).toMatch(/PUT requests is not supported by the local PostgREST stand-in/);
+    const scalar = await call("/rpc/add?a=1&select=x", svc);
+    expect(scalar.status).toBe(400);
+    expect(scalar.body.message).toMatch(/on a function that returns a scalar is not supported/);
   });
 
   it("identifiers are checked and values bound: injection attempts change nothing", async () => {
@@ -266,6 +303,108 @@ describe("writing (docs: Tables and Views, Prefer header)", () => {
   });
 });
 
+describe("what the stand-in used to get wrong (issue: conformance with postgrest-js)", () => {
+  const json = { "content-type": "application/json" };
+
+  it("an upsert that updates an existing row answers 200; one that inserts, 201", async () => {
+    const r = await call("/items?on_conflict=id&select=id,name", { ...svc, method: "POST", headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" }, body: JSON.stringify({ id: 1, name: "alpha" }) });
+    expect([r.status, r.body]).toEqual([200, [{ id: 1, name: "alpha" }]]);
+    const fresh = await call("/items?select=id", { ...svc, method: "POST", headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" }, body: JSON.stringify({ id: 50, name: "fifty" }) });
+    expect(fresh.status).toBe(201);
+  });
+
+  it("rpc honours select=, filters, order and count; a void function answers 204", async () => {
+    const r = await call("/rpc/items_over?n=0&id=gt.2&select=id&order=id.desc", { ...svc, headers: { prefer: "count=exact" } });
+    expect([r.status, r.body, r.headers.get("content-range")]).toEqual([200, [{ id: 4 }, { id: 3 }], "0-1/2"]);
+    const v = await call("/rpc/bump", { ...svc, method: "POST", headers: { ...json, prefer: "tx=rollback" }, body: JSON.stringify({ item: 1 }) });
+    expect([v.status, v.body]).toEqual([204, null]);
+  });
+
+  it("count=planned gives the planner's estimate, a number (filters bound in the EXPLAIN too)", async () => {
+    const r = await call("/items?select=id&qty=gte.0", { ...svc, headers: { prefer: "count=planned" } });
+    expect(r.headers.get("content-range")).toMatch(/^0-3\/\d+$/);
+    const estimate = Number(/\/(\d+)$/.exec(r.headers.get("content-range")!)![1]);
+    expect(r.status).toBe(estimate > 4 ? 206 : 200); // a partial range when the estimate exceeds the rows sent
+  });
+
+  it("max-affected with handling=strict: PGRST124 and nothing changes", async () => {
+    const r = await call("/items?qty=gte.0", { ...svc, method: "PATCH", headers: { ...json, prefer: "handling=strict,max-affected=2" }, body: JSON.stringify({ note: "touched" }) });
+    expect([r.status, r.body.code, r.body.details]).toEqual([400, "PGRST124", "The query affects 4 rows"]);
+    expect((await call("/items?note=eq.touched", svc)).body).toEqual([]);
+  });
+
+  it("missing=default gives column defaults to keys a row lacks", async () => {
+    const r = await call("/items?columns=id,name,qty&select=id,qty", { ...svc, method: "POST", headers: { ...json, prefer: "missing=default,return=representation,tx=rollback" }, body: JSON.stringify([{ id: 60, name: "sixty" }, { id: 61, name: "sixty-one", qty: 3 }]) });
+    expect([r.status, r.body]).toEqual([201, [{ id: 60, qty: 0 }, { id: 61, qty: 3 }]]);
+  });
+
+  it("text/csv and stripped nulls", async () => {
+    const csv = await fetch(`${rest.url}/items?select=id,name,note&id=lte.2&order=id`, { headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}`, accept: "text/csv" } });
+    expect(await csv.text()).toBe("id,name,note\n1,alpha,\n2,beta,\"b note\"");
+    const stripped = await call("/items?select=id,note&id=eq.1", { ...svc, headers: { accept: "application/vnd.pgrst.array+json;nulls=stripped" } });
+    expect(stripped.body).toEqual([{ id: 1 }]);
+  });
+
+  it("refuses instead of ignoring: unknown embedding paths, aggregates and plans (off by default), misplaced parameters", async () => {
+    const path = await call("/items?select=id&parent.id=eq.1", svc);
+    expect([path.status, path.body.code]).toEqual([400, "PGRST108"]);
+    const agg = await call("/items?select=qty.sum()", svc);
+    expect([agg.status, agg.body.code]).toEqual([400, "PGRST123"]);
+    const plan = await call("/items", { ...svc, headers: { accept: "application/vnd.pgrst.plan+json" } });
+    expect([plan.status, plan.body.code]).toEqual([406, "PGRST107"]);
+    const cols = await call("/items?id=eq.1&columns=qty", { ...svc, method: "PATCH", headers: json, body: JSON.stringify({ qty: 1 }) });
+    expect(cols.status).toBe(400);
+    expect(cols.body.message).toMatch(/columns= on PATCH/);
+    const lenient = await call("/items?id=eq.1", { ...svc, method: "PATCH", headers: { ...json, prefer: "max-affected=1" }, body: JSON.stringify({ qty: 1 }) });
+    expect(lenient.status).toBe(400);
+  });
+});
+
+describe("in-database PostgREST settings (role settings of the authenticator)", () => {
+  const json = { "content-type": "application/json" };
+
+  it("db-tx-end=commit: Prefer: tx is refused rather than ignored; aggregates once enabled are served", async () => {
+    const c = new pg.Client({ connectionString: db().url });
+    await c.connect();
+    try {
+      await c.query("alter role authenticator set pgrst.db_tx_end to 'commit'");
+      await c.query("alter role authenticator set pgrst.db_aggregates_enabled to 'true'");
+      rest2 = await startPostgrestStandIn({ dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET });
+      const tx = await fetch(`${rest2.url}/items`, { method: "POST", headers: { ...json, authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}`, prefer: "tx=rollback" }, body: JSON.stringify({ id: 70, name: "seventy" }) });
+      expect([tx.status, ((await tx.json()) as { code: string }).code]).toEqual([400, "PGRST122"]);
+      const agg = await fetch(`${rest2.url}/items?select=total:qty.sum()`, { headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}` } });
+      expect(await agg.json()).toEqual([{ total: 24 }]);
+    } finally {
+      await rest2?.close();
+      await c.query("alter role authenticator reset pgrst.db_tx_end");
+      await c.query("alter role authenticator reset pgrst.db_aggregates_enabled");
+      await c.end();
+    }
+  });
+});
+
+describe("identifiers checked, values bound, in the newer grammar too", () => {
+  it("JSON paths select and filter by key; the output is named after the last key", async () => {
+    const r = await call("/items?select=id,meta->a->>b,inner:meta->a&meta->a->>b=eq.1", svc);
+    expect(r.body).toEqual([{ id: 1, b: "1", inner: { b: 1 } }]);
+  });
+
+  it("casts, JSON path keys, hints, orders and operators cannot carry SQL", async () => {
+    const before = (await call("/items?select=id", svc)).body.length;
+    const cast = await call(`/items?select=${encodeURIComponent("id::text);drop table public.items;--")}`, svc);
+    expect(cast.status).toBe(400);
+    const path = await call(`/items?select=id,meta->>${encodeURIComponent("x'; drop table public.items; --")}&id=eq.1`, svc);
+    expect([path.status, path.body]).toEqual([200, [{ id: 1, "x'; drop table public.items; --": null }]]);
+    const hint = await call(`/items?select=id,items!${encodeURIComponent('parent"; drop table public.items; --')}(id)`, svc);
+    expect([hint.status, hint.body.code]).toEqual([400, "PGRST100"]); // not a name the grammar accepts
+    const order = await call(`/items?select=id&order=${encodeURIComponent("id;drop table public.items")}`, svc);
+    expect(order.status).toBe(400);
+    const fts = await call(`/items?select=id&name=fts(${encodeURIComponent("english'); drop table public.items; --")}).x`, svc);
+    expect(fts.status).toBe(400); // not a text search configuration: the value was bound and cast, never spliced
+    expect((await call("/items?select=id", svc)).body.length).toBe(before);
+  });
+});
+
 describe("functions (docs: Functions as RPC)", () => {
   it("a scalar function returns a JSON scalar; defaults apply; GET passes arguments in the query", async () => {
     expect((await call("/rpc/add", { ...svc, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a: 2, b: 3 }) })).body).toBe(5);
@@ -274,6 +413,14 @@ describe("functions (docs: Functions as RPC)", () => {
 
   it("a set-returning function returns rows", async () => {
     expect((await call("/rpc/items_over?n=6", svc)).body.map((r: { id: number }) => r.id)).toEqual([3, 4]);
+  });
+
+  it("\"Perhaps you meant\" hints as PostgREST's fuzzy search gives them", async () => {
+    expect((await call("/itemz", svc)).body.hint).toBe("Perhaps you meant the table 'public.items'");
+    expect((await call("/rpc/items_ovr?n=1", svc)).body.hint).toBe("Perhaps you meant to call the function public.items_over");
+    const params = await call("/rpc/add?a=1&c=2", svc);
+    expect([params.status, params.body.code, params.body.hint]).toEqual([404, "PGRST202", "Perhaps you meant to call the function public.add(a, b)"]);
+    expect((await call("/zzzzzz", svc)).body.hint).toBeNull();
   });
 
   it("an unknown function → 404 PGRST202", async () => {

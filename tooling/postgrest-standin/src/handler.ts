@@ -1,0 +1,335 @@
+// PostgREST stand-in — LOCAL DEVELOPMENT AND TESTS ONLY. One request through the stages: parse
+// (request.ts) → plan against the schema cache (plan.ts) → SQL (sql.ts) → one transaction (execute.ts) →
+// response (response.ts).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JSONWebKeySet } from "jose";
+import type pg from "pg";
+import { type Catalog, type Relation, SchemaCache } from "./catalog.ts";
+import { PgrstError } from "./errors.ts";
+import { closest } from "./fuzzy.ts";
+import { authenticate, type Ctx, inTransaction, verification } from "./execute.ts";
+import { isFilterValue, parseSelect, type SelectItem } from "./grammar.ts";
+import { findRoutine, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
+import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
+import { type Outcome, respond } from "./response.ts";
+import {
+  callSources, countSql, deleteSql, insertSql, mutationResponseSql, Params, readSql, responseSql, updateSql,
+} from "./sql.ts";
+
+export interface HandlerOptions {
+  pool: pg.Pool;
+  jwtSecret: string;
+  /** Signing keys trusted besides the secret (ES256/RS256). */
+  jwks?: JSONWebKeySet;
+  schemas?: string[];
+  anonRole?: string;
+  /** Schemas after the request's own on the search_path (PostgREST's db-extra-search-path). */
+  extraSearchPath?: string[];
+  maxBodyBytes?: number;
+  /** PostgREST's db-max-rows (Supabase's `[api] max_rows`, 1000 by default); null: no limit. */
+  maxRows?: number | null;
+}
+
+type Row = { body: string | null; n: number; inserted?: number; affected?: number };
+
+function pgrstColumnNotFound(rel: Relation, c: string): PgrstError {
+  return new PgrstError(400, "PGRST204", `Could not find the '${c}' column of '${rel.name}' in the schema cache`);
+}
+
+/** Only the top level's filters (for the WHERE of a write). */
+function rootOnly(s: Scoped): Scoped {
+  const pick = <T>(m: Map<string, T>) => new Map([...m].filter(([k]) => k === ""));
+  return { filters: pick(s.filters), logic: pick(s.logic), order: new Map(), limit: new Map(), offset: new Map() };
+}
+
+/** Everything but the top level's filters and paging (for the representation of a write). */
+function embedsOnly(s: Scoped): Scoped {
+  const drop = <T>(m: Map<string, T>) => new Map([...m].filter(([k]) => k !== ""));
+  return { filters: drop(s.filters), logic: drop(s.logic), order: drop(s.order), limit: drop(s.limit), offset: drop(s.offset) };
+}
+
+function format(api: ApiRequest): "json" | "csv" {
+  const m = api.media;
+  return m.kind === "csv" || (m.kind === "plan" && m.for === "csv") ? "csv" : "json";
+}
+
+function explainSql(api: ApiRequest, sql: string): string | null {
+  if (api.media.kind !== "plan") return null;
+  const opts = [`FORMAT ${api.media.format.toUpperCase()}`, ...api.media.options.map((o) => o.toUpperCase())];
+  return `EXPLAIN (${opts.join(", ")}) ${sql}`;
+}
+
+async function runExplain(c: pg.PoolClient, api: ApiRequest, sql: string, values: unknown[]): Promise<Row> {
+  const r = await c.query(explainSql(api, sql)!, values);
+  const body = api.media.kind === "plan" && api.media.format === "json"
+    ? JSON.stringify(r.rows[0]["QUERY PLAN"])
+    : r.rows.map((x) => x["QUERY PLAN"] as string).join("\n");
+  return { body, n: 0 };
+}
+
+/** The planner's row estimate for a statement (count=planned). */
+async function plannedCount(c: pg.PoolClient, sql: string, values: unknown[]): Promise<number> {
+  const r = await c.query(`EXPLAIN (FORMAT JSON) ${sql}`, values);
+  return Number(r.rows[0]["QUERY PLAN"][0].Plan["Plan Rows"]);
+}
+
+/** Parameters and preferences that only some requests honour: refused elsewhere rather than ignored. */
+function refuseIgnored(api: ApiRequest): void {
+  const table = api.target.kind === "table";
+  const insert = table && api.method === "POST";
+  const p = api.prefer;
+  if (!insert && api.search.has("columns")) throw unsupported(`columns= on ${table ? api.method : "rpc"}`, "PostgREST reads columns= on inserts.");
+  if (!insert && api.search.has("on_conflict")) throw unsupported(`on_conflict= on ${table ? api.method : "rpc"}`);
+  if (!insert && p.resolution) throw unsupported(`Prefer: resolution on ${table ? api.method : "rpc"}`);
+  if (!insert && p.missing) throw unsupported(`Prefer: missing on ${table ? api.method : "rpc"}`);
+  const writes = table && api.method !== "GET" && api.method !== "HEAD";
+  if (writes && api.range) throw unsupported(`A Range header on ${api.method}`);
+  const maxAffectedApplies = api.target.kind === "rpc" || api.method === "PATCH" || api.method === "DELETE";
+  if (p.maxAffected !== undefined && !maxAffectedApplies) throw unsupported(`Prefer: max-affected on ${api.method} of a table`, "PostgREST applies it to PATCH, DELETE and rpc.");
+  if (p.maxAffected !== undefined && p.handling !== "strict") {
+    throw unsupported("Prefer: max-affected without handling=strict", "PostgREST ignores max-affected unless handling=strict.");
+  }
+}
+
+/** Creates the stand-in's request handler (for node:http) over a pool of `authenticator` connections. */
+export function standInHandler(options: HandlerOptions) {
+  const schemas = options.schemas ?? ["public", "graphql_public"];
+  const cache = new SchemaCache(options.pool, schemas);
+  const verify = verification(new TextEncoder().encode(options.jwtSecret), options.jwks);
+  const anonRole = options.anonRole ?? "anon";
+  const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const maxRows = options.maxRows === undefined ? 1000 : options.maxRows;
+
+  /** The request's Range header and db-max-rows applied to the top level of a read. */
+  function page(api: ApiRequest, plan: ReadPlan): void {
+    if (api.range) {
+      plan.offset = plan.offset || api.range.offset;
+      if (api.range.limit !== null) plan.limit = plan.limit === null ? api.range.limit : Math.min(plan.limit, api.range.limit);
+    }
+    if (maxRows !== null) plan.limit = plan.limit === null ? maxRows : Math.min(plan.limit, maxRows);
+  }
+
+  async function total(c: pg.PoolClient, api: ApiRequest, plan: ReadPlan): Promise<number | null> {
+    const kind = api.prefer.count;
+    if (!kind) return null;
+    const params = new Params();
+    const sql = countSql(plan, params);
+    if (kind === "exact") return (await c.query(sql, params.values)).rows[0].n;
+    const plannedParams = new Params();
+    const planned = await plannedCount(c, readSql({ ...plan, limit: null, offset: 0, order: [] }, plannedParams), plannedParams.values);
+    if (kind === "planned") return planned;
+    // estimated: PostgREST counts exactly up to db-max-rows, beyond it (or without it) takes the larger of both.
+    const exact = (await c.query(sql, params.values)).rows[0].n as number;
+    return maxRows !== null && exact <= maxRows ? exact : Math.max(exact, planned);
+  }
+
+  function read(ctx: Ctx, api: ApiRequest, cat: Catalog, rel: Relation, items: SelectItem[]): Promise<Outcome> {
+    const scoped = scopeQuery(api.search);
+    const plan = readPlan({ cat, schema: api.schema, scoped }, rel, { kind: "table", rel }, rel.name, items);
+    page(api, plan);
+    const params = new Params();
+    const sql = responseSql(readSql(plan, params), format(api));
+    return inTransaction(options.pool, ctx, async (c) => {
+      await c.query("set transaction read only");
+      if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind: "read", total: null, offset: 0, inserted: 0, single: false, void: false };
+      const row: Row = (await c.query(sql, params.values)).rows[0];
+      return { kind: "read", body: row.body, n: row.n, total: await total(c, api, plan), offset: plan.offset, inserted: 0, single: false, void: false };
+    });
+  }
+
+  function write(ctx: Ctx, api: ApiRequest, cat: Catalog, rel: Relation, items: SelectItem[]): Promise<Outcome> {
+    const scoped = scopeQuery(api.search);
+    refuseMutationPaging(scoped);
+    const p = api.prefer;
+    const params = new Params();
+    const filterPlan = readPlan({ cat, schema: api.schema, scoped: rootOnly(scoped) }, rel, { kind: "table", rel }, rel.name, []);
+    let withClause: string;
+    let kind: Outcome["kind"];
+    if (api.method === "POST") {
+      kind = "insert";
+      if (filterPlan.filters.length) throw unsupported("Filters on an insert");
+      const body = api.body;
+      const rows = Array.isArray(body) ? body : body === undefined ? null : [body];
+      if (!rows || !rows.every((o) => o !== null && typeof o === "object" && !Array.isArray(o))) {
+        throw new PgrstError(400, "PGRST102", "Empty or invalid json");
+      }
+      const list = rows as Array<Record<string, unknown>>;
+      const columnsParam = api.search.get("columns");
+      let columns: string[];
+      if (columnsParam !== null) {
+        columns = columnsParam.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1"));
+      } else {
+        columns = Object.keys(list[0] ?? {});
+        const sorted = [...columns].sort().join(",");
+        for (const r of list.slice(1)) {
+          if (Object.keys(r).sort().join(",") !== sorted) throw new PgrstError(400, "PGRST102", "All object keys must match");
+        }
+      }
+      for (const c of columns) if (!rel.columns.has(c)) throw pgrstColumnNotFound(rel, c);
+      const spec: Parameters<typeof insertSql>[0] = { rel, alias: rel.name, columns, rows: list, missingDefault: p.missing === "default" };
+      const onConflict = api.search.get("on_conflict");
+      if (p.resolution) {
+        const cols = onConflict !== null ? onConflict.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1")) : rel.primaryKey;
+        if (cols.length === 0) throw new PgrstError(400, "PGRST100", "on_conflict is required: the table has no primary key");
+        for (const c of cols) if (!rel.columns.has(c)) throw pgrstColumnNotFound(rel, c);
+        spec.onConflict = { columns: cols, resolution: p.resolution };
+      } else if (onConflict !== null) {
+        throw unsupported("on_conflict without Prefer: resolution", "Send Prefer: resolution=merge-duplicates or ignore-duplicates.");
+      }
+      withClause = insertSql(spec, params);
+    } else {
+      if (p.missing === "default") throw unsupported("Prefer: missing=default on PATCH or DELETE");
+      if (p.resolution) throw unsupported("Prefer: resolution on PATCH or DELETE");
+      if (api.method === "PATCH") {
+        kind = "update";
+        const body = api.body;
+        if (body === null || typeof body !== "object" || Array.isArray(body)) throw new PgrstError(400, "PGRST102", "Empty or invalid json");
+        const keys = Object.keys(body);
+        for (const k of keys) if (!rel.columns.has(k)) throw pgrstColumnNotFound(rel, k);
+        if (keys.length === 0) {
+          return Promise.resolve({ kind, body: "[]", n: 0, total: null, offset: 0, inserted: 0, single: false, void: false });
+        }
+        withClause = updateSql(filterPlan, body as Record<string, unknown>, params);
+      } else {
+        kind = "delete";
+        withClause = deleteSql(filterPlan, params);
+      }
+    }
+    const rep = readPlan({ cat, schema: api.schema, scoped: embedsOnly(scoped) }, rel, { kind: "cte", name: "pgrst_source" }, rel.name, items);
+    const sql = mutationResponseSql(withClause, rep, format(api), params);
+    return inTransaction(options.pool, ctx, async (c) => {
+      if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind, total: null, offset: 0, inserted: 0, single: false, void: false };
+      const row: Row = (await c.query(sql, params.values)).rows[0];
+      if (p.handling === "strict" && p.maxAffected !== undefined && kind !== "insert" && (row.affected ?? 0) > p.maxAffected) {
+        throw new PgrstError(400, "PGRST124", "Query result exceeds max-affected preference constraint", `The query affects ${row.affected} rows`);
+      }
+      return { kind, body: row.body, n: row.n, total: p.count ? row.n : null, offset: 0, inserted: row.inserted ?? 0, single: false, void: false };
+    });
+  }
+
+  function call(ctx: Ctx, api: ApiRequest, cat: Catalog, name: string, items: SelectItem[] | null): Promise<Outcome> {
+    const isPost = api.method === "POST";
+    let args: Record<string, unknown> = {};
+    let raw: string | null = null;
+    let argKeys = new Set<string>();
+    if (isPost) {
+      if (Array.isArray(api.body)) throw unsupported("Calling a function with a JSON array body");
+      if (api.body !== undefined && (api.body === null || typeof api.body !== "object")) throw new PgrstError(400, "PGRST102", "Function arguments must be a JSON object");
+      if (api.body !== undefined) {
+        args = api.body as Record<string, unknown>;
+        raw = JSON.stringify(api.body);
+      }
+    } else {
+      // As PostgREST: a parameter whose value has an operator is a filter on the result, any other an argument.
+      for (const [k, v] of api.search) {
+        if (["select", "columns", "on_conflict"].includes(k) || /(^|\.)(order|limit|offset|and|or)$/.test(k) || isFilterValue(v)) continue;
+        if (Object.hasOwn(args, k)) throw unsupported(`Repeating the function argument "${k}" (variadic arguments)`);
+        args[k] = v;
+      }
+      argKeys = new Set(Object.keys(args));
+    }
+    const fn = findRoutine(cat, api.schema, name, Object.keys(args), isPost, api.jsonBody);
+    const scoped = scopeQuery(api.search, argKeys);
+    const params = new Params();
+
+    let returnsRel = fn.returnsRelation ? cat.relation(fn.returnsRelation.schema, fn.returnsRelation.name) : undefined;
+    if (!returnsRel && fn.returnsComposite && fn.outColumns.length > 0) {
+      // RETURNS TABLE (...) / OUT parameters: the function's own columns, as a relation without keys.
+      const columns = new Map(fn.outColumns.map((c) => [c.name, { name: c.name, type: c.type, nullable: true, defaultExpr: null }]));
+      returnsRel = { schema: fn.schema, name: fn.name, isView: true, columns, primaryKey: [], uniques: [] };
+    }
+    const paged = scoped.filters.size + scoped.logic.size + scoped.order.size + scoped.limit.size + scoped.offset.size > 0;
+    const selecting = items !== null && !(items.length === 1 && items[0]!.kind === "star");
+    let sql: string;
+    let plan: ReadPlan | undefined;
+    if (returnsRel) {
+      plan = readPlan({ cat, schema: api.schema, scoped }, returnsRel, { kind: "rpc", fn, args, raw }, fn.name, items ?? [{ kind: "star" }]);
+      page(api, plan);
+      sql = responseSql(readSql(plan, params), format(api));
+    } else {
+      if (paged || selecting) {
+        throw unsupported(`select=, filters, order and limit on a function that returns ${fn.returnsVoid ? "void" : fn.returnsComposite ? "an anonymous record" : "a scalar"}`);
+      }
+      if (format(api) === "csv") throw unsupported("text/csv from a function that does not return rows of a table");
+      const { record, call: callExpr } = callSources(fn, args, raw, params);
+      const from = record ? ` FROM ${record}` : "";
+      if (fn.returnsVoid) sql = `SELECT NULL::text AS body, 0 AS n FROM (SELECT ${callExpr}${from}) _pgrst_v`;
+      else if (fn.returnsComposite) {
+        sql = `SELECT coalesce(json_agg(_pgrst_t), '[]')::text AS body, count(*)::int AS n FROM ${record ? `${record}, LATERAL ` : ""}${callExpr} AS _pgrst_t`;
+      } else if (fn.returnsSet) {
+        sql = `SELECT coalesce(json_agg(_pgrst_t.v), '[]')::text AS body, count(*)::int AS n FROM ${record ? `${record}, LATERAL ` : ""}${callExpr} AS _pgrst_t(v)`;
+      } else sql = `SELECT to_jsonb(${callExpr})::text AS body, 1 AS n${from}`;
+    }
+    const single = !fn.returnsSet && !fn.returnsVoid;
+    return inTransaction(options.pool, ctx, async (c) => {
+      // As PostgREST: GET calls, and POST calls of stable or immutable functions, run read-only, so a
+      // function that writes fails there with 25006 (405).
+      if (!isPost || !fn.volatile) await c.query("set transaction read only");
+      if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind: "call", total: null, offset: 0, inserted: 0, single: false, void: false };
+      const row: Row = (await c.query(sql, params.values)).rows[0];
+      if (api.prefer.handling === "strict" && api.prefer.maxAffected !== undefined) {
+        if (!fn.returnsSet) throw new PgrstError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict");
+        if (row.n > api.prefer.maxAffected) throw new PgrstError(400, "PGRST124", "Query result exceeds max-affected preference constraint", `The query affects ${row.n} rows`);
+      }
+      let body = row.body;
+      if (single && returnsRel && format(api) === "json") body = JSON.stringify((JSON.parse(body ?? "[]") as unknown[])[0] ?? null);
+      let t: number | null = null;
+      if (api.prefer.count) t = plan ? await total(c, api, plan) : row.n;
+      return { kind: "call", body, n: row.n, total: t, offset: plan?.offset ?? 0, inserted: 0, single, void: fn.returnsVoid };
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const api = await parseRequest(req, schemas, maxBody);
+    const auth = await authenticate(req, verify, anonRole);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "authorization" && k !== "cookie") headers[k] = v;
+    const ctx: Ctx = {
+      ...auth, schema: api.schema, method: req.method ?? "GET", path: api.path, headers, rollback: api.prefer.tx === "rollback",
+      extraSearchPath: options.extraSearchPath ?? ["public", "extensions"],
+    };
+    const cat = await cache.snapshot();
+    if (api.media.kind === "plan" && !cat.settings.plan) {
+      throw new PgrstError(406, "PGRST107", `None of these media types are available: ${req.headers.accept}`, null,
+        "PostgREST serves execution plans with db-plan-enabled (here: alter role authenticator set pgrst.db_plan_enabled = 'true').");
+    }
+    refuseIgnored(api);
+    // PostgREST's db-tx-end: with "commit" or "rollback" it ignores Prefer: tx; the stand-in refuses it instead.
+    // When the database does not set it, the stand-in honours Prefer: tx (as commit-allow-override).
+    const txEnd = cat.settings.txEnd ?? "commit-allow-override";
+    if (api.prefer.tx !== undefined && !txEnd.endsWith("-allow-override")) {
+      throw new PgrstError(400, "PGRST122", "Invalid preferences given with handling=strict", `Invalid preferences: tx=${api.prefer.tx}`,
+        `The database sets db-tx-end to ${txEnd}, which does not let a request choose.`);
+    }
+    ctx.rollback = api.prefer.tx === "rollback" || (api.prefer.tx === undefined && txEnd.startsWith("rollback"));
+    const select = api.search.get("select");
+    const items = select === null ? null : parseSelect(select);
+    let outcome: Outcome;
+    if (api.target.kind === "rpc") {
+      if (api.method === "PATCH" || api.method === "DELETE") throw new PgrstError(405, "PGRST101", "Only GET and POST are allowed for functions");
+      outcome = await call(ctx, api, cat, api.target.name, items);
+    } else {
+      const rel = cat.relation(api.schema, api.target.name);
+      if (!rel) {
+        const near = closest(cat.relationNames(api.schema), api.target.name, 0.75);
+        throw new PgrstError(404, "PGRST205", `Could not find the table '${api.schema}.${api.target.name}' in the schema cache`, null,
+          near === null ? null : `Perhaps you meant the table '${api.schema}.${near}'`);
+      }
+      const list = items ?? [{ kind: "star" } as const];
+      outcome = api.method === "GET" || api.method === "HEAD" ? await read(ctx, api, cat, rel, list) : await write(ctx, api, cat, rel, list);
+    }
+    respond(res, api, outcome);
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      await handle(req, res);
+    } catch (e) {
+      const err = e instanceof PgrstError
+        ? e
+        : new PgrstError(500, "PGRSTX00", "Internal error in the local PostgREST stand-in", (e as Error)?.message ?? null);
+      if (!res.headersSent) res.writeHead(err.status, { "content-type": "application/json; charset=utf-8", ...err.headers });
+      res.end(err.body());
+    }
+  };
+}
