@@ -37,9 +37,19 @@ describe("pnpm fedjwt", () => {
 describe("scripts/check-node.mjs", () => {
   it("refuses an old Node in one line naming the version needed", () => {
     // Simulates Node 20 by overriding process.versions before the check runs.
-    const r = spawnSync(process.execPath, ["--import", "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.20.2'});Object.defineProperty(process,'version',{value:'v20.20.2'})", `${root}scripts/check-node.mjs`], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.20.2'});Object.defineProperty(process,'version',{value:'v20.20.2'})",
+        `${root}scripts/check-node.mjs`,
+      ],
+      { encoding: "utf8" },
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^This project needs Node\.js 22\.18 or newer \(this is v20\.20\.2\): install Node 24/)]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^This project needs Node\.js 22\.18 or newer \(this is v20\.20\.2\): install Node 24/),
+    ]);
   });
 
   it("accepts this Node", () => {
@@ -63,7 +73,8 @@ describe("scripts/sum-test-results.mjs", () => {
         const script = pkg.scripts?.test ?? "";
         for (const _ of script.match(/\bvitest\b/g) ?? []) out.push(`${pkg.name}:test:       Tests  2 passed | 1 skipped (3)`);
         for (const _ of script.match(/\bdeno test\b/g) ?? []) out.push(`${pkg.name}:test: ok | 3 passed | 0 failed (10ms)`);
-        for (const _ of script.match(/\bbun test\b/g) ?? []) out.push(`${pkg.name}:test:  4 pass`, `${pkg.name}:test:  0 fail`, `${pkg.name}:test: Ran 4 tests across 1 file. [20ms]`);
+        for (const _ of script.match(/\bbun test\b/g) ?? [])
+          out.push(`${pkg.name}:test:  4 pass`, `${pkg.name}:test:  0 fail`, `${pkg.name}:test: Ran 4 tests across 1 file. [20ms]`);
       }
     }
     return out;
@@ -82,7 +93,9 @@ describe("scripts/sum-test-results.mjs", () => {
     const lines = suites().filter((l) => !l.startsWith("@fedjwt/e2e:"));
     const r = sum(lines.join("\n"));
     expect(r.status).toBe(1);
-    expect(r.lines[0]).toBe("sum-test-results: @fedjwt/e2e (vitest) printed no totals (crashed, timed out or never ran): counted as 1 failed");
+    expect(r.lines[0]).toBe(
+      "sum-test-results: @fedjwt/e2e (vitest) printed no totals (crashed, timed out or never ran): counted as 1 failed",
+    );
     expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);
   });
 
@@ -94,7 +107,17 @@ describe("scripts/sum-test-results.mjs", () => {
   });
 
   it("counts a file that failed to load", () => {
-    const r = sum([...suites(), "@fedjwt/e2e:test:  Test Files  1 failed | 2 passed (3)", "@fedjwt/e2e:test:       Tests  5 passed (5)"].join("\n"));
+    const r = sum(
+      [...suites(), "@fedjwt/e2e:test:  Test Files  1 failed | 2 passed (3)", "@fedjwt/e2e:test:       Tests  5 passed (5)"].join("\n"),
+    );
     expect(r.lines.at(-1)).toMatch(/^\d+ passed, 1 failed, \d+ skipped$/);
   });
+});
+
+describe("formatting", () => {
+  it("the tree is formatted as biome.json says (pnpm format fixes it)", () => {
+    const biome = createRequire(`${root}package.json`).resolve("@biomejs/biome/bin/biome");
+    const r = spawnSync(process.execPath, [biome, "format", "--colors=off"], { encoding: "utf8", cwd: root });
+    expect({ status: r.status, output: r.status === 0 ? "" : `${r.stdout}${r.stderr}`.slice(0, 2000) }).toEqual({ status: 0, output: "" });
+  }, 60_000);
 });
