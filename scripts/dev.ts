@@ -49,18 +49,30 @@ async function cli(args: string[], env: Record<string, string>): Promise<string>
 async function startSupabase(): Promise<Record<string, string>> {
   if (useDocker) {
     console.log("  Docker answers: using the Supabase CLI (supabase start + supabase functions serve)");
-    const started = run("pnpm", ["exec", "supabase", "start", "-x", "studio,imgproxy,logflare,vector,supavisor,realtime,storage-api,mailpit,postgres-meta"]);
+    const started = run("pnpm", [
+      "exec",
+      "supabase",
+      "start",
+      "-x",
+      "studio,imgproxy,logflare,vector,supavisor,realtime,storage-api,mailpit,postgres-meta",
+    ]);
     if (started.code !== 0) throw new Error(`supabase start failed:\n${started.out.slice(-2000)}`);
     mkdirSync(join(root, ".local"), { recursive: true });
     const log = openSync(join(root, ".local", "functions.log"), "a");
-    const serve = spawn("pnpm", ["exec", "supabase", "functions", "serve", "--env-file", "supabase/functions/.env"], { cwd: root, detached: true, stdio: ["ignore", log, log] });
+    const serve = spawn("pnpm", ["exec", "supabase", "functions", "serve", "--env-file", "supabase/functions/.env"], {
+      cwd: root,
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
     serve.unref();
     writeFileSync(join(root, ".local", "functions.pid"), String(serve.pid));
     const status = run("pnpm", ["exec", "supabase", "status", "-o", "env"]);
     await new Promise((r) => setTimeout(r, 3000)); // functions serve needs a moment to boot the runtime
     return parseEnv(status.out);
   }
-  console.log(`  ${process.env.FEDJWT_NO_DOCKER === "1" || process.argv.includes("--no-docker") ? "Docker skipped on request" : "No Docker engine"}: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)`);
+  console.log(
+    `  ${process.env.FEDJWT_NO_DOCKER === "1" || process.argv.includes("--no-docker") ? "Docker skipped on request" : "No Docker engine"}: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)`,
+  );
   const started = run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "start", "--detach"]);
   if (started.code !== 0) throw new Error(started.out.trim());
   for (const line of started.out.split("\n").slice(0, 1)) console.log(`  ${line}`);
@@ -73,7 +85,10 @@ async function main(): Promise<void> {
   const fnEnv = join(root, "supabase", "functions", ".env");
   if (!existsSync(fnEnv)) {
     // Local values only: the well-known local JWT secret that `supabase start` and the local stack use.
-    writeFileSync(fnEnv, "FEDJWT_AUDIENCE=http://127.0.0.1:54321\nFEDJWT_LEGACY_JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long\n");
+    writeFileSync(
+      fnEnv,
+      "FEDJWT_AUDIENCE=http://127.0.0.1:54321\nFEDJWT_LEGACY_JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long\n",
+    );
     console.log("  wrote supabase/functions/.env (local audience and the local JWT secret)");
   }
   const status = await startSupabase();
@@ -84,10 +99,16 @@ async function main(): Promise<void> {
   const audience = parseEnv(readFileSync(fnEnv, "utf8")).FEDJWT_AUDIENCE ?? apiUrl;
 
   step(2, "Writer keys (keys/, gitignored)");
-  for (const [issuer, alg] of [["orders-service", "ES256"], ["inventory-service", "EdDSA"]] as const) {
+  for (const [issuer, alg] of [
+    ["orders-service", "ES256"],
+    ["inventory-service", "EdDSA"],
+  ] as const) {
     const file = join(keysDir, `${issuer}-local.key`);
     if (existsSync(file)) console.log(`  ${issuer}: keys/${issuer}-local.key exists`);
-    else console.log(`  ${(await cli(["keygen", "--issuer", issuer, "--target", apiUrl, "--alg", alg, "--out", keysDir], env)).split("\n")[0]}`);
+    else
+      console.log(
+        `  ${(await cli(["keygen", "--issuer", issuer, "--target", apiUrl, "--alg", alg, "--out", keysDir], env)).split("\n")[0]}`,
+      );
   }
   const ordersKey = readFileSync(join(keysDir, "orders-service-local.key"), "utf8");
   const inventoryKey = readFileSync(join(keysDir, "inventory-service-local.key"), "utf8");
@@ -96,16 +117,44 @@ async function main(): Promise<void> {
   step(3, "Register the writers (idempotent)");
   const jwksServer = await serveJwks(await toJwks([inventoryJwk]).then((set) => () => set));
   try {
-    const ordersReg = await cli(["register", "--issuer", "orders-service", "--public-key", join(keysDir, "orders-service-local.pub"),
-      "--allowed-role", "orders_writer", "--allowed-role", "stock_reader", "--description", "sample orders writer"], env);
+    const ordersReg = await cli(
+      [
+        "register",
+        "--issuer",
+        "orders-service",
+        "--public-key",
+        join(keysDir, "orders-service-local.pub"),
+        "--allowed-role",
+        "orders_writer",
+        "--allowed-role",
+        "stock_reader",
+        "--description",
+        "sample orders writer",
+      ],
+      env,
+    );
     console.log(ordersReg.replace(/^/gm, "  "));
     // A function inside Docker cannot reach a JWKS on the host's loopback: there, register the public JWK instead.
     const inventorySource = useDocker
       ? ["--public-key", join(keysDir, "inventory-service-local.jwk.json")]
       : ["--jwks-uri", jwksServer.url, "--alg", "EdDSA"];
-    const inventoryReg = await cli(["register", "--issuer", "inventory-service", ...inventorySource,
-      "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--db-role", "inventory_service",
-      "--description", "sample inventory writer"], env);
+    const inventoryReg = await cli(
+      [
+        "register",
+        "--issuer",
+        "inventory-service",
+        ...inventorySource,
+        "--allowed-role",
+        "inventory_writer",
+        "--allowed-role",
+        "orders_reader",
+        "--db-role",
+        "inventory_service",
+        "--description",
+        "sample inventory writer",
+      ],
+      env,
+    );
     console.log(inventoryReg.replace(/^/gm, "  "));
 
     step(4, "Run the writers");
@@ -121,7 +170,9 @@ async function main(): Promise<void> {
     // runs as its writer role with its own derived subject, and the Auth users' table stays closed to it.
     const authUserId = "8d0fd2b3-9ca1-4a58-8b0c-000000000001";
     const asUser = await forger.sign({ subject: authUserId, roles: ["orders_writer"], claims: { user_role: "admin" } });
-    const impersonation = await fetch(`${apiUrl}/functions/v1/rest/user_notes?select=*`, { headers: { apikey: anonKey, authorization: `Bearer ${asUser}` } });
+    const impersonation = await fetch(`${apiUrl}/functions/v1/rest/user_notes?select=*`, {
+      headers: { apikey: anonKey, authorization: `Bearer ${asUser}` },
+    });
     const impersonationBody = (await impersonation.json()) as { code?: string };
     const whoamiRes = await fetch(`${apiUrl}/functions/v1/rest/rpc/federation_whoami`, {
       method: "POST",
@@ -134,24 +185,35 @@ async function main(): Promise<void> {
       console.log(`  ${title}`);
       for (const o of outcomes) {
         const asExpected = o.ok === (o.expected === "allowed");
-        console.log(`    ${asExpected ? "✓" : "✗"} ${o.action.padEnd(21)} ${o.status} ${o.ok ? "allowed" : `denied ${o.code}`} — ${o.message}`);
+        console.log(
+          `    ${asExpected ? "✓" : "✗"} ${o.action.padEnd(21)} ${o.status} ${o.ok ? "allowed" : `denied ${o.code}`} — ${o.message}`,
+        );
       }
     };
     show("orders-service    (supabase-js, ES256 key registered by file)", orders);
     show(`inventory-service (postgrest-js, EdDSA key served at ${useDocker ? "registered by JWK" : jwksServer.url})`, inventory);
     console.log(`  forged: orders-service asks for role service_role → ${forged.status} ${forgedBody.code}`);
-    console.log(`  impersonation: orders-service signs an Auth user's id as sub → user_notes ${impersonation.status} ${impersonationBody.code}` +
-      ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`);
+    console.log(
+      `  impersonation: orders-service signs an Auth user's id as sub → user_notes ${impersonation.status} ${impersonationBody.code}` +
+        ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`,
+    );
 
     step(5, "Summary");
     const all = [...orders, ...inventory];
-    const impersonationRefused = impersonation.status === 403 && impersonationBody.code === "42501" &&
-      whoami.db_role === "federated_writer" && whoami.writer_uid !== authUserId;
+    const impersonationRefused =
+      impersonation.status === 403 &&
+      impersonationBody.code === "42501" &&
+      whoami.db_role === "federated_writer" &&
+      whoami.writer_uid !== authUserId;
     const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
-    console.log(`  ${writes} writes made, ${denied.length} denied by policy (${denied.map((d) => `${d.action}: ${d.code}`).join("; ")}), forged role refused: ${forgedBody.code}`);
-    console.log(`  ${good ? "Everything behaved as the policies say." : "SOMETHING DID NOT BEHAVE AS EXPECTED — see the ✗ lines above."} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `  ${writes} writes made, ${denied.length} denied by policy (${denied.map((d) => `${d.action}: ${d.code}`).join("; ")}), forged role refused: ${forgedBody.code}`,
+    );
+    console.log(
+      `  ${good ? "Everything behaved as the policies say." : "SOMETHING DID NOT BEHAVE AS EXPECTED — see the ✗ lines above."} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     console.log(`
   API            ${apiUrl}
   gateway        ${apiUrl}/functions/v1/rest/<table>   (writers; supabase-js base URL ${apiUrl}/functions/v1/rest)

@@ -28,7 +28,11 @@ function expectedSuites(root) {
       const script = pkg.scripts?.test;
       if (!script) continue;
       const runners = [];
-      for (const [runner, re] of [["vitest", /\bvitest\b/g], ["deno", /\bdeno test\b/g], ["bun", /\bbun test\b/g]]) {
+      for (const [runner, re] of [
+        ["vitest", /\bvitest\b/g],
+        ["deno", /\bdeno test\b/g],
+        ["bun", /\bbun test\b/g],
+      ]) {
         for (let i = 0; i < (script.match(re) ?? []).length; i++) runners.push(runner);
       }
       suites.set(pkg.name, runners);

@@ -17,7 +17,8 @@ export async function serveJwks(jwks: () => Jwks, port = JWKS_PORT, host = "127.
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(e.code === "EADDRINUSE" ? new Error(`port ${port} is in use: another JWKS server (or another program) holds it`) : e));
+      reject(e.code === "EADDRINUSE" ? new Error(`port ${port} is in use: another JWKS server (or another program) holds it`) : e),
+    );
     server.listen(port, host, () => resolve());
   });
   const actual = (server.address() as { port: number }).port;

@@ -55,7 +55,9 @@ export async function runInventoryWriter(config: WriterConfig): Promise<Outcome[
     ok: !restock.error && (restock.data?.length ?? 0) === 1,
     status: restock.status,
     ...(restock.error ? { code: restock.error.code } : {}),
-    message: restock.error ? restock.error.message : restock.data.map((r) => `${r.sku} → ${r.quantity} (updated_by=${r.updated_by})`).join(", "),
+    message: restock.error
+      ? restock.error.message
+      : restock.data.map((r) => `${r.sku} → ${r.quantity} (updated_by=${r.updated_by})`).join(", "),
     ...(restock.data ? { rows: restock.data } : {}),
   });
 
@@ -66,7 +68,9 @@ export async function runInventoryWriter(config: WriterConfig): Promise<Outcome[
     ok: !orders.error,
     status: orders.status,
     ...(orders.error ? { code: orders.error.code } : {}),
-    message: orders.error ? orders.error.message : `${orders.data.length} orders from ${[...new Set(orders.data.map((o) => o.writer_issuer))].join(", ")}`,
+    message: orders.error
+      ? orders.error.message
+      : `${orders.data.length} orders from ${[...new Set(orders.data.map((o) => o.writer_issuer))].join(", ")}`,
     ...(orders.data ? { rows: orders.data } : {}),
   });
 

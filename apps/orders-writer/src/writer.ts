@@ -46,14 +46,20 @@ export async function runOrdersWriter(config: WriterConfig): Promise<Outcome[]> 
   const supabase = await ordersClient(config);
   const out: Outcome[] = [];
 
-  const placed = await supabase.from("orders").insert({ sku: "WIDGET-BLUE", quantity: 2 }).select("id, sku, quantity, status, writer_issuer, writer_sub").single();
+  const placed = await supabase
+    .from("orders")
+    .insert({ sku: "WIDGET-BLUE", quantity: 2 })
+    .select("id, sku, quantity, status, writer_issuer, writer_sub")
+    .single();
   out.push({
     action: "insert into orders",
     expected: "allowed",
     ok: !placed.error,
     status: placed.status,
     ...(placed.error ? { code: placed.error.code } : {}),
-    message: placed.error ? placed.error.message : `order ${placed.data.id} for ${placed.data.quantity} × ${placed.data.sku}, writer_issuer=${placed.data.writer_issuer}`,
+    message: placed.error
+      ? placed.error.message
+      : `order ${placed.data.id} for ${placed.data.quantity} × ${placed.data.sku}, writer_issuer=${placed.data.writer_issuer}`,
     ...(placed.data ? { rows: [placed.data] } : {}),
   });
 

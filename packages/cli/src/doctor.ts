@@ -74,7 +74,8 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const url = options.url.replace(/\/+$/, "");
-  if (!/^https?:\/\/[^/]+$/.test(url)) throw new CliError("bad_arguments", `--url ${JSON.stringify(options.url)} is not an http(s) project URL`);
+  if (!/^https?:\/\/[^/]+$/.test(url))
+    throw new CliError("bad_arguments", `--url ${JSON.stringify(options.url)} is not an http(s) project URL`);
   const fn = options.functionName ?? "rest";
   const fnUrl = `${url}/functions/v1/${fn}`;
   const audience = options.audience ?? url;
@@ -110,30 +111,74 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     answeredAt = now();
   } catch (e) {
     const c = (e as { cause?: { code?: string; message?: string } }).cause;
-    set({ id: "function", status: "fail", message: `cannot reach ${fnUrl} (${c?.code ?? c?.message ?? (e as Error).name})`, fix: "check --url (the project URL, e.g. https://<ref>.supabase.co)" });
+    set({
+      id: "function",
+      status: "fail",
+      message: `cannot reach ${fnUrl} (${c?.code ?? c?.message ?? (e as Error).name})`,
+      fix: "check --url (the project URL, e.g. https://<ref>.supabase.co)",
+    });
   }
   let functionWorks = false;
   if (probeAnswer) {
     const reason = gatewayReason(probeAnswer);
     if (reason === "proxy_misconfigured") {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `${fnUrl} runs but is not configured (503 proxy_misconfigured)`, fix: "set FEDJWT_AUDIENCE and one of FEDJWT_LEGACY_JWT_SECRET / FEDJWT_SIGNING_JWK (supabase secrets set …); the function's log names what is missing" });
+      set({
+        id: "function",
+        status: "fail",
+        http: http(probeAnswer),
+        message: `${fnUrl} runs but is not configured (503 proxy_misconfigured)`,
+        fix: "set FEDJWT_AUDIENCE and one of FEDJWT_LEGACY_JWT_SECRET / FEDJWT_SIGNING_JWK (supabase secrets set …); the function's log names what is missing",
+      });
     } else if (reason !== undefined) {
       functionWorks = true;
-      set({ id: "function", status: "ok", http: http(probeAnswer), message: `${fnUrl} answers and verify_jwt is off (a probe token got ${probeAnswer.status} ${reason} from the function itself)` });
+      set({
+        id: "function",
+        status: "ok",
+        http: http(probeAnswer),
+        message: `${fnUrl} answers and verify_jwt is off (a probe token got ${probeAnswer.status} ${reason} from the function itself)`,
+      });
     } else if ((probeAnswer.status === 401 || probeAnswer.status === 403) && /api ?key/i.test(summarize(probeAnswer))) {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `the platform refused the apikey (${summarize(probeAnswer)})`, fix: "pass the project's anon or publishable key with --anon-key (or SUPABASE_ANON_KEY)" });
+      set({
+        id: "function",
+        status: "fail",
+        http: http(probeAnswer),
+        message: `the platform refused the apikey (${summarize(probeAnswer)})`,
+        fix: "pass the project's anon or publishable key with --anon-key (or SUPABASE_ANON_KEY)",
+      });
     } else if (probeAnswer.status === 401 || probeAnswer.status === 403) {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `the platform refused a writer token before the function ran (${summarize(probeAnswer)}): verify_jwt is on`, fix: `set [functions.${fn}] verify_jwt = false in supabase/config.toml and deploy with: supabase functions deploy ${fn} --no-verify-jwt` });
+      set({
+        id: "function",
+        status: "fail",
+        http: http(probeAnswer),
+        message: `the platform refused a writer token before the function ran (${summarize(probeAnswer)}): verify_jwt is on`,
+        fix: `set [functions.${fn}] verify_jwt = false in supabase/config.toml and deploy with: supabase functions deploy ${fn} --no-verify-jwt`,
+      });
     } else if (probeAnswer.status === 404) {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `no function "${fn}" at ${fnUrl} (${summarize(probeAnswer)})`, fix: `deploy it: supabase functions deploy ${fn} --no-verify-jwt` });
+      set({
+        id: "function",
+        status: "fail",
+        http: http(probeAnswer),
+        message: `no function "${fn}" at ${fnUrl} (${summarize(probeAnswer)})`,
+        fix: `deploy it: supabase functions deploy ${fn} --no-verify-jwt`,
+      });
     } else {
-      set({ id: "function", status: "fail", http: http(probeAnswer), message: `${fnUrl} answered ${summarize(probeAnswer)}, not the gateway's own refusal`, fix: "check the function's logs (supabase functions logs) and that it is this repository's rest function" });
+      set({
+        id: "function",
+        status: "fail",
+        http: http(probeAnswer),
+        message: `${fnUrl} answered ${summarize(probeAnswer)}, not the gateway's own refusal`,
+        fix: "check the function's logs (supabase functions logs) and that it is this repository's rest function",
+      });
     }
   }
 
   // 2. The registry: the migrations' tables, read with the service key.
   if (!options.serviceKey) {
-    set({ id: "registry", status: "skip", message: "not checked: give --service-role-key (or SUPABASE_SERVICE_ROLE_KEY / SUPABASE_SECRET_KEY)" });
+    set({
+      id: "registry",
+      status: "skip",
+      message: "not checked: give --service-role-key (or SUPABASE_SERVICE_ROLE_KEY / SUPABASE_SECRET_KEY)",
+    });
   } else {
     const client = new RegistryClient(url, options.serviceKey, doFetch);
     const missing: string[] = [];
@@ -152,9 +197,24 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     }
     const httpOf = (e: CliError) => ({ status: e.status ?? 0, ...(e.upstreamCode !== undefined ? { code: e.upstreamCode } : {}) });
     if (failure) {
-      set({ id: "registry", status: "fail", http: httpOf(failure), message: failure.message, fix: failure.code === "key_refused" ? "pass the project's service_role or secret key with --service-role-key" : "check --url and that the project's Data API is on" });
+      set({
+        id: "registry",
+        status: "fail",
+        http: httpOf(failure),
+        message: failure.message,
+        fix:
+          failure.code === "key_refused"
+            ? "pass the project's service_role or secret key with --service-role-key"
+            : "check --url and that the project's Data API is on",
+      });
     } else if (missing.length > 0) {
-      set({ id: "registry", status: "fail", http: { status: 404 }, message: `the key registry's migrations are not applied (missing: ${missing.join(", ")})`, fix: "copy supabase/migrations into your project and run: supabase db push" });
+      set({
+        id: "registry",
+        status: "fail",
+        http: { status: 404 },
+        message: `the key registry's migrations are not applied (missing: ${missing.join(", ")})`,
+        fix: "copy supabase/migrations into your project and run: supabase db push",
+      });
     } else {
       set({ id: "registry", status: "ok", message: `registry tables present (${REGISTRY_TABLES.join(", ")})` });
     }
@@ -169,7 +229,12 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     const skew = Math.round(((sentAt + answeredAt) / 2 - (date + 500)) / 1000);
     const what = skew === 0 ? "in step with" : `${Math.abs(skew)} s ${skew > 0 ? "ahead of" : "behind"}`;
     if (Math.abs(skew) > maxSkew) {
-      set({ id: "clock", status: "fail", message: `this machine's clock is ${what} the server's (more than ${maxSkew} s)`, fix: "sync this machine's clock (NTP): writers' tokens carry iat/exp, and the gateway allows ±30 s (FEDJWT_CLOCK_TOLERANCE_SECONDS)" });
+      set({
+        id: "clock",
+        status: "fail",
+        message: `this machine's clock is ${what} the server's (more than ${maxSkew} s)`,
+        fix: "sync this machine's clock (NTP): writers' tokens carry iat/exp, and the gateway allows ±30 s (FEDJWT_CLOCK_TOLERANCE_SECONDS)",
+      });
     } else {
       set({ id: "clock", status: "ok", message: `this machine's clock is ${what} the server's` });
     }
@@ -187,7 +252,8 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     } catch (e) {
       throw new CliError("bad_key", `--key: ${(e as Error).message}`, { cause: e });
     }
-    if (options.serviceKey && checks.get("registry")?.status === "ok") set(await registeredWriter(new RegistryClient(url, options.serviceKey, doFetch), w.issuer, signer.kid));
+    if (options.serviceKey && checks.get("registry")?.status === "ok")
+      set(await registeredWriter(new RegistryClient(url, options.serviceKey, doFetch), w.issuer, signer.kid));
     if (!functionWorks) {
       for (const id of ["audience", "postgrest"] as const) set({ id, status: "skip", message: "not checked: the function check failed" });
       if (!checks.has("writer")) set({ id: "writer", status: "skip", message: "not checked: the function check failed" });
@@ -211,34 +277,76 @@ async function registeredWriter(client: RegistryClient, issuer: string, kid: str
   const [row] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
   const register = `fedjwt register --issuer ${issuer} --public-key <its .pub file>`;
   if (!row) return { id: "writer", status: "fail", message: `issuer "${issuer}" is not registered`, fix: register };
-  if (!row.is_active) return { id: "writer", status: "fail", message: `issuer "${issuer}" is deactivated`, fix: `register a new issuer name, or reactivate it deliberately in jwt_issuers` };
+  if (!row.is_active)
+    return {
+      id: "writer",
+      status: "fail",
+      message: `issuer "${issuer}" is deactivated`,
+      fix: `register a new issuer name, or reactivate it deliberately in jwt_issuers`,
+    };
   const keys = await client.request<KeyRow[]>("GET", `jwt_public_keys?issuer=eq.${enc(issuer)}&select=kid,is_active,jwks_uri`);
   const mine = keys.find((k) => k.kid === kid);
   const jwks = keys.find((k) => k.jwks_uri !== null && k.is_active);
-  if (mine && !mine.is_active) return { id: "writer", status: "fail", message: `key ${kid} of issuer "${issuer}" is deactivated`, fix: `generate a new key (fedjwt keygen) and register it: fedjwt rotate --issuer ${issuer} --public-key <new .pub>` };
+  if (mine && !mine.is_active)
+    return {
+      id: "writer",
+      status: "fail",
+      message: `key ${kid} of issuer "${issuer}" is deactivated`,
+      fix: `generate a new key (fedjwt keygen) and register it: fedjwt rotate --issuer ${issuer} --public-key <new .pub>`,
+    };
   if (!mine && !jwks) {
     const others = keys.filter((k) => k.is_active).map((k) => k.kid ?? "jwks");
-    return { id: "writer", status: "fail", message: `key ${kid} is not registered for issuer "${issuer}" (active keys: ${others.join(", ") || "none"})`, fix: `fedjwt rotate --issuer ${issuer} --public-key <this key's .pub>` };
+    return {
+      id: "writer",
+      status: "fail",
+      message: `key ${kid} is not registered for issuer "${issuer}" (active keys: ${others.join(", ") || "none"})`,
+      fix: `fedjwt rotate --issuer ${issuer} --public-key <this key's .pub>`,
+    };
   }
-  return { id: "writer", status: "ok", message: mine ? `issuer "${issuer}" and key ${kid} are registered and active` : `issuer "${issuer}" is registered with a JWKS URL (${jwks!.jwks_uri})` };
+  return {
+    id: "writer",
+    status: "ok",
+    message: mine
+      ? `issuer "${issuer}" and key ${kid} are registered and active`
+      : `issuer "${issuer}" is registered with a JWKS URL (${jwks!.jwks_uri})`,
+  };
 }
 
 function applyWriterAnswer(
   a: Answer,
-  ctx: { set: (c: DoctorCheck) => void; checks: Map<DoctorCheckId, DoctorCheck>; issuer: string; kid: string; audience: string; table: string; fn: string },
+  ctx: {
+    set: (c: DoctorCheck) => void;
+    checks: Map<DoctorCheckId, DoctorCheck>;
+    issuer: string;
+    kid: string;
+    audience: string;
+    table: string;
+    fn: string;
+  },
 ): void {
   const { set, checks } = ctx;
   const reason = gatewayReason(a);
   const postgrestSkip = { id: "postgrest", status: "skip", message: "not checked: the function refused the writer's token" } as const;
   if (reason === "audience_mismatch") {
     if (!checks.has("writer")) set({ id: "writer", status: "ok", message: `the function knows issuer "${ctx.issuer}" and key ${ctx.kid}` });
-    set({ id: "audience", status: "fail", http: http(a), message: `the function refused aud "${ctx.audience}" (401 audience_mismatch): its FEDJWT_AUDIENCE is something else`, fix: `supabase secrets set FEDJWT_AUDIENCE=${ctx.audience} (or, if writers use the configured value, pass it with --audience)` });
+    set({
+      id: "audience",
+      status: "fail",
+      http: http(a),
+      message: `the function refused aud "${ctx.audience}" (401 audience_mismatch): its FEDJWT_AUDIENCE is something else`,
+      fix: `supabase secrets set FEDJWT_AUDIENCE=${ctx.audience} (or, if writers use the configured value, pass it with --audience)`,
+    });
     set(postgrestSkip);
     return;
   }
   if (reason !== undefined) {
     const r = REASONS[reason as keyof typeof REASONS];
-    const refused = { status: "fail", http: http(a), message: `the function refused the writer's token: ${a.status} ${reason} (${r.message})`, fix: r.hint } as const;
+    const refused = {
+      status: "fail",
+      http: http(a),
+      message: `the function refused the writer's token: ${a.status} ${reason} (${r.message})`,
+      fix: r.hint,
+    } as const;
     if (reason === "token_expired" || reason === "token_not_yet_valid") {
       if (!checks.has("writer")) set({ id: "writer", status: "skip", message: "not checked: see the clock" });
       set({ id: "audience", ...refused, fix: "sync this machine's clock (NTP)" });
@@ -250,22 +358,46 @@ function applyWriterAnswer(
     return;
   }
   // The function accepted the token and forwarded the request: what follows is PostgREST's answer.
-  if (!checks.has("writer")) set({ id: "writer", status: "ok", message: `the function accepted a token from issuer "${ctx.issuer}" (key ${ctx.kid})` });
+  if (!checks.has("writer"))
+    set({ id: "writer", status: "ok", message: `the function accepted a token from issuer "${ctx.issuer}" (key ${ctx.kid})` });
   set({ id: "audience", status: "ok", message: `the function accepts aud "${ctx.audience}"` });
   const code = typeof a.body?.code === "string" ? a.body.code : undefined;
   const message = typeof a.body?.message === "string" ? a.body.message : "";
   const accepted = `PostgREST accepted the function's re-signed token`;
   if (a.status === 401 || /^PGRST3/.test(code ?? "")) {
-    set({ id: "postgrest", status: "fail", http: http(a), message: `PostgREST refused the function's re-signed token (${summarize(a)})`, fix: "FEDJWT_LEGACY_JWT_SECRET must be the project's JWT secret (Dashboard → Settings → JWT Keys), or FEDJWT_SIGNING_JWK the private JWK of a signing key imported into the project" });
+    set({
+      id: "postgrest",
+      status: "fail",
+      http: http(a),
+      message: `PostgREST refused the function's re-signed token (${summarize(a)})`,
+      fix: "FEDJWT_LEGACY_JWT_SECRET must be the project's JWT secret (Dashboard → Settings → JWT Keys), or FEDJWT_SIGNING_JWK the private JWK of a signing key imported into the project",
+    });
   } else if (code === "42501" && /set role|permission denied to set/i.test(message)) {
-    set({ id: "postgrest", status: "fail", http: http(a), message: `PostgREST could not switch to the issuer's db_role (${summarize(a)})`, fix: "the db_role must be granted to authenticator: grant <db_role> to authenticator" });
+    set({
+      id: "postgrest",
+      status: "fail",
+      http: http(a),
+      message: `PostgREST could not switch to the issuer's db_role (${summarize(a)})`,
+      fix: "the db_role must be granted to authenticator: grant <db_role> to authenticator",
+    });
   } else if (a.status < 300) {
     set({ id: "postgrest", status: "ok", http: http(a), message: `${accepted} (${a.status} for ${ctx.table})` });
   } else if ((code === "PGRST205" || code === "42P01") && ctx.table === PROBE_TABLE) {
     set({ id: "postgrest", status: "ok", http: http(a), message: `${accepted} (it looked up the probe table: ${a.status} ${code})` });
   } else if (code === "42501") {
-    set({ id: "postgrest", status: "ok", http: http(a), message: `${accepted}; the writer may not read ${ctx.table} (${a.status} 42501), as its grants and policies say` });
+    set({
+      id: "postgrest",
+      status: "ok",
+      http: http(a),
+      message: `${accepted}; the writer may not read ${ctx.table} (${a.status} 42501), as its grants and policies say`,
+    });
   } else {
-    set({ id: "postgrest", status: "fail", http: http(a), message: `the request through the function failed: ${summarize(a)}`, fix: "see the function's and PostgREST's logs" });
+    set({
+      id: "postgrest",
+      status: "fail",
+      http: http(a),
+      message: `the request through the function failed: ${summarize(a)}`,
+      fix: "see the function's and PostgREST's logs",
+    });
   }
 }

@@ -8,7 +8,8 @@ export async function readText(path: string, what: string): Promise<string> {
     return await readFile(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : "unreadable";
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : "unreadable";
     throw new CliError("file_unreadable", `cannot read ${what} ${path}: ${why}`);
   }
 }

@@ -41,16 +41,36 @@ export class RegistryClient {
     }
     if (res.ok) return parsed as T;
     const err = (parsed ?? {}) as { code?: string; message?: string };
-    const upstream = { status: res.status, ...(err.code !== undefined ? { upstreamCode: err.code } : {}), ...(err.message !== undefined ? { upstreamMessage: err.message } : {}) };
+    const upstream = {
+      status: res.status,
+      ...(err.code !== undefined ? { upstreamCode: err.code } : {}),
+      ...(err.message !== undefined ? { upstreamMessage: err.message } : {}),
+    };
     if (res.status === 401 || res.status === 403) {
-      throw new CliError("key_refused", `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY`, upstream);
+      throw new CliError(
+        "key_refused",
+        `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY`,
+        upstream,
+      );
     }
     if (err.code === "PGRST205" || err.code === "42P01") {
-      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, { ...upstream, exitCode: 1 });
+      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, {
+        ...upstream,
+        exitCode: 1,
+      });
     }
-    if (res.status === 404) throw new CliError("not_found", `${this.url} answered 404 for /rest/v1/${path.split("?")[0]}: is this a Supabase project URL?`, upstream);
+    if (res.status === 404)
+      throw new CliError(
+        "not_found",
+        `${this.url} answered 404 for /rest/v1/${path.split("?")[0]}: is this a Supabase project URL?`,
+        upstream,
+      );
     const failed = res.status >= 500;
-    throw new CliError(failed ? "upstream_failed" : "request_refused", `${method} ${path.split("?")[0]} failed (HTTP ${res.status}): ${err.message ?? text.slice(0, 200)}`, { ...upstream, exitCode: failed ? 1 : 2 });
+    throw new CliError(
+      failed ? "upstream_failed" : "request_refused",
+      `${method} ${path.split("?")[0]} failed (HTTP ${res.status}): ${err.message ?? text.slice(0, 200)}`,
+      { ...upstream, exitCode: failed ? 1 : 2 },
+    );
   }
 }
 
@@ -60,7 +80,8 @@ export function connection(values: { url?: string | undefined; "service-role-key
   const key = values["service-role-key"] ?? process.env.SUPABASE_SERVICE_ROLE_KEY ?? process.env.SUPABASE_SECRET_KEY;
   if (!url) throw new CliError("bad_arguments", `--url (or SUPABASE_URL) is required (see: fedjwt ${command} --help)`);
   if (!/^https?:\/\/[^/]+/.test(url)) throw new CliError("bad_arguments", `--url ${JSON.stringify(url)} is not an http(s) URL`);
-  if (!key) throw new CliError("bad_arguments", `--service-role-key (or SUPABASE_SERVICE_ROLE_KEY) is required (see: fedjwt ${command} --help)`);
+  if (!key)
+    throw new CliError("bad_arguments", `--service-role-key (or SUPABASE_SERVICE_ROLE_KEY) is required (see: fedjwt ${command} --help)`);
   return new RegistryClient(url, key);
 }
 

@@ -33,10 +33,16 @@ export type FlagSpec = StringFlag | BooleanFlag;
 export type FlagSpecs = Record<string, FlagSpec>;
 
 type FlagValue<F> = F extends BooleanFlag
-  ? F extends { default: boolean } ? boolean : boolean | undefined
-  : F extends { multiple: true } ? F extends { default: readonly string[] } ? string[] : string[] | undefined
-  : F extends { default: string } | { required: true } ? string
-  : string | undefined;
+  ? F extends { default: boolean }
+    ? boolean
+    : boolean | undefined
+  : F extends { multiple: true }
+    ? F extends { default: readonly string[] }
+      ? string[]
+      : string[] | undefined
+    : F extends { default: string } | { required: true }
+      ? string
+      : string | undefined;
 
 /** The parsed values of a command's flags, typed from its spec. */
 export type FlagValues<F extends FlagSpecs> = { -readonly [K in keyof F]: FlagValue<F[K]> };
@@ -120,9 +126,15 @@ function bad(command: string, message: string): CliError {
  * positionals are refused. A string flag takes the next argument even when it starts with "-" (kids are
  * base64url and one in 64 does), unless that argument is one of the command's own flags or -h/--help.
  */
-export function parseFlags<F extends FlagSpecs>(spec: { name: string; flags: F; positionals?: string | undefined }, argv: string[]): { values: FlagValues<F>; positionals: string[] } {
+export function parseFlags<F extends FlagSpecs>(
+  spec: { name: string; flags: F; positionals?: string | undefined },
+  argv: string[],
+): { values: FlagValues<F>; positionals: string[] } {
   const flags: Record<string, FlagSpec> = spec.flags;
-  const options = Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, { type: f.type }])) as Record<string, { type: "string" | "boolean" }>;
+  const options = Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, { type: f.type }])) as Record<
+    string,
+    { type: "string" | "boolean" }
+  >;
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   const isOwnFlag = (v: string) => v === "-h" || v === "--help" || (v.startsWith("--") && Object.hasOwn(flags, v.slice(2).split("=")[0]!));
   const values: Record<string, unknown> = {};
@@ -130,7 +142,8 @@ export function parseFlags<F extends FlagSpecs>(spec: { name: string; flags: F; 
   for (const t of tokens) {
     if (t.kind === "option-terminator") continue;
     if (t.kind === "positional") {
-      if (spec.positionals === undefined) throw bad(spec.name, `Unexpected argument '${t.value}'. This command does not take positional arguments`);
+      if (spec.positionals === undefined)
+        throw bad(spec.name, `Unexpected argument '${t.value}'. This command does not take positional arguments`);
       positionals.push(t.value);
       continue;
     }
@@ -141,7 +154,8 @@ export function parseFlags<F extends FlagSpecs>(spec: { name: string; flags: F; 
       values[t.name] = true;
       continue;
     }
-    if (t.value === undefined || (!t.inlineValue && isOwnFlag(t.value))) throw bad(spec.name, `Option '${t.rawName} ${f.value}' argument missing`);
+    if (t.value === undefined || (!t.inlineValue && isOwnFlag(t.value)))
+      throw bad(spec.name, `Option '${t.rawName} ${f.value}' argument missing`);
     if (f.multiple) values[t.name] = [...((values[t.name] as string[] | undefined) ?? []), t.value];
     else values[t.name] = t.value;
   }

@@ -17,7 +17,10 @@ function project(lastMigration = "20270101120000"): string {
   const dir = tempDir();
   mkdirSync(join(dir, "supabase", "migrations"), { recursive: true });
   writeFileSync(join(dir, "supabase", "config.toml"), CONFIG);
-  writeFileSync(join(dir, "supabase", "migrations", `${lastMigration}_profiles.sql`), "create table public.profiles (id uuid primary key);\n");
+  writeFileSync(
+    join(dir, "supabase", "migrations", `${lastMigration}_profiles.sql`),
+    "create table public.profiles (id uuid primary key);\n",
+  );
   writeFileSync(join(dir, ".gitignore"), "node_modules\n*.key\n");
   return dir;
 }
@@ -44,8 +47,9 @@ describe("fedjwt adopt", () => {
       "@fedjwt/signer": "../_shared/fedjwt/signer/index.ts",
       jose: JSON.parse(readFileSync(join(TEMPLATE, "supabase/functions/rest/deno.json"), "utf8")).imports.jose,
     });
-    expect(readFileSync(join(dir, "supabase/functions/_shared/fedjwt/proxy/outbound.ts"), "utf8"))
-      .toBe(readFileSync(join(TEMPLATE, "packages/proxy/src/outbound.ts"), "utf8"));
+    expect(readFileSync(join(dir, "supabase/functions/_shared/fedjwt/proxy/outbound.ts"), "utf8")).toBe(
+      readFileSync(join(TEMPLATE, "packages/proxy/src/outbound.ts"), "utf8"),
+    );
   });
 
   it("stamps the template's migrations after the project's last one, examples only with --examples", () => {
@@ -54,11 +58,15 @@ describe("fedjwt adopt", () => {
     const names = migrations(dir);
     expect(names[0]).toBe("29990101000000_profiles.sql");
     const adopted = names.slice(1);
-    const template = readdirSync(join(TEMPLATE, "supabase/migrations")).filter((f) => f.endsWith(".sql") && !f.includes("_example_")).sort();
+    const template = readdirSync(join(TEMPLATE, "supabase/migrations"))
+      .filter((f) => f.endsWith(".sql") && !f.includes("_example_"))
+      .sort();
     expect(adopted.map((f) => f.slice(15))).toEqual(template.map((f) => f.slice(15)));
     expect(adopted.map((f) => f.slice(0, 14))).toEqual(adopted.map((_, i) => `2999010100000${i + 1}`));
     const body = readFileSync(join(dir, "supabase/migrations", adopted[0]!), "utf8");
-    expect(body).toBe(`-- fedjwt adopt: from template migration ${template[0]}\n${readFileSync(join(TEMPLATE, "supabase/migrations", template[0]!), "utf8")}`);
+    expect(body).toBe(
+      `-- fedjwt adopt: from template migration ${template[0]}\n${readFileSync(join(TEMPLATE, "supabase/migrations", template[0]!), "utf8")}`,
+    );
 
     expect(fedjwt(["adopt", dir, "--examples"]).code).toBe(0);
     const withExamples = migrations(dir);
@@ -76,8 +84,11 @@ describe("fedjwt adopt", () => {
     });
     const first = snapshot();
     expect(first.config.startsWith(CONFIG)).toBe(true);
-    expect(first.config).toMatch(/\[functions\.rest\]\nenabled = true\n#[^\n]*\nverify_jwt = false\nimport_map = "\.\/functions\/rest\/deno\.json"\nentrypoint = "\.\/functions\/rest\/index\.ts"\n$/);
-    for (const entry of ["keys/", "*.pem", "supabase/signing_keys.json", "supabase/functions/.env"]) expect(first.ignore.split("\n")).toContain(entry);
+    expect(first.config).toMatch(
+      /\[functions\.rest\]\nenabled = true\n#[^\n]*\nverify_jwt = false\nimport_map = "\.\/functions\/rest\/deno\.json"\nentrypoint = "\.\/functions\/rest\/index\.ts"\n$/,
+    );
+    for (const entry of ["keys/", "*.pem", "supabase/signing_keys.json", "supabase/functions/.env"])
+      expect(first.ignore.split("\n")).toContain(entry);
     expect(first.ignore.split("\n").filter((l) => l === "*.key")).toHaveLength(1); // already there, not repeated
 
     const again = fedjwt(["adopt", dir, "--json"]);
@@ -91,15 +102,27 @@ describe("fedjwt adopt", () => {
   });
 
   it.each([
-    ["a changed function file", (dir: string) => writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "// mine\n"), /supabase\/functions\/rest\/index\.ts exists with other content/],
-    ["an edited adopted migration", (dir: string) => {
-      const f = migrations(dir).find((n) => n.includes("key_registry"))!;
-      writeFileSync(join(dir, "supabase/migrations", f), `${readFileSync(join(dir, "supabase/migrations", f), "utf8")}\n-- edited\n`);
-    }, /adopted from .*key_registry\.sql\) differs from the template's/],
-    ["[functions.rest] with verify_jwt = true", (dir: string) => {
-      const p = join(dir, "supabase/config.toml");
-      writeFileSync(p, readFileSync(p, "utf8").replace("verify_jwt = false", "verify_jwt = true"));
-    }, /without verify_jwt = false/],
+    [
+      "a changed function file",
+      (dir: string) => writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "// mine\n"),
+      /supabase\/functions\/rest\/index\.ts exists with other content/,
+    ],
+    [
+      "an edited adopted migration",
+      (dir: string) => {
+        const f = migrations(dir).find((n) => n.includes("key_registry"))!;
+        writeFileSync(join(dir, "supabase/migrations", f), `${readFileSync(join(dir, "supabase/migrations", f), "utf8")}\n-- edited\n`);
+      },
+      /adopted from .*key_registry\.sql\) differs from the template's/,
+    ],
+    [
+      "[functions.rest] with verify_jwt = true",
+      (dir: string) => {
+        const p = join(dir, "supabase/config.toml");
+        writeFileSync(p, readFileSync(p, "utf8").replace("verify_jwt = false", "verify_jwt = true"));
+      },
+      /without verify_jwt = false/,
+    ],
   ])("refuses %s, writes nothing, exit 2", (_label, edit, message) => {
     const dir = project();
     expect(fedjwt(["adopt", dir]).code).toBe(0);
@@ -153,7 +176,8 @@ describe("fedjwt.mjs, the bundled CLI", () => {
     const elsewhere = tempDir();
     copyFileSync(BUNDLE, join(elsewhere, "fedjwt.mjs"));
     const dir = project();
-    const run = (args: string[]) => spawnSync(process.execPath, [join(elsewhere, "fedjwt.mjs"), ...args], { cwd: elsewhere, encoding: "utf8", timeout: 30_000 });
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [join(elsewhere, "fedjwt.mjs"), ...args], { cwd: elsewhere, encoding: "utf8", timeout: 30_000 });
     expect(existsSync(join(elsewhere, "node_modules"))).toBe(false);
     const keys = run(["keygen", "--issuer", "bundle-writer", "--target", "staging", "--out", join(elsewhere, "keys"), "--json"]);
     expect(keys.status).toBe(0);

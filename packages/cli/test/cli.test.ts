@@ -87,8 +87,23 @@ describe("mint", () => {
     const dir = tempDir();
     const gen = JSON.parse(keygen(dir, "inventory", ["--alg", alg, "--json"]).stdout);
     const r = fedjwt([
-      "mint", "--issuer", "inventory", "--key", gen.files.privateKey, "--audience", "target-aud",
-      "--role", "stock_writer", "--role", "reader", "--claim", "site=berlin", "--claim", "shift:=3", "--sub", "job-9",
+      "mint",
+      "--issuer",
+      "inventory",
+      "--key",
+      gen.files.privateKey,
+      "--audience",
+      "target-aud",
+      "--role",
+      "stock_writer",
+      "--role",
+      "reader",
+      "--claim",
+      "site=berlin",
+      "--claim",
+      "shift:=3",
+      "--sub",
+      "job-9",
     ]);
     expect(r.code).toBe(0);
     const token = r.stdout.trim();
@@ -124,7 +139,10 @@ describe("mint", () => {
     [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--alg", "none"], /--alg "none" is not one of/],
     [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--expires-in", "10m"], /over 300s.*\[lifetime_too_long\]/],
     [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--expires-in", "soon"], /\[lifetime_invalid\]/],
-    [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--claim", "role=service_role"], /claim "role" is reserved.*\[claim_reserved\]/],
+    [
+      (k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--claim", "role=service_role"],
+      /claim "role" is reserved.*\[claim_reserved\]/,
+    ],
     [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--claim", "novalue"], /is not key=value/],
     [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--claim", "n:={"], /not JSON/],
     [(k: string) => ["mint", "--issuer", "svc", "--key", k, "--audience", "a", "--role", "bad role"], /\[roles_invalid\]/],
@@ -200,7 +218,10 @@ describe("register refuses what can never be a writer, before reaching the proje
   it.each(["supabase", "supabase-demo", "my-supabase"])("register --issuer %s → exit 2, one line", (issuer) => {
     const dir = tempDir();
     const gen = JSON.parse(keygen(dir, "svc", ["--json"]).stdout);
-    expectOneLineRefusal(fedjwt(["register", "--issuer", issuer, "--public-key", gen.files.publicKey], { env: offline }), /names containing "supabase"/);
+    expectOneLineRefusal(
+      fedjwt(["register", "--issuer", issuer, "--public-key", gen.files.publicKey], { env: offline }),
+      /names containing "supabase"/,
+    );
   });
 });
 
@@ -265,8 +286,17 @@ describe("the command specs: one source for parsing and help", () => {
 
   it("a string flag takes the next argument even when it starts with a dash", () => {
     expect(parseFlags(spec, ["--issuer", "a", "--kid", "-x1"]).values).toEqual({ issuer: "a", kid: "-x1", role: [] });
-    expect(parseFlags(spec, ["--kid", "-abc", "--force", "--issuer", "-i"]).values).toEqual({ kid: "-abc", force: true, issuer: "-i", role: [] });
-    expect(parseFlags(spec, ["--kid=-y", "--issuer=a", "--role", "-r", "--role", "b"]).values).toEqual({ kid: "-y", issuer: "a", role: ["-r", "b"] });
+    expect(parseFlags(spec, ["--kid", "-abc", "--force", "--issuer", "-i"]).values).toEqual({
+      kid: "-abc",
+      force: true,
+      issuer: "-i",
+      role: [],
+    });
+    expect(parseFlags(spec, ["--kid=-y", "--issuer=a", "--role", "-r", "--role", "b"]).values).toEqual({
+      kid: "-y",
+      issuer: "a",
+      role: ["-r", "b"],
+    });
   });
 
   it.each([
@@ -295,7 +325,9 @@ describe("the command specs: one source for parsing and help", () => {
     // Each documented flag parses (with a value when it takes one); an undocumented one does not.
     for (const flag of documented) {
       const argv = command.flags[flag]!.type === "string" ? [`--${flag}`, "-x"] : [`--${flag}`];
-      expect(() => parseFlags({ name, flags: command.flags, positionals: command.positionals }, argv)).not.toThrow(/Unknown option|argument missing/);
+      expect(() => parseFlags({ name, flags: command.flags, positionals: command.positionals }, argv)).not.toThrow(
+        /Unknown option|argument missing/,
+      );
     }
     expect(fedjwt([name, "--definitely-not-a-flag"]).stderr).toMatch(/Unknown option '--definitely-not-a-flag'/);
     expect(documented.length).toBeGreaterThan(0);
@@ -304,8 +336,17 @@ describe("the command specs: one source for parsing and help", () => {
 
 describe("typed errors", () => {
   it("CliError keeps the CLI's code apart from the project's status and code", () => {
-    const e = new CliError("request_refused", "POST jwt_issuers failed", { status: 409, upstreamCode: "23505", upstreamMessage: "duplicate key" });
-    expect({ code: e.code, exitCode: e.exitCode, status: e.status, upstreamCode: e.upstreamCode }).toEqual({ code: "request_refused", exitCode: 2, status: 409, upstreamCode: "23505" });
+    const e = new CliError("request_refused", "POST jwt_issuers failed", {
+      status: 409,
+      upstreamCode: "23505",
+      upstreamMessage: "duplicate key",
+    });
+    expect({ code: e.code, exitCode: e.exitCode, status: e.status, upstreamCode: e.upstreamCode }).toEqual({
+      code: "request_refused",
+      exitCode: 2,
+      status: 409,
+      upstreamCode: "23505",
+    });
     expect(CLI_CODES).toContain(e.code);
     expect(new CliError("unreachable", "x", 1).exitCode).toBe(1);
   });
@@ -315,17 +356,41 @@ describe("typed errors", () => {
     const answer = (status: number, body: unknown) => () => Promise.resolve(new Response(JSON.stringify(body), { status }));
     const failure = (status: number, body: unknown) => {
       const client = new RegistryClient("http://project.test", "sb_secret_x", answer(status, body) as typeof fetch);
-      return client.request("GET", "jwt_issuers").then(() => undefined, (e: CliError) => ({ code: e.code, exitCode: e.exitCode, status: e.status, upstreamCode: e.upstreamCode }));
+      return client.request("GET", "jwt_issuers").then(
+        () => undefined,
+        (e: CliError) => ({ code: e.code, exitCode: e.exitCode, status: e.status, upstreamCode: e.upstreamCode }),
+      );
     };
-    expect(await failure(409, { code: "23505", message: "duplicate key value" })).toEqual({ code: "request_refused", exitCode: 2, status: 409, upstreamCode: "23505" });
-    expect(await failure(404, { code: "PGRST205", message: "Could not find the table" })).toEqual({ code: "registry_missing", exitCode: 1, status: 404, upstreamCode: "PGRST205" });
-    expect(await failure(401, { message: "Invalid API key" })).toEqual({ code: "key_refused", exitCode: 2, status: 401, upstreamCode: undefined });
-    expect(await failure(500, { code: "XX000", message: "boom" })).toEqual({ code: "upstream_failed", exitCode: 1, status: 500, upstreamCode: "XX000" });
+    expect(await failure(409, { code: "23505", message: "duplicate key value" })).toEqual({
+      code: "request_refused",
+      exitCode: 2,
+      status: 409,
+      upstreamCode: "23505",
+    });
+    expect(await failure(404, { code: "PGRST205", message: "Could not find the table" })).toEqual({
+      code: "registry_missing",
+      exitCode: 1,
+      status: 404,
+      upstreamCode: "PGRST205",
+    });
+    expect(await failure(401, { message: "Invalid API key" })).toEqual({
+      code: "key_refused",
+      exitCode: 2,
+      status: 401,
+      upstreamCode: undefined,
+    });
+    expect(await failure(500, { code: "XX000", message: "boom" })).toEqual({
+      code: "upstream_failed",
+      exitCode: 1,
+      status: 500,
+      upstreamCode: "XX000",
+    });
   });
 });
 
 describe("doctor, on answers the local stack cannot give", () => {
-  const answering = (status: number, body: unknown) => () => Promise.resolve(new Response(JSON.stringify(body), { status, headers: { date: new Date().toUTCString() } }));
+  const answering = (status: number, body: unknown) => () =>
+    Promise.resolve(new Response(JSON.stringify(body), { status, headers: { date: new Date().toUTCString() } }));
 
   it.each([
     [401, { message: "Invalid API key" }, /refused the apikey/, /--anon-key/],
@@ -333,7 +398,11 @@ describe("doctor, on answers the local stack cannot give", () => {
     [502, { message: "Bad gateway" }, /answered HTTP 502/, /function's logs/],
   ])("%i %j → function check fails with its fix", async (status, body, message, fix) => {
     const { doctor } = await import("../src/doctor.ts");
-    const report = await doctor({ url: "https://project.test", anonKey: "sb_publishable_x", fetch: answering(status, body) as typeof fetch });
+    const report = await doctor({
+      url: "https://project.test",
+      anonKey: "sb_publishable_x",
+      fetch: answering(status, body) as typeof fetch,
+    });
     const fn = report.checks.find((c) => c.id === "function")!;
     expect({ ok: report.ok, status: fn.status, http: fn.http?.status }).toEqual({ ok: false, status: "fail", http: status });
     expect(fn.message).toMatch(message);

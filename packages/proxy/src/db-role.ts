@@ -1,7 +1,5 @@
 /** Roles a writer's token must never switch to, whatever the registry says: Supabase's API and internal roles. */
-const REFUSED = new Set([
-  "anon", "authenticated", "service_role", "authenticator", "postgres", "dashboard_user", "pgbouncer",
-]);
+const REFUSED = new Set(["anon", "authenticated", "service_role", "authenticator", "postgres", "dashboard_user", "pgbouncer"]);
 
 /**
  * The gateway's own check of a registry db_role, on top of the registry's (federation.is_writer_role at

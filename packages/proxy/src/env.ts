@@ -83,8 +83,12 @@ export function proxyOptionsFromEnv(get: (name: string) => string | undefined): 
   if (registry !== undefined) options.registryTimeoutMs = registry;
   const schemas = get(ENV.allowedSchemas);
   if (schemas !== undefined && schemas !== "") {
-    const list = schemas.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    if (list.length === 0 || !list.every((s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s))) problems.push(`${ENV.allowedSchemas} must be a comma-separated list of schema names`);
+    const list = schemas
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+    if (list.length === 0 || !list.every((s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s)))
+      problems.push(`${ENV.allowedSchemas} must be a comma-separated list of schema names`);
     else options.allowedSchemas = list;
   }
   return options;

@@ -77,29 +77,46 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const upstreamTimeout = options.upstreamTimeoutMs ?? 10_000;
   const base = options.supabaseUrl.replace(/\/+$/, "");
-  const registry = options.registry ?? cachedRegistry(
-    postgrestRegistry({ supabaseUrl: base, serviceKey: options.serviceKey, fetch: doFetch, timeoutMs: options.registryTimeoutMs ?? 3000 }),
-    { ttlMs: options.keyCacheTtlMs ?? 5000, now },
-  );
+  const registry =
+    options.registry ??
+    cachedRegistry(
+      postgrestRegistry({
+        supabaseUrl: base,
+        serviceKey: options.serviceKey,
+        fetch: doFetch,
+        timeoutMs: options.registryTimeoutMs ?? 3000,
+      }),
+      { ttlMs: options.keyCacheTtlMs ?? 5000, now },
+    );
   const jwks = new JwksPool({ ...options.jwks, fetch: doFetch });
-  const tokenCache = options.tokenCache === false
-    ? null
-    : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: options.keyCacheTtlMs ?? 5000, now });
+  const tokenCache =
+    options.tokenCache === false
+      ? null
+      : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: options.keyCacheTtlMs ?? 5000, now });
   const allowedSchemas = new Set(options.allowedSchemas ?? ["public"]);
 
   const problems = [...(options.configProblems ?? [])];
-  const signer: Promise<OutboundSigner | null> = problems.length > 0
-    ? Promise.resolve(null)
-    : createOutboundSigner(options.signingKey).catch((e: Error) => {
-      problems.push(e.message);
-      return null;
-    });
+  const signer: Promise<OutboundSigner | null> =
+    problems.length > 0
+      ? Promise.resolve(null)
+      : createOutboundSigner(options.signingKey).catch((e: Error) => {
+          problems.push(e.message);
+          return null;
+        });
   void signer.then((s) => {
     if (!s) log({ level: "error", event: "proxy_misconfigured", problems, note: "every request is refused with 503 until this is fixed" });
   });
 
   function reject(reason: Reason, details: string | null, req: Request, extra: Record<string, unknown> = {}): Response {
-    log({ level: "warn", event: "request_rejected", reason, status: REASONS[reason].status, method: req.method, path: new URL(req.url).pathname, ...extra });
+    log({
+      level: "warn",
+      event: "request_rejected",
+      reason,
+      status: REASONS[reason].status,
+      method: req.method,
+      path: new URL(req.url).pathname,
+      ...extra,
+    });
     return errorResponse(reason, details);
   }
 
@@ -150,7 +167,13 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
           : reject("upstream_unreachable", null, req, { issuer, kid });
       }
       if (upstream.status === 401) {
-        log({ level: "error", event: "upstream_rejected_token", issuer, kid, note: "PostgREST refused the re-signed token: does the signing key match the project's JWT secret or signing key?" });
+        log({
+          level: "error",
+          event: "upstream_rejected_token",
+          issuer,
+          kid,
+          note: "PostgREST refused the re-signed token: does the signing key match the project's JWT secret or signing key?",
+        });
       }
       return new Response(req.method === "HEAD" ? null : upstream.body, {
         status: upstream.status,

@@ -15,7 +15,13 @@ export {
   type RegistryKey,
 } from "./registry.ts";
 export { isAllowedJwksUri, JwksPool, type JwksOptions } from "./jwks.ts";
-export { createOutboundSigner, GATEWAY_MARKER_CLAIM, MAX_OUTBOUND_LIFETIME_SECONDS, outboundClaims, type SigningKeyConfig } from "./outbound.ts";
+export {
+  createOutboundSigner,
+  GATEWAY_MARKER_CLAIM,
+  MAX_OUTBOUND_LIFETIME_SECONDS,
+  outboundClaims,
+  type SigningKeyConfig,
+} from "./outbound.ts";
 export { isWriterDbRoleName } from "./db-role.ts";
 export { checkProfiles } from "./profiles.ts";
 export { resolveTarget, type Target } from "./paths.ts";

@@ -57,7 +57,10 @@ export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<J
     }
   }
   if (count > 0 && new TextEncoder().encode(JSON.stringify(writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
-    throw new JwtVerificationError("claim_invalid", `the writer's own claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, { issuer: v.issuer, kid: v.kid });
+    throw new JwtVerificationError("claim_invalid", `the writer's own claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, {
+      issuer: v.issuer,
+      kid: v.kid,
+    });
   }
   // A token accepted within the clock tolerance may have exp <= now: give it one second rather than none.
   const exp = Math.max(now + 1, Math.min(now + MAX_OUTBOUND_LIFETIME_SECONDS, v.claims.exp));
@@ -95,7 +98,8 @@ export async function createOutboundSigner(config: SigningKeyConfig | undefined)
   // `supabase gen signing-key` prints key_ops ["sign","verify"], use "sig" and ext true: WebCrypto refuses a
   // private key with "verify" usage, and the gateway only signs. Those members are dropped, never trusted.
   const { key_ops: _ops, use: _use, ext: _ext, ...material } = jwk;
-  if (jwk.use !== undefined && jwk.use !== "sig") throw new SigningKeyError(`the signing JWK says use ${jwk.use}; a signing key has use sig`);
+  if (jwk.use !== undefined && jwk.use !== "sig")
+    throw new SigningKeyError(`the signing JWK says use ${jwk.use}; a signing key has use sig`);
   if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes("sign"))) {
     throw new SigningKeyError("the signing JWK's key_ops do not include sign");
   }

@@ -57,7 +57,8 @@ export interface PostgrestRegistryOptions {
   timeoutMs?: number;
 }
 
-const COLUMNS = "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,db_role_valid,allowed_roles,max_token_lifetime_seconds,require_jti";
+const COLUMNS =
+  "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,db_role_valid,allowed_roles,max_token_lifetime_seconds,require_jti";
 
 /** True when a key is a JWT (legacy anon/service_role), false for sb_publishable_/sb_secret_ keys. */
 export function isJwtKey(key: string): boolean {
@@ -73,9 +74,18 @@ type Row = RegistryKey & IssuerPolicy;
 
 function isRow(v: unknown): v is Row {
   const r = v as Row;
-  return !!r && typeof r === "object" && typeof r.issuer === "string" && typeof r.alg === "string" &&
-    typeof r.usable === "boolean" && typeof r.db_role === "string" && typeof r.db_role_valid === "boolean" && Array.isArray(r.allowed_roles) &&
-    typeof r.max_token_lifetime_seconds === "number" && typeof r.require_jti === "boolean";
+  return (
+    !!r &&
+    typeof r === "object" &&
+    typeof r.issuer === "string" &&
+    typeof r.alg === "string" &&
+    typeof r.usable === "boolean" &&
+    typeof r.db_role === "string" &&
+    typeof r.db_role_valid === "boolean" &&
+    Array.isArray(r.allowed_roles) &&
+    typeof r.max_token_lifetime_seconds === "number" &&
+    typeof r.require_jti === "boolean"
+  );
 }
 
 /** Reads the registry through PostgREST with the service key (no caching: see `cachedRegistry`). */
@@ -118,7 +128,15 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
         issuer,
         policy: { db_role, db_role_valid, allowed_roles, max_token_lifetime_seconds, require_jti },
         keys: rows.map(({ issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at }) => ({
-          issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at,
+          issuer,
+          kid,
+          alg,
+          public_key_pem,
+          public_jwk,
+          jwks_uri,
+          usable,
+          not_before,
+          expires_at,
         })),
       };
     },
@@ -133,10 +151,14 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
     },
     async issuerNames() {
       let total: number | undefined;
-      const body = await call("jwt_issuers?select=issuer", { headers: { ...auth, accept: "application/json", prefer: "count=exact" } }, (h) => {
-        const m = /\/(\d+)$/.exec(h.get("content-range") ?? "");
-        total = m ? Number(m[1]) : undefined;
-      });
+      const body = await call(
+        "jwt_issuers?select=issuer",
+        { headers: { ...auth, accept: "application/json", prefer: "count=exact" } },
+        (h) => {
+          const m = /\/(\d+)$/.exec(h.get("content-range") ?? "");
+          total = m ? Number(m[1]) : undefined;
+        },
+      );
       if (!Array.isArray(body) || !body.every((r) => typeof (r as { issuer?: unknown })?.issuer === "string")) {
         throw new ProxyError("registry_unavailable", "unexpected registry rows");
       }

@@ -151,7 +151,16 @@ export async function rawToken(w: Writer, payload: JWTPayload, header: Record<st
 /** The standard claims of a good token from `w`, minted now. */
 export function goodClaims(w: Writer, extra: JWTPayload = {}): JWTPayload {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: w.issuer, aud: AUDIENCE, sub: "worker-1", iat: now, exp: now + 60, jti: crypto.randomUUID(), roles: ["widgets_writer"], ...extra };
+  return {
+    iss: w.issuer,
+    aud: AUDIENCE,
+    sub: "worker-1",
+    iat: now,
+    exp: now + 60,
+    jti: crypto.randomUUID(),
+    roles: ["widgets_writer"],
+    ...extra,
+  };
 }
 
 export interface Harness {

@@ -1,5 +1,12 @@
 import { compactVerify, errors as joseErrors, type CryptoKey as JoseCryptoKey } from "jose";
-import { APP_ROLE_PATTERN, GATEWAY_RESERVED_CLAIMS, importPublicKey, isPlatformIssuerName, ISSUER_PATTERN, type SupportedAlg } from "@fedjwt/signer";
+import {
+  APP_ROLE_PATTERN,
+  GATEWAY_RESERVED_CLAIMS,
+  importPublicKey,
+  isPlatformIssuerName,
+  ISSUER_PATTERN,
+  type SupportedAlg,
+} from "@fedjwt/signer";
 import { isWriterDbRoleName } from "./db-role.ts";
 import { JwtVerificationError, ProxyError } from "./errors.ts";
 import { JwksPool } from "./jwks.ts";
@@ -100,7 +107,8 @@ function mapJoseError(e: unknown, ctx: Ctx): never {
   if (e instanceof ProxyError) throw e;
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw new JwtVerificationError("bad_signature", null, ctx);
   if (e instanceof joseErrors.JWKSNoMatchingKey) throw new JwtVerificationError("unknown_kid", "no key in the issuer's JWKS matches", ctx);
-  if (e instanceof joseErrors.JWKSMultipleMatchingKeys) throw new JwtVerificationError("kid_missing", "several JWKS keys match; set kid", ctx);
+  if (e instanceof joseErrors.JWKSMultipleMatchingKeys)
+    throw new JwtVerificationError("kid_missing", "several JWKS keys match; set kid", ctx);
   if (e instanceof joseErrors.JOSEAlgNotAllowed) throw new JwtVerificationError("alg_not_allowed", null, ctx);
   if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || e instanceof TypeError) {
     throw new ProxyError("jwks_unavailable", "the JWKS endpoint could not be fetched");
@@ -117,22 +125,26 @@ function numericClaim(claims: Record<string, unknown>, name: string, required: b
     if (required) throw new JwtVerificationError("claim_missing", `the ${name} claim is required`, ctx);
     return undefined;
   }
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new JwtVerificationError("claim_invalid", `${name} must be a number of seconds`, ctx);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new JwtVerificationError("claim_invalid", `${name} must be a number of seconds`, ctx);
   return v;
 }
 
 function requestedRoles(claims: Record<string, unknown>, ctx: Ctx): string[] {
   const out = new Set<string>();
   if (claims.roles !== undefined) {
-    if (!Array.isArray(claims.roles) || claims.roles.length > 64) throw new JwtVerificationError("claim_invalid", "roles must be an array of role names", ctx);
+    if (!Array.isArray(claims.roles) || claims.roles.length > 64)
+      throw new JwtVerificationError("claim_invalid", "roles must be an array of role names", ctx);
     for (const r of claims.roles) {
-      if (typeof r !== "string" || !APP_ROLE_PATTERN.test(r)) throw new JwtVerificationError("claim_invalid", "roles must be an array of role names", ctx);
+      if (typeof r !== "string" || !APP_ROLE_PATTERN.test(r))
+        throw new JwtVerificationError("claim_invalid", "roles must be an array of role names", ctx);
       out.add(r);
     }
   }
   // Compatibility with writers that send one role in `role`: it is a requested application role, never a database role.
   if (claims.role !== undefined) {
-    if (typeof claims.role !== "string" || claims.role.length > 63) throw new JwtVerificationError("claim_invalid", "role must be a role name", ctx);
+    if (typeof claims.role !== "string" || claims.role.length > 63)
+      throw new JwtVerificationError("claim_invalid", "role must be a role name", ctx);
     out.add(claims.role);
   }
   return [...out];

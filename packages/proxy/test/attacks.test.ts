@@ -3,7 +3,18 @@
 // PostgREST, that a rejection was logged with that reason, and that the response never echoes the token.
 import { base64url, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, goodClaims, harness, outboundClaims, rawToken, request, SERVICE_KEY, writer, type Harness, type Writer } from "../src/testing.ts";
+import {
+  AUDIENCE,
+  goodClaims,
+  harness,
+  outboundClaims,
+  rawToken,
+  request,
+  SERVICE_KEY,
+  writer,
+  type Harness,
+  type Writer,
+} from "../src/testing.ts";
 import { uuidV5 } from "../src/uuid.ts";
 
 const enc = (v: unknown) => base64url.encode(typeof v === "string" ? v : JSON.stringify(v));
@@ -39,19 +50,33 @@ beforeAll(async () => {
   h.project.add(expired, { expires_at: new Date(Date.now() - 1000).toISOString() });
   // Key windows that do not parse to a finite time fail closed.
   const windows: Writer[] = [];
-  for (const [i, patch] of ([
-    { expires_at: "-infinity" }, { expires_at: "infinity" }, { not_before: "infinity" }, { not_before: "-infinity" }, { not_before: "not a date" },
-  ] as const).entries()) {
+  for (const [i, patch] of (
+    [
+      { expires_at: "-infinity" },
+      { expires_at: "infinity" },
+      { not_before: "infinity" },
+      { not_before: "-infinity" },
+      { not_before: "not a date" },
+    ] as const
+  ).entries()) {
     const x = await writer(`window-${i}`, "ES256", {}, 11 + i);
     h.project.add(x, patch);
     windows.push(x);
   }
   // db_roles the gateway refuses whatever the registry says (the SQL checks would refuse them too).
   const roles: Record<string, Writer> = {};
-  for (const [i, [name, valid]] of ([
-    ["authenticated", true], ["anon", true], ["service_role", true], ["postgres", true], ["supabase_admin", true],
-    ["authenticator", true], ["pg_read_all_data", true], ["drifted_writer", false],
-  ] as const).entries()) {
+  for (const [i, [name, valid]] of (
+    [
+      ["authenticated", true],
+      ["anon", true],
+      ["service_role", true],
+      ["postgres", true],
+      ["supabase_admin", true],
+      ["authenticator", true],
+      ["pg_read_all_data", true],
+      ["drifted_writer", false],
+    ] as const
+  ).entries()) {
     roles[name] = await writer(`dbrole-${i}`, "ES256", { db_role: name, db_role_valid: valid }, 16 + i);
     h.project.add(roles[name]);
   }
@@ -73,10 +98,14 @@ let extraLists: { windows: Writer[]; roles: Record<string, Writer> };
 
 type Case = [name: string, build: () => Promise<Request>, status: number, reason: string];
 
-const tok = (w: () => Writer, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) => async () =>
-  request("/rest/widgets", await rawToken(w(), { ...goodClaims(w()), ...claims }, header));
-const raw = (token: () => Promise<string> | string, path = "/rest/widgets", init: RequestInit = {}) => async () =>
-  request(path, await token(), init as RequestInit & { headers?: Record<string, string> });
+const tok =
+  (w: () => Writer, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
+  async () =>
+    request("/rest/widgets", await rawToken(w(), { ...goodClaims(w()), ...claims }, header));
+const raw =
+  (token: () => Promise<string> | string, path = "/rest/widgets", init: RequestInit = {}) =>
+  async () =>
+    request(path, await token(), init as RequestInit & { headers?: Record<string, string> });
 const without = (name: string) => tok(() => world.w, { [name]: undefined });
 const good = () => rawToken(world.w, goodClaims(world.w));
 
@@ -96,7 +125,12 @@ async function unsigned(header: Record<string, unknown>, payload: Record<string,
 const CASES: Case[] = [
   // -- presence and shape ---------------------------------------------------------------------------
   ["no Authorization header", async () => request("/rest/widgets", null), 401, "token_missing"],
-  ["Basic credentials", async () => request("/rest/widgets", null, { headers: { authorization: "Basic dXNlcjpwYXNz" } }), 401, "token_malformed"],
+  [
+    "Basic credentials",
+    async () => request("/rest/widgets", null, { headers: { authorization: "Basic dXNlcjpwYXNz" } }),
+    401,
+    "token_malformed",
+  ],
   ["empty Bearer", async () => request("/rest/widgets", null, { headers: { authorization: "Bearer " } }), 401, "token_malformed"],
   ["two segments", raw(async () => (await good()).split(".").slice(0, 2).join(".")), 401, "token_malformed"],
   ["four segments", raw(async () => `${await good()}.AAAA`), 401, "token_malformed"],
@@ -106,20 +140,57 @@ const CASES: Case[] = [
   ["header is a JSON array", raw(async () => `${enc([1])}.${enc(goodClaims(world.w))}.c2ln`), 401, "token_malformed"],
   ["payload is not JSON", raw(async () => `${enc({ alg: "ES256" })}.${enc("{oops")}.c2ln`), 401, "token_malformed"],
   ["payload is a JSON string", raw(async () => `${enc({ alg: "ES256" })}.${enc('"iss"')}.c2ln`), 401, "token_malformed"],
-  ["header is not UTF-8", raw(async () => `${base64url.encode(new Uint8Array([0xff, 0xfe, 0x7b]))}.${enc(goodClaims(world.w))}.c2ln`), 401, "token_malformed"],
+  [
+    "header is not UTF-8",
+    raw(async () => `${base64url.encode(new Uint8Array([0xff, 0xfe, 0x7b]))}.${enc(goodClaims(world.w))}.c2ln`),
+    401,
+    "token_malformed",
+  ],
   ["a 9 KB token", raw(async () => `${enc({ alg: "ES256" })}.${enc({ pad: "x".repeat(9000) })}.c2ln`), 401, "token_malformed"],
   // -- algorithm ------------------------------------------------------------------------------------
   ["alg none", raw(() => unsigned({ alg: "none", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
   ["alg None", raw(() => unsigned({ alg: "None", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
   ["no alg", raw(() => unsigned({ kid: world.w.keys.kid })), 401, "alg_not_allowed"],
-  ["HS256 signed with the public key PEM as the secret", raw(() =>
-    new SignJWT(goodClaims(world.w)).setProtectedHeader({ alg: "HS256", kid: world.w.keys.kid }).sign(new TextEncoder().encode(world.w.keys.publicKeyPem))), 401, "alg_not_allowed"],
-  ["HS512", raw(() => new SignJWT(goodClaims(world.w)).setProtectedHeader({ alg: "HS512" }).sign(new TextEncoder().encode("x".repeat(64)))), 401, "alg_not_allowed"],
+  [
+    "HS256 signed with the public key PEM as the secret",
+    raw(() =>
+      new SignJWT(goodClaims(world.w))
+        .setProtectedHeader({ alg: "HS256", kid: world.w.keys.kid })
+        .sign(new TextEncoder().encode(world.w.keys.publicKeyPem)),
+    ),
+    401,
+    "alg_not_allowed",
+  ],
+  [
+    "HS512",
+    raw(() => new SignJWT(goodClaims(world.w)).setProtectedHeader({ alg: "HS512" }).sign(new TextEncoder().encode("x".repeat(64)))),
+    401,
+    "alg_not_allowed",
+  ],
   ["ES384", raw(() => unsigned({ alg: "ES384", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
   ["PS256", raw(() => unsigned({ alg: "PS256", kid: world.w.keys.kid })), 401, "alg_not_allowed"],
-  ["RS256 header on an ES256-registered kid", raw(() => rawToken(world.rsa, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "alg_not_allowed"],
-  ["the legacy service_role JWT (HS256) as the bearer", raw(() => new SignJWT({ role: "service_role", iss: "supabase" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("y".repeat(40)))), 401, "alg_not_allowed"],
-  ["crit header", raw(() => signedRaw(world.w, { alg: "ES256", kid: world.w.keys.kid, crit: ["exp"], exp: 1 }, goodClaims(world.w))), 401, "token_malformed"],
+  [
+    "RS256 header on an ES256-registered kid",
+    raw(() => rawToken(world.rsa, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })),
+    401,
+    "alg_not_allowed",
+  ],
+  [
+    "the legacy service_role JWT (HS256) as the bearer",
+    raw(() =>
+      new SignJWT({ role: "service_role", iss: "supabase" })
+        .setProtectedHeader({ alg: "HS256" })
+        .sign(new TextEncoder().encode("y".repeat(40))),
+    ),
+    401,
+    "alg_not_allowed",
+  ],
+  [
+    "crit header",
+    raw(() => signedRaw(world.w, { alg: "ES256", kid: world.w.keys.kid, crit: ["exp"], exp: 1 }, goodClaims(world.w))),
+    401,
+    "token_malformed",
+  ],
   ["embedded jwk header (attacker's own key)", tok(() => world.w, {}, { jwk: { kty: "EC" } }), 401, "token_malformed"],
   ["jku header", tok(() => world.w, {}, { jku: "https://evil.example/jwks" }), 401, "token_malformed"],
   ["x5u header", tok(() => world.w, {}, { x5u: "https://evil.example/cert" }), 401, "token_malformed"],
@@ -136,30 +207,60 @@ const CASES: Case[] = [
   ["a deactivated issuer", tok(() => extras.gone), 401, "key_inactive"],
   ["a key before its not_before", tok(() => extras.future), 401, "key_inactive"],
   ["a key after its expires_at", tok(() => extras.expired), 401, "key_inactive"],
-  ...(["expires_at -infinity", "expires_at infinity", "not_before infinity", "not_before -infinity", "not_before unparseable"].map(
+  ...["expires_at -infinity", "expires_at infinity", "not_before infinity", "not_before -infinity", "not_before unparseable"].map(
     (label, i): Case => [`a key window with ${label} (fails closed)`, tok(() => extraLists.windows[i]!), 401, "key_inactive"],
-  )),
+  ),
   ["iss supabase (the hosted anon/service keys' issuer), even with a registry row", tok(() => extras.platform), 401, "unknown_issuer"],
   ["iss supabase-demo (the local keys' issuer), even with a registry row", tok(() => extras.demo), 401, "unknown_issuer"],
   ["iss my-supabase-demo", tok(() => world.w, { iss: "my-supabase-demo" }), 401, "unknown_issuer"],
-  ["signed by another key under the victim's kid", raw(() => rawToken(world.stranger, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "bad_signature"],
-  ["signed by another registered issuer, claiming the victim", raw(() => rawToken(world.other, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })), 401, "bad_signature"],
-  ["payload tampered after signing", raw(async () => {
-    const [h, , s] = (await good()).split(".");
-    return `${h}.${enc({ ...goodClaims(world.w), roles: ["widgets_writer"], sub: "someone-else" })}.${s}`;
-  }), 401, "bad_signature"],
-  ["header tampered after signing", raw(async () => {
-    const [, p, s] = (await good()).split(".");
-    return `${enc({ alg: "ES256", kid: world.w.keys.kid, typ: "JWT", x: 1 })}.${p}.${s}`;
-  }), 401, "bad_signature"],
+  [
+    "signed by another key under the victim's kid",
+    raw(() => rawToken(world.stranger, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })),
+    401,
+    "bad_signature",
+  ],
+  [
+    "signed by another registered issuer, claiming the victim",
+    raw(() => rawToken(world.other, { ...goodClaims(world.w) }, { kid: world.w.keys.kid })),
+    401,
+    "bad_signature",
+  ],
+  [
+    "payload tampered after signing",
+    raw(async () => {
+      const [h, , s] = (await good()).split(".");
+      return `${h}.${enc({ ...goodClaims(world.w), roles: ["widgets_writer"], sub: "someone-else" })}.${s}`;
+    }),
+    401,
+    "bad_signature",
+  ],
+  [
+    "header tampered after signing",
+    raw(async () => {
+      const [, p, s] = (await good()).split(".");
+      return `${enc({ alg: "ES256", kid: world.w.keys.kid, typ: "JWT", x: 1 })}.${p}.${s}`;
+    }),
+    401,
+    "bad_signature",
+  ],
   ["signature truncated", raw(async () => (await good()).slice(0, -10)), 401, "bad_signature"],
-  ["the same signature spelled differently (non-canonical base64url)", raw(async () => {
-    const t = await good();
-    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const last = alphabet.indexOf(t.at(-1)!);
-    return `${t.slice(0, -1)}${alphabet[last ^ 1]}`; // flips an unused low bit: same bytes, other string
-  }), 401, "token_malformed"],
-  ["RS256 signature from an unregistered RSA key", raw(async () => rawToken(await writer("x", "RS256", {}, 1), { ...goodClaims(world.rsa) }, { kid: world.rsa.keys.kid })), 401, "bad_signature"],
+  [
+    "the same signature spelled differently (non-canonical base64url)",
+    raw(async () => {
+      const t = await good();
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      const last = alphabet.indexOf(t.at(-1)!);
+      return `${t.slice(0, -1)}${alphabet[last ^ 1]}`; // flips an unused low bit: same bytes, other string
+    }),
+    401,
+    "token_malformed",
+  ],
+  [
+    "RS256 signature from an unregistered RSA key",
+    raw(async () => rawToken(await writer("x", "RS256", {}, 1), { ...goodClaims(world.rsa) }, { kid: world.rsa.keys.kid })),
+    401,
+    "bad_signature",
+  ],
   // -- time -----------------------------------------------------------------------------------------
   ["expired two minutes ago", tok(() => world.w, { iat: now() - 180, exp: now() - 120 }), 401, "token_expired"],
   ["expired just past the 30 s tolerance", tok(() => world.w, { iat: now() - 90, exp: now() - 31 }), 401, "token_expired"],
@@ -189,17 +290,42 @@ const CASES: Case[] = [
   ["roles: [service_role]", tok(() => world.w, { roles: ["service_role"] }), 403, "role_not_allowed"],
   ["one allowed role and one not", tok(() => world.w, { roles: ["widgets_writer", "orders_writer"] }), 403, "role_not_allowed"],
   ["another issuer's role", tok(() => world.other, { roles: ["widgets_writer"] }), 403, "role_not_allowed"],
-  ...(["authenticated", "anon", "service_role", "postgres", "supabase_admin", "authenticator", "pg_read_all_data", "drifted_writer"].map(
-    (role): Case => [`registry db_role ${role}${role === "drifted_writer" ? " (flagged by the view's read-time check)" : ""}`, tok(() => extraLists.roles[role]!, { roles: [] }), 403, "db_role_refused"],
-  )),
+  ...["authenticated", "anon", "service_role", "postgres", "supabase_admin", "authenticator", "pg_read_all_data", "drifted_writer"].map(
+    (role): Case => [
+      `registry db_role ${role}${role === "drifted_writer" ? " (flagged by the view's read-time check)" : ""}`,
+      tok(() => extraLists.roles[role]!, { roles: [] }),
+      403,
+      "db_role_refused",
+    ],
+  ),
   ["roles as a string", tok(() => world.w, { roles: "widgets_writer" }), 401, "claim_invalid"],
   ["roles with a number", tok(() => world.w, { roles: [1] }), 401, "claim_invalid"],
   ["role as an object", tok(() => world.w, { roles: undefined, role: { name: "x" } }), 401, "claim_invalid"],
   // -- reserved claims ------------------------------------------------------------------------------
-  ...(["app_metadata", "user_metadata", "is_anonymous", "aal", "amr", "session_id", "email", "phone", "app_roles", "writer_sub", "writer_kid", "ref",
-    "writer_claims", "writer_iss", "fedjwt_gateway"].map(
-    (claim): Case => [`reserved claim ${claim}`, tok(() => world.w, { [claim]: claim === "app_roles" ? ["widgets_writer"] : "x" }), 401, "claim_reserved"],
-  )),
+  ...[
+    "app_metadata",
+    "user_metadata",
+    "is_anonymous",
+    "aal",
+    "amr",
+    "session_id",
+    "email",
+    "phone",
+    "app_roles",
+    "writer_sub",
+    "writer_kid",
+    "ref",
+    "writer_claims",
+    "writer_iss",
+    "fedjwt_gateway",
+  ].map(
+    (claim): Case => [
+      `reserved claim ${claim}`,
+      tok(() => world.w, { [claim]: claim === "app_roles" ? ["widgets_writer"] : "x" }),
+      401,
+      "claim_reserved",
+    ],
+  ),
   ["writer claims over 2048 bytes of JSON", tok(() => world.w, { note: "x".repeat(3000) }), 401, "claim_invalid"],
   // -- jti ------------------------------------------------------------------------------------------
   ["no jti for a require_jti issuer", tok(() => world.jti, { jti: undefined }), 401, "claim_missing"],
@@ -222,24 +348,81 @@ const CASES: Case[] = [
   ["a NUL byte", raw(good, "/rest/widgets%00"), 404, "path_not_allowed"],
   ["OpenAPI root through supabase-js form", raw(good, "/rest/rest/v1/"), 404, "path_not_allowed"],
   // -- schemas (Accept-Profile / Content-Profile) -----------------------------------------------------------
-  ["Content-Profile graphql_public + POST /rpc/graphql", raw(good, "/rest/rpc/graphql", { method: "POST", headers: { "content-profile": "graphql_public", "content-type": "application/json" }, body: '{"query":"{__schema{types{name}}}"}' }), 406, "schema_not_allowed"],
-  ["Accept-Profile graphql_public", raw(good, "/rest/rpc/graphql", { headers: { "accept-profile": "graphql_public" } }), 406, "schema_not_allowed"],
+  [
+    "Content-Profile graphql_public + POST /rpc/graphql",
+    raw(good, "/rest/rpc/graphql", {
+      method: "POST",
+      headers: { "content-profile": "graphql_public", "content-type": "application/json" },
+      body: '{"query":"{__schema{types{name}}}"}',
+    }),
+    406,
+    "schema_not_allowed",
+  ],
+  [
+    "Accept-Profile graphql_public",
+    raw(good, "/rest/rpc/graphql", { headers: { "accept-profile": "graphql_public" } }),
+    406,
+    "schema_not_allowed",
+  ],
   ["Accept-Profile auth", raw(good, "/rest/users", { headers: { "accept-profile": "auth" } }), 406, "schema_not_allowed"],
   ["Accept-Profile storage", raw(good, "/rest/objects", { headers: { "accept-profile": "storage" } }), 406, "schema_not_allowed"],
-  ["Content-Profile federation", raw(good, "/rest/jti_replay", { method: "POST", headers: { "content-profile": "federation" }, body: "{}" }), 406, "schema_not_allowed"],
-  ["Accept-Profile naming two schemas", raw(good, "/rest/widgets", { headers: { "accept-profile": "public,auth" } }), 406, "schema_not_allowed"],
-  ["Content-Profile on an unsigned request", async () => request("/rest/rpc/graphql", null, { method: "POST", headers: { "content-profile": "graphql_public" } }), 406, "schema_not_allowed"],
+  [
+    "Content-Profile federation",
+    raw(good, "/rest/jti_replay", { method: "POST", headers: { "content-profile": "federation" }, body: "{}" }),
+    406,
+    "schema_not_allowed",
+  ],
+  [
+    "Accept-Profile naming two schemas",
+    raw(good, "/rest/widgets", { headers: { "accept-profile": "public,auth" } }),
+    406,
+    "schema_not_allowed",
+  ],
+  [
+    "Content-Profile on an unsigned request",
+    async () => request("/rest/rpc/graphql", null, { method: "POST", headers: { "content-profile": "graphql_public" } }),
+    406,
+    "schema_not_allowed",
+  ],
   // -- smuggling and limits ---------------------------------------------------------------------------
-  ["the service key as apikey, no token", async () => request("/rest/widgets", null, { headers: { apikey: SERVICE_KEY } }), 401, "token_missing"],
-  ["x-forwarded-* and cookie without a token", async () => request("/rest/widgets", null, { headers: { "x-forwarded-for": "127.0.0.1", cookie: "sb-access-token=x", "x-forwarded-host": "localhost" } }), 401, "token_missing"],
-  ["a token in a cookie only", async () => request("/rest/widgets", null, { headers: { cookie: `sb-access-token=${await good()}` } }), 401, "token_missing"],
+  [
+    "the service key as apikey, no token",
+    async () => request("/rest/widgets", null, { headers: { apikey: SERVICE_KEY } }),
+    401,
+    "token_missing",
+  ],
+  [
+    "x-forwarded-* and cookie without a token",
+    async () =>
+      request("/rest/widgets", null, {
+        headers: { "x-forwarded-for": "127.0.0.1", cookie: "sb-access-token=x", "x-forwarded-host": "localhost" },
+      }),
+    401,
+    "token_missing",
+  ],
+  [
+    "a token in a cookie only",
+    async () => request("/rest/widgets", null, { headers: { cookie: `sb-access-token=${await good()}` } }),
+    401,
+    "token_missing",
+  ],
   ["OPTIONS", raw(good, "/rest/widgets", { method: "OPTIONS" }), 405, "method_not_allowed"],
   ["body over the limit (content-length)", raw(good, "/rest/widgets", { method: "POST", body: "x".repeat(2048) }), 413, "body_too_large"],
-  ["body over the limit (streamed, no length)", raw(good, "/rest/widgets", {
-    method: "POST",
-    body: new ReadableStream({ start(c) { for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(600)); c.close(); } }),
-    duplex: "half",
-  } as RequestInit), 413, "body_too_large"],
+  [
+    "body over the limit (streamed, no length)",
+    raw(good, "/rest/widgets", {
+      method: "POST",
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(600));
+          c.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit),
+    413,
+    "body_too_large",
+  ],
 ];
 
 describe("attack matrix", () => {
@@ -247,31 +430,36 @@ describe("attack matrix", () => {
     expect(CASES.length).toBeGreaterThanOrEqual(60);
   });
 
-  it.each(CASES.map(([name, build, status, reason]) => [name, status, reason, build] as const))("%s → %i %s", async (_name, status, reason, build) => {
-    const req = await build();
-    const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
-    const before = world.h.project.calls.length;
-    const logged = world.h.logs.length;
-    const res = await world.h.handler(req);
-    const text = await res.text();
-    const body = JSON.parse(text) as Record<string, unknown>;
-    expect({ status: res.status, code: body.code }).toEqual({ status, code: reason });
-    expect(Object.keys(body).sort()).toEqual(["code", "details", "hint", "message"]);
-    expect(world.h.project.calls.length, "nothing reaches PostgREST").toBe(before);
-    const log = world.h.logs.slice(logged);
-    expect(log.filter((l) => l.event === "request_rejected").map((l) => l.reason)).toEqual([reason]);
-    if (bearer.length > 20) {
-      expect(text).not.toContain(bearer);
-      expect(JSON.stringify(log)).not.toContain(bearer);
-    }
-    expect(text).not.toMatch(/BEGIN|at .*\.ts:\d+/);
-    if (status === 401) {
-      expect(res.headers.get("www-authenticate")).toBe(
-        reason === "token_missing" ? 'Bearer realm="supabase-federated-writers"' : `Bearer error="invalid_token", error_description="${reason}"`,
-      );
-    }
-    if (status === 403) expect(res.headers.get("www-authenticate")).toMatch(/^Bearer error="insufficient_scope"/);
-  });
+  it.each(CASES.map(([name, build, status, reason]) => [name, status, reason, build] as const))(
+    "%s → %i %s",
+    async (_name, status, reason, build) => {
+      const req = await build();
+      const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+      const before = world.h.project.calls.length;
+      const logged = world.h.logs.length;
+      const res = await world.h.handler(req);
+      const text = await res.text();
+      const body = JSON.parse(text) as Record<string, unknown>;
+      expect({ status: res.status, code: body.code }).toEqual({ status, code: reason });
+      expect(Object.keys(body).sort()).toEqual(["code", "details", "hint", "message"]);
+      expect(world.h.project.calls.length, "nothing reaches PostgREST").toBe(before);
+      const log = world.h.logs.slice(logged);
+      expect(log.filter((l) => l.event === "request_rejected").map((l) => l.reason)).toEqual([reason]);
+      if (bearer.length > 20) {
+        expect(text).not.toContain(bearer);
+        expect(JSON.stringify(log)).not.toContain(bearer);
+      }
+      expect(text).not.toMatch(/BEGIN|at .*\.ts:\d+/);
+      if (status === 401) {
+        expect(res.headers.get("www-authenticate")).toBe(
+          reason === "token_missing"
+            ? 'Bearer realm="supabase-federated-writers"'
+            : `Bearer error="invalid_token", error_description="${reason}"`,
+        );
+      }
+      if (status === 403) expect(res.headers.get("www-authenticate")).toMatch(/^Bearer error="insufficient_scope"/);
+    },
+  );
 
   it("a replayed jti is refused for a require_jti issuer; the first use goes through", async () => {
     const token = await rawToken(world.jti, goodClaims(world.jti));
@@ -352,7 +540,9 @@ describe("a writer cannot act as a Supabase Auth user, another writer, or the pl
 
   it("an allowed profile (public) is forwarded; allowed schemas are configurable", async () => {
     const before = world.h.project.calls.length;
-    const ok = await world.h.handler(request("/rest/widgets", await good(), { headers: { "accept-profile": "public", "content-profile": "public" } }));
+    const ok = await world.h.handler(
+      request("/rest/widgets", await good(), { headers: { "accept-profile": "public", "content-profile": "public" } }),
+    );
     expect(ok.status).toBe(200);
     expect(world.h.project.calls[before]!.headers.get("accept-profile")).toBe("public");
     const custom = harness([world.w], { allowedSchemas: ["public", "api"] });
@@ -382,13 +572,19 @@ describe("JWKS bounds", () => {
 
   it("a JWKS declaring 200 MiB is refused without reading its body", async () => {
     let pulled = 0;
-    const { w, h } = await jwksWorld(() => new Response(new ReadableStream({
-      pull(c) {
-        pulled++;
-        c.enqueue(new Uint8Array(1024 * 1024));
-        if (pulled >= 200) c.close();
-      },
-    }), { headers: { "content-length": String(200 * 1024 * 1024), "content-type": "application/json" } }));
+    const { w, h } = await jwksWorld(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull(c) {
+              pulled++;
+              c.enqueue(new Uint8Array(1024 * 1024));
+              if (pulled >= 200) c.close();
+            },
+          }),
+          { headers: { "content-length": String(200 * 1024 * 1024), "content-type": "application/json" } },
+        ),
+    );
     const r = await attempt(w, h);
     expect(r).toEqual({ status: 503, body: expect.objectContaining({ code: "jwks_too_large" }) });
     expect(pulled).toBeLessThanOrEqual(2); // at most what the stream queued before it was cancelled
@@ -397,13 +593,19 @@ describe("JWKS bounds", () => {
 
   it("a streamed JWKS with no Content-Length is cut off at the limit", async () => {
     let pulled = 0;
-    const { w, h } = await jwksWorld(() => new Response(new ReadableStream({
-      pull(c) {
-        pulled++;
-        c.enqueue(new TextEncoder().encode(" ".repeat(16 * 1024)));
-        if (pulled >= 12_800) c.close(); // 200 MiB if read whole
-      },
-    }), { headers: { "content-type": "application/json" } }));
+    const { w, h } = await jwksWorld(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull(c) {
+              pulled++;
+              c.enqueue(new TextEncoder().encode(" ".repeat(16 * 1024)));
+              if (pulled >= 12_800) c.close(); // 200 MiB if read whole
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        ),
+    );
     const r = await attempt(w, h);
     expect(r.body.code).toBe("jwks_too_large");
     expect(r.status).toBe(503);

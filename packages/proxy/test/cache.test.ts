@@ -140,7 +140,9 @@ describe("issuers that publish a JWKS", () => {
     const { h, k1 } = await setup({ cooldownMs: 10_000 });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     const storm = await Promise.all(
-      Array.from({ length: 20 }, async (_, i) => h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1), { kid: `bogus-${i}` })))),
+      Array.from({ length: 20 }, async (_, i) =>
+        h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1), { kid: `bogus-${i}` }))),
+      ),
     );
     for (const r of storm) expect({ status: r.status, code: (await r.json()).code }).toEqual({ status: 401, code: "unknown_kid" });
     expect(h.project.jwksFetches).toBe(1);

@@ -59,11 +59,26 @@ describe("supabase/functions/rest under Deno", () => {
         }
         if (req.url!.startsWith("/rest/v1/jwt_registry")) {
           res.setHeader("content-type", "application/json");
-          res.end(JSON.stringify([{
-            issuer: "deno-writer", kid: w.keys.kid, alg: "ES256", public_key_pem: w.keys.publicKeyPem, public_jwk: null, jwks_uri: null,
-            usable: true, not_before: null, expires_at: null, db_role: "federated_writer", db_role_valid: true, allowed_roles: ["widgets_writer"],
-            max_token_lifetime_seconds: 300, require_jti: false,
-          }]));
+          res.end(
+            JSON.stringify([
+              {
+                issuer: "deno-writer",
+                kid: w.keys.kid,
+                alg: "ES256",
+                public_key_pem: w.keys.publicKeyPem,
+                public_jwk: null,
+                jwks_uri: null,
+                usable: true,
+                not_before: null,
+                expires_at: null,
+                db_role: "federated_writer",
+                db_role_valid: true,
+                allowed_roles: ["widgets_writer"],
+                max_token_lifetime_seconds: 300,
+                require_jti: false,
+              },
+            ]),
+          );
           return;
         }
         received.push({ url: req.url!, headers: req.headers, body });
@@ -76,21 +91,34 @@ describe("supabase/functions/rest under Deno", () => {
     fakeUrl = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
     const port = await freePort();
     fnUrl = `http://127.0.0.1:${port}`;
-    fn = spawn(bin, [
-      "serve", "--quiet", "--no-prompt", "--allow-env", "--allow-net=127.0.0.1",
-      "--host", "127.0.0.1", "--port", String(port),
-      "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts"),
-    ], {
-      env: {
-        ...DENO_ENV,
-        SUPABASE_URL: fakeUrl,
-        SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_local" }),
-        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_local" }),
-        FEDJWT_AUDIENCE: AUDIENCE,
-        FEDJWT_LEGACY_JWT_SECRET: JWT_SECRET,
+    fn = spawn(
+      bin,
+      [
+        "serve",
+        "--quiet",
+        "--no-prompt",
+        "--allow-env",
+        "--allow-net=127.0.0.1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--config",
+        join(fnDir, "deno.json"),
+        join(fnDir, "index.ts"),
+      ],
+      {
+        env: {
+          ...DENO_ENV,
+          SUPABASE_URL: fakeUrl,
+          SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_local" }),
+          SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_local" }),
+          FEDJWT_AUDIENCE: AUDIENCE,
+          FEDJWT_LEGACY_JWT_SECRET: JWT_SECRET,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     fn.stdout!.on("data", (c) => (output += c));
     fn.stderr!.on("data", (c) => (output += c));
     const deadline = Date.now() + 60_000;
@@ -112,7 +140,10 @@ describe("supabase/functions/rest under Deno", () => {
 
   // deno check on a cold type-check cache: 7.7 s measured on two busy cores; 3x margin and more.
   it("passes `deno check` with its own deno.json", () => {
-    const r = spawnSync(bin, ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], { encoding: "utf8", env: DENO_ENV });
+    const r = spawnSync(bin, ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
+      encoding: "utf8",
+      env: DENO_ENV,
+    });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
   }, 60_000);
 
@@ -120,7 +151,12 @@ describe("supabase/functions/rest under Deno", () => {
     const signer = await createSigner({ privateKey: w.keys.privateKeyPem, issuer: "deno-writer", audience: AUDIENCE });
     const res = await fetch(`${fnUrl}/rest/rest/v1/widgets?select=id,name`, {
       method: "POST",
-      headers: { authorization: `Bearer ${await signer.sign({ roles: ["widgets_writer"] })}`, "content-type": "application/json", prefer: "return=representation", apikey: "sb_publishable_local" },
+      headers: {
+        authorization: `Bearer ${await signer.sign({ roles: ["widgets_writer"] })}`,
+        "content-type": "application/json",
+        prefer: "return=representation",
+        apikey: "sb_publishable_local",
+      },
       body: JSON.stringify({ name: "from deno" }),
     });
     expect(res.status).toBe(201);
@@ -130,7 +166,13 @@ describe("supabase/functions/rest under Deno", () => {
     expect(call.headers.apikey).toBe("sb_publishable_local");
     expect(call.headers.prefer).toBe("return=representation");
     const { payload } = await jwtVerify(String(call.headers.authorization).slice(7), new TextEncoder().encode(JWT_SECRET));
-    expect(payload).toMatchObject({ iss: "deno-writer", role: "federated_writer", app_roles: ["widgets_writer"], writer_sub: "deno-writer", fedjwt_gateway: 1 });
+    expect(payload).toMatchObject({
+      iss: "deno-writer",
+      role: "federated_writer",
+      app_roles: ["widgets_writer"],
+      writer_sub: "deno-writer",
+      fedjwt_gateway: 1,
+    });
   });
 
   it("refuses a bad token with the reason code and logs one JSON line", async () => {
@@ -138,7 +180,10 @@ describe("supabase/functions/rest under Deno", () => {
     expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "alg_not_allowed" });
     expect(res.headers.get("www-authenticate")).toBe('Bearer error="invalid_token", error_description="alg_not_allowed"');
     await new Promise((r) => setTimeout(r, 100));
-    const lines = output.split("\n").filter((l) => l.includes('"request_rejected"')).map((l) => JSON.parse(l));
+    const lines = output
+      .split("\n")
+      .filter((l) => l.includes('"request_rejected"'))
+      .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ level: "warn", reason: "alg_not_allowed", status: 401 });
   });
 });

@@ -63,30 +63,54 @@ describe("refuses to serve when misconfigured", () => {
   it.each([
     ["no signing key", (): Promise<undefined> => Promise.resolve(undefined), /no signing key/],
     ["an HS256 secret under 32 bytes", async () => ({ hs256Secret: secretish }), /31 bytes; at least 32/],
-    ["a public JWK", async () => {
-      const { publicKey } = await joseKeyPair("ES256", { extractable: true });
-      return { privateJwk: { ...(await exportJWK(publicKey)), kid: "k" } };
-    }, /no private part/],
-    ["a private JWK without kid", async () => {
-      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
-      return { privateJwk: await exportJWK(privateKey) };
-    }, /needs the kid/],
-    ["an Ed25519 JWK (Supabase signs with ES256 or RS256)", async () => {
-      const { privateKey } = await joseKeyPair("EdDSA", { extractable: true, crv: "Ed25519" });
-      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k" } };
-    }, /ES256 \(P-256\) or RS256/],
-    ["a CLI-shaped JWK whose key_ops leave out sign", async () => {
-      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
-      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "sig", key_ops: ["verify"] } };
-    }, /key_ops do not include sign/],
-    ["a JWK marked for encryption", async () => {
-      const { privateKey } = await joseKeyPair("ES256", { extractable: true });
-      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "enc" } };
-    }, /use enc/],
-    ["an RSA JWK that says ES256", async () => {
-      const { privateKey } = await joseKeyPair("RS256", { extractable: true });
-      return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", alg: "ES256", key_ops: ["sign", "verify"] } };
-    }, /says alg ES256 but is a RS256 key/],
+    [
+      "a public JWK",
+      async () => {
+        const { publicKey } = await joseKeyPair("ES256", { extractable: true });
+        return { privateJwk: { ...(await exportJWK(publicKey)), kid: "k" } };
+      },
+      /no private part/,
+    ],
+    [
+      "a private JWK without kid",
+      async () => {
+        const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+        return { privateJwk: await exportJWK(privateKey) };
+      },
+      /needs the kid/,
+    ],
+    [
+      "an Ed25519 JWK (Supabase signs with ES256 or RS256)",
+      async () => {
+        const { privateKey } = await joseKeyPair("EdDSA", { extractable: true, crv: "Ed25519" });
+        return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k" } };
+      },
+      /ES256 \(P-256\) or RS256/,
+    ],
+    [
+      "a CLI-shaped JWK whose key_ops leave out sign",
+      async () => {
+        const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+        return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "sig", key_ops: ["verify"] } };
+      },
+      /key_ops do not include sign/,
+    ],
+    [
+      "a JWK marked for encryption",
+      async () => {
+        const { privateKey } = await joseKeyPair("ES256", { extractable: true });
+        return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", use: "enc" } };
+      },
+      /use enc/,
+    ],
+    [
+      "an RSA JWK that says ES256",
+      async () => {
+        const { privateKey } = await joseKeyPair("RS256", { extractable: true });
+        return { privateJwk: { ...(await exportJWK(privateKey)), kid: "k", alg: "ES256", key_ops: ["sign", "verify"] } };
+      },
+      /says alg ES256 but is a RS256 key/,
+    ],
   ] as const)("%s → 503 proxy_misconfigured on every request, a clear log line, no detail", async (_label, key, problem) => {
     const w = await writer("widgets-service");
     const h = harness([w], { signingKey: (await key()) as never });
@@ -106,10 +130,15 @@ describe("refuses to serve when misconfigured", () => {
   it("from the environment: every missing variable is named in the log", async () => {
     const logs: Array<Record<string, unknown>> = [];
     const handler = createJwtSwapProxy({ ...proxyOptionsFromEnv(() => undefined), logger: (e) => logs.push(e) });
-    await expectReason(await handler(new Request("http://gw.test/rest/widgets", { headers: { authorization: "Bearer x.y.z" } })), 503, "proxy_misconfigured");
+    await expectReason(
+      await handler(new Request("http://gw.test/rest/widgets", { headers: { authorization: "Bearer x.y.z" } })),
+      503,
+      "proxy_misconfigured",
+    );
     await new Promise((r) => setTimeout(r, 0));
     const problems = (logs.find((l) => l.event === "proxy_misconfigured")!.problems as string[]).join("\n");
-    for (const name of ["SUPABASE_URL", "SUPABASE_SECRET_KEYS", "SUPABASE_PUBLISHABLE_KEYS", "FEDJWT_AUDIENCE"]) expect(problems).toContain(name);
+    for (const name of ["SUPABASE_URL", "SUPABASE_SECRET_KEYS", "SUPABASE_PUBLISHABLE_KEYS", "FEDJWT_AUDIENCE"])
+      expect(problems).toContain(name);
   });
 });
 
@@ -142,7 +171,15 @@ describe("proxyOptionsFromEnv", () => {
       FEDJWT_CLOCK_TOLERANCE_SECONDS: "10",
       FEDJWT_FUNCTION_NAME: "gateway",
     });
-    expect(o).toMatchObject({ serviceKey: "eyJs.e.r", apiKey: "eyJa.n.o", keyCacheTtlMs: 2000, bodyLimitBytes: 2048, clockToleranceSeconds: 10, functionName: "gateway", configProblems: [] });
+    expect(o).toMatchObject({
+      serviceKey: "eyJs.e.r",
+      apiKey: "eyJa.n.o",
+      keyCacheTtlMs: 2000,
+      bodyLimitBytes: 2048,
+      clockToleranceSeconds: 10,
+      functionName: "gateway",
+      configProblems: [],
+    });
   });
 
   it.each([

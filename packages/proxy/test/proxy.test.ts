@@ -18,16 +18,23 @@ describe("forwarding", () => {
     ["PUT", "/rest/widgets?id=eq.1", '{"id":1,"name":"x"}', "/rest/v1/widgets?id=eq.1"],
     ["DELETE", "/rest/widgets?id=eq.1", undefined, "/rest/v1/widgets?id=eq.1"],
     ["POST", "/rest/rpc/stock_report", '{"sku":"A"}', "/rest/v1/rpc/stock_report"],
-    ["GET", "/rest/rest/v1/widgets?select=id,name&order=id.desc&limit=5", undefined, "/rest/v1/widgets?select=id,name&order=id.desc&limit=5"],
+    [
+      "GET",
+      "/rest/rest/v1/widgets?select=id,name&order=id.desc&limit=5",
+      undefined,
+      "/rest/v1/widgets?select=id,name&order=id.desc&limit=5",
+    ],
     ["GET", "/functions/v1/rest/widgets?select=*", undefined, "/rest/v1/widgets?select=*"],
     ["POST", "/functions/v1/rest/rest/v1/rpc/stock_report", "{}", "/rest/v1/rpc/stock_report"],
   ])("%s %s → %s", async (method, path, body, upstreamPath) => {
     const w = await writer("widgets-service");
     const h = harness([w]);
-    const res = await h.handler(request(path, await (await signerFor(w)).sign({ roles: ["widgets_writer"] }), {
-      method,
-      ...(body ? { body, headers: { "content-type": "application/json" } } : {}),
-    }));
+    const res = await h.handler(
+      request(path, await (await signerFor(w)).sign({ roles: ["widgets_writer"] }), {
+        method,
+        ...(body ? { body, headers: { "content-type": "application/json" } } : {}),
+      }),
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([{ id: 1 }]);
     expect(h.project.calls).toHaveLength(1);
@@ -50,28 +57,30 @@ describe("forwarding", () => {
     const w = await writer("widgets-service");
     const h = harness([w]);
     const token = await (await signerFor(w)).sign();
-    await h.handler(request("/rest/widgets", token, {
-      method: "POST",
-      body: "{}",
-      headers: {
-        "content-type": "application/json",
-        prefer: "return=representation,count=exact",
-        accept: "application/vnd.pgrst.object+json",
-        range: "0-9",
-        "accept-profile": "public",
-        "content-profile": "public",
-        "x-client-info": "supabase-js/2",
-        apikey: "sb_secret_smuggled",
-        cookie: "session=abc",
-        "x-forwarded-for": "1.2.3.4",
-        "x-forwarded-host": "evil.example",
-        forwarded: "for=1.2.3.4",
-        "x-real-ip": "1.2.3.4",
-        connection: "keep-alive",
-        "proxy-authorization": "Basic x",
-        "x-custom": "nope",
-      },
-    }));
+    await h.handler(
+      request("/rest/widgets", token, {
+        method: "POST",
+        body: "{}",
+        headers: {
+          "content-type": "application/json",
+          prefer: "return=representation,count=exact",
+          accept: "application/vnd.pgrst.object+json",
+          range: "0-9",
+          "accept-profile": "public",
+          "content-profile": "public",
+          "x-client-info": "supabase-js/2",
+          apikey: "sb_secret_smuggled",
+          cookie: "session=abc",
+          "x-forwarded-for": "1.2.3.4",
+          "x-forwarded-host": "evil.example",
+          forwarded: "for=1.2.3.4",
+          "x-real-ip": "1.2.3.4",
+          connection: "keep-alive",
+          "proxy-authorization": "Basic x",
+          "x-custom": "nope",
+        },
+      }),
+    );
     const sent = h.project.calls[0]!.headers;
     expect(Object.fromEntries([...sent.entries()].map(([k, v]) => [k, k === "authorization" ? "<token>" : v]))).toEqual({
       accept: "application/vnd.pgrst.object+json",
@@ -93,7 +102,13 @@ describe("forwarding", () => {
     h.project.upstreamResponse = () =>
       new Response('{"code":"42501","message":"new row violates row-level security policy","details":null,"hint":null}', {
         status: 403,
-        headers: { "content-type": "application/json", "set-cookie": "a=b", "content-range": "*/0", "preference-applied": "return=minimal", connection: "close" },
+        headers: {
+          "content-type": "application/json",
+          "set-cookie": "a=b",
+          "content-range": "*/0",
+          "preference-applied": "return=minimal",
+          connection: "close",
+        },
       });
     const res = await h.handler(request("/rest/widgets", await (await signerFor(w)).sign(), { method: "POST", body: "{}" }));
     expect({ status: res.status, code: ((await res.json()) as { code: unknown }).code }).toEqual({ status: 403, code: "42501" });
@@ -121,11 +136,29 @@ describe("the outbound token", () => {
     expect((await h.handler(request("/rest/orders", token))).status).toBe(200);
     const claims = await outboundClaims(h.project.calls[0]!);
     expect(claims).toMatchObject({
-      iss: "orders-service", role: "federated_writer", aud: "authenticated", app_roles: ["orders_writer"], writer_kid: w.keys.kid,
-      writer_claims: { tenant: "acme" }, fedjwt_gateway: 1, writer_sub: "worker-1",
+      iss: "orders-service",
+      role: "federated_writer",
+      aud: "authenticated",
+      app_roles: ["orders_writer"],
+      writer_kid: w.keys.kid,
+      writer_claims: { tenant: "acme" },
+      fedjwt_gateway: 1,
+      writer_sub: "worker-1",
     });
     // Only the contract's claims stand at the top level.
-    expect(Object.keys(claims).sort()).toEqual(["app_roles", "aud", "exp", "fedjwt_gateway", "iat", "iss", "role", "sub", "writer_claims", "writer_kid", "writer_sub"]);
+    expect(Object.keys(claims).sort()).toEqual([
+      "app_roles",
+      "aud",
+      "exp",
+      "fedjwt_gateway",
+      "iat",
+      "iss",
+      "role",
+      "sub",
+      "writer_claims",
+      "writer_kid",
+      "writer_sub",
+    ]);
   });
 
   it("uses a per-writer db_role when the registry says so", async () => {
@@ -183,18 +216,21 @@ describe("the outbound token", () => {
     expect(payload.role).toBe("federated_writer");
   });
 
-  it.each(["es256", "rs256"] as const)("takes a %s key exactly as `supabase gen signing-key` prints it (key_ops, use, ext)", async (alg) => {
-    const text = readFileSync(new URL(`./fixtures/supabase-cli-${alg}.jwk.json`, import.meta.url), "utf8");
-    const jwk = JSON.parse(text) as JWK;
-    expect(jwk.key_ops).toEqual(["sign", "verify"]); // the CLI's shape, which WebCrypto refuses as is
-    const w = await writer("widgets-service");
-    const h = harness([w], { signingKey: { privateJwk: jwk } });
-    expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
-    const bearer = h.project.calls[0]!.headers.get("authorization")!.slice(7);
-    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _k, ...pub } = jwk;
-    const { protectedHeader } = await jwtVerify(bearer, await importJWK(pub, jwk.alg), { algorithms: [jwk.alg!] });
-    expect(protectedHeader).toMatchObject({ alg: alg.toUpperCase(), kid: jwk.kid });
-  });
+  it.each(["es256", "rs256"] as const)(
+    "takes a %s key exactly as `supabase gen signing-key` prints it (key_ops, use, ext)",
+    async (alg) => {
+      const text = readFileSync(new URL(`./fixtures/supabase-cli-${alg}.jwk.json`, import.meta.url), "utf8");
+      const jwk = JSON.parse(text) as JWK;
+      expect(jwk.key_ops).toEqual(["sign", "verify"]); // the CLI's shape, which WebCrypto refuses as is
+      const w = await writer("widgets-service");
+      const h = harness([w], { signingKey: { privateJwk: jwk } });
+      expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
+      const bearer = h.project.calls[0]!.headers.get("authorization")!.slice(7);
+      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _k, ...pub } = jwk;
+      const { protectedHeader } = await jwtVerify(bearer, await importJWK(pub, jwk.alg), { algorithms: [jwk.alg!] });
+      expect(protectedHeader).toMatchObject({ alg: alg.toUpperCase(), kid: jwk.kid });
+    },
+  );
 
   it("accepts the compatibility `role` claim as a requested app role", async () => {
     const w = await writer("widgets-service");

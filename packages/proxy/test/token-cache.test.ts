@@ -130,7 +130,14 @@ describe("VerifiedTokenCache bounds", () => {
   };
   const fixed: KeyRegistry = { lookup: () => Promise.resolve(record), consumeJti: () => Promise.resolve(true) };
   const admitted = (policy = record.policy) => ({
-    verified: { issuer: "svc", kid: "k", alg: "ES256", roles: [], policy, claims: { iss: "svc", sub: "s", iat: 999_999, exp: 1_000_060 } } as VerifiedToken,
+    verified: {
+      issuer: "svc",
+      kid: "k",
+      alg: "ES256",
+      roles: [],
+      policy,
+      claims: { iss: "svc", sub: "s", iat: 999_999, exp: 1_000_060 },
+    } as VerifiedToken,
     outbound: "o".repeat(200),
   });
 
@@ -165,7 +172,10 @@ describe("VerifiedTokenCache bounds", () => {
   it("pairs with cachedRegistry: hits while its record is cached, misses once it is refetched", async () => {
     let t = 0;
     let fresh = 0;
-    const inner: KeyRegistry = { lookup: () => Promise.resolve({ ...record, policy: { ...record.policy, db_role: `r${fresh++}` } }), consumeJti: () => Promise.resolve(true) };
+    const inner: KeyRegistry = {
+      lookup: () => Promise.resolve({ ...record, policy: { ...record.policy, db_role: `r${fresh++}` } }),
+      consumeJti: () => Promise.resolve(true),
+    };
     const registry = cachedRegistry(inner, { ttlMs: 1000, now: () => t });
     const c = new VerifiedTokenCache({ registry, ttlMs: 60_000, now: () => 1_000_000_000 + t });
     const r = (await registry.lookup("svc"))!;
@@ -180,7 +190,11 @@ describe("VerifiedTokenCache bounds", () => {
 describe("VerifiedTokenCache under concurrency", () => {
   it("keeps its memory count right when an entry is evicted while a lookup awaits the registry", async () => {
     const now = () => 1_000_000_000;
-    const record: IssuerRecord = { issuer: "svc", keys: [], policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false } };
+    const record: IssuerRecord = {
+      issuer: "svc",
+      keys: [],
+      policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: [], max_token_lifetime_seconds: 300, require_jti: false },
+    };
     let release: () => void = () => undefined;
     let slow = false;
     const registry: KeyRegistry = {
@@ -188,7 +202,17 @@ describe("VerifiedTokenCache under concurrency", () => {
       consumeJti: () => Promise.resolve(true),
     };
     const c = new VerifiedTokenCache({ registry, ttlMs: 5000, maxEntries: 1, now });
-    const admitted = { verified: { issuer: "svc", kid: "k", alg: "ES256", roles: [], policy: record.policy, claims: { iss: "svc", sub: "s", iat: 999_999, exp: 1_000_060 } } as VerifiedToken, outbound: "o" };
+    const admitted = {
+      verified: {
+        issuer: "svc",
+        kid: "k",
+        alg: "ES256",
+        roles: [],
+        policy: record.policy,
+        claims: { iss: "svc", sub: "s", iat: 999_999, exp: 1_000_060 },
+      } as VerifiedToken,
+      outbound: "o",
+    };
     await c.store("a", admitted, 1_000_060);
     slow = true;
     const pending = c.lookup("a");

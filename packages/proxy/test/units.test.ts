@@ -130,14 +130,30 @@ describe("key windows", () => {
 
 describe("writer db_role names the gateway accepts", () => {
   it.each(["federated_writer", "orders_service", "reporting_writer"])("%s is accepted", (r) => expect(isWriterDbRoleName(r)).toBe(true));
-  it.each(["authenticated", "anon", "service_role", "authenticator", "postgres", "supabase_admin", "supabase_auth_admin", "pg_read_all_data", "pgsodium_keyholder", "Upper", "a-b", ""])(
-    "%s is refused",
-    (r) => expect(isWriterDbRoleName(r)).toBe(false),
-  );
+  it.each([
+    "authenticated",
+    "anon",
+    "service_role",
+    "authenticator",
+    "postgres",
+    "supabase_admin",
+    "supabase_auth_admin",
+    "pg_read_all_data",
+    "pgsodium_keyholder",
+    "Upper",
+    "a-b",
+    "",
+  ])("%s is refused", (r) => expect(isWriterDbRoleName(r)).toBe(false));
 });
 
 describe("FEDJWT_ALLOWED_SCHEMAS", () => {
-  const base: Record<string, string> = { SUPABASE_URL: "http://x.test", SUPABASE_SERVICE_ROLE_KEY: "k", SUPABASE_ANON_KEY: "a", FEDJWT_AUDIENCE: "aud", FEDJWT_LEGACY_JWT_SECRET: "s".repeat(32) };
+  const base: Record<string, string> = {
+    SUPABASE_URL: "http://x.test",
+    SUPABASE_SERVICE_ROLE_KEY: "k",
+    SUPABASE_ANON_KEY: "a",
+    FEDJWT_AUDIENCE: "aud",
+    FEDJWT_LEGACY_JWT_SECRET: "s".repeat(32),
+  };
   it("defaults to public (unset), takes a list, and refuses a bad one", () => {
     expect(proxyOptionsFromEnv((n) => base[n]).allowedSchemas).toBeUndefined();
     expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_ALLOWED_SCHEMAS: "public, api" })[n]).allowedSchemas).toEqual(["public", "api"]);

@@ -12,8 +12,7 @@ export interface Jwks {
 }
 
 function isWrapped(e: JwksEntry): e is { publicKey: PublicKeyInput; kid?: string; alg?: SupportedAlg } {
-  return typeof e === "object" && e !== null && !(typeof CryptoKey !== "undefined" && e instanceof CryptoKey) &&
-    "publicKey" in e;
+  return typeof e === "object" && e !== null && !(typeof CryptoKey !== "undefined" && e instanceof CryptoKey) && "publicKey" in e;
 }
 
 /** Builds a JWKS document from public keys. Refuses private keys and duplicate kids. */

@@ -1,11 +1,4 @@
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  importJWK,
-  importPKCS8,
-  importSPKI,
-  type JWK,
-} from "jose";
+import { calculateJwkThumbprint, exportJWK, importJWK, importPKCS8, importSPKI, type JWK } from "jose";
 import { isSupportedAlg, SUPPORTED_ALGS, type SupportedAlg } from "./contract.ts";
 import { SignerError } from "./errors.ts";
 
@@ -121,10 +114,7 @@ async function fromPem(
       if (e instanceof SignerError) throw e;
     }
   }
-  throw new SignerError(
-    "key_invalid",
-    `the PEM is not a P-256, RSA or Ed25519 ${kind} key (supported: ${SUPPORTED_ALGS.join(", ")})`,
-  );
+  throw new SignerError("key_invalid", `the PEM is not a P-256, RSA or Ed25519 ${kind} key (supported: ${SUPPORTED_ALGS.join(", ")})`);
 }
 
 async function fromJwk(
@@ -152,11 +142,7 @@ async function fromJwk(
   }
 }
 
-async function importAny(
-  input: PrivateKeyInput,
-  kind: "private" | "public",
-  algOption: unknown,
-): Promise<ImportedKey> {
+async function importAny(input: PrivateKeyInput, kind: "private" | "public", algOption: unknown): Promise<ImportedKey> {
   const alg = checkAlg(algOption);
   let key: CryptoKey;
   let resolved: SupportedAlg;
@@ -171,9 +157,7 @@ async function importAny(
     resolved = implied;
   } else if (typeof input === "string") {
     const text = input.trim();
-    ({ key, alg: resolved } = text.startsWith("{")
-      ? await fromJwk(parseJwkText(text), kind, alg)
-      : await fromPem(text, kind, alg));
+    ({ key, alg: resolved } = text.startsWith("{") ? await fromJwk(parseJwkText(text), kind, alg) : await fromPem(text, kind, alg));
   } else if (input && typeof input === "object") {
     ({ key, alg: resolved } = await fromJwk(input as JWK, kind, alg));
   } else {

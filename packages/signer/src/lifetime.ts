@@ -12,7 +12,7 @@ export function parseLifetime(value: number | string): number {
     if (!m) throw new SignerError("lifetime_invalid", `lifetime "${value}" is not like 60, "60s", "5m" or "1h"`);
     seconds = Number(m[1]) * (UNIT_SECONDS[m[2] ?? "s"] ?? 1);
   } else {
-    throw new SignerError("lifetime_invalid", "lifetime must be a number of seconds or a string like \"60s\"");
+    throw new SignerError("lifetime_invalid", 'lifetime must be a number of seconds or a string like "60s"');
   }
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
     throw new SignerError("lifetime_invalid", "lifetime must be a positive whole number of seconds");

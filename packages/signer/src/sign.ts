@@ -85,7 +85,7 @@ function checkIssuer(issuer: unknown): string {
     throw new SignerError("issuer_invalid", "issuer must match ^[a-z0-9][a-z0-9._-]{0,62}$");
   }
   if (isPlatformIssuerName(issuer)) {
-    throw new SignerError("issuer_invalid", "issuer names containing \"supabase\" are reserved for the platform's own tokens");
+    throw new SignerError("issuer_invalid", 'issuer names containing "supabase" are reserved for the platform\'s own tokens');
   }
   return issuer;
 }

@@ -6,7 +6,10 @@ export function refusalCases(k: GeneratedKeyPair): Array<[string, () => Promise<
   return [
     ["audience_missing", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "" })],
     ["lifetime_too_long", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", expiresIn: 301 })],
-    ["claim_reserved", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", claims: { role: "service_role" } })],
+    [
+      "claim_reserved",
+      () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", claims: { role: "service_role" } }),
+    ],
     ["alg_key_mismatch", () => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: "a", alg: "RS256" })],
   ];
 }

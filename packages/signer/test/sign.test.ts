@@ -107,7 +107,8 @@ describe("lifetime", () => {
   it("uses the injected clock, the default 60 s and per-call overrides", async () => {
     const k = await pair("ES256");
     const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, now: () => 1_700_000_000_123 });
-    const verify = async (t: string) => (await jwtVerify(t, await importSPKI(k.publicKeyPem, "ES256"), { currentDate: new Date(1_700_000_001_000) })).payload;
+    const verify = async (t: string) =>
+      (await jwtVerify(t, await importSPKI(k.publicKeyPem, "ES256"), { currentDate: new Date(1_700_000_001_000) })).payload;
     expect(await verify(await signer.sign())).toMatchObject({ iat: 1_700_000_000, exp: 1_700_000_060 });
     expect(await verify(await signer.sign({ expiresIn: "5m" }))).toMatchObject({ exp: 1_700_000_300 });
     expect(await verify(await signer.sign({ expiresIn: 10 }))).toMatchObject({ exp: 1_700_000_010 });
@@ -165,17 +166,17 @@ describe("refusals", () => {
 
   it.each(["none", "HS256", "ES384", "PS256", "es256"])("alg %s", async (alg) => {
     const k = await pair("ES256");
-    expect(
-      await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, alg: alg as SupportedAlg, issuer: "svc", audience: AUD })),
-    ).toBe("alg_unsupported");
+    expect(await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, alg: alg as SupportedAlg, issuer: "svc", audience: AUD }))).toBe(
+      "alg_unsupported",
+    );
     expect(await refusal(generateKeyPair({ alg: alg as SupportedAlg }))).toBe("alg_unsupported");
   });
 
   it.each([...REGISTERED_CLAIMS, ...GATEWAY_RESERVED_CLAIMS])("reserved claim %s", async (claim) => {
     const k = await pair("ES256");
-    expect(
-      await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, claims: { [claim]: "x" } })),
-    ).toBe("claim_reserved");
+    expect(await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, claims: { [claim]: "x" } }))).toBe(
+      "claim_reserved",
+    );
   });
 
   it.each([
@@ -186,14 +187,15 @@ describe("refusals", () => {
     ["an empty name", [""]],
   ])("roles with %s", async (_label, roles) => {
     const k = await pair("ES256");
-    expect(
-      await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, roles: roles as string[] })),
-    ).toBe("roles_invalid");
+    expect(await refusal(signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, roles: roles as string[] }))).toBe(
+      "roles_invalid",
+    );
   });
 
   it("custom claims over 2048 bytes of JSON (the gateway's writer_claims limit)", async () => {
     const k = await pair("ES256");
-    const sign = (n: number) => signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, claims: { note: "x".repeat(n) } });
+    const sign = (n: number) =>
+      signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, claims: { note: "x".repeat(n) } });
     expect(await refusal(sign(2100))).toBe("claims_invalid");
     expect(typeof (await sign(1000))).toBe("string");
   });
@@ -202,7 +204,12 @@ describe("refusals", () => {
     const k = await pair("ES256");
     expect(
       await refusal(
-        signMultiIssuerJwt({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, claims: claims as unknown as Record<string, unknown> }),
+        signMultiIssuerJwt({
+          privateKey: k.privateKeyPem,
+          issuer: "svc",
+          audience: AUD,
+          claims: claims as unknown as Record<string, unknown>,
+        }),
       ),
     ).toBe("claims_invalid");
   });
@@ -274,7 +281,10 @@ describe("toJwks", () => {
     const a = await pair("ES256");
     const b = await pair("EdDSA");
     const jwks = await toJwks([{ publicKey: a.publicKeyPem, kid: "custom" }, b.publicJwk]);
-    expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([["custom", "ES256"], [b.kid, "EdDSA"]]);
+    expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([
+      ["custom", "ES256"],
+      [b.kid, "EdDSA"],
+    ]);
   });
 
   it("refuses private keys and duplicate kids", async () => {
@@ -304,7 +314,10 @@ describe("token(): reuse for per-request callbacks", () => {
     const second = await signer.token({ roles: ["orders_writer"] });
     expect(second).not.toBe(first);
     const k = await pair("ES256");
-    const { payload } = await jwtVerify(second, await importSPKI(k.publicKeyPem, "ES256"), { audience: AUD, currentDate: new Date(1_700_000_030_000) });
+    const { payload } = await jwtVerify(second, await importSPKI(k.publicKeyPem, "ES256"), {
+      audience: AUD,
+      currentDate: new Date(1_700_000_030_000),
+    });
     expect(payload.iat).toBe(1_700_000_030);
   });
 
@@ -336,7 +349,9 @@ describe("token(): reuse for per-request callbacks", () => {
   it("refuses a reuse fraction outside [0, 1) and does not remember a refused mint", async () => {
     const k = await pair("ES256");
     for (const reuseFraction of [1, -0.1, Number.NaN]) {
-      expect(await refusal(createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, reuseFraction }))).toBe("reuse_invalid");
+      expect(await refusal(createSigner({ privateKey: k.privateKeyPem, issuer: "svc", audience: AUD, reuseFraction }))).toBe(
+        "reuse_invalid",
+      );
     }
     const { signer } = await clocked();
     expect(await refusal(signer.token({ roles: ["bad role"] }))).toBe("roles_invalid");

@@ -45,7 +45,18 @@ try {
   log("\n6. function cold start");
   const cold = await coldStart(stack, 7, log);
   const loadAverageAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
-  const results: BenchResults = { machine, conditions, loadAverageAtEnd, overhead: over, functionCpu: fnCpu, keepAlive: alive, verifyPerSecond: verify, handler, revocation: revoke, coldStart: cold };
+  const results: BenchResults = {
+    machine,
+    conditions,
+    loadAverageAtEnd,
+    overhead: over,
+    functionCpu: fnCpu,
+    keepAlive: alive,
+    verifyPerSecond: verify,
+    handler,
+    revocation: revoke,
+    coldStart: cold,
+  };
   mkdirSync(join(root, "docs"), { recursive: true });
   writeFileSync(join(root, "docs/benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(root, "docs/benchmarks.svg"), await renderChart(results));

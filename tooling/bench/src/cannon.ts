@@ -19,7 +19,12 @@ export interface RunResult {
 /** The request mix the overhead runs use: an insert with return=representation, then a select by id. */
 export function orderMix(pathPrefix: string, selectId: string): autocannon.Request[] {
   return [
-    { method: "POST", path: `${pathPrefix}orders?select=id`, headers: { "content-type": "application/json", prefer: "return=representation" }, body: '{"sku":"WIDGET-BLUE","quantity":1}' },
+    {
+      method: "POST",
+      path: `${pathPrefix}orders?select=id`,
+      headers: { "content-type": "application/json", prefer: "return=representation" },
+      body: '{"sku":"WIDGET-BLUE","quantity":1}',
+    },
     { method: "GET", path: `${pathPrefix}orders?select=id,quantity&id=eq.${selectId}` },
   ];
 }
@@ -65,11 +70,19 @@ export async function cannon(o: CannonOptions): Promise<RunResult & { raw: RawRu
   after ??= cpuSnapshot(o.groups); // some requests failed without an answer
   const cpuMs: Record<string, number> = {};
   for (const k of Object.keys(after)) cpuMs[k] = after[k]! - (before[k] ?? 0);
-  return mergeRuns([{ requests: result.requests.total, seconds, errors: result.non2xx + result.errors + result.timeouts, latencies, cpuMs }]);
+  return mergeRuns([
+    { requests: result.requests.total, seconds, errors: result.non2xx + result.errors + result.timeouts, latencies, cpuMs },
+  ]);
 }
 
 /** One slice of a run, before percentiles: what `mergeRuns` adds up. */
-export interface RawRun { requests: number; seconds: number; errors: number; latencies: number[]; cpuMs: Record<string, number> }
+export interface RawRun {
+  requests: number;
+  seconds: number;
+  errors: number;
+  latencies: number[];
+  cpuMs: Record<string, number>;
+}
 
 /** Adds up slices of the same side (run interleaved with other sides) into one result. */
 export function mergeRuns(runs: RawRun[]): RunResult & { raw: RawRun } {

@@ -23,7 +23,10 @@ export type TokenMode = "reused" | "per-request";
 export type Side = "direct" | TokenMode;
 
 /** Sizes of the overhead runs: requests per concurrency (warm-up is a tenth more). */
-export const OVERHEAD_RUNS = [[1, 1000], [50, 5000]] as const;
+export const OVERHEAD_RUNS = [
+  [1, 1000],
+  [50, 5000],
+] as const;
 
 const ROLES = ["orders_writer"];
 
@@ -54,7 +57,11 @@ export function stackGroups(stack: Stack): ProcessGroups {
 
 /** Inserts one order directly and returns its id (the select half of the mix reads it). */
 async function seedOrder(api: string, headers: Record<string, string>): Promise<string> {
-  const res = await fetch(`${api}/rest/v1/orders?select=id`, { method: "POST", headers: { ...headers, "content-type": "application/json", prefer: "return=representation" }, body: '{"sku":"WIDGET-BLUE","quantity":1}' });
+  const res = await fetch(`${api}/rest/v1/orders?select=id`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", prefer: "return=representation" },
+    body: '{"sku":"WIDGET-BLUE","quantity":1}',
+  });
   if (!res.ok) throw new Error(`seeding an order: ${res.status} ${await res.text()}`);
   return ((await res.json()) as Array<{ id: string }>)[0]!.id;
 }
@@ -62,8 +69,18 @@ async function seedOrder(api: string, headers: Record<string, string>): Promise<
 /** A token PostgREST accepts directly, equivalent to what the gateway mints (for the direct side). */
 function directToken(jwtSecret: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: "bench-service", sub: crypto.randomUUID(), role: "federated_writer", aud: "authenticated", app_roles: ROLES, fedjwt_gateway: 1, iat: now, exp: now + 3600 })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(jwtSecret));
+  return new SignJWT({
+    iss: "bench-service",
+    sub: crypto.randomUUID(),
+    role: "federated_writer",
+    aud: "authenticated",
+    app_roles: ROLES,
+    fedjwt_gateway: 1,
+    iat: now,
+    exp: now + 3600,
+  })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(jwtSecret));
 }
 
 /** Everything a run against the stack needs. */
@@ -89,13 +106,23 @@ export async function benchWriter(stack: Stack): Promise<Writer> {
 export const OVERHEAD_SLICES = 4;
 
 /** One thing to load in an interleaved run. */
-interface Target { url: string; prefix: string; side: Side; groups: ProcessGroups }
+interface Target {
+  url: string;
+  prefix: string;
+  side: Side;
+  groups: ProcessGroups;
+}
 
 /**
  * Loads every target with the same mix at `connections`, `amount` requests each, cut into slices run in turn
  * (A, B, C, A, B, C, …) after one warm-up slice each; each target's slices are added up.
  */
-async function interleaved<K extends string>(w: Writer, targets: Record<K, Target>, connections: number, amount: number): Promise<Record<K, RunResult>> {
+async function interleaved<K extends string>(
+  w: Writer,
+  targets: Record<K, Target>,
+  connections: number,
+  amount: number,
+): Promise<Record<K, RunResult>> {
   const keys = Object.keys(targets) as K[];
   const slice = Math.ceil(amount / OVERHEAD_SLICES);
   const sources = {} as Record<K, { next: () => string; stop(): void }>;
@@ -106,7 +133,14 @@ async function interleaved<K extends string>(w: Writer, targets: Record<K, Targe
       sources[k] = side === "direct" ? { next: () => w.direct, stop: () => undefined } : await tokenSource(w.signer, side, amount + slice);
       slices[k] = [];
     }
-    const opts = (k: K) => ({ url: targets[k].url, mix: orderMix(targets[k].prefix, w.selectId), headers: { apikey: w.anonKey }, bearer: sources[k].next, connections, groups: targets[k].groups });
+    const opts = (k: K) => ({
+      url: targets[k].url,
+      mix: orderMix(targets[k].prefix, w.selectId),
+      headers: { apikey: w.anonKey },
+      bearer: sources[k].next,
+      connections,
+      groups: targets[k].groups,
+    });
     for (const k of keys) await cannon({ ...opts(k), amount: slice }); // warm-up
     for (let i = 0; i < OVERHEAD_SLICES; i++) {
       for (const k of keys) slices[k].push((await cannon({ ...opts(k), amount: slice })).raw);
@@ -128,10 +162,17 @@ export async function overhead(stack: Stack, w: Writer, log: (s: string) => void
   const groups = stackGroups(stack);
   const through = (side: Side): Target => ({ url: w.api, prefix: side === "direct" ? "/rest/v1/" : "/functions/v1/rest/", side, groups });
   for (const [connections, amount] of OVERHEAD_RUNS) {
-    const row = await interleaved(w, { direct: through("direct"), reused: through("reused"), "per-request": through("per-request") }, connections, amount);
+    const row = await interleaved(
+      w,
+      { direct: through("direct"), reused: through("reused"), "per-request": through("per-request") },
+      connections,
+      amount,
+    );
     for (const side of ["direct", "reused", "per-request"] as const) {
       const r = row[side];
-      log(`  c=${connections} ${side.padEnd(11)} ${r.rps.toFixed(0).padStart(5)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  function CPU ${r.cpuMsPerRequest["rest function (deno)"]!.toFixed(3)} ms/req`);
+      log(
+        `  c=${connections} ${side.padEnd(11)} ${r.rps.toFixed(0).padStart(5)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  function CPU ${r.cpuMsPerRequest["rest function (deno)"]!.toFixed(3)} ms/req`,
+      );
     }
     out[`c${connections}`] = row;
   }
@@ -139,7 +180,12 @@ export async function overhead(stack: Stack, w: Writer, log: (s: string) => void
 }
 
 /** CPU per request of one Deno process under the same load, for each way of serving. */
-export interface HopCost { what: string; cpuMsPerRequest: number; rps: number; errors: number }
+export interface HopCost {
+  what: string;
+  cpuMsPerRequest: number;
+  rps: number;
+  errors: number;
+}
 
 /**
  * Where the function's CPU goes: four `deno serve` processes, loaded in turn (interleaved slices) directly at
@@ -149,8 +195,12 @@ export interface HopCost { what: string; cpuMsPerRequest: number; rps: number; e
 export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => void, amount = 3000): Promise<HopCost[]> {
   const root = repoRoot();
   const env = {
-    SUPABASE_URL: w.api, SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY, SUPABASE_ANON_KEY: w.anonKey,
-    FEDJWT_AUDIENCE: w.api, FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET, UPSTREAM: `${w.api}/rest/v1`,
+    SUPABASE_URL: w.api,
+    SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY,
+    SUPABASE_ANON_KEY: w.anonKey,
+    FEDJWT_AUDIENCE: w.api,
+    FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET,
+    UPSTREAM: `${w.api}/rest/v1`,
   };
   const cases = {
     "bare deno serve (answers itself)": { script: "serve", side: "direct" },
@@ -186,7 +236,15 @@ export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => v
 }
 
 /** How the function's upstream connections behaved under load. */
-export interface KeepAlive { requests: number; upstreamConnections: number; warmupConnections: number; registryReads: number; cpuMsPerRequest: number; rps: number; errors: number }
+export interface KeepAlive {
+  requests: number;
+  upstreamConnections: number;
+  warmupConnections: number;
+  registryReads: number;
+  cpuMsPerRequest: number;
+  rps: number;
+  errors: number;
+}
 
 /**
  * Keep-alive check: the rest function alone in front of an instant Node upstream that counts the TCP
@@ -198,7 +256,22 @@ export async function keepAlive(log: (s: string) => void, amount = 3000): Promis
   const keys = await generateKeyPair();
   let connections = 0;
   let registryReads = 0;
-  const row = { issuer: "ka-service", kid: keys.kid, alg: keys.alg, public_key_pem: keys.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null, db_role: "federated_writer", db_role_valid: true, allowed_roles: ROLES, max_token_lifetime_seconds: 300, require_jti: false };
+  const row = {
+    issuer: "ka-service",
+    kid: keys.kid,
+    alg: keys.alg,
+    public_key_pem: keys.publicKeyPem,
+    public_jwk: null,
+    jwks_uri: null,
+    usable: true,
+    not_before: null,
+    expires_at: null,
+    db_role: "federated_writer",
+    db_role_valid: true,
+    allowed_roles: ROLES,
+    max_token_lifetime_seconds: 300,
+    require_jti: false,
+  };
   const server = createServer((req, res) => {
     // The registry: the issuer list (with its exact count) and the issuer's rows; anything else is data.
     const names = req.url?.startsWith("/rest/v1/jwt_issuers");
@@ -206,25 +279,51 @@ export async function keepAlive(log: (s: string) => void, amount = 3000): Promis
     if (names || rows) registryReads++;
     const body = names ? JSON.stringify([{ issuer: row.issuer }]) : rows ? JSON.stringify([row]) : '[{"id":1,"quantity":1}]';
     req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json", ...(names ? { "content-range": "0-0/1" } : {}) }).end(body));
+    req.on("end", () =>
+      res.writeHead(200, { "content-type": "application/json", ...(names ? { "content-range": "0-0/1" } : {}) }).end(body),
+    );
   });
   server.on("connection", () => connections++);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const fn = await serveDeno(join(root, "supabase/functions/rest/index.ts"), {
-    SUPABASE_URL: upstream, SUPABASE_SERVICE_ROLE_KEY: "sb_secret_bench", SUPABASE_ANON_KEY: "sb_publishable_bench",
-    FEDJWT_AUDIENCE: upstream, FEDJWT_LEGACY_JWT_SECRET: "bench-secret-bench-secret-bench-secret-bench",
-  }, join(root, "supabase/functions/rest/deno.json"));
+  const fn = await serveDeno(
+    join(root, "supabase/functions/rest/index.ts"),
+    {
+      SUPABASE_URL: upstream,
+      SUPABASE_SERVICE_ROLE_KEY: "sb_secret_bench",
+      SUPABASE_ANON_KEY: "sb_publishable_bench",
+      FEDJWT_AUDIENCE: upstream,
+      FEDJWT_LEGACY_JWT_SECRET: "bench-secret-bench-secret-bench-secret-bench",
+    },
+    join(root, "supabase/functions/rest/deno.json"),
+  );
   try {
     const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer: "ka-service", audience: upstream });
     const token = await signer.token({ roles: ROLES });
-    const o = { url: fn.url, mix: orderMix("/rest/", "00000000-0000-0000-0000-000000000001"), headers: { apikey: "sb_publishable_bench" }, bearer: () => token, connections: 50, groups: { fn: () => [fn.pid] } };
+    const o = {
+      url: fn.url,
+      mix: orderMix("/rest/", "00000000-0000-0000-0000-000000000001"),
+      headers: { apikey: "sb_publishable_bench" },
+      bearer: () => token,
+      connections: 50,
+      groups: { fn: () => [fn.pid] },
+    };
     await cannon({ ...o, amount: 300 });
     const before = connections;
     const r = await cannon({ ...o, amount });
-    const out = { requests: r.requests, upstreamConnections: connections - before, warmupConnections: before, registryReads, cpuMsPerRequest: r.cpuMsPerRequest.fn!, rps: r.rps, errors: r.errors };
-    log(`  ${out.requests} requests through the function: ${out.upstreamConnections} new upstream connections during the run (${before} opened in the warm-up), ${registryReads} registry reads in all; function CPU ${out.cpuMsPerRequest.toFixed(3)} ms/request with an instant upstream (${out.rps.toFixed(0)} req/s, errors ${out.errors})`);
+    const out = {
+      requests: r.requests,
+      upstreamConnections: connections - before,
+      warmupConnections: before,
+      registryReads,
+      cpuMsPerRequest: r.cpuMsPerRequest.fn!,
+      rps: r.rps,
+      errors: r.errors,
+    };
+    log(
+      `  ${out.requests} requests through the function: ${out.upstreamConnections} new upstream connections during the run (${before} opened in the warm-up), ${registryReads} registry reads in all; function CPU ${out.cpuMsPerRequest.toFixed(3)} ms/request with an instant upstream (${out.rps.toFixed(0)} req/s, errors ${out.errors})`,
+    );
     return out;
   } finally {
     await fn.stop();
@@ -239,7 +338,9 @@ export async function verifyThroughput(log: (s: string) => void): Promise<Record
   for (const alg of SUPPORTED_ALGS) {
     const k = await generateKeyPair({ alg });
     const registry = cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 });
-    const token = await (await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 })).sign({ roles: ["r"] });
+    const token = await (await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 })).sign({
+      roles: ["r"],
+    });
     for (let i = 0; i < 200; i++) await verifyMultiIssuerJwt(token, { registry, audience: "aud" }); // warm
     const n = alg === "RS256" ? 4000 : 3000;
     const t0 = performance.now();
@@ -253,19 +354,44 @@ export async function verifyThroughput(log: (s: string) => void): Promise<Record
 /** The handler's cost in-process under Node (this process) and under Deno (a child running the same code). */
 export async function handlerCost(log: (s: string) => void): Promise<{ node: HandlerCost; deno: HandlerCost }> {
   const show = (rt: string, r: HandlerCost) =>
-    log(`  ${rt}: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; the ES256 check alone ${r.verifyOnlyMs.toFixed(3)} ms; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms subtracted (best of ${r.rounds} rounds)`);
+    log(
+      `  ${rt}: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; the ES256 check alone ${r.verifyOnlyMs.toFixed(3)} ms; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms subtracted (best of ${r.rounds} rounds)`,
+    );
   const node = await measureHandlerCost();
   show("node", node);
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
   const script = join(dir, "handler-cost.ts");
-  writeFileSync(script, `import { measureHandlerCost } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await measureHandlerCost()));\n`);
+  writeFileSync(
+    script,
+    `import { measureHandlerCost } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await measureHandlerCost()));\n`,
+  );
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(denoBinary(), ["run", "--quiet", "--no-prompt", "--no-lock", "--allow-env", "--allow-read", "--config", join(root, "supabase/functions/rest/deno.json"), script], {
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...denoNetworkEnv(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "inherit"],
-      });
+      const child = spawn(
+        denoBinary(),
+        [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          "--no-lock",
+          "--allow-env",
+          "--allow-read",
+          "--config",
+          join(root, "supabase/functions/rest/deno.json"),
+          script,
+        ],
+        {
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: process.env.HOME ?? "",
+            ...denoNetworkEnv(),
+            DENO_NO_UPDATE_CHECK: "1",
+            NO_COLOR: "1",
+          },
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
       let text = "";
       child.stdout.on("data", (d: Buffer) => (text += d.toString()));
       child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
@@ -283,28 +409,37 @@ export async function revocation(stack: Stack, trials: number, log: (s: string) 
   const api = stack.info.API_URL;
   const svc = serviceHeaders(stack.info.SERVICE_ROLE_KEY);
   // Trials run side by side (one issuer each): each measures its own deactivate → first refusal.
-  const delays = await Promise.all(Array.from({ length: trials }, async (_, i) => {
-    const issuer = `revoke-${i}`;
-    const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, issuer, ROLES);
-    const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer, audience: api });
-    const hit = async () => (await fetch(`${api}/functions/v1/rest/orders?select=id&limit=1`, { headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${await signer.token({ roles: ROLES })}` } })).status;
-    // A newly registered issuer is seen once the gateway's issuer list is re-read (within its negative TTL).
-    for (let tries = 0; (await hit()) !== 200; tries++) {
-      if (tries >= 100) throw new Error(`trial ${i}: not accepted before deactivation`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await new Promise((r) => setTimeout(r, Math.random() * 5000)); // deactivate at a random point of the cache's life
-    await fetch(`${api}/rest/v1/jwt_issuers?issuer=eq.${issuer}`, { method: "PATCH", headers: svc, body: '{"is_active":false}' });
-    const t0 = performance.now();
-    for (let n = 0; n < 2000; n++) {
-      if ((await hit()) === 401) return performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return Number.NaN;
-  }));
+  const delays = await Promise.all(
+    Array.from({ length: trials }, async (_, i) => {
+      const issuer = `revoke-${i}`;
+      const keys = await registerWriter(api, stack.info.SERVICE_ROLE_KEY, issuer, ROLES);
+      const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer, audience: api });
+      const hit = async () =>
+        (
+          await fetch(`${api}/functions/v1/rest/orders?select=id&limit=1`, {
+            headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${await signer.token({ roles: ROLES })}` },
+          })
+        ).status;
+      // A newly registered issuer is seen once the gateway's issuer list is re-read (within its negative TTL).
+      for (let tries = 0; (await hit()) !== 200; tries++) {
+        if (tries >= 100) throw new Error(`trial ${i}: not accepted before deactivation`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, Math.random() * 5000)); // deactivate at a random point of the cache's life
+      await fetch(`${api}/rest/v1/jwt_issuers?issuer=eq.${issuer}`, { method: "PATCH", headers: svc, body: '{"is_active":false}' });
+      const t0 = performance.now();
+      for (let n = 0; n < 2000; n++) {
+        if ((await hit()) === 401) return performance.now() - t0;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return Number.NaN;
+    }),
+  );
   delays.sort((a, b) => a - b);
   const r = { trials, minMs: delays[0]!, medianMs: delays[Math.floor(trials / 2)]!, maxMs: delays[trials - 1]! };
-  log(`  ${trials} trials: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (key cache TTL 5000 ms)`);
+  log(
+    `  ${trials} trials: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (key cache TTL 5000 ms)`,
+  );
   return r;
 }
 
@@ -315,11 +450,36 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
   for (let i = 0; i < runs; i++) {
     const port = await freePort();
     const t0 = performance.now();
-    const child = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--no-lock", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port),
-      "--config", join(root, "supabase/functions/rest/deno.json"), join(root, "supabase/functions/rest/index.ts")], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SUPABASE_URL: stack.info.API_URL, SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY, SUPABASE_ANON_KEY: stack.info.ANON_KEY, FEDJWT_AUDIENCE: stack.info.API_URL, FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET },
-      stdio: "ignore",
-    });
+    const child = spawn(
+      denoBinary(),
+      [
+        "serve",
+        "--quiet",
+        "--no-prompt",
+        "--no-lock",
+        "--allow-net",
+        "--allow-env",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--config",
+        join(root, "supabase/functions/rest/deno.json"),
+        join(root, "supabase/functions/rest/index.ts"),
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          SUPABASE_URL: stack.info.API_URL,
+          SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY,
+          SUPABASE_ANON_KEY: stack.info.ANON_KEY,
+          FEDJWT_AUDIENCE: stack.info.API_URL,
+          FEDJWT_LEGACY_JWT_SECRET: stack.info.JWT_SECRET,
+        },
+        stdio: "ignore",
+      },
+    );
     for (;;) {
       try {
         await fetch(`http://127.0.0.1:${port}/rest/orders`);
@@ -333,6 +493,8 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
   }
   times.sort((a, b) => a - b);
   const r = { runs, minMs: times[0]!, medianMs: times[Math.floor(runs / 2)]!, maxMs: times[runs - 1]! };
-  log(`  ${runs} starts: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (module cache warm)`);
+  log(
+    `  ${runs} starts: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (module cache warm)`,
+  );
   return r;
 }

@@ -31,12 +31,67 @@ export interface FuzzOptions {
 }
 
 const VALID_PATHS = ["/rest/widgets", "/rest/rest/v1/widgets", "/functions/v1/rest/orders", "/rest/rpc/stock_report"];
-const PATH_PIECES = ["rest", "v1", "..", ".", "%2e%2e", "%2E%2e", "%2f", "%5c", "\\\\", "", "auth", "storage", "rpc", "widgets", "%00", "%20", "ü", "💥",
-  "functions", "x".repeat(300), "%252e%252e", "..;", "./.", "widgets;drop", "graphql", "?", "#"];
-const QUERY_PIECES = ["select=*", "id=eq.1", "or=(a.eq.1)", "apikey=x", "%00", "a=%ZZ", "&&", "=", "limit=-1", "order=id.desc", "x".repeat(100)];
+const PATH_PIECES = [
+  "rest",
+  "v1",
+  "..",
+  ".",
+  "%2e%2e",
+  "%2E%2e",
+  "%2f",
+  "%5c",
+  "\\\\",
+  "",
+  "auth",
+  "storage",
+  "rpc",
+  "widgets",
+  "%00",
+  "%20",
+  "ü",
+  "💥",
+  "functions",
+  "x".repeat(300),
+  "%252e%252e",
+  "..;",
+  "./.",
+  "widgets;drop",
+  "graphql",
+  "?",
+  "#",
+];
+const QUERY_PIECES = [
+  "select=*",
+  "id=eq.1",
+  "or=(a.eq.1)",
+  "apikey=x",
+  "%00",
+  "a=%ZZ",
+  "&&",
+  "=",
+  "limit=-1",
+  "order=id.desc",
+  "x".repeat(100),
+];
 const METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS", "PROPFIND", "get", "FOO"];
 const ALGS = ["none", "None", "HS256", "HS512", "ES256", "RS256", "EdDSA", "ES384", "PS256", "", 7, null];
-const HEADER_NAMES = ["apikey", "cookie", "x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip", "prefer", "content-type", "range", "accept-profile", "x-client-info", "authorization", "content-length", "transfer-encoding", "host"];
+const HEADER_NAMES = [
+  "apikey",
+  "cookie",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "forwarded",
+  "x-real-ip",
+  "prefer",
+  "content-type",
+  "range",
+  "accept-profile",
+  "x-client-info",
+  "authorization",
+  "content-length",
+  "transfer-encoding",
+  "host",
+];
 
 /** The only request paths that may reach PostgREST: a table or rpc/<name> under the function, nothing encoded. */
 const ALLOWED_PATH =
@@ -73,7 +128,12 @@ export interface FuzzCase {
 /** Mostly printable characters, sometimes any UTF-16 code unit (headerSafe: printable only, as the Fetch API requires). */
 function text(maxLength: number, headerSafe = false): fc.Arbitrary<string> {
   const printable = fc.integer({ min: 32, max: 126 }).map((c) => String.fromCharCode(c));
-  const unit = headerSafe ? printable : fc.oneof({ weight: 9, arbitrary: printable }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
+  const unit = headerSafe
+    ? printable
+    : fc.oneof(
+        { weight: 9, arbitrary: printable },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) },
+      );
   return fc.string({ unit, maxLength });
 }
 
@@ -88,14 +148,31 @@ function mutation(poolSize: number): fc.Arbitrary<Mutation> {
     fc.record({
       op: fc.constant("header" as const),
       alg: fc.constantFrom(...ALGS),
-      kid: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: text(50) }, { weight: 3, arbitrary: fc.constant(12345) }),
+      kid: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(null) },
+        { weight: 4, arbitrary: text(50) },
+        { weight: 3, arbitrary: fc.constant(12345) },
+      ),
       crit: fc.boolean(),
       jwk: fc.boolean(),
     }),
     fc.record({
       op: fc.constant("payload" as const),
       key: fc.constantFrom("iss", "sub", "aud", "exp", "iat", "nbf", "roles", "role", "app_metadata", "jti", "app_roles"),
-      value: fc.constantFrom<unknown>("service_role", "postgres", -1, 0, 9e15, null, [], ["service_role"], { x: 1 }, "widgets-service", "https://x", ""),
+      value: fc.constantFrom<unknown>(
+        "service_role",
+        "postgres",
+        -1,
+        0,
+        9e15,
+        null,
+        [],
+        ["service_role"],
+        { x: 1 },
+        "widgets-service",
+        "https://x",
+        "",
+      ),
     }),
     fc.record({ op: fc.constant("random" as const), text: text(200) }),
     fc.record({ op: fc.constant("spaces" as const), n: fc.nat({ max: 2 }) }),
@@ -114,9 +191,12 @@ function mutate(token: string, m: Mutation, pool: string[]): string {
       const at = m.at % Math.max(token.length, 1);
       return token.slice(0, at) + m.ch + token.slice(at + 1);
     }
-    case "truncate": return token.slice(0, m.at % Math.max(token.length, 1));
-    case "extraSegment": return `${token}.${parts[m.part % parts.length] ?? ""}`;
-    case "reverse": return parts.reverse().join(".");
+    case "truncate":
+      return token.slice(0, m.at % Math.max(token.length, 1));
+    case "extraSegment":
+      return `${token}.${parts[m.part % parts.length] ?? ""}`;
+    case "reverse":
+      return parts.reverse().join(".");
     case "splice": {
       parts[m.k] = pool[m.other]!.split(".")[m.k] ?? "";
       return parts.join(".");
@@ -133,32 +213,57 @@ function mutate(token: string, m: Mutation, pool: string[]): string {
       let claims: Record<string, unknown> = {};
       try {
         claims = JSON.parse(new TextDecoder().decode(base64url.decode(parts[1] ?? "")));
-      } catch { /* keep empty */ }
+      } catch {
+        /* keep empty */
+      }
       claims[m.key] = m.value;
       parts[1] = base64url.encode(JSON.stringify(claims));
       return parts.join(".");
     }
-    case "random": return m.text;
-    case "spaces": return `${token}${" ".repeat(m.n)}`;
-    case "star": return token.replace(/[A-Za-z0-9]/, "*");
-    case "bytes": return base64url.encode(m.bytes);
-    case "unsigned": return `${parts[0]}.${parts[1]}.`;
-    case "huge": return "x".repeat(m.n);
-    case "suffix": return `${token}${m.text}`;
+    case "random":
+      return m.text;
+    case "spaces":
+      return `${token}${" ".repeat(m.n)}`;
+    case "star":
+      return token.replace(/[A-Za-z0-9]/, "*");
+    case "bytes":
+      return base64url.encode(m.bytes);
+    case "unsigned":
+      return `${parts[0]}.${parts[1]}.`;
+    case "huge":
+      return "x".repeat(m.n);
+    case "suffix":
+      return `${token}${m.text}`;
   }
 }
 
 const pathArb: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...VALID_PATHS), fc.option(fc.array(fc.constantFrom(...QUERY_PIECES), { minLength: 1, maxLength: 3 }))).map(([p, q]) => (q ? `${p}?${q.join("&")}` : p)) },
-  { weight: 6, arbitrary: fc.tuple(fc.boolean(), fc.array(fc.constantFrom(...PATH_PIECES), { minLength: 1, maxLength: 5 })).map(([rest, segs]) => `/${(rest ? ["rest", ...segs] : segs).join("/")}`) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...VALID_PATHS), fc.option(fc.array(fc.constantFrom(...QUERY_PIECES), { minLength: 1, maxLength: 3 })))
+      .map(([p, q]) => (q ? `${p}?${q.join("&")}` : p)),
+  },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(fc.boolean(), fc.array(fc.constantFrom(...PATH_PIECES), { minLength: 1, maxLength: 5 }))
+      .map(([rest, segs]) => `/${(rest ? ["rest", ...segs] : segs).join("/")}`),
+  },
 );
 
 function caseArb(poolSize: number): fc.Arbitrary<FuzzCase> {
   return fc.record({
     base: fc.nat({ max: poolSize - 1 }),
-    mutations: fc.oneof({ weight: 15, arbitrary: fc.array(mutation(poolSize), { minLength: 1, maxLength: 3 }) }, { weight: 3, arbitrary: fc.constant<Mutation[]>([]) }),
+    mutations: fc.oneof(
+      { weight: 15, arbitrary: fc.array(mutation(poolSize), { minLength: 1, maxLength: 3 }) },
+      { weight: 3, arbitrary: fc.constant<Mutation[]>([]) },
+    ),
     path: pathArb,
-    method: fc.oneof({ weight: 8, arbitrary: fc.constantFrom("GET", "POST", "PATCH", "DELETE") }, { weight: 2, arbitrary: fc.constantFrom(...METHODS) }),
+    method: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom("GET", "POST", "PATCH", "DELETE") },
+      { weight: 2, arbitrary: fc.constantFrom(...METHODS) },
+    ),
     auth: fc.oneof(
       { weight: 85, arbitrary: fc.constant("bearer" as const) },
       { weight: 5, arbitrary: fc.constant("loose-bearer" as const) },
@@ -166,19 +271,30 @@ function caseArb(poolSize: number): fc.Arbitrary<FuzzCase> {
       { weight: 5, arbitrary: fc.constant("none" as const) },
     ),
     // A null value means "the token itself" (tokens leaking into other headers).
-    headers: fc.array(fc.record({ name: fc.constantFrom(...HEADER_NAMES), value: fc.oneof(text(30, true), fc.constant(null)) }), { maxLength: 2 }),
+    headers: fc.array(fc.record({ name: fc.constantFrom(...HEADER_NAMES), value: fc.oneof(text(30, true), fc.constant(null)) }), {
+      maxLength: 2,
+    }),
     body: fc.option(fc.record({ big: fc.boolean(), name: text(20) }), { freq: 5 }),
   });
 }
 
 /** Runs `iterations` generated cases (fast-check, from `seed`) and reports; never throws for a failed oracle (see `failures`). */
 export async function fuzz(iterations: number, seed: number, options: FuzzOptions = {}): Promise<FuzzReport> {
-  const writers: Writer[] = [await writer("widgets-service", "ES256"), await writer("rsa-service", "RS256"), await writer("ed-service", "EdDSA")];
+  const writers: Writer[] = [
+    await writer("widgets-service", "ES256"),
+    await writer("rsa-service", "RS256"),
+    await writer("ed-service", "EdDSA"),
+  ];
   const h = harness(writers, { bodyLimitBytes: 4096 });
   const pristine = new Set<string>();
   const pool: string[] = [];
   for (const w of writers) {
-    const signer = await createSigner({ privateKey: w.keys.privateKeyPem, issuer: w.issuer, audience: goodClaims(w).aud as string, expiresIn: 300 });
+    const signer = await createSigner({
+      privateKey: w.keys.privateKeyPem,
+      issuer: w.issuer,
+      audience: goodClaims(w).aud as string,
+      expiresIn: 300,
+    });
     for (let i = 0; i < 5; i++) {
       const t = await signer.sign({ roles: ["widgets_writer"] });
       pristine.add(t);
@@ -229,7 +345,8 @@ export async function fuzz(iterations: number, seed: number, options: FuzzOption
     if (forwarded) {
       if (!shrinking) report.forwarded++;
       // The auth scheme is case-insensitive (RFC 7235), so "bearer  <token>" with a pristine token is legitimate.
-      if (!pristine.has(sentToken) || !allowedPath) return `forwarded without a pristine valid token on an allowed path: ${c.method} ${c.path}`;
+      if (!pristine.has(sentToken) || !allowedPath)
+        return `forwarded without a pristine valid token on an allowed path: ${c.method} ${c.path}`;
     } else if (res.status !== 200) {
       let parsed: Record<string, unknown>;
       try {
@@ -237,7 +354,8 @@ export async function fuzz(iterations: number, seed: number, options: FuzzOption
       } catch {
         return `non-JSON refusal (${res.status}): ${body.slice(0, 120)}`;
       }
-      if (typeof parsed.code !== "string" || !("message" in parsed) || !("details" in parsed) || !("hint" in parsed)) return `refusal body ${body.slice(0, 120)}`;
+      if (typeof parsed.code !== "string" || !("message" in parsed) || !("details" in parsed) || !("hint" in parsed))
+        return `refusal body ${body.slice(0, 120)}`;
       count(report.reasons, parsed.code);
       if (body.includes(sentToken) && sentToken.length > 16) return "the response echoes the token";
     } else {

@@ -29,13 +29,23 @@ export async function measureHandlerCost(n = 2000, rounds = 7): Promise<HandlerC
   const k = await generateKeyPair();
   const signer = await createSigner({ privateKey: k.privateKeyPem, issuer: "bench", audience: "aud", expiresIn: 300 });
   const upstream = () => Promise.resolve(new Response('[{"id":1}]', { headers: { "content-type": "application/json" } }));
-  const make = (tokenCache?: false) => createJwtSwapProxy({
-    supabaseUrl: "http://upstream.invalid", serviceKey: "sb_secret_x", apiKey: "sb_publishable_x", audience: "aud",
-    signingKey: { hs256Secret: "x".repeat(40) }, registry: cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 }),
-    fetch: upstream, logger: () => undefined, ...(tokenCache === false ? { tokenCache } : {}),
-  });
+  const make = (tokenCache?: false) =>
+    createJwtSwapProxy({
+      supabaseUrl: "http://upstream.invalid",
+      serviceKey: "sb_secret_x",
+      apiKey: "sb_publishable_x",
+      audience: "aud",
+      signingKey: { hs256Secret: "x".repeat(40) },
+      registry: cachedRegistry(memoryRegistry(k), { ttlMs: 3_600_000 }),
+      fetch: upstream,
+      logger: () => undefined,
+      ...(tokenCache === false ? { tokenCache } : {}),
+    });
   const requests = (token: (i: number) => string) =>
-    Array.from({ length: n }, (_, i) => new Request("http://gw/rest/orders?select=id&id=eq.1", { headers: { authorization: `Bearer ${token(i)}` } }));
+    Array.from(
+      { length: n },
+      (_, i) => new Request("http://gw/rest/orders?select=id&id=eq.1", { headers: { authorization: `Bearer ${token(i)}` } }),
+    );
   const time = async (handler: (r: Request) => Promise<Response>, reqs: Request[]) => {
     const t0 = performance.now();
     for (const r of reqs) await (await handler(r)).text();
@@ -46,7 +56,8 @@ export async function measureHandlerCost(n = 2000, rounds = 7): Promise<HandlerC
   const handlers = { fake: () => upstream(), hit: make(), miss: make(), off: make(false) };
   const best = { fake: Infinity, hit: Infinity, miss: Infinity, off: Infinity, verify: Infinity };
   const key = await importSPKI(k.publicKeyPem, "ES256");
-  for (let round = -1; round < rounds; round++) { // round -1 warms up
+  for (let round = -1; round < rounds; round++) {
+    // round -1 warms up
     handlers.miss = make(); // an empty cache: every one of the n tokens is new to it
     for (const c of ["fake", "hit", "miss", "off"] as const) {
       const ms = await time(handlers[c], requests(c === "miss" ? (i) => fresh[i]! : () => one));
@@ -56,6 +67,13 @@ export async function measureHandlerCost(n = 2000, rounds = 7): Promise<HandlerC
     for (const t of fresh) await compactVerify(t, key, { algorithms: ["ES256"] });
     if (round >= 0) best.verify = Math.min(best.verify, (performance.now() - t0) / fresh.length);
   }
-  const r = { hitMs: best.hit - best.fake, missMs: best.miss - best.fake, uncachedMs: best.off - best.fake, verifyOnlyMs: best.verify, rounds, fakeUpstreamMs: best.fake };
+  const r = {
+    hitMs: best.hit - best.fake,
+    missMs: best.miss - best.fake,
+    uncachedMs: best.off - best.fake,
+    verifyOnlyMs: best.verify,
+    rounds,
+    fakeUpstreamMs: best.fake,
+  };
   return r;
 }

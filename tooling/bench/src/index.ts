@@ -3,7 +3,17 @@ export { missingIds, percentile, runLoad, type LoadResult } from "./load-engine.
 export { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 export { cannon, mergeRuns, orderMix, type CannonOptions, type RawRun, type RunResult } from "./cannon.ts";
 export { cpuMs, cpuPerRequest, cpuSnapshot, childrenOf, type ProcessGroups } from "./procfs.ts";
-export { bareScript, BARE_SCRIPTS, machineInfo, serveDeno, startStackProcess, stopChild, type DenoServer, type MachineInfo, type Stack } from "./processes.ts";
+export {
+  bareScript,
+  BARE_SCRIPTS,
+  machineInfo,
+  serveDeno,
+  startStackProcess,
+  stopChild,
+  type DenoServer,
+  type MachineInfo,
+  type Stack,
+} from "./processes.ts";
 export {
   benchWriter,
   coldStart,

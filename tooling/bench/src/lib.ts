@@ -8,7 +8,12 @@ export function serviceHeaders(serviceKey: string): Record<string, string> {
 }
 
 /** A new ES256 writer registered through the Data API (what `fedjwt register` does, without the CLI). */
-export async function registerWriter(apiUrl: string, serviceKey: string, issuer: string, allowedRoles: string[]): Promise<GeneratedKeyPair> {
+export async function registerWriter(
+  apiUrl: string,
+  serviceKey: string,
+  issuer: string,
+  allowedRoles: string[],
+): Promise<GeneratedKeyPair> {
   const keys = await generateKeyPair();
   const headers = serviceHeaders(serviceKey);
   for (const [table, row] of [
@@ -26,9 +31,27 @@ export function memoryRegistry(keys: GeneratedKeyPair, alg: SupportedAlg = keys.
   return {
     lookup: (issuer) =>
       Promise.resolve({
-      issuer,
-      policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: ["r"], max_token_lifetime_seconds: 300, require_jti: false },
-      keys: [{ issuer, kid: keys.kid, alg, public_key_pem: keys.publicKeyPem, public_jwk: null, jwks_uri: null, usable: true, not_before: null, expires_at: null }],
+        issuer,
+        policy: {
+          db_role: "federated_writer",
+          db_role_valid: true,
+          allowed_roles: ["r"],
+          max_token_lifetime_seconds: 300,
+          require_jti: false,
+        },
+        keys: [
+          {
+            issuer,
+            kid: keys.kid,
+            alg,
+            public_key_pem: keys.publicKeyPem,
+            public_jwk: null,
+            jwks_uri: null,
+            usable: true,
+            not_before: null,
+            expires_at: null,
+          },
+        ],
       }),
     consumeJti: () => Promise.resolve(true),
   };

@@ -38,7 +38,17 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { total: 0, ok: 0, statuses: {}, codes: {}, hangs: 0, networkErrors: 0, acknowledged: [], latenciesMs: [], seconds: 0 };
+  const result: LoadResult = {
+    total: 0,
+    ok: 0,
+    statuses: {},
+    codes: {},
+    hangs: 0,
+    networkErrors: 0,
+    acknowledged: [],
+    latenciesMs: [],
+    seconds: 0,
+  };
   const base = `${o.apiUrl}/functions/v1/rest`;
   let next = 0;
   const t0 = performance.now();
@@ -51,15 +61,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       try {
         const res = insert
           ? await fetch(`${base}/orders?select=id`, {
-            method: "POST",
-            headers: { ...headers, "content-type": "application/json", prefer: "return=representation" },
-            body: JSON.stringify({ sku: "WIDGET-BLUE", quantity: 1 + (i % 5) }),
-            signal: AbortSignal.timeout(o.timeoutMs ?? 20_000),
-          })
+              method: "POST",
+              headers: { ...headers, "content-type": "application/json", prefer: "return=representation" },
+              body: JSON.stringify({ sku: "WIDGET-BLUE", quantity: 1 + (i % 5) }),
+              signal: AbortSignal.timeout(o.timeoutMs ?? 20_000),
+            })
           : await fetch(`${base}/orders?select=id,quantity&id=eq.${result.acknowledged[i % result.acknowledged.length]}`, {
-            headers,
-            signal: AbortSignal.timeout(o.timeoutMs ?? 20_000),
-          });
+              headers,
+              signal: AbortSignal.timeout(o.timeoutMs ?? 20_000),
+            });
         const text = await res.text();
         result.latenciesMs.push(performance.now() - started);
         result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
@@ -69,8 +79,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         } else {
           let code = "?";
           try {
-            code = String((JSON.parse(text) as { code?: string; message?: string }).code ?? (JSON.parse(text) as { message?: string }).message ?? "?");
-          } catch { /* not JSON */ }
+            code = String(
+              (JSON.parse(text) as { code?: string; message?: string }).code ?? (JSON.parse(text) as { message?: string }).message ?? "?",
+            );
+          } catch {
+            /* not JSON */
+          }
           result.codes[code] = (result.codes[code] ?? 0) + 1;
         }
       } catch (e) {
@@ -92,7 +106,9 @@ export async function missingIds(apiUrl: string, serviceKey: string, ids: string
   const missing: string[] = [];
   for (let i = 0; i < ids.length; i += 200) {
     const chunk = ids.slice(i, i + 200);
-    const res = await fetch(`${apiUrl}/rest/v1/orders?select=id&id=in.(${chunk.join(",")})`, { headers: { apikey: serviceKey, authorization: `Bearer ${serviceKey}` } });
+    const res = await fetch(`${apiUrl}/rest/v1/orders?select=id&id=in.(${chunk.join(",")})`, {
+      headers: { apikey: serviceKey, authorization: `Bearer ${serviceKey}` },
+    });
     const found = new Set(((await res.json()) as Array<{ id: string }>).map((r) => r.id));
     missing.push(...chunk.filter((id) => !found.has(id)));
   }

@@ -7,7 +7,9 @@ import { startStack } from "@fedjwt/local-stack";
 import { missingIds, percentile, runLoad } from "./load-engine.ts";
 import { registerWriter } from "./lib.ts";
 
-const { values } = parseArgs({ options: { requests: { type: "string", default: "10000" }, concurrency: { type: "string", default: "50" } } });
+const { values } = parseArgs({
+  options: { requests: { type: "string", default: "10000" }, concurrency: { type: "string", default: "50" } },
+});
 const requests = Number(values.requests);
 const concurrency = Number(values.concurrency);
 if (!(requests > 0 && requests <= 1_000_000 && concurrency > 0 && concurrency <= 500)) {
@@ -21,7 +23,12 @@ try {
   const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer: "load-service", audience: api });
   let last = 0;
   const r = await runLoad({
-    apiUrl: api, anonKey: stack.info.ANON_KEY, signer, roles: ["orders_writer"], requests, concurrency,
+    apiUrl: api,
+    anonKey: stack.info.ANON_KEY,
+    signer,
+    roles: ["orders_writer"],
+    requests,
+    concurrency,
     onProgress: (done) => {
       if (done - last >= 1000 || done === requests) {
         last = done;
@@ -31,9 +38,13 @@ try {
   });
   const missing = await missingIds(api, stack.info.SERVICE_ROLE_KEY, r.acknowledged);
   const errors = r.total - r.ok;
-  console.log(`\nload: ${r.total} requests at concurrency ${concurrency} in ${r.seconds.toFixed(1)} s = ${Math.round(r.total / r.seconds)} req/s`);
+  console.log(
+    `\nload: ${r.total} requests at concurrency ${concurrency} in ${r.seconds.toFixed(1)} s = ${Math.round(r.total / r.seconds)} req/s`,
+  );
   console.log(`  latency p50 ${percentile(r.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(r.latenciesMs, 99).toFixed(1)} ms`);
-  console.log(`  statuses ${JSON.stringify(r.statuses)}; errors ${errors} ${JSON.stringify(r.codes)}; hangs ${r.hangs}; network errors ${r.networkErrors}`);
+  console.log(
+    `  statuses ${JSON.stringify(r.statuses)}; errors ${errors} ${JSON.stringify(r.codes)}; hangs ${r.hangs}; network errors ${r.networkErrors}`,
+  );
   console.log(`  acknowledged inserts ${r.acknowledged.length}, missing from the database ${missing.length}`);
   process.exitCode = errors === 0 && r.hangs === 0 && r.networkErrors === 0 && missing.length === 0 ? 0 : 1;
 } finally {

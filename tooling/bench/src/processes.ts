@@ -16,7 +16,9 @@ export interface Stack {
 
 /** Starts `fedjwt stack start --ephemeral` (free ports, temporary data) and waits for its READY line. */
 export function startStackProcess(): Promise<Stack> {
-  const child = spawn(process.execPath, [join(repoRoot(), "tooling/local-stack/dist/cli.js"), "start", "--ephemeral"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [join(repoRoot(), "tooling/local-stack/dist/cli.js"), "start", "--ephemeral"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     let buf = "";
     child.stdout!.on("data", (c: Buffer) => {
@@ -49,11 +51,29 @@ export interface DenoServer {
 /** Serves `entrypoint` (optionally with a deno.json) with `deno serve`, as the Edge Runtime would, and waits for its port. */
 export async function serveDeno(entrypoint: string, env: Record<string, string>, config?: string): Promise<DenoServer> {
   const port = await freePort();
-  const args = ["serve", "--quiet", "--no-prompt", "--no-lock", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port)];
+  const args = [
+    "serve",
+    "--quiet",
+    "--no-prompt",
+    "--no-lock",
+    "--allow-net",
+    "--allow-env",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+  ];
   if (config) args.push("--config", config);
   args.push(entrypoint);
   const child = spawn(denoBinary(), args, {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...denoNetworkEnv(), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...denoNetworkEnv(),
+      DENO_NO_UPDATE_CHECK: "1",
+      NO_COLOR: "1",
+      ...env,
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const deadline = Date.now() + 60_000;

@@ -21,7 +21,9 @@ export function childrenOf(ppid: number): number[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       if (Number(readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === ppid) out.push(Number(d));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }

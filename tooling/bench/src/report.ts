@@ -35,9 +35,22 @@ const pct = (n: number) => `${(n * 100).toFixed(0)} %`;
 /** Draws the chart: throughput relative to direct per concurrency and token mode, and function CPU per request. */
 export async function renderChart(r: BenchResults): Promise<string> {
   const ratios = Object.entries(r.overhead).flatMap(([c, row]) =>
-    (["reused", "per-request"] as const).map((mode) => ({ concurrency: `concurrency ${c.slice(1)}`, tokens: `${mode} tokens`, ratio: row[mode].rps / row.direct.rps })));
+    (["reused", "per-request"] as const).map((mode) => ({
+      concurrency: `concurrency ${c.slice(1)}`,
+      tokens: `${mode} tokens`,
+      ratio: row[mode].rps / row.direct.rps,
+    })),
+  );
   const short = (what: string) =>
-    what.includes("answers itself") ? "deno serve alone" : what.includes("one fetch") ? "deno serve + fetch" : what.includes("hit") ? "rest, cache hit" : what.includes("miss") ? "rest, miss" : what;
+    what.includes("answers itself")
+      ? "deno serve alone"
+      : what.includes("one fetch")
+        ? "deno serve + fetch"
+        : what.includes("hit")
+          ? "rest, cache hit"
+          : what.includes("miss")
+            ? "rest, miss"
+            : what;
   const cpu = r.functionCpu.map((h) => ({ what: short(h.what), ms: h.cpuMsPerRequest }));
   const spec: vl.TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -129,12 +142,30 @@ function verdicts(r: BenchResults): string {
   const hitCpu = r.functionCpu.find((h) => h.what.includes("hit"))?.cpuMsPerRequest ?? Number.NaN;
   const mark = (ok: boolean) => (ok ? "met" : "**missed**");
   const rows: Array<[string, string, boolean]> = [
-    [`reused tokens: throughput ≥ ${pct(TARGETS.throughputRatio)} of direct (concurrency 50)`, `${((c50.reused.rps / c50.direct.rps) * 100).toFixed(1)} %`, c50.reused.rps / c50.direct.rps >= TARGETS.throughputRatio],
-    [`reused tokens: p50 overhead ≤ ${TARGETS.p50OverheadMs} ms (concurrency 1)`, `${f2(c1.reused.p50 - c1.direct.p50)} ms`, c1.reused.p50 - c1.direct.p50 <= TARGETS.p50OverheadMs],
-    ...(["node", "deno"] as const).flatMap((rt): Array<[string, string, boolean]> => [
-      [`handler ≤ ${TARGETS.handlerHitMs} ms on a cache hit (${rt === "node" ? "Node" : "Deno"})`, `${f3(r.handler[rt].hitMs)} ms`, r.handler[rt].hitMs <= TARGETS.handlerHitMs],
-      [`handler ≤ ${TARGETS.handlerMissMs} ms on a miss (${rt === "node" ? "Node" : "Deno"})`, `${f3(r.handler[rt].missMs)} ms`, r.handler[rt].missMs <= TARGETS.handlerMissMs],
-    ]),
+    [
+      `reused tokens: throughput ≥ ${pct(TARGETS.throughputRatio)} of direct (concurrency 50)`,
+      `${((c50.reused.rps / c50.direct.rps) * 100).toFixed(1)} %`,
+      c50.reused.rps / c50.direct.rps >= TARGETS.throughputRatio,
+    ],
+    [
+      `reused tokens: p50 overhead ≤ ${TARGETS.p50OverheadMs} ms (concurrency 1)`,
+      `${f2(c1.reused.p50 - c1.direct.p50)} ms`,
+      c1.reused.p50 - c1.direct.p50 <= TARGETS.p50OverheadMs,
+    ],
+    ...(["node", "deno"] as const).flatMap(
+      (rt): Array<[string, string, boolean]> => [
+        [
+          `handler ≤ ${TARGETS.handlerHitMs} ms on a cache hit (${rt === "node" ? "Node" : "Deno"})`,
+          `${f3(r.handler[rt].hitMs)} ms`,
+          r.handler[rt].hitMs <= TARGETS.handlerHitMs,
+        ],
+        [
+          `handler ≤ ${TARGETS.handlerMissMs} ms on a miss (${rt === "node" ? "Node" : "Deno"})`,
+          `${f3(r.handler[rt].missMs)} ms`,
+          r.handler[rt].missMs <= TARGETS.handlerMissMs,
+        ],
+      ],
+    ),
     [`function CPU ≤ ${TARGETS.functionCpuHitMs} ms per request on hits`, `${f3(hitCpu)} ms`, hitCpu <= TARGETS.functionCpuHitMs],
   ];
   return `| target | measured in this run | verdict |
@@ -242,7 +273,9 @@ runtime spends that difference on is not taken apart here.
 
 | alg | verifications/s on one core |
 | --- | --- |
-${Object.entries(r.verifyPerSecond).map(([a, n]) => `| ${a} | ${n} |`).join("\n")}
+${Object.entries(r.verifyPerSecond)
+  .map(([a, n]) => `| ${a} | ${n} |`)
+  .join("\n")}
 
 ## 4. The handler's own cost (in-process, fake upstream)
 

@@ -3,13 +3,27 @@ import { mergeRuns, type RunResult } from "../src/cannon.ts";
 import { renderChart, renderMarkdown, type BenchResults } from "../src/report.ts";
 
 const run = (rps: number, p50: number, fnCpu: number): RunResult => ({
-  requests: 1000, seconds: 1000 / rps, rps, p50, p99: p50 * 3, errors: 0,
+  requests: 1000,
+  seconds: 1000 / rps,
+  rps,
+  p50,
+  p99: p50 * 3,
+  errors: 0,
   cpuMsPerRequest: { "bench client": 0.1, "gateway + stand-in (node)": fnCpu ? 0.6 : 0.5, "rest function (deno)": fnCpu, postgres: 0.7 },
 });
 
 function results(reusedRps: number, reusedP50: number): BenchResults {
   return {
-    machine: { cpu: "test cpu", cores: 2, memoryGiB: 4, os: "linux", node: "v24", deno: "deno 2", date: "2026-01-01T00:00:00.000Z", loadAverageAtStart: [0.5, 0.4, 0.3] },
+    machine: {
+      cpu: "test cpu",
+      cores: 2,
+      memoryGiB: 4,
+      os: "linux",
+      node: "v24",
+      deno: "deno 2",
+      date: "2026-01-01T00:00:00.000Z",
+      loadAverageAtStart: [0.5, 0.4, 0.3],
+    },
     conditions: "Synthetic figures.",
     loadAverageAtEnd: [1.5, 0.6, 0.4],
     overhead: {
@@ -22,7 +36,15 @@ function results(reusedRps: number, reusedP50: number): BenchResults {
       { what: "rest function, reused token (cache hit)", cpuMsPerRequest: 0.3, rps: 500, errors: 0 },
       { what: "rest function, per-request token (miss)", cpuMsPerRequest: 0.7, rps: 450, errors: 0 },
     ],
-    keepAlive: { requests: 3000, upstreamConnections: 0, warmupConnections: 50, registryReads: 1, cpuMsPerRequest: 0.15, rps: 900, errors: 0 },
+    keepAlive: {
+      requests: 3000,
+      upstreamConnections: 0,
+      warmupConnections: 50,
+      registryReads: 1,
+      cpuMsPerRequest: 0.15,
+      rps: 900,
+      errors: 0,
+    },
     verifyPerSecond: { ES256: 5000 },
     handler: {
       node: { hitMs: 0.02, missMs: 0.2, uncachedMs: 0.18, verifyOnlyMs: 0.12, rounds: 7, fakeUpstreamMs: 0.004 },
@@ -54,7 +76,9 @@ describe("bench report", () => {
 
   it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {
     // direct total 1.3; + gateway pass 0.1 + bare serve + fetch 0.25 = 1.65 → 79 %
-    expect(renderMarkdown(results(850, 2.2), "c.svg")).toContain("would total 1.650 ms of CPU per request against 1.300 ms direct: a ceiling of **79 %**");
+    expect(renderMarkdown(results(850, 2.2), "c.svg")).toContain(
+      "would total 1.650 ms of CPU per request against 1.300 ms direct: a ceiling of **79 %**",
+    );
   });
 
   it("draws an SVG chart with both panels", async () => {

@@ -46,7 +46,11 @@ create policy "profiles are their owner's" on public.profiles
 `;
 
 /** Runs a command to completion, asynchronously (the database and servers of this file keep running). */
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -111,8 +115,14 @@ describe("adopting the template into an existing Supabase project", () => {
 
   it("the README's adoption section runs the commands adopt prints and this test runs", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## Adopting it in an existing project"), readme.indexOf("\n## ", readme.indexOf("### Hosted Supabase")));
-    const shell = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split("\n")).map((l) => l.replace(/\s+#.*$/, "").trim()).filter((l) => l && !l.startsWith("#"));
+    const section = readme.slice(
+      readme.indexOf("## Adopting it in an existing project"),
+      readme.indexOf("\n## ", readme.indexOf("### Hosted Supabase")),
+    );
+    const shell = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap((m) => m[1]!.split("\n"))
+      .map((l) => l.replace(/\s+#.*$/, "").trim())
+      .filter((l) => l && !l.startsWith("#"));
     for (const command of adopted.next) expect(shell, command).toContain(command);
     expect(shell.some((l) => /fedjwt\.mjs adopt <your project>$/.test(l))).toBe(true);
     expect(section).toContain("--include-all");
@@ -129,7 +139,9 @@ describe("adopting the template into an existing Supabase project", () => {
     try {
       const { rows } = await c.query<{ version: string }>("select version from supabase_migrations.schema_migrations order by version");
       expect(rows.map((x) => x.version)).toEqual(["20270101120000", ...adopted.migrations.map((m) => m.file.slice(0, 14))]);
-      await c.query("insert into auth.users (id, email, aud, role) values ($1, 'owner@example.com', 'authenticated', 'authenticated')", [PROFILE_ID]);
+      await c.query("insert into auth.users (id, email, aud, role) values ($1, 'owner@example.com', 'authenticated', 'authenticated')", [
+        PROFILE_ID,
+      ]);
       await c.query("insert into public.profiles (id, username) values ($1, 'owner')", [PROFILE_ID]);
       // Our advisor lints (the Security/Performance Advisor checks, re-implemented) on the adopted project:
       // nothing at ERROR or WARN level.
@@ -168,36 +180,64 @@ describe("adopting the template into an existing Supabase project", () => {
     expect(db && uploaded.length > 0 && signingKey, "needs the steps above").toBeTruthy();
     const { d: _d, key_ops: _ops, ext: _ext, ...publicJwk } = signingKey;
     // PostgREST trusts the project's signing keys (and the legacy secret, for the platform's own keys).
-    rest = await startPostgrestStandIn({ dbUrl: db!.url.replace("postgres:postgres@", "authenticator:postgres@"), jwtSecret: LOCAL_JWT_SECRET, jwks: { keys: [publicJwk] } });
+    rest = await startPostgrestStandIn({
+      dbUrl: db!.url.replace("postgres:postgres@", "authenticator:postgres@"),
+      jwtSecret: LOCAL_JWT_SECRET,
+      jwks: { keys: [publicJwk] },
+    });
     const apiPort = await freePort();
     apiUrl = `http://127.0.0.1:${apiPort}`;
     const fnPort = await freePort();
     const fnDir = join(assets, "supabase", "functions", "rest");
     // Only what the platform gives a function plus the two custom secrets: no legacy JWT secret at all.
-    fn = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(fnPort), "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
-      cwd: assets,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        ...denoNetworkEnv(),
-        DENO_NO_UPDATE_CHECK: "1",
-        NO_COLOR: "1",
-        SUPABASE_URL: apiUrl,
-        SUPABASE_ANON_KEY: LOCAL_ANON_KEY,
-        SUPABASE_SERVICE_ROLE_KEY: LOCAL_SERVICE_ROLE_KEY,
-        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_PUBLISHABLE_KEY }),
-        SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_SECRET_KEY }),
-        FEDJWT_AUDIENCE: apiUrl,
-        FEDJWT_SIGNING_JWK: JSON.stringify(signingKey),
+    fn = spawn(
+      denoBinary(),
+      [
+        "serve",
+        "--quiet",
+        "--no-prompt",
+        "--allow-net",
+        "--allow-env",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(fnPort),
+        "--config",
+        join(fnDir, "deno.json"),
+        join(fnDir, "index.ts"),
+      ],
+      {
+        cwd: assets,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          ...denoNetworkEnv(),
+          DENO_NO_UPDATE_CHECK: "1",
+          NO_COLOR: "1",
+          SUPABASE_URL: apiUrl,
+          SUPABASE_ANON_KEY: LOCAL_ANON_KEY,
+          SUPABASE_SERVICE_ROLE_KEY: LOCAL_SERVICE_ROLE_KEY,
+          SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_PUBLISHABLE_KEY }),
+          SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_SECRET_KEY }),
+          FEDJWT_AUDIENCE: apiUrl,
+          FEDJWT_SIGNING_JWK: JSON.stringify(signingKey),
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     fn.stdout!.on("data", (c: Buffer) => (fnOutput += c.toString()));
     fn.stderr!.on("data", (c: Buffer) => (fnOutput += c.toString()));
-    gateway = await startGateway({ port: apiPort, jwtSecret: LOCAL_JWT_SECRET, routes: { rest: rest.url, functions: new Map([["rest", { url: `http://127.0.0.1:${fnPort}`, verifyJwt: false }]]) } });
+    gateway = await startGateway({
+      port: apiPort,
+      jwtSecret: LOCAL_JWT_SECRET,
+      routes: { rest: rest.url, functions: new Map([["rest", { url: `http://127.0.0.1:${fnPort}`, verifyJwt: false }]]) },
+    });
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const up = await fetch(`http://127.0.0.1:${fnPort}/`).then(() => true, () => false);
+      const up = await fetch(`http://127.0.0.1:${fnPort}/`).then(
+        () => true,
+        () => false,
+      );
       if (up) break;
       if (fn.exitCode !== null || Date.now() > deadline) throw new Error(`the copied function did not start:\n${fnOutput}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -207,9 +247,31 @@ describe("adopting the template into an existing Supabase project", () => {
     const gen = await fedjwt(["keygen", "--issuer", "adopted-writer", "--target", apiUrl, "--out", keys, "--json"]);
     expect(gen.code, gen.stderr).toBe(0);
     const files = JSON.parse(gen.stdout).files as { privateKey: string; publicKey: string };
-    const reg = await fedjwt(["register", "--issuer", "adopted-writer", "--public-key", files.publicKey, "--allowed-role", "widgets_writer", "--url", apiUrl, "--service-role-key", LOCAL_SERVICE_ROLE_KEY]);
+    const reg = await fedjwt([
+      "register",
+      "--issuer",
+      "adopted-writer",
+      "--public-key",
+      files.publicKey,
+      "--allowed-role",
+      "widgets_writer",
+      "--url",
+      apiUrl,
+      "--service-role-key",
+      LOCAL_SERVICE_ROLE_KEY,
+    ]);
     expect(reg.code, reg.stderr).toBe(0);
-    const minted = await fedjwt(["mint", "--issuer", "adopted-writer", "--key", files.privateKey, "--audience", apiUrl, "--role", "widgets_writer"]);
+    const minted = await fedjwt([
+      "mint",
+      "--issuer",
+      "adopted-writer",
+      "--key",
+      files.privateKey,
+      "--audience",
+      apiUrl,
+      "--role",
+      "widgets_writer",
+    ]);
     expect(minted.code, minted.stderr).toBe(0);
     const token = minted.stdout.trim();
 
@@ -284,7 +346,9 @@ describe("packages/signer and packages/proxy copied into someone else's pnpm wor
     const dir = workspace();
     const r = await pnpm(["install", "--offline", "--ignore-scripts"], dir);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(realpathSync(join(dir, "packages", "proxy", "node_modules", "@fedjwt", "signer"))).toBe(realpathSync(join(dir, "packages", "signer")));
+    expect(realpathSync(join(dir, "packages", "proxy", "node_modules", "@fedjwt", "signer"))).toBe(
+      realpathSync(join(dir, "packages", "signer")),
+    );
   });
 
   it("negative control: a workspace:* dependency on tooling fails there, as it did before", async () => {

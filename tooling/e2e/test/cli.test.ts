@@ -23,20 +23,52 @@ function oneLine(r: { code: number | null; stdout: string; stderr: string }, cod
 describe("register, list, deactivate, rotate", () => {
   it("register creates the issuer and key; again is a no-op; list shows them", async () => {
     const t = target();
-    const first = await fedjwt(t, ["register", "--issuer", "cli-service", "--public-key", a.publicKey, "--allowed-role", "orders_writer", "--max-lifetime", "120", "--json"]);
+    const first = await fedjwt(t, [
+      "register",
+      "--issuer",
+      "cli-service",
+      "--public-key",
+      a.publicKey,
+      "--allowed-role",
+      "orders_writer",
+      "--max-lifetime",
+      "120",
+      "--json",
+    ]);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ issuer: "cli-service", kid: a.kid, keyCreated: true, issuerAction: "created" });
-    const again = await fedjwt(t, ["register", "--issuer", "cli-service", "--public-key", a.publicKey, "--allowed-role", "orders_writer", "--max-lifetime", "120", "--json"]);
+    const again = await fedjwt(t, [
+      "register",
+      "--issuer",
+      "cli-service",
+      "--public-key",
+      a.publicKey,
+      "--allowed-role",
+      "orders_writer",
+      "--max-lifetime",
+      "120",
+      "--json",
+    ]);
     expect(JSON.parse(again.stdout)).toMatchObject({ keyCreated: false, issuerAction: "unchanged" });
     const listed = JSON.parse((await fedjwt(t, ["list", "--issuer", "cli-service", "--json"])).stdout);
-    expect(listed.issuers).toEqual([expect.objectContaining({ issuer: "cli-service", max_token_lifetime_seconds: 120, allowed_roles: ["orders_writer"], keys: [expect.objectContaining({ kid: a.kid, is_active: true })] })]);
+    expect(listed.issuers).toEqual([
+      expect.objectContaining({
+        issuer: "cli-service",
+        max_token_lifetime_seconds: 120,
+        allowed_roles: ["orders_writer"],
+        keys: [expect.objectContaining({ kid: a.kid, is_active: true })],
+      }),
+    ]);
     const table = (await fedjwt(t, ["list"])).stdout;
     expect(table).toMatch(/^ISSUER\s+KID\s+ALG\s+SOURCE\s+ACTIVE/);
     expect(table).toMatch(new RegExp(`cli-service\\s+${a.kid}\\s+ES256\\s+public key\\s+yes`));
   });
 
   it("every change is in the audit table, made by service_role", async () => {
-    const rows = await serviceRead<Array<{ actor_role: string; operation: string; table_name: string }>>(target(), "jwt_registry_audit?select=actor_role,operation,table_name&order=id");
+    const rows = await serviceRead<Array<{ actor_role: string; operation: string; table_name: string }>>(
+      target(),
+      "jwt_registry_audit?select=actor_role,operation,table_name&order=id",
+    );
     expect(rows.filter((r) => r.table_name === "jwt_issuers" || r.table_name === "jwt_public_keys").length).toBeGreaterThan(0);
     expect(new Set(rows.map((r) => r.actor_role))).toContain("service_role");
   });
@@ -67,7 +99,11 @@ describe("bad inputs: one line, the right exit code", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
     await new Promise((r) => server.close(r));
-    oneLine(await fedjwt(target(), ["list", "--url", `http://127.0.0.1:${port}`]), 1, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    oneLine(
+      await fedjwt(target(), ["list", "--url", `http://127.0.0.1:${port}`]),
+      1,
+      /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+    );
   });
 
   it("a wrong service key → exit 2", async () => {
@@ -82,7 +118,11 @@ describe("bad inputs: one line, the right exit code", () => {
     const other = await keygen(target(), keyDir(), "dup-service");
     expect((await fedjwt(target(), ["register", "--issuer", "dup-service", "--public-key", other.publicKey])).code).toBe(0);
     const clash = await keygen(target(), keyDir(), "dup-service");
-    oneLine(await fedjwt(target(), ["register", "--issuer", "dup-service", "--public-key", clash.publicKey, "--kid", other.kid]), 2, /already registered for issuer dup-service with a different key/);
+    oneLine(
+      await fedjwt(target(), ["register", "--issuer", "dup-service", "--public-key", clash.publicKey, "--kid", other.kid]),
+      2,
+      /already registered for issuer dup-service with a different key/,
+    );
   });
 
   it.each([
@@ -109,6 +149,10 @@ describe("bad inputs: one line, the right exit code", () => {
   });
 
   it("no URL or key at all → exit 2 naming the flag and the variable", async () => {
-    oneLine(await fedjwt(target(), ["list"], { SUPABASE_URL: "", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "" }), 2, /--url \(or SUPABASE_URL\) is required/);
+    oneLine(
+      await fedjwt(target(), ["list"], { SUPABASE_URL: "", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "" }),
+      2,
+      /--url \(or SUPABASE_URL\) is required/,
+    );
   });
 });

@@ -32,14 +32,25 @@ describe("supabase functions deploy rest", () => {
   });
 
   it("uploads the function, its deno.json and the proxy and signer sources it imports, nothing from tooling", () => {
-    expect(assets).toEqual(expect.arrayContaining(["supabase/functions/rest/index.ts", "supabase/functions/rest/deno.json", "packages/proxy/src/handler.ts", "packages/signer/src/index.ts"]));
+    expect(assets).toEqual(
+      expect.arrayContaining([
+        "supabase/functions/rest/index.ts",
+        "supabase/functions/rest/deno.json",
+        "packages/proxy/src/handler.ts",
+        "packages/signer/src/index.ts",
+      ]),
+    );
     expect(assets.filter((a) => !/^(supabase\/functions\/rest|packages\/(proxy|signer)\/src)\//.test(a))).toEqual([]);
     expect(assets.filter((a) => /test|testing/.test(a))).toEqual([]);
   });
 
   it("type-checks from exactly the uploaded files", () => {
     const fnDir = join(dir, "supabase/functions/rest");
-    const r = spawnSync(denoBinary(), ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], { encoding: "utf8", env, cwd: dir });
+    const r = spawnSync(denoBinary(), ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
+      encoding: "utf8",
+      env,
+      cwd: dir,
+    });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
   }, 120_000);
 
@@ -47,19 +58,35 @@ describe("supabase functions deploy rest", () => {
     const fnDir = join(dir, "supabase/functions/rest");
     const port = await freePort();
     let output = "";
-    fn = spawn(denoBinary(), ["serve", "--quiet", "--no-prompt", "--allow-env", "--allow-net=127.0.0.1", "--host", "127.0.0.1", "--port", String(port),
-      "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
-      cwd: dir,
-      env: {
-        ...env,
-        SUPABASE_URL: "http://127.0.0.1:9",
-        SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_deploy_test" }),
-        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_deploy_test" }),
-        FEDJWT_AUDIENCE: "https://deploy.test",
-        FEDJWT_LEGACY_JWT_SECRET: "a-legacy-jwt-secret-of-at-least-32-characters",
+    fn = spawn(
+      denoBinary(),
+      [
+        "serve",
+        "--quiet",
+        "--no-prompt",
+        "--allow-env",
+        "--allow-net=127.0.0.1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--config",
+        join(fnDir, "deno.json"),
+        join(fnDir, "index.ts"),
+      ],
+      {
+        cwd: dir,
+        env: {
+          ...env,
+          SUPABASE_URL: "http://127.0.0.1:9",
+          SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_deploy_test" }),
+          SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_deploy_test" }),
+          FEDJWT_AUDIENCE: "https://deploy.test",
+          FEDJWT_LEGACY_JWT_SECRET: "a-legacy-jwt-secret-of-at-least-32-characters",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     fn.stdout!.on("data", (c) => (output += c));
     fn.stderr!.on("data", (c) => (output += c));
     let res: Response | undefined;

@@ -18,7 +18,11 @@ function portFree(port: number): Promise<boolean> {
 
 function node(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, FEDJWT_NO_DOCKER: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...process.env, FEDJWT_NO_DOCKER: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.stderr.on("data", (c: Buffer) => (out += c.toString()));
@@ -44,7 +48,9 @@ describe.skipIf(!free)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(/✓ update stock_levels\s+200 allowed/);
     expect(r.out).toMatch(/✓ insert into orders\s+403 denied 42501/);
     expect(r.out).toContain("forged: orders-service asks for role service_role → 403 role_not_allowed");
-    expect(r.out).toMatch(/impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501 \(the database sees role federated_writer, sub [0-9a-f]{8}… derived/);
+    expect(r.out).toMatch(
+      /impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501 \(the database sees role federated_writer, sub [0-9a-f]{8}… derived/,
+    );
     expect(r.out).toContain("Everything behaved as the policies say.");
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
     expect(r.out).not.toContain("✗");
@@ -61,6 +67,7 @@ describe.skipIf(!free)("pnpm dev (Docker-free)", () => {
   it("status answers while it runs, like `supabase status -o env`", async () => {
     const r = await node(["tooling/local-stack/dist/cli.js", "status"]);
     expect(r.code).toBe(0);
-    for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"]) expect(r.out).toMatch(new RegExp(`^${name}="`, "m"));
+    for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"])
+      expect(r.out).toMatch(new RegExp(`^${name}="`, "m"));
   });
 });

@@ -17,7 +17,10 @@ function tableUnder(markdown: string, heading: string): Map<string, string[]> {
   const end = markdown.indexOf("\n## ", start + 1);
   const rows = new Map<string, string[]>();
   for (const line of markdown.slice(start, end === -1 ? undefined : end).split("\n")) {
-    const cells = /^\|(.*)\|$/.exec(line.trim())?.[1]?.split("|").map((c) => c.trim());
+    const cells = /^\|(.*)\|$/
+      .exec(line.trim())?.[1]
+      ?.split("|")
+      .map((c) => c.trim());
     if (!cells || /^-+$/.test(cells[0]!) || cells[0] === "variable" || cells[0] === "code") continue;
     rows.set(cells[0]!.replace(/^`|`$/g, ""), cells.slice(1));
   }
@@ -33,7 +36,9 @@ function variablesInCode(): string[] {
 
 /** Files under version control with these endings (a fresh clone's view, whatever is built or installed). */
 function tracked(...endings: string[]): string[] {
-  return execFileSync("git", ["ls-files"], { cwd: root, encoding: "utf8" }).split("\n").filter((f) => f && endings.some((e) => f.endsWith(e)));
+  return execFileSync("git", ["ls-files"], { cwd: root, encoding: "utf8" })
+    .split("\n")
+    .filter((f) => f && endings.some((e) => f.endsWith(e)));
 }
 
 describe("docs/reference.md", () => {
@@ -53,7 +58,12 @@ describe("docs/reference.md", () => {
     const names = [...variablesInCode(), ...Object.keys(REASONS)];
     const copies = tracked(".md")
       .filter((f) => f !== "docs/reference.md")
-      .flatMap((f) => read(f).split("\n").filter((l) => names.some((n) => l.trim().startsWith(`| \`${n}\``))).map((l) => `${f}: ${l.slice(0, 60)}`));
+      .flatMap((f) =>
+        read(f)
+          .split("\n")
+          .filter((l) => names.some((n) => l.trim().startsWith(`| \`${n}\``)))
+          .map((l) => `${f}: ${l.slice(0, 60)}`),
+      );
     expect(copies).toEqual([]);
   });
 });

@@ -66,7 +66,15 @@ describe("a healthy deployment", () => {
     const r = await fedjwt(t, ["doctor", "--url", t.apiUrl, "--anon-key", t.anonKey, "--audience", t.audience, ...withWriter(writer)]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines.map((l) => l.split(/\s+/).slice(0, 2).join(" "))).toEqual(["✓ function", "✓ registry", "✓ clock", "✓ writer", "✓ audience", "✓ postgrest", "No problem"]);
+    expect(lines.map((l) => l.split(/\s+/).slice(0, 2).join(" "))).toEqual([
+      "✓ function",
+      "✓ registry",
+      "✓ clock",
+      "✓ writer",
+      "✓ audience",
+      "✓ postgrest",
+      "No problem",
+    ]);
   });
 
   it("without a writer: the writer checks are skipped, the rest pass, exit 0", async () => {
@@ -81,7 +89,11 @@ describe("a healthy deployment", () => {
 describe("misconfigurations, each reported with its fix", () => {
   it("writer not registered", async () => {
     const r = await runDoctor([...withWriter(stranger, "doctor-stranger"), "--audience", target().audience]);
-    expect({ code: r.code, writer: check(r.report, "writer").status, audience: check(r.report, "audience").status }).toEqual({ code: 1, writer: "fail", audience: "skip" });
+    expect({ code: r.code, writer: check(r.report, "writer").status, audience: check(r.report, "audience").status }).toEqual({
+      code: 1,
+      writer: "fail",
+      audience: "skip",
+    });
     expect(check(r.report, "writer").message).toMatch(/issuer "doctor-stranger" is not registered/);
     expect(check(r.report, "writer").fix).toMatch(/fedjwt register --issuer doctor-stranger/);
   });
@@ -95,14 +107,22 @@ describe("misconfigurations, each reported with its fix", () => {
 
   it("wrong audience", async () => {
     const r = await runDoctor([...withWriter(writer), "--audience", "https://not-this-project.example"]);
-    expect({ code: r.code, writer: check(r.report, "writer").status, audience: check(r.report, "audience").status, http: check(r.report, "audience").http })
-      .toEqual({ code: 1, writer: "ok", audience: "fail", http: { status: 401, code: "audience_mismatch" } });
+    expect({
+      code: r.code,
+      writer: check(r.report, "writer").status,
+      audience: check(r.report, "audience").status,
+      http: check(r.report, "audience").http,
+    }).toEqual({ code: 1, writer: "ok", audience: "fail", http: { status: 401, code: "audience_mismatch" } });
     expect(check(r.report, "audience").fix).toMatch(/supabase secrets set FEDJWT_AUDIENCE=https:\/\/not-this-project\.example/);
   });
 
   it("no such function", async () => {
     const r = await runDoctor(["--function", "nope"]);
-    expect({ code: r.code, function: check(r.report, "function").status, http: check(r.report, "function").http?.status }).toEqual({ code: 1, function: "fail", http: 404 });
+    expect({ code: r.code, function: check(r.report, "function").status, http: check(r.report, "function").http?.status }).toEqual({
+      code: 1,
+      function: "fail",
+      http: 404,
+    });
     expect(check(r.report, "function").fix).toMatch(/supabase functions deploy nope --no-verify-jwt/);
   });
 
@@ -116,7 +136,11 @@ describe("misconfigurations, each reported with its fix", () => {
       writer: { issuer: "doctor-writer", privateKey: readFileSync(writer.privateKey, "utf8") },
       now: () => Date.now() + 120_000,
     });
-    expect({ ok: report.ok, clock: check(report, "clock").status, audience: check(report, "audience").http }).toEqual({ ok: false, clock: "fail", audience: { status: 401, code: "token_not_yet_valid" } });
+    expect({ ok: report.ok, clock: check(report, "clock").status, audience: check(report, "audience").http }).toEqual({
+      ok: false,
+      clock: "fail",
+      audience: { status: 401, code: "token_not_yet_valid" },
+    });
     expect(check(report, "clock").message).toMatch(/clock is \d+ s ahead of the server's \(more than 10 s\)/);
   });
 
@@ -126,7 +150,11 @@ describe("misconfigurations, each reported with its fix", () => {
     const port = (server.address() as { port: number }).port;
     await new Promise((r) => server.close(r));
     const r = await runDoctor([], `http://127.0.0.1:${port}`);
-    expect({ code: r.code, function: check(r.report, "function").status, registry: check(r.report, "registry").status }).toEqual({ code: 1, function: "fail", registry: "fail" });
+    expect({ code: r.code, function: check(r.report, "function").status, registry: check(r.report, "registry").status }).toEqual({
+      code: 1,
+      function: "fail",
+      registry: "fail",
+    });
     expect(check(r.report, "function").message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+\/functions\/v1\/rest \(ECONNREFUSED\)/);
   });
 });
@@ -137,7 +165,11 @@ describe.skipIf(!local)("misconfigurations built from the local stack's pieces",
 
   /** A gateway like the stack's, with its own routes. */
   async function gateway(rest: string, fnUrl: string, verifyJwt: boolean): Promise<string> {
-    const g = await startGateway({ port: 0, jwtSecret: LOCAL_JWT_SECRET, routes: { rest, functions: new Map([["rest", { url: fnUrl, verifyJwt }]]) } });
+    const g = await startGateway({
+      port: 0,
+      jwtSecret: LOCAL_JWT_SECRET,
+      routes: { rest, functions: new Map([["rest", { url: fnUrl, verifyJwt }]]) },
+    });
     cleanups.push(() => g.close());
     return g.url;
   }
@@ -161,8 +193,12 @@ describe.skipIf(!local)("misconfigurations built from the local stack's pieces",
   it("the function with verify_jwt on", async () => {
     const url = await gateway(restApi(), restFunction().url, true);
     const r = await runDoctor([...withWriter(writer), "--audience", target().audience], url);
-    expect({ code: r.code, function: check(r.report, "function").status, http: check(r.report, "function").http?.status, postgrest: check(r.report, "postgrest").status })
-      .toEqual({ code: 1, function: "fail", http: 401, postgrest: "skip" });
+    expect({
+      code: r.code,
+      function: check(r.report, "function").status,
+      http: check(r.report, "function").http?.status,
+      postgrest: check(r.report, "postgrest").status,
+    }).toEqual({ code: 1, function: "fail", http: 401, postgrest: "skip" });
     expect(check(r.report, "function").message).toMatch(/verify_jwt is on/);
     expect(check(r.report, "function").fix).toMatch(/verify_jwt = false .*--no-verify-jwt/);
   });
@@ -174,27 +210,48 @@ describe.skipIf(!local)("misconfigurations built from the local stack's pieces",
     await admin.query("drop database if exists doctor_empty");
     await admin.query("create database doctor_empty");
     await admin.end();
-    const standIn = await startPostgrestStandIn({ dbUrl: db.url.replace("postgres:postgres@", "authenticator:postgres@").replace(/\/postgres$/, "/doctor_empty"), jwtSecret: LOCAL_JWT_SECRET });
+    const standIn = await startPostgrestStandIn({
+      dbUrl: db.url.replace("postgres:postgres@", "authenticator:postgres@").replace(/\/postgres$/, "/doctor_empty"),
+      jwtSecret: LOCAL_JWT_SECRET,
+    });
     cleanups.push(() => standIn.close());
     const url = await gateway(standIn.url, restFunction().url, false);
     const r = await runDoctor([], url);
-    expect({ code: r.code, function: check(r.report, "function").status, registry: check(r.report, "registry").status }).toEqual({ code: 1, function: "ok", registry: "fail" });
-    expect(check(r.report, "registry").message).toMatch(/migrations are not applied \(missing: jwt_issuers, jwt_public_keys, jwt_registry, jwt_registry_audit\)/);
+    expect({ code: r.code, function: check(r.report, "function").status, registry: check(r.report, "registry").status }).toEqual({
+      code: 1,
+      function: "ok",
+      registry: "fail",
+    });
+    expect(check(r.report, "registry").message).toMatch(
+      /migrations are not applied \(missing: jwt_issuers, jwt_public_keys, jwt_registry, jwt_registry_audit\)/,
+    );
     expect(check(r.report, "registry").fix).toMatch(/supabase db push/);
   });
 
   it("the function signs with a secret PostgREST does not trust", async () => {
-    const url = await gateway(restApi(), await restFunctionWith({ FEDJWT_LEGACY_JWT_SECRET: "not-the-project-secret-but-long-enough-0123456789" }), false);
+    const url = await gateway(
+      restApi(),
+      await restFunctionWith({ FEDJWT_LEGACY_JWT_SECRET: "not-the-project-secret-but-long-enough-0123456789" }),
+      false,
+    );
     const r = await runDoctor([...withWriter(writer), "--audience", target().audience], url);
-    expect({ code: r.code, audience: check(r.report, "audience").status, postgrest: check(r.report, "postgrest").status, http: check(r.report, "postgrest").http?.status })
-      .toEqual({ code: 1, audience: "ok", postgrest: "fail", http: 401 });
+    expect({
+      code: r.code,
+      audience: check(r.report, "audience").status,
+      postgrest: check(r.report, "postgrest").status,
+      http: check(r.report, "postgrest").http?.status,
+    }).toEqual({ code: 1, audience: "ok", postgrest: "fail", http: 401 });
     expect(check(r.report, "postgrest").fix).toMatch(/FEDJWT_LEGACY_JWT_SECRET must be the project's JWT secret/);
   }, 90_000);
 
   it("the function without a signing key (503 proxy_misconfigured)", async () => {
     const url = await gateway(restApi(), await restFunctionWith({}), false);
     const r = await runDoctor([], url);
-    expect({ code: r.code, function: check(r.report, "function").status, http: check(r.report, "function").http }).toEqual({ code: 1, function: "fail", http: { status: 503, code: "proxy_misconfigured" } });
+    expect({ code: r.code, function: check(r.report, "function").status, http: check(r.report, "function").http }).toEqual({
+      code: 1,
+      function: "fail",
+      http: { status: 503, code: "proxy_misconfigured" },
+    });
     expect(check(r.report, "function").fix).toMatch(/FEDJWT_LEGACY_JWT_SECRET \/ FEDJWT_SIGNING_JWK/);
   }, 90_000);
 });

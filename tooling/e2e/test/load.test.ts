@@ -16,10 +16,20 @@ beforeAll(async () => {
 });
 
 const load = (requests: number, concurrency: number, onProgress?: (done: number) => void) =>
-  runLoad({ apiUrl: target().apiUrl, anonKey: target().anonKey, signer, roles: ["orders_writer"], requests, concurrency, ...(onProgress ? { onProgress } : {}) });
+  runLoad({
+    apiUrl: target().apiUrl,
+    anonKey: target().anonKey,
+    signer,
+    roles: ["orders_writer"],
+    requests,
+    concurrency,
+    ...(onProgress ? { onProgress } : {}),
+  });
 
 function summary(label: string, r: LoadResult): void {
-  console.log(`${label}: ${r.total} requests in ${r.seconds.toFixed(1)} s (${Math.round(r.total / r.seconds)}/s), p50 ${percentile(r.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(r.latenciesMs, 99).toFixed(1)} ms, statuses ${JSON.stringify(r.statuses)}, codes ${JSON.stringify(r.codes)}, hangs ${r.hangs}`);
+  console.log(
+    `${label}: ${r.total} requests in ${r.seconds.toFixed(1)} s (${Math.round(r.total / r.seconds)}/s), p50 ${percentile(r.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(r.latenciesMs, 99).toFixed(1)} ms, statuses ${JSON.stringify(r.statuses)}, codes ${JSON.stringify(r.codes)}, hangs ${r.hangs}`,
+  );
 }
 
 describe("load", () => {
@@ -61,11 +71,19 @@ async function outageMidLoad(label: string, stop: () => Promise<void>, start: ()
 describe.skipIf(!!process.env.E2E_API_URL)("faults (local stack only: they stop its processes)", () => {
   it("PostgREST stopped mid-load → 502/503 with no hang; after its restart the same function serves again", async () => {
     const stack = target().stack!;
-    await outageMidLoad("PostgREST down mid-load", () => stack.stopRest(), () => stack.startRest());
+    await outageMidLoad(
+      "PostgREST down mid-load",
+      () => stack.stopRest(),
+      () => stack.startRest(),
+    );
   }, 120_000);
 
   it("the database stopped mid-load → 503 with no hang; after its restart everything recovers, nothing acknowledged is lost", async () => {
     const stack = target().stack!;
-    await outageMidLoad("database down mid-load", () => stack.stopDb(), () => stack.startDb());
+    await outageMidLoad(
+      "database down mid-load",
+      () => stack.stopDb(),
+      () => stack.startDb(),
+    );
   }, 120_000);
 });

@@ -20,7 +20,11 @@ function writer(initial: Signer) {
           headers: { "content-type": "application/json", prefer: "return=minimal" },
           body: JSON.stringify({ sku: "WIDGET-BLUE", quantity: 1 }),
         });
-        statuses.push({ status: r.status, ...(r.body && "code" in (r.body as object) ? { code: (r.body as { code: string }).code } : {}), kid: s.kid });
+        statuses.push({
+          status: r.status,
+          ...(r.body && "code" in (r.body as object) ? { code: (r.body as { code: string }).code } : {}),
+          kid: s.kid,
+        });
       } catch (e) {
         statuses.push({ status: 0, code: `network: ${(e as Error).message}`, kid: s.kid }); // counted as a failure
       }
@@ -44,8 +48,21 @@ describe("rotate", () => {
     const t = target();
     const dir = keyDir();
     const old = await keygen(t, dir, "rotating-service");
-    await register(t, ["--issuer", "rotating-service", "--public-key", old.publicKey, "--allowed-role", "orders_writer", "--max-lifetime", "60"]);
-    const oldSigner = await createSigner({ privateKey: readFileSync(old.privateKey, "utf8"), issuer: "rotating-service", audience: t.audience });
+    await register(t, [
+      "--issuer",
+      "rotating-service",
+      "--public-key",
+      old.publicKey,
+      "--allowed-role",
+      "orders_writer",
+      "--max-lifetime",
+      "60",
+    ]);
+    const oldSigner = await createSigner({
+      privateKey: readFileSync(old.privateKey, "utf8"),
+      issuer: "rotating-service",
+      audience: t.audience,
+    });
     const w = writer(oldSigner);
     await sleep(300);
 
@@ -64,7 +81,9 @@ describe("rotate", () => {
 
     const failed = w.statuses.filter((s) => s.status !== 201);
     const byKid = (kid: string) => w.statuses.filter((s) => s.kid === kid).length;
-    console.log(`rotation: ${w.statuses.length} writes (${byKid(old.kid)} with the old key, ${byKid(next.kid)} with the new), ${failed.length} failed`);
+    console.log(
+      `rotation: ${w.statuses.length} writes (${byKid(old.kid)} with the old key, ${byKid(next.kid)} with the new), ${failed.length} failed`,
+    );
     expect(failed).toEqual([]);
     expect(byKid(old.kid)).toBeGreaterThan(0);
     expect(byKid(next.kid)).toBeGreaterThan(0);
@@ -80,7 +99,9 @@ describe("deactivate", () => {
     const t = target();
     const keys = await keygen(t, keyDir(), "doomed-service");
     await register(t, ["--issuer", "doomed-service", "--public-key", keys.publicKey, "--allowed-role", "orders_writer"]);
-    const w = writer(await createSigner({ privateKey: readFileSync(keys.privateKey, "utf8"), issuer: "doomed-service", audience: t.audience }));
+    const w = writer(
+      await createSigner({ privateKey: readFileSync(keys.privateKey, "utf8"), issuer: "doomed-service", audience: t.audience }),
+    );
     await sleep(200);
     expect((await fedjwt(t, ["deactivate", "--issuer", "doomed-service"])).code).toBe(0);
     const at = Date.now();

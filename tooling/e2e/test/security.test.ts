@@ -47,7 +47,14 @@ describe("no token can become service_role", () => {
 
   it("role: service_role (the compatibility claim, which the signer refuses to mint) → 403 role_not_allowed", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ iss: "security-probe", aud: target().audience, sub: "x", iat: now, exp: now + 60, role: "service_role" })
+    const token = await new SignJWT({
+      iss: "security-probe",
+      aud: target().audience,
+      sub: "x",
+      iat: now,
+      exp: now + 60,
+      role: "service_role",
+    })
       .setProtectedHeader({ alg: "ES256", kid: signer.kid })
       .sign(await importPKCS8(privateKeyPem, "ES256"));
     const r = await viaGateway(target(), "jwt_issuers", token);
@@ -60,14 +67,21 @@ describe("no token can become service_role", () => {
   });
 
   it("an HS256 token claiming service_role, signed with a guessed secret → 401 alg_not_allowed", async () => {
-    const forged = await new SignJWT({ role: "service_role", iss: "security-probe" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("super-secret-jwt-token-with-at-least-32-characters-long"));
+    const forged = await new SignJWT({ role: "service_role", iss: "security-probe" })
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode("super-secret-jwt-token-with-at-least-32-characters-long"));
     const r = await viaGateway(target(), "jwt_issuers", forged);
     expect({ status: r.status, code: (r.body as { code: string }).code }).toEqual({ status: 401, code: "alg_not_allowed" });
   });
 
   it("a key that is not registered → 401 bad_signature (victim's iss) / unknown_issuer (own iss)", async () => {
     const stranger = await generateKeyPair();
-    const asVictim = await createSigner({ privateKey: stranger.privateKeyPem, issuer: "security-probe", audience: target().audience, kid: signer.kid });
+    const asVictim = await createSigner({
+      privateKey: stranger.privateKeyPem,
+      issuer: "security-probe",
+      audience: target().audience,
+      kid: signer.kid,
+    });
     const forged = await viaGateway(target(), "orders", await asVictim.sign({ roles: ["orders_writer"] }));
     expect({ status: forged.status, code: (forged.body as { code: string }).code }).toEqual({ status: 401, code: "bad_signature" });
     const asSelf = await createSigner({ privateKey: stranger.privateKeyPem, issuer: "stranger", audience: target().audience });
@@ -77,10 +91,13 @@ describe("no token can become service_role", () => {
 });
 
 describe("the gateway only reaches /rest/v1 tables", () => {
-  it.each(["auth/v1/user", "storage/v1/object/public/x", "..%2Fauth%2Fv1%2Fuser", "rest/v1/../../auth/v1/user"])("%s → 404 path_not_allowed", async (path) => {
-    const r = await viaGateway(target(), path, await signer.sign({ roles: ["orders_writer"] }));
-    expect({ status: r.status, code: (r.body as { code: string }).code }).toEqual({ status: 404, code: "path_not_allowed" });
-  });
+  it.each(["auth/v1/user", "storage/v1/object/public/x", "..%2Fauth%2Fv1%2Fuser", "rest/v1/../../auth/v1/user"])(
+    "%s → 404 path_not_allowed",
+    async (path) => {
+      const r = await viaGateway(target(), path, await signer.sign({ roles: ["orders_writer"] }));
+      expect({ status: r.status, code: (r.body as { code: string }).code }).toEqual({ status: 404, code: "path_not_allowed" });
+    },
+  );
 
   it("the Data API itself still needs an apikey", async () => {
     const r = await fetch(`${target().apiUrl}/rest/v1/orders`);

@@ -75,7 +75,11 @@ const BIN = fileURLToPath(new URL("../../../packages/cli/dist/bin.js", import.me
  * Runs the built fedjwt CLI against the target, as a user would. Asynchronous on purpose: the local stack
  * runs in this process, and a synchronous spawn would block the very servers the CLI talks to.
  */
-export function fedjwt(t: Target, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function fedjwt(
+  t: Target,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, SUPABASE_URL: t.apiUrl, SUPABASE_SERVICE_ROLE_KEY: t.serviceKey, ...env },
@@ -100,7 +104,12 @@ export function keyDir(): string {
 }
 
 /** Generates a keypair with the CLI and returns its file paths and kid. */
-export async function keygen(t: Target, dir: string, issuer: string, alg = "ES256"): Promise<{ privateKey: string; publicKey: string; jwk: string; kid: string }> {
+export async function keygen(
+  t: Target,
+  dir: string,
+  issuer: string,
+  alg = "ES256",
+): Promise<{ privateKey: string; publicKey: string; jwk: string; kid: string }> {
   const r = await fedjwt(t, ["keygen", "--issuer", issuer, "--target", "e2e", "--alg", alg, "--out", dir, "--json", "--force"]);
   if (r.code !== 0) throw new Error(r.stderr);
   const out = JSON.parse(r.stdout) as { kid: string; files: { privateKey: string; publicKey: string; jwk: string } };
@@ -122,7 +131,12 @@ export async function serviceRead<T>(t: Target, path: string): Promise<T> {
 }
 
 /** A raw request to the gateway with a bearer token. */
-export async function viaGateway(t: Target, path: string, bearer: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> | unknown[] | null }> {
+export async function viaGateway(
+  t: Target,
+  path: string,
+  bearer: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: Record<string, unknown> | unknown[] | null }> {
   const headers = new Headers(init.headers);
   headers.set("authorization", `Bearer ${bearer}`);
   headers.set("apikey", t.anonKey);

@@ -26,7 +26,10 @@ function manifests(): string[] {
 describe("the version catalog", () => {
   it("supabase/functions/rest/deno.json pins the catalog's jose", () => {
     const deno = JSON.parse(readFileSync(join(root, "supabase/functions/rest/deno.json"), "utf8")) as { imports: Record<string, string> };
-    expect({ deno: deno.imports.jose, catalog: `npm:jose@${catalog.jose}` }).toEqual({ deno: `npm:jose@${catalog.jose}`, catalog: `npm:jose@${catalog.jose}` });
+    expect({ deno: deno.imports.jose, catalog: `npm:jose@${catalog.jose}` }).toEqual({
+      deno: `npm:jose@${catalog.jose}`,
+      catalog: `npm:jose@${catalog.jose}`,
+    });
     expect(catalog.jose).toMatch(/^\d+\.\d+\.\d+$/); // an exact version, as deno.json needs
   });
 

@@ -41,13 +41,17 @@ describe(".github/workflows/ci.yml", () => {
     expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
     expect(cli?.with?.version).toBe(pinned);
     const script = runs(job);
-    const order = ["supabase start", "supabase test db", "supabase functions serve", "pnpm --filter @fedjwt/e2e test"].map((s) => script.indexOf(s));
+    const order = ["supabase start", "supabase test db", "supabase functions serve", "pnpm --filter @fedjwt/e2e test"].map((s) =>
+      script.indexOf(s),
+    );
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 
   it("does not exclude the services the tests need", () => {
-    const start = runs(workflow.jobs.supabase!).split("\n").find((l) => l.startsWith("supabase start"))!;
+    const start = runs(workflow.jobs.supabase!)
+      .split("\n")
+      .find((l) => l.startsWith("supabase start"))!;
     const excluded = (/-x\s+(\S+)/.exec(start)?.[1] ?? "").split(",");
     for (const needed of ["kong", "postgrest", "edge-runtime", "gotrue"]) expect(excluded).not.toContain(needed);
   });

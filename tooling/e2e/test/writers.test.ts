@@ -24,14 +24,47 @@ beforeAll(async () => {
   orders = await keygen(t, dir, "orders-service", "ES256");
   inventory = await keygen(t, dir, "inventory-service", "EdDSA");
   widgets = await keygen(t, dir, "widgets-service", "RS256");
-  await register(t, ["--issuer", "orders-service", "--public-key", orders.publicKey, "--allowed-role", "orders_writer", "--allowed-role", "stock_reader"]);
+  await register(t, [
+    "--issuer",
+    "orders-service",
+    "--public-key",
+    orders.publicKey,
+    "--allowed-role",
+    "orders_writer",
+    "--allowed-role",
+    "stock_reader",
+  ]);
   await register(t, ["--issuer", "widgets-service", "--public-key", widgets.publicKey, "--allowed-role", "widgets_writer"]);
   if (t.external) {
-    await register(t, ["--issuer", "inventory-service", "--public-key", inventory.jwk, "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--db-role", "inventory_service"]);
+    await register(t, [
+      "--issuer",
+      "inventory-service",
+      "--public-key",
+      inventory.jwk,
+      "--allowed-role",
+      "inventory_writer",
+      "--allowed-role",
+      "orders_reader",
+      "--db-role",
+      "inventory_service",
+    ]);
   } else {
     const set = await toJwks([JSON.parse(readFileSync(inventory.jwk, "utf8"))]);
     jwks = await serveJwks(() => set, 0);
-    await register(t, ["--issuer", "inventory-service", "--jwks-uri", jwks.url, "--alg", "EdDSA", "--allowed-role", "inventory_writer", "--allowed-role", "orders_reader", "--db-role", "inventory_service"]);
+    await register(t, [
+      "--issuer",
+      "inventory-service",
+      "--jwks-uri",
+      jwks.url,
+      "--alg",
+      "EdDSA",
+      "--allowed-role",
+      "inventory_writer",
+      "--allowed-role",
+      "orders_reader",
+      "--db-role",
+      "inventory_service",
+    ]);
   }
 });
 afterAll(async () => {
@@ -47,12 +80,25 @@ describe("orders-service (registered by public key file)", () => {
       ["delete from orders", false, 403, "42501"],
     ]);
     const id = (outcomes[0]!.rows![0] as { id: string }).id;
-    const [row] = await serviceRead<Array<Record<string, unknown>>>(target(), `orders?id=eq.${id}&select=sku,quantity,status,writer_issuer,writer_sub`);
-    expect(row).toEqual({ sku: "WIDGET-BLUE", quantity: 2, status: "pending", writer_issuer: "orders-service", writer_sub: "orders-service" });
+    const [row] = await serviceRead<Array<Record<string, unknown>>>(
+      target(),
+      `orders?id=eq.${id}&select=sku,quantity,status,writer_issuer,writer_sub`,
+    );
+    expect(row).toEqual({
+      sku: "WIDGET-BLUE",
+      quantity: 2,
+      status: "pending",
+      writer_issuer: "orders-service",
+      writer_sub: "orders-service",
+    });
   });
 
   it("postgrest-js: the same writer and rules with the other client", async () => {
-    const signer = await createSigner({ privateKey: readFileSync(orders.privateKey, "utf8"), issuer: "orders-service", audience: target().audience });
+    const signer = await createSigner({
+      privateKey: readFileSync(orders.privateKey, "utf8"),
+      issuer: "orders-service",
+      audience: target().audience,
+    });
     const db = new PostgrestClient(`${target().apiUrl}/functions/v1/rest`, {
       headers: { apikey: target().anonKey },
       fetch: async (input, init) => {
@@ -79,7 +125,11 @@ describe("orders-service (registered by public key file)", () => {
 
 describe("inventory-service (serves its own JWKS, registered by jwks_uri)", () => {
   it("postgrest-js: restocks and reads every order; placing an order is denied by the policy (42501)", async () => {
-    const outcomes = await runInventoryWriter({ ...base(), issuer: "inventory-service", privateKeyPem: readFileSync(inventory.privateKey, "utf8") });
+    const outcomes = await runInventoryWriter({
+      ...base(),
+      issuer: "inventory-service",
+      privateKeyPem: readFileSync(inventory.privateKey, "utf8"),
+    });
     expect(outcomes.map((o) => [o.action, o.ok, o.status, o.code ?? null])).toEqual([
       ["update stock_levels", true, 200, null],
       ["select orders", true, 200, null],
@@ -90,8 +140,14 @@ describe("inventory-service (serves its own JWKS, registered by jwks_uri)", () =
   });
 
   it("supabase-js: the same writer and rules with the other client; only quantity may change", async () => {
-    const signer = await createSigner({ privateKey: readFileSync(inventory.privateKey, "utf8"), issuer: "inventory-service", audience: target().audience });
-    const supabase = createClient(`${target().apiUrl}/functions/v1/rest`, target().anonKey, { accessToken: () => signer.sign({ roles: INVENTORY_ROLES }) });
+    const signer = await createSigner({
+      privateKey: readFileSync(inventory.privateKey, "utf8"),
+      issuer: "inventory-service",
+      audience: target().audience,
+    });
+    const supabase = createClient(`${target().apiUrl}/functions/v1/rest`, target().anonKey, {
+      accessToken: () => signer.sign({ roles: INVENTORY_ROLES }),
+    });
     const ok = await supabase.from("stock_levels").update({ quantity: 80 }).eq("sku", "WIDGET-BLUE").select("quantity").single();
     expect([ok.status, ok.data]).toEqual([200, { quantity: 80 }]);
     const column = await supabase.from("stock_levels").update({ location: "elsewhere" }).eq("sku", "WIDGET-BLUE");
@@ -109,12 +165,21 @@ describe("inventory-service (serves its own JWKS, registered by jwks_uri)", () =
 
 describe("identity through the chain", () => {
   it("a non-UUID sub reaches Postgres as a deterministic UUIDv5: auth.uid() works in a column default", async () => {
-    const signer = await createSigner({ privateKey: readFileSync(widgets.privateKey, "utf8"), issuer: "widgets-service", audience: target().audience });
-    const r = await viaGateway(target(), "widgets?select=name,owner_issuer,created_by", await signer.sign({ roles: ["widgets_writer"], subject: "worker-7" }), {
-      method: "POST",
-      headers: { "content-type": "application/json", prefer: "return=representation" },
-      body: JSON.stringify({ name: "from e2e" }),
+    const signer = await createSigner({
+      privateKey: readFileSync(widgets.privateKey, "utf8"),
+      issuer: "widgets-service",
+      audience: target().audience,
     });
+    const r = await viaGateway(
+      target(),
+      "widgets?select=name,owner_issuer,created_by",
+      await signer.sign({ roles: ["widgets_writer"], subject: "worker-7" }),
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", prefer: "return=representation" },
+        body: JSON.stringify({ name: "from e2e" }),
+      },
+    );
     expect(r.status).toBe(201);
     expect(r.body).toEqual([{ name: "from e2e", owner_issuer: "widgets-service", created_by: await uuidV5("widgets-service\nworker-7") }]);
   });

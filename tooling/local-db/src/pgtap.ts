@@ -48,9 +48,9 @@ export async function runPgtapFile(client: pg.ClientBase, file: string): Promise
   const text = (await readFile(file, "utf8")).replace(/^create extension if not exists pgtap\b.*;$/im, "");
   await client.query("set search_path = public, extensions");
   const results = await client.query(text);
-  const lines = (Array.isArray(results) ? results : [results]).flatMap((r) =>
-    r.rows.flatMap((row: Record<string, unknown>) => Object.values(row).filter((v): v is string => typeof v === "string")),
-  ).flatMap((v) => v.split("\n"));
+  const lines = (Array.isArray(results) ? results : [results])
+    .flatMap((r) => r.rows.flatMap((row: Record<string, unknown>) => Object.values(row).filter((v): v is string => typeof v === "string")))
+    .flatMap((v) => v.split("\n"));
   const planLine = lines.find((l) => /^1\.\.\d+$/.test(l));
   return {
     planned: planLine ? Number(planLine.slice(3)) : 0,

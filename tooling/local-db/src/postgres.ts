@@ -144,25 +144,55 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Runn
     await chown(options.dataDir, runAs.uid, runAs.gid!);
   }
 
-  if (!(await stat(join(options.dataDir, "PG_VERSION")).then(() => true, () => false))) {
+  if (
+    !(await stat(join(options.dataDir, "PG_VERSION")).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const pwfile = join(parent, `.pgpass-${process.pid}`);
     await writeFile(pwfile, `${LOCAL_DB_PASSWORD}\n`, { mode: 0o600 });
     if (runAs.uid !== undefined) await chown(pwfile, runAs.uid, runAs.gid!);
     try {
-      await run(bin.initdb, [
-        `--pgdata=${options.dataDir}`, "--auth=scram-sha-256", `--username=${superuser}`, `--pwfile=${pwfile}`,
-        "--encoding=UTF8", "--locale=C", "--no-sync",
-      ], runAs, log);
+      await run(
+        bin.initdb,
+        [
+          `--pgdata=${options.dataDir}`,
+          "--auth=scram-sha-256",
+          `--username=${superuser}`,
+          `--pwfile=${pwfile}`,
+          "--encoding=UTF8",
+          "--locale=C",
+          "--no-sync",
+        ],
+        runAs,
+        log,
+      );
     } finally {
       await rm(pwfile, { force: true });
     }
   }
 
-  const child = spawn(bin.postgres, [
-    "-D", options.dataDir, "-p", String(port),
-    "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-  ], { ...runAs, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+  const child = spawn(
+    bin.postgres,
+    [
+      "-D",
+      options.dataDir,
+      "-p",
+      String(port),
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+    ],
+    { ...runAs, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } },
+  );
   killOnExit(child);
   await new Promise<void>((resolve, reject) => {
     let tail = "";

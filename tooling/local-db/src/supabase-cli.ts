@@ -56,16 +56,30 @@ export async function pushMigrations(dbUrl: string, workdir: string, includeSeed
  */
 export async function listDeployAssets(workdir: string, fn: string): Promise<string[]> {
   const dead = "http://127.0.0.1:9";
-  const r = await runSupabaseCli(["functions", "deploy", fn, "--use-api", "--debug", "--remote=abcdefghijklmnopqrst", "--yes", "--workdir", workdir], {
-    cwd: workdir,
-    env: {
-      SUPABASE_ACCESS_TOKEN: `sbp_${"0".repeat(40)}`,
-      HTTPS_PROXY: dead, HTTP_PROXY: dead, https_proxy: dead, http_proxy: dead, NO_PROXY: "", no_proxy: "",
+  const r = await runSupabaseCli(
+    ["functions", "deploy", fn, "--use-api", "--debug", "--remote=abcdefghijklmnopqrst", "--yes", "--workdir", workdir],
+    {
+      cwd: workdir,
+      env: {
+        SUPABASE_ACCESS_TOKEN: `sbp_${"0".repeat(40)}`,
+        HTTPS_PROXY: dead,
+        HTTP_PROXY: dead,
+        https_proxy: dead,
+        http_proxy: dead,
+        NO_PROXY: "",
+        no_proxy: "",
+      },
+      timeoutMs: 60_000,
     },
-    timeoutMs: 60_000,
-  });
+  );
   const prefix = `Uploading asset (${fn}): `;
-  const assets = `${r.stdout}\n${r.stderr}`.split("\n").filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).trim());
-  if (assets.length === 0) throw new Error(`supabase functions deploy listed no assets (exit ${r.code}):\n${(r.stderr + r.stdout).trim().split("\n").slice(-10).join("\n")}`);
+  const assets = `${r.stdout}\n${r.stderr}`
+    .split("\n")
+    .filter((l) => l.startsWith(prefix))
+    .map((l) => l.slice(prefix.length).trim());
+  if (assets.length === 0)
+    throw new Error(
+      `supabase functions deploy listed no assets (exit ${r.code}):\n${(r.stderr + r.stdout).trim().split("\n").slice(-10).join("\n")}`,
+    );
   return assets;
 }

@@ -15,7 +15,9 @@ export function useSupabaseDb(options: { hostedLayout?: boolean } = {}): { db: (
   let client: pg.Client | undefined;
   beforeAll(async () => {
     db = await startSupabaseDb(options.hostedLayout ? { superuser: "supabase_admin" } : {});
-    console.log(`database ready in ${db.timings.total} ms (postgres ${db.timings.postgres}, bootstrap ${db.timings.bootstrap}, migrations ${db.timings.migrations})`);
+    console.log(
+      `database ready in ${db.timings.total} ms (postgres ${db.timings.postgres}, bootstrap ${db.timings.bootstrap}, migrations ${db.timings.migrations})`,
+    );
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
   }, 120_000);
@@ -30,7 +32,13 @@ export function useSupabaseDb(options: { hostedLayout?: boolean } = {}): { db: (
 export type Outcome = { rows: Record<string, unknown>[] } | { error: string; message: string };
 
 /** Runs one statement as PostgREST would for `ctx`, rolled back (tx=rollback) unless `commit`. */
-export async function run(client: pg.ClientBase, ctx: RequestContext, sql: string, params: unknown[] = [], commit = false): Promise<Outcome> {
+export async function run(
+  client: pg.ClientBase,
+  ctx: RequestContext,
+  sql: string,
+  params: unknown[] = [],
+  commit = false,
+): Promise<Outcome> {
   try {
     const rows = await asPostgrest(client, { ...ctx, tx: commit ? "commit" : "rollback" }, async (c) => (await c.query(sql, params)).rows);
     return { rows };
@@ -45,11 +53,23 @@ export async function run(client: pg.ClientBase, ctx: RequestContext, sql: strin
  * A writer as the gateway presents it to PostgREST: its writer role (default `federated_writer`), the
  * gateway-only `fedjwt_gateway` claim, a UUID `sub` and the writer's own subject in `writer_sub`.
  */
-export function writer(iss: string, appRoles: string[], sub: string = randomUUID(), dbRole = "federated_writer", writerClaims?: Record<string, unknown>): RequestContext {
+export function writer(
+  iss: string,
+  appRoles: string[],
+  sub: string = randomUUID(),
+  dbRole = "federated_writer",
+  writerClaims?: Record<string, unknown>,
+): RequestContext {
   return {
     role: dbRole,
     claims: {
-      iss, sub, writer_sub: `svc-${iss}`, role: dbRole, aud: "authenticated", app_roles: appRoles, fedjwt_gateway: 1,
+      iss,
+      sub,
+      writer_sub: `svc-${iss}`,
+      role: dbRole,
+      aud: "authenticated",
+      app_roles: appRoles,
+      fedjwt_gateway: 1,
       ...(writerClaims ? { writer_claims: writerClaims } : {}),
     },
   };
@@ -59,7 +79,16 @@ export function writer(iss: string, appRoles: string[], sub: string = randomUUID
 export function authUser(sub: string, extra: Record<string, unknown> = {}): RequestContext {
   return {
     role: "authenticated",
-    claims: { iss: "http://127.0.0.1:54321/auth/v1", sub, aud: "authenticated", role: "authenticated", aal: "aal1", session_id: randomUUID(), is_anonymous: false, ...extra },
+    claims: {
+      iss: "http://127.0.0.1:54321/auth/v1",
+      sub,
+      aud: "authenticated",
+      role: "authenticated",
+      aal: "aal1",
+      session_id: randomUUID(),
+      is_anonymous: false,
+      ...extra,
+    },
   };
 }
 

@@ -58,17 +58,29 @@ describe("federation helpers", () => {
   });
 
   it("believe nothing from a Supabase Auth user's token, whatever claims it carries", async () => {
-    const user = authUser(randomUUID(), { app_roles: ["orders_writer"], writer_sub: "x", writer_claims: { tenant_id: "t-1" }, fedjwt_gateway: 1, iss: "orders-service" });
+    const user = authUser(randomUUID(), {
+      app_roles: ["orders_writer"],
+      writer_sub: "x",
+      writer_claims: { tenant_id: "t-1" },
+      fedjwt_gateway: 1,
+      iss: "orders-service",
+    });
     expect(await allHelpers(user)).toEqual(NOBODY);
     expect(await allHelpers(authUser(randomUUID()))).toEqual(NOBODY);
   });
 
   it.each([
     ["the anon key (iss supabase-demo)", { role: "anon", claims: { iss: "supabase-demo", role: "anon", ref: "x" } }],
-    ["the service key (iss supabase)", { role: "service_role", claims: { iss: "supabase", role: "service_role", app_roles: ["orders_writer"], fedjwt_gateway: 1 } }],
+    [
+      "the service key (iss supabase)",
+      { role: "service_role", claims: { iss: "supabase", role: "service_role", app_roles: ["orders_writer"], fedjwt_gateway: 1 } },
+    ],
     ["a writer role whose token names a platform issuer", writer("supabase", ["orders_writer"])],
     ["a writer role whose token names a platform-like issuer", writer("my-supabase-demo", ["orders_writer"])],
-    ["a writer role without the gateway's claim", { role: "federated_writer", claims: { iss: "orders-service", sub: randomUUID(), app_roles: ["orders_writer"], writer_sub: "x" } }],
+    [
+      "a writer role without the gateway's claim",
+      { role: "federated_writer", claims: { iss: "orders-service", sub: randomUUID(), app_roles: ["orders_writer"], writer_sub: "x" } },
+    ],
     ["a writer role with a URL issuer", writer("https://abc.supabase.co/auth/v1", ["orders_writer"])],
     ["no claims at all", anon],
   ])("believe nothing from %s", async (_label, ctx) => {
@@ -80,7 +92,12 @@ describe("federation helpers", () => {
       const forged = authUser(randomUUID(), { iss, app_roles: ["widgets_writer"], fedjwt_gateway: 1 });
       const o = await run(client(), forged, `insert into public.widgets (name, owner_issuer) values ('x', $1)`, [iss]);
       expect("error" in o && o.error, iss).toBe("42501");
-      const asWriter = await run(client(), writer(iss, ["widgets_writer"]), `insert into public.widgets (name, owner_issuer) values ('x', $1)`, [iss]);
+      const asWriter = await run(
+        client(),
+        writer(iss, ["widgets_writer"]),
+        `insert into public.widgets (name, owner_issuer) values ('x', $1)`,
+        [iss],
+      );
       expect("error" in asWriter && asWriter.error, iss).toBe("42501");
     }
   });
@@ -89,7 +106,11 @@ describe("federation helpers", () => {
 describe("writer roles and the auth schema", () => {
   it("a writer's column default takes the gateway's UUID subject, not auth.uid()", async () => {
     const sub = randomUUID();
-    const o = await run(client(), writer("widgets-service", ["widgets_writer"], sub), `insert into public.widgets (name) values ('uid') returning created_by`);
+    const o = await run(
+      client(),
+      writer("widgets-service", ["widgets_writer"], sub),
+      `insert into public.widgets (name) values ('uid') returning created_by`,
+    );
     expect(o).toEqual({ rows: [{ created_by: sub }] });
   });
 
@@ -121,21 +142,28 @@ describe("writer roles and the auth schema", () => {
     const sub = randomUUID();
     await client().query(`insert into public.uid_probe values (1, $1), (2, $2)`, [sub, randomUUID()]);
     expect(await run(client(), authUser(sub), "select id from public.uid_probe")).toEqual({ rows: [{ id: 1 }] });
-    expect(await run(client(), writer("x-service", [], "0b7c3f4e-2d1a-5c6b-8a9f-1e2d3c4b5a69"), "select id from public.uid_probe")).toEqual({ rows: [] });
+    expect(await run(client(), writer("x-service", [], "0b7c3f4e-2d1a-5c6b-8a9f-1e2d3c4b5a69"), "select id from public.uid_probe")).toEqual(
+      { rows: [] },
+    );
     const named = await run(client(), writer("x-service", [], sub), "select public.uid_probe_owner_is_me(owner) from public.uid_probe");
     expect("error" in named && named.error).toBe("42501");
   });
 
   it("service_role may create writer roles; writers and Auth users may not", async () => {
-    expect(await run(client(), serviceRole, `select federation.create_writer_role('svc_made_writer') as r`)).toEqual({ rows: [{ r: "svc_made_writer" }] });
+    expect(await run(client(), serviceRole, `select federation.create_writer_role('svc_made_writer') as r`)).toEqual({
+      rows: [{ r: "svc_made_writer" }],
+    });
     for (const who of [writer("orders-service", []), authUser(randomUUID()), anon]) {
       const o = await run(client(), who, `select federation.create_writer_role('sneaky_writer')`);
       expect("error" in o && o.error).toBe("42501");
     }
   });
 
-  it.each(["authenticated", "service_role", "pg_monitor", "supabase_x", "Upper", "postgres"])("create_writer_role refuses %s", async (name) => {
-    const o = await run(client(), serviceRole, `select federation.create_writer_role($1)`, [name]);
-    expect("error" in o && o.error).toBe("22023");
-  });
+  it.each(["authenticated", "service_role", "pg_monitor", "supabase_x", "Upper", "postgres"])(
+    "create_writer_role refuses %s",
+    async (name) => {
+      const o = await run(client(), serviceRole, `select federation.create_writer_role($1)`, [name]);
+      expect("error" in o && o.error).toBe("22023");
+    },
+  );
 });

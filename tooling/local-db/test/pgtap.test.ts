@@ -9,7 +9,9 @@ import { findPgtapSql, loadPgtap, runPgtapFile } from "../src/pgtap.ts";
 import { useSupabaseDb } from "../src/testing.ts";
 
 const pgtap = findPgtapSql();
-const files = readdirSync(join(repoRoot(), "supabase", "tests")).filter((f) => f.endsWith(".sql")).sort();
+const files = readdirSync(join(repoRoot(), "supabase", "tests"))
+  .filter((f) => f.endsWith(".sql"))
+  .sort();
 
 describe("supabase/tests (pgTAP)", () => {
   it("pgTAP is available (required in CI; .ci/run fetches Debian's package)", () => {

@@ -81,7 +81,11 @@ describe("registry access", () => {
     await run(client(), serviceRole, `update public.jwt_issuers set is_active = false where issuer = 'svc-a'`, [], true);
     const after = await run(client(), serviceRole, `select usable from public.jwt_registry where issuer = 'svc-a'`);
     expect("rows" in after && after.rows).toEqual([{ usable: false }]);
-    const stamped = await run(client(), serviceRole, `select deactivated_at is not null as stamped from public.jwt_issuers where issuer = 'svc-a'`);
+    const stamped = await run(
+      client(),
+      serviceRole,
+      `select deactivated_at is not null as stamped from public.jwt_issuers where issuer = 'svc-a'`,
+    );
     expect("rows" in stamped && stamped.rows).toEqual([{ stamped: true }]);
   });
 });
@@ -122,7 +126,13 @@ describe("registry constraints", () => {
   it("the view re-checks db_role at read time: a writer role granted authenticated afterwards is flagged", async () => {
     await client().query(`select federation.create_writer_role('drifting_writer')`);
     expect(errorCode(await addIssuer("drifting-svc", { db_role: "drifting_writer" }))).toBeUndefined();
-    await run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('drifting-svc', 'k', 'ES256', $1)`, [PEM], true);
+    await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('drifting-svc', 'k', 'ES256', $1)`,
+      [PEM],
+      true,
+    );
     const read = () => run(client(), serviceRole, `select db_role, db_role_valid from public.jwt_registry where issuer = 'drifting-svc'`);
     expect(await read()).toEqual({ rows: [{ db_role: "drifting_writer", db_role_valid: true }] });
     await client().query(`grant authenticated to drifting_writer`);
@@ -143,7 +153,13 @@ describe("registry constraints", () => {
     ["not_before = -infinity", "not_before", "-infinity"],
   ])("a key window with %s is refused", async (_label, column, value) => {
     await addIssuer("window-svc");
-    const o = await run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, ${column}) values ('window-svc', $1, 'ES256', $2, $3::timestamptz)`, [`k-${column}-${value}`, PEM, value], true);
+    const o = await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, ${column}) values ('window-svc', $1, 'ES256', $2, $3::timestamptz)`,
+      [`k-${column}-${value}`, PEM, value],
+      true,
+    );
     expect(errorCode(o)).toBe("23514");
     expect("message" in o && o.message).toMatch(/jwt_public_keys_finite_window/);
   });
@@ -151,12 +167,24 @@ describe("registry constraints", () => {
   it("usable folds the key window in at read time", async () => {
     await addIssuer("timed-svc");
     const add = (kid: string, nb: string | null, ex: string | null) =>
-      run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, not_before, expires_at) values ('timed-svc', $1, 'ES256', $2, $3, $4)`, [kid, PEM, nb, ex], true);
+      run(
+        client(),
+        serviceRole,
+        `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, not_before, expires_at) values ('timed-svc', $1, 'ES256', $2, $3, $4)`,
+        [kid, PEM, nb, ex],
+        true,
+      );
     await add("past", null, "2000-01-01T00:00:00Z");
     await add("future", "2999-01-01T00:00:00Z", null);
     await add("now", "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z");
     const o = await run(client(), serviceRole, `select kid, usable from public.jwt_registry where issuer = 'timed-svc' order by kid`);
-    expect(o).toEqual({ rows: [{ kid: "future", usable: false }, { kid: "now", usable: true }, { kid: "past", usable: false }] });
+    expect(o).toEqual({
+      rows: [
+        { kid: "future", usable: false },
+        { kid: "now", usable: true },
+        { kid: "past", usable: false },
+      ],
+    });
   });
 
   it("anon and authenticated hold no privilege on the registry's sequences", async () => {
@@ -182,7 +210,13 @@ describe("registry constraints", () => {
   it("unique (issuer, kid), and one JWKS row per issuer", async () => {
     await addIssuer("uniq-svc");
     const insert = (kid: string | null, source: string, value: string) =>
-      run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, ${source}) values ('uniq-svc', $1, 'ES256', $2)`, [kid, value], true);
+      run(
+        client(),
+        serviceRole,
+        `insert into public.jwt_public_keys (issuer, kid, alg, ${source}) values ('uniq-svc', $1, 'ES256', $2)`,
+        [kid, value],
+        true,
+      );
     expect(errorCode(await insert("k1", "public_key_pem", PEM))).toBeUndefined();
     expect(errorCode(await insert("k1", "public_key_pem", PEM))).toBe("23505");
     expect(errorCode(await insert("k2", "public_key_pem", PEM))).toBeUndefined();
@@ -223,7 +257,12 @@ describe("registry constraints", () => {
   });
 
   it("a key for an unregistered issuer is refused (foreign key)", async () => {
-    const o = await run(client(), serviceRole, `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('ghost', 'k', 'ES256', $1)`, [PEM]);
+    const o = await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('ghost', 'k', 'ES256', $1)`,
+      [PEM],
+    );
     expect(errorCode(o)).toBe("23503");
   });
 });
@@ -250,14 +289,22 @@ describe("audit trail", () => {
   });
 
   it("is append-only, even for the table owner", async () => {
-    for (const sql of ["update public.jwt_registry_audit set actor_role = 'nobody'", "delete from public.jwt_registry_audit", "truncate public.jwt_registry_audit"]) {
+    for (const sql of [
+      "update public.jwt_registry_audit set actor_role = 'nobody'",
+      "delete from public.jwt_registry_audit",
+      "truncate public.jwt_registry_audit",
+    ]) {
       await expect(client().query(sql), sql).rejects.toMatchObject({ code: "42501", message: expect.stringMatching(/append-only/) });
     }
   });
 
   it("service_role can read it but not write it", async () => {
     expect("rows" in (await run(client(), serviceRole, "select count(*) from public.jwt_registry_audit"))).toBe(true);
-    const o = await run(client(), serviceRole, `insert into public.jwt_registry_audit (actor_role, session_user_name, table_name, operation) values ('x','x','x','INSERT')`);
+    const o = await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_registry_audit (actor_role, session_user_name, table_name, operation) values ('x','x','x','INSERT')`,
+    );
     expect(errorCode(o)).toBe("42501");
   });
 });

@@ -68,8 +68,13 @@ function onWriterTable(c: Omit<Case, "expect"> & { expect: Omit<Record<Who, Expe
   return { ...c, expect: { ...c.expect, stolenSub: c.expect.plain, user: denied() } };
 }
 
-const writersDenied = (): Record<"widgets" | "orders" | "inventory" | "plain" | "stolenSub", Expect> =>
-  ({ widgets: denied(), orders: denied(), inventory: denied(), plain: denied(), stolenSub: denied() });
+const writersDenied = (): Record<"widgets" | "orders" | "inventory" | "plain" | "stolenSub", Expect> => ({
+  widgets: denied(),
+  orders: denied(),
+  inventory: denied(),
+  plain: denied(),
+  stolenSub: denied(),
+});
 
 let ownWidget: number;
 let otherWidget: number;
@@ -162,7 +167,14 @@ const WRITER_TABLE_CASES = () => [
     op: "insert",
     sql: `insert into public.orders (sku, quantity) values ('WIDGET-BLUE', 3) returning *`,
     expect: {
-      orders: ok((rows) => expect(rows[0]).toMatchObject({ writer_issuer: "orders-service", writer_sub: "svc-orders-service", status: "pending", quantity: 3 })),
+      orders: ok((rows) =>
+        expect(rows[0]).toMatchObject({
+          writer_issuer: "orders-service",
+          writer_sub: "svc-orders-service",
+          status: "pending",
+          quantity: 3,
+        }),
+      ),
       widgets: denied(),
       inventory: denied(),
       plain: denied(),
@@ -185,7 +197,13 @@ const WRITER_TABLE_CASES = () => [
     table: "orders",
     op: "update own order",
     sql: `update public.orders set status = 'shipped' where id = '$ownOrder' returning status`,
-    expect: { orders: ok((rows) => expect(rows).toEqual([{ status: "shipped" }])), inventory: zero, widgets: zero, plain: zero, anon: denied() },
+    expect: {
+      orders: ok((rows) => expect(rows).toEqual([{ status: "shipped" }])),
+      inventory: zero,
+      widgets: zero,
+      plain: zero,
+      anon: denied(),
+    },
   },
   {
     table: "orders",

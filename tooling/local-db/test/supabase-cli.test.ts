@@ -114,7 +114,9 @@ describe("migrations as a non-superuser postgres (as on hosted Supabase)", () =>
 
   it("postgres can create writer roles and authenticator can become them", async () => {
     await asPostgres!.query(`select federation.create_writer_role('hosted_like_writer')`);
-    const r = await asPostgres!.query(`select pg_has_role('authenticator', 'hosted_like_writer', 'MEMBER') as m, federation.is_writer_role('hosted_like_writer') as w`);
+    const r = await asPostgres!.query(
+      `select pg_has_role('authenticator', 'hosted_like_writer', 'MEMBER') as m, federation.is_writer_role('hosted_like_writer') as w`,
+    );
     expect(r.rows).toEqual([{ m: true, w: true }]);
   });
 

@@ -80,7 +80,9 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
       is_anonymous: "bool",
       is_sso_user: "bool",
     });
-    const pk = await client().query<{ def: string }>("select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'auth.users'::regclass and contype = 'p'");
+    const pk = await client().query<{ def: string }>(
+      "select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = 'auth.users'::regclass and contype = 'p'",
+    );
     expect(pk.rows.map((r) => r.def)).toEqual(["PRIMARY KEY (id)"]);
   });
 
@@ -99,7 +101,9 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
         id uuid primary key references auth.users (id) on delete cascade,
         username text
       )`);
-      await c.query("insert into auth.users (id, email, aud, role) values ('6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de', 'a@example.com', 'authenticated', 'authenticated')");
+      await c.query(
+        "insert into auth.users (id, email, aud, role) values ('6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de', 'a@example.com', 'authenticated', 'authenticated')",
+      );
       await c.query("insert into public.profiles values ('6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de', 'a')");
       await c.query("delete from auth.users");
       expect((await c.query("select count(*)::int as n from public.profiles")).rows[0].n).toBe(0);
@@ -122,13 +126,19 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
           insert into public.profiles (id, full_name) values (new.id, new.raw_user_meta_data ->> 'full_name');
           return new;
         end $$`);
-      await c.query("create trigger on_auth_user_created after insert on auth.users for each row execute procedure public.handle_new_user()");
+      await c.query(
+        "create trigger on_auth_user_created after insert on auth.users for each row execute procedure public.handle_new_user()",
+      );
       await c.query(`insert into auth.users (id, email, raw_user_meta_data, email_confirmed_at) values
         ('7a0c5b1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b', 'b@example.com', '{"full_name":"B"}', now())`);
-      expect((await c.query("select id, full_name from public.profiles")).rows).toEqual([{ id: "7a0c5b1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b", full_name: "B" }]);
+      expect((await c.query("select id, full_name from public.profiles")).rows).toEqual([
+        { id: "7a0c5b1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b", full_name: "B" },
+      ]);
       expect((await c.query("select confirmed_at is not null as confirmed from auth.users")).rows).toEqual([{ confirmed: true }]);
       // One account per email address.
-      await expect(c.query("insert into auth.users (id, email) values (gen_random_uuid(), 'b@example.com')")).rejects.toMatchObject({ code: "23505" });
+      await expect(c.query("insert into auth.users (id, email) values (gen_random_uuid(), 'b@example.com')")).rejects.toMatchObject({
+        code: "23505",
+      });
     } finally {
       await c.query("rollback");
     }
@@ -151,7 +161,9 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
     const c = client();
     await c.query("begin");
     try {
-      await c.query(`select set_config('request.jwt.claims', '{"sub":"6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de","role":"authenticated"}', true)`);
+      await c.query(
+        `select set_config('request.jwt.claims', '{"sub":"6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de","role":"authenticated"}', true)`,
+      );
       const { rows } = await c.query("select auth.uid()::text as uid, auth.jwt() ->> 'role' as role");
       expect(rows[0]).toEqual({ uid: "6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de", role: "authenticated" });
     } finally {
@@ -235,7 +247,8 @@ describe("advisor lints (our re-implementation of Supabase's Advisor checks) on 
     try {
       await c.query("create schema lint_probe_private; create table lint_probe_private.open (id int primary key)");
       const flagged = async (schemas: string[]) =>
-        (await runAdvisorLints(c, schemas)).filter((l) => l.name === "rls_disabled_in_public" && l.cache_key.includes("lint_probe_private")).length;
+        (await runAdvisorLints(c, schemas)).filter((l) => l.name === "rls_disabled_in_public" && l.cache_key.includes("lint_probe_private"))
+          .length;
       expect(await flagged(["public"])).toBe(0);
       expect(await flagged(["public", "lint_probe_private"])).toBe(1);
     } finally {

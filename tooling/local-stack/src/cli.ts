@@ -103,7 +103,9 @@ async function start(values: Record<string, unknown>): Promise<number> {
       if (child.exitCode !== null || !alive(child.pid!)) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    console.error(`fedjwt-stack: the stack did not start; see .local/stack.log:\n${readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")}`);
+    console.error(
+      `fedjwt-stack: the stack did not start; see .local/stack.log:\n${readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")}`,
+    );
     return 1;
   }
 
@@ -114,8 +116,13 @@ async function start(values: Record<string, unknown>): Promise<number> {
     ...(values.reset ? { reset: true } : {}),
     log: (line) => console.log(`  ${line}`),
   });
-  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, info: stack.info, startedAt: new Date().toISOString() } satisfies State, null, 2));
-  console.log(`\nLocal stack running (Docker-free; PostgREST is a local stand-in).\n${formatEnv(stack.info)}\n\nStop with Ctrl-C${process.stdout.isTTY ? "" : " or: fedjwt-stack stop"}.`);
+  writeFileSync(
+    stateFile,
+    JSON.stringify({ pid: process.pid, info: stack.info, startedAt: new Date().toISOString() } satisfies State, null, 2),
+  );
+  console.log(
+    `\nLocal stack running (Docker-free; PostgREST is a local stand-in).\n${formatEnv(stack.info)}\n\nStop with Ctrl-C${process.stdout.isTTY ? "" : " or: fedjwt-stack stop"}.`,
+  );
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;

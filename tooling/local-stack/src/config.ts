@@ -18,13 +18,19 @@ export function readFunctions(workdir: string): FunctionConfig[] {
   const fnDir = join(supabaseDir, "functions");
   if (!existsSync(fnDir)) return [];
   const out: FunctionConfig[] = [];
-  for (const name of readdirSync(fnDir, { withFileTypes: true }).filter((d) => d.isDirectory() && !/^[._]/.test(d.name)).map((d) => d.name).sort()) {
+  for (const name of readdirSync(fnDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !/^[._]/.test(d.name))
+    .map((d) => d.name)
+    .sort()) {
     const cfg = toml.functions?.[name] ?? {};
     const entrypoint = typeof cfg.entrypoint === "string" ? join(supabaseDir, cfg.entrypoint) : join(fnDir, name, "index.ts");
     if (!existsSync(entrypoint)) continue;
-    const importMap = typeof cfg.import_map === "string"
-      ? join(supabaseDir, cfg.import_map)
-      : existsSync(join(fnDir, name, "deno.json")) ? join(fnDir, name, "deno.json") : undefined;
+    const importMap =
+      typeof cfg.import_map === "string"
+        ? join(supabaseDir, cfg.import_map)
+        : existsSync(join(fnDir, name, "deno.json"))
+          ? join(fnDir, name, "deno.json")
+          : undefined;
     out.push({ name, enabled: cfg.enabled !== false, verifyJwt: cfg.verify_jwt !== false, entrypoint, importMap });
   }
   return out;

@@ -19,7 +19,18 @@ export function denoBinary(): string {
 }
 
 /** Host variables that Deno needs to download npm/jsr dependencies behind a proxy or a TLS-inspecting CA. */
-const NETWORK_VARS = ["DENO_DIR", "DENO_CERT", "DENO_TLS_CA_STORE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
+const NETWORK_VARS = [
+  "DENO_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "NODE_EXTRA_CA_CERTS",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+];
 
 /**
  * The part of the host environment a Deno child needs to reach package registries. Deno reads DENO_CERT and

@@ -54,13 +54,19 @@ export async function startGateway(options: GatewayOptions): Promise<{ url: stri
       const headers = { ...req.headers };
       if (url.pathname.startsWith("/rest/v1/") || url.pathname === "/rest/v1") {
         const apikey = (req.headers.apikey as string | undefined) ?? url.searchParams.get("apikey") ?? undefined;
-        if (!apikey) return json(res, 401, { message: "No API key found in request", hint: "No `apikey` request header or url param was found." });
+        if (!apikey)
+          return json(res, 401, { message: "No API key found in request", hint: "No `apikey` request header or url param was found." });
         const jwt = jwtForApiKey(apikey);
-        if (!jwt) return json(res, 401, { message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." });
+        if (!jwt)
+          return json(res, 401, { message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." });
         if (!headers.authorization && apikey.startsWith("sb_")) headers.authorization = `Bearer ${jwt}`;
         const rest = url.pathname.slice("/rest/v1".length) || "/";
         // Like Kong's key-auth with hide_credentials: the apikey parameter is not passed upstream.
-        const query = url.search.slice(1).split("&").filter((p) => p && !p.startsWith("apikey=")).join("&");
+        const query = url.search
+          .slice(1)
+          .split("&")
+          .filter((p) => p && !p.startsWith("apikey="))
+          .join("&");
         return forward(req, res, `${options.routes.rest}${rest}${query ? `?${query}` : ""}`, headers);
       }
       const fm = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
@@ -69,7 +75,12 @@ export async function startGateway(options: GatewayOptions): Promise<{ url: stri
         if (!fn) return json(res, 404, { code: "NOT_FOUND", message: "Requested function was not found" });
         if (fn.verifyJwt) {
           const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-          const valid = token ? await jwtVerify(token, secret, { algorithms: ["HS256"] }).then(() => true, () => false) : false;
+          const valid = token
+            ? await jwtVerify(token, secret, { algorithms: ["HS256"] }).then(
+                () => true,
+                () => false,
+              )
+            : false;
           if (!valid) return json(res, 401, { code: "UNAUTHORIZED_INVALID_JWT_FORMAT", message: "Invalid JWT" });
         }
         // The Edge Runtime hands the function its path without the /functions/v1 prefix.

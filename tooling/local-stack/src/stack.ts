@@ -89,8 +89,8 @@ export function clusterDir(requested: string): string {
 export async function startStack(options: StartStackOptions = {}): Promise<RunningStack> {
   const log = options.log ?? (() => undefined);
   const workdir = options.workdir ?? repoRoot();
-  const apiPort = options.apiPort === 0 ? await freePort() : options.apiPort ?? 54321;
-  const dbPort = options.dbPort === 0 ? await freePort() : options.dbPort ?? 54322;
+  const apiPort = options.apiPort === 0 ? await freePort() : (options.apiPort ?? 54321);
+  const dbPort = options.dbPort === 0 ? await freePort() : (options.dbPort ?? 54322);
   await assertPortFree(apiPort, "API gateway");
   await assertPortFree(dbPort, "database");
   const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -186,5 +186,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
 
 /** Formats stack info like `supabase status -o env`. */
 export function formatEnv(info: StackInfo): string {
-  return Object.entries(info).map(([k, v]) => `${k}="${v}"`).join("\n");
+  return Object.entries(info)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join("\n");
 }

@@ -14,7 +14,11 @@ function alive(pid: number): boolean {
   }
 }
 
-function startEphemeral(): Promise<{ child: ReturnType<typeof spawn>; pids: { stack: number; postgres: number; functions: number[] }; apiUrl: string }> {
+function startEphemeral(): Promise<{
+  child: ReturnType<typeof spawn>;
+  pids: { stack: number; postgres: number; functions: number[] };
+  apiUrl: string;
+}> {
   const child = spawn(process.execPath, [CLI, "start", "--ephemeral"], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -31,19 +35,23 @@ function startEphemeral(): Promise<{ child: ReturnType<typeof spawn>; pids: { st
 }
 
 describe("stopping the stack", () => {
-  it.each(["SIGINT", "SIGTERM"] as const)("%s ends the gateway, PostgreSQL and every function", async (signal) => {
-    const { child, pids, apiUrl } = await startEphemeral();
-    expect((await fetch(`${apiUrl}/functions/v1/rest/widgets`)).status).toBe(401); // up: the function answers
-    const all = [pids.stack, pids.postgres, ...pids.functions];
-    expect(all.every(alive)).toBe(true);
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill(signal);
-    expect(await exited).toBe(0);
-    // Bounded wait for the children to be reaped.
-    for (let i = 0; i < 100 && all.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(all.filter(alive)).toEqual([]);
-    await expect(fetch(`${apiUrl}/functions/v1/rest/widgets`)).rejects.toThrow();
-  }, 120_000);
+  it.each(["SIGINT", "SIGTERM"] as const)(
+    "%s ends the gateway, PostgreSQL and every function",
+    async (signal) => {
+      const { child, pids, apiUrl } = await startEphemeral();
+      expect((await fetch(`${apiUrl}/functions/v1/rest/widgets`)).status).toBe(401); // up: the function answers
+      const all = [pids.stack, pids.postgres, ...pids.functions];
+      expect(all.every(alive)).toBe(true);
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      child.kill(signal);
+      expect(await exited).toBe(0);
+      // Bounded wait for the children to be reaped.
+      for (let i = 0; i < 100 && all.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(all.filter(alive)).toEqual([]);
+      await expect(fetch(`${apiUrl}/functions/v1/rest/widgets`)).rejects.toThrow();
+    },
+    120_000,
+  );
 });
 
 describe("usage errors", () => {

@@ -18,9 +18,15 @@ beforeAll(async () => {
   const workdir = await mkdtemp(join(tmpdir(), "fedjwt-stack-"));
   await cp(join(repoRoot(), "supabase"), join(workdir, "supabase"), { recursive: true });
   // The function's deno.json imports the packages' sources by relative path: copy them (not node_modules).
-  await cp(join(repoRoot(), "packages"), join(workdir, "packages"), { recursive: true, filter: (src) => !src.split("/").includes("node_modules") });
+  await cp(join(repoRoot(), "packages"), join(workdir, "packages"), {
+    recursive: true,
+    filter: (src) => !src.split("/").includes("node_modules"),
+  });
   await mkdir(join(workdir, "supabase", "functions", "hello"), { recursive: true });
-  await writeFile(join(workdir, "supabase", "functions", "hello", "index.ts"), 'export default { fetch: (req: Request) => new Response(`hello ${new URL(req.url).pathname}`) };\n');
+  await writeFile(
+    join(workdir, "supabase", "functions", "hello", "index.ts"),
+    "export default { fetch: (req: Request) => new Response(`hello ${new URL(req.url).pathname}`) };\n",
+  );
   const config = join(workdir, "supabase", "config.toml");
   await writeFile(config, `${await readFile(config, "utf8")}\n[functions.hello]\nverify_jwt = true\n`);
   stack = await startStack({ apiPort: 0, dbPort: 0, workdir });
@@ -58,7 +64,13 @@ describe("the gateway", () => {
 
   it("accepts the apikey as a query parameter and legacy service_role with Authorization", async () => {
     expect((await fetch(`${api}/rest/v1/jwt_issuers?apikey=${LOCAL_SECRET_KEY}`)).status).toBe(200);
-    expect((await fetch(`${api}/rest/v1/jwt_issuers`, { headers: { apikey: LOCAL_SERVICE_ROLE_KEY, authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}` } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${api}/rest/v1/jwt_issuers`, {
+          headers: { apikey: LOCAL_SERVICE_ROLE_KEY, authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}` },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it("honours verify_jwt = true: no or bad JWT → 401, a valid one → the function", async () => {
@@ -93,13 +105,15 @@ describe("the gateway", () => {
 describe("status and start-up", () => {
   it("prints API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY and JWT_SECRET like `supabase status -o env`", () => {
     const env = formatEnv(stack.info);
-    for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"]) expect(env).toMatch(new RegExp(`^${name}="[^"]+"$`, "m"));
+    for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"])
+      expect(env).toMatch(new RegExp(`^${name}="[^"]+"$`, "m"));
     expect(stack.info.JWT_SECRET).toBe(LOCAL_JWT_SECRET);
   });
 
   it("the anon and service_role keys are the local secret's HS256 signatures of Supabase's demo claims", async () => {
     const secret = new TextEncoder().encode(LOCAL_JWT_SECRET);
-    const sign = (role: string) => new SignJWT({ iss: "supabase-demo", role, exp: 1983812996 }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret);
+    const sign = (role: string) =>
+      new SignJWT({ iss: "supabase-demo", role, exp: 1983812996 }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(secret);
     expect(await sign("anon")).toBe(LOCAL_ANON_KEY);
     expect(await sign("service_role")).toBe(LOCAL_SERVICE_ROLE_KEY);
   });
@@ -109,7 +123,9 @@ describe("status and start-up", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
     try {
-      await expect(startStack({ apiPort: port, dbPort: 0 })).rejects.toThrow(new RegExp(`port ${port} \\(API gateway\\) is already in use`));
+      await expect(startStack({ apiPort: port, dbPort: 0 })).rejects.toThrow(
+        new RegExp(`port ${port} \\(API gateway\\) is already in use`),
+      );
     } finally {
       blocker.close();
     }

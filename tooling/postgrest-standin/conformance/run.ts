@@ -16,7 +16,8 @@ import { startUpstreamDb } from "./database.ts";
 import { HOW_TO_GET_IT, prepareSuite, SuiteError, suiteDirFromArgs, type PreparedSuite } from "./suite.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const NOT_RUN = "postgrest-js conformance: NOT RUN, no suite given (postgrest-js's tests cannot be committed to this " +
+const NOT_RUN =
+  "postgrest-js conformance: NOT RUN, no suite given (postgrest-js's tests cannot be committed to this " +
   `repository, so the run reads them from a local checkout). To run it: ${HOW_TO_GET_IT}`;
 
 let suite: PreparedSuite;
@@ -39,7 +40,13 @@ try {
 const upstreamTests = `${suite.root}/test`;
 
 /** Test id as listed in expected-failures.json: "<file> > <describe> > <test>". */
-interface Outcome { id: string; file: string; state: string; error: string; ms: number }
+interface Outcome {
+  id: string;
+  file: string;
+  state: string;
+  error: string;
+  ms: number;
+}
 
 const expected = JSON.parse(await readFile(`${here}expected-failures.json`, "utf8")) as Record<string, string>;
 const listMode = process.argv.includes("--list");
@@ -116,7 +123,9 @@ if (server.length === 0) console.error("no test of the suite ran (see the errors
 if (unexpected.length || fixed.length || stale.length || server.length === 0) exitCode = 1;
 
 const pct = (a: number, b: number) => (b === 0 ? "0.0" : ((100 * a) / b).toFixed(1));
-console.log(`postgrest-js conformance: ${serverPassed.length}/${server.length} tests that reach the server pass (${pct(serverPassed.length, server.length)} %); ` +
-  `${outcomes.length - ran.length} skipped upstream, ${failed.length - unexpected.length} expected failures (expected-failures.json), ${unexpected.length} unexpected, ${fixed.length} listed but passing; ` +
-  `${Math.round((performance.now() - t0) / 1000)} s`);
+console.log(
+  `postgrest-js conformance: ${serverPassed.length}/${server.length} tests that reach the server pass (${pct(serverPassed.length, server.length)} %); ` +
+    `${outcomes.length - ran.length} skipped upstream, ${failed.length - unexpected.length} expected failures (expected-failures.json), ${unexpected.length} unexpected, ${fixed.length} listed but passing; ` +
+    `${Math.round((performance.now() - t0) / 1000)} s`,
+);
 process.exit(exitCode);

@@ -13,17 +13,21 @@ import { fileURLToPath } from "node:url";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-interface Manifest { repository: string; commit: string; directory: string; sha256: Record<string, string> }
-export const manifest = JSON.parse(
-  await readFile(join(here, "upstream-files.json"), "utf8"),
-) as Manifest;
+interface Manifest {
+  repository: string;
+  commit: string;
+  directory: string;
+  sha256: Record<string, string>;
+}
+export const manifest = JSON.parse(await readFile(join(here, "upstream-files.json"), "utf8")) as Manifest;
 
 /** The server address in the upstream tests (the Supabase CLI's local API), replaced by the stand-in's. */
 const UPSTREAM_URL = "'http://localhost:54321/rest/v1'";
 const REPLACEMENT = "process.env.CONFORMANCE_REST_URL as string";
 
 /** How to get the suite: printed whenever it is missing or wrong. */
-export const HOW_TO_GET_IT = `git clone ${manifest.repository} <dir> && git -C <dir> checkout ${manifest.commit}, ` +
+export const HOW_TO_GET_IT =
+  `git clone ${manifest.repository} <dir> && git -C <dir> checkout ${manifest.commit}, ` +
   `then POSTGREST_JS_DIR=<dir>/${manifest.directory} pnpm conformance (or node conformance/run.ts --suite <dir>/${manifest.directory})`;
 
 export class SuiteError extends Error {}
@@ -84,8 +88,10 @@ export async function prepareSuite(dir: string): Promise<PreparedSuite> {
     throw new SuiteError(`${dir}: missing ${list}: ${expectation}. ${HOW_TO_GET_IT}`);
   }
   if (changed.length) {
-    throw new SuiteError(`${dir}: ${changed.join(", ")} not as at ${manifest.commit}: ${expectation}` +
-      (head === undefined ? " (not a git checkout: take a clone)" : `; git -C ${dir} status shows local changes`));
+    throw new SuiteError(
+      `${dir}: ${changed.join(", ")} not as at ${manifest.commit}: ${expectation}` +
+        (head === undefined ? " (not a git checkout: take a clone)" : `; git -C ${dir} status shows local changes`),
+    );
   }
 
   const root = await mkdtemp(join(tmpdir(), "postgrest-js-suite-"));
@@ -101,8 +107,23 @@ export async function prepareSuite(dir: string): Promise<PreparedSuite> {
     await writeFile(join(root, file), out);
   }
   // Compiler settings for the copied files (upstream's tsconfig extends files of its monorepo).
-  await writeFile(join(root, "tsconfig.json"), JSON.stringify({
-    compilerOptions: { target: "ES2023", module: "ESNext", moduleResolution: "Bundler", strict: true, verbatimModuleSyntax: false, isolatedModules: true, skipLibCheck: true },
-  }, null, 2));
+  await writeFile(
+    join(root, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2023",
+          module: "ESNext",
+          moduleResolution: "Bundler",
+          strict: true,
+          verbatimModuleSyntax: false,
+          isolatedModules: true,
+          skipLibCheck: true,
+        },
+      },
+      null,
+      2,
+    ),
+  );
   return { root, serverFiles };
 }

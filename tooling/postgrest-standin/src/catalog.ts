@@ -66,7 +66,13 @@ export interface FkRelationship {
   columns: Array<[string, string]>;
   isSelf: boolean;
   /** For many-to-many: the junction table and the column pairs from→junction and junction→to. */
-  junction?: { table: Relation; constraint1: string; constraint2: string; fromCols: Array<[string, string]>; toCols: Array<[string, string]> };
+  junction?: {
+    table: Relation;
+    constraint1: string;
+    constraint2: string;
+    fromCols: Array<[string, string]>;
+    toCols: Array<[string, string]>;
+  };
 }
 
 /** A function that takes a row of `from` and returns rows of `to` (PostgREST's computed relationship). */
@@ -115,7 +121,11 @@ const key = (schema: string, name: string) => `${schema}.${name}`;
 export class SchemaCache {
   #loaded = 0;
   #snap: Snapshot = {
-    settings: { aggregates: false, plan: false, txEnd: null }, relations: new Map(), routines: new Map(), relationships: new Map(), computedFields: new Map(),
+    settings: { aggregates: false, plan: false, txEnd: null },
+    relations: new Map(),
+    routines: new Map(),
+    relationships: new Map(),
+    computedFields: new Map(),
   };
   readonly #pool: pg.Pool;
   readonly #schemas: string[];
@@ -190,7 +200,8 @@ export class SchemaCache {
         order by c.conname`,
       [this.#schemas],
     );
-    const fks: Array<{ name: string; from: Relation; to: Relation; cols: string[]; fcols: string[]; viaView?: boolean; base?: Relation }> = [];
+    const fks: Array<{ name: string; from: Relation; to: Relation; cols: string[]; fcols: string[]; viaView?: boolean; base?: Relation }> =
+      [];
     for (const c of cons.rows) {
       const rel = relations.get(key(c.schema, c.table));
       if (!rel) continue;
@@ -261,14 +272,27 @@ export class SchemaCache {
     for (const fk of fks) {
       // One-to-one when the referencing columns are unique in the table (for a view: in its base table).
       const base = fk.base ?? fk.from;
-      const baseCols = fk.base ? fks.find((f) => !f.viaView && f.name === fk.name && f.from === fk.base)?.cols ?? [] : fk.cols;
+      const baseCols = fk.base ? (fks.find((f) => !f.viaView && f.name === fk.name && f.from === fk.base)?.cols ?? []) : fk.cols;
       const oneToOne = base.uniques.some((u) => sameSet(u, baseCols));
       const pairs = fk.cols.map((c, i): [string, string] => [c, fk.fcols[i]!]);
       const isSelf = fk.from === fk.to;
-      add({ kind: "fk", from: fk.from, to: fk.to, cardinality: oneToOne ? "one-to-one" : "many-to-one", constraint: fk.name, columns: pairs, isSelf });
       add({
-        kind: "fk", from: fk.to, to: fk.from, cardinality: oneToOne ? "one-to-one" : "one-to-many", constraint: fk.name,
-        columns: pairs.map(([a, b]): [string, string] => [b, a]), isSelf,
+        kind: "fk",
+        from: fk.from,
+        to: fk.to,
+        cardinality: oneToOne ? "one-to-one" : "many-to-one",
+        constraint: fk.name,
+        columns: pairs,
+        isSelf,
+      });
+      add({
+        kind: "fk",
+        from: fk.to,
+        to: fk.from,
+        cardinality: oneToOne ? "one-to-one" : "one-to-many",
+        constraint: fk.name,
+        columns: pairs.map(([a, b]): [string, string] => [b, a]),
+        isSelf,
       });
     }
     // Many-to-many: a junction table whose two foreign keys' columns are all part of its primary key.
@@ -278,10 +302,17 @@ export class SchemaCache {
         for (const b of out) {
           if (a === b) continue;
           add({
-            kind: "fk", from: a.to, to: b.to, cardinality: "many-to-many", constraint: `${a.name}, ${b.name}`,
-            columns: [], isSelf: a.to === b.to,
+            kind: "fk",
+            from: a.to,
+            to: b.to,
+            cardinality: "many-to-many",
+            constraint: `${a.name}, ${b.name}`,
+            columns: [],
+            isSelf: a.to === b.to,
             junction: {
-              table: j, constraint1: a.name, constraint2: b.name,
+              table: j,
+              constraint1: a.name,
+              constraint2: b.name,
               fromCols: a.fcols.map((c, i): [string, string] => [c, a.cols[i]!]),
               toCols: b.cols.map((c, i): [string, string] => [c, b.fcols[i]!]),
             },
@@ -323,14 +354,21 @@ export class SchemaCache {
     const routines = new Map<string, Routine[]>();
     const computedFields = new Map<string, Map<string, Routine>>();
     for (const f of fns.rows) {
-      const params = (f.params as Array<{ name: string; type: string; oid: number; required: boolean; variadic: boolean }>);
+      const params = f.params as Array<{ name: string; type: string; oid: number; required: boolean; variadic: boolean }>;
       const routine: Routine = {
-        schema: f.schema, name: f.name,
+        schema: f.schema,
+        name: f.name,
         params: params.map((p) => ({ name: p.name, type: p.type, required: p.required, variadic: p.variadic })),
         paramTypeOids: params.map((p) => p.oid),
-        returnsSet: f.returns_set, returnsComposite: f.returns_composite, returnsVoid: f.returns_void,
+        returnsSet: f.returns_set,
+        returnsComposite: f.returns_composite,
+        returnsVoid: f.returns_void,
         returnsRelation: f.returns_relation ? { schema: f.ret_schema, name: f.ret_name } : null,
-        returnType: f.return_type, volatile: f.volatile, rows: f.rows, callable: f.callable, outColumns: f.out_columns,
+        returnType: f.return_type,
+        volatile: f.volatile,
+        rows: f.rows,
+        callable: f.callable,
+        outColumns: f.out_columns,
       };
       const k = key(f.schema, f.name);
       routines.set(k, [...(routines.get(k) ?? []), routine]);
@@ -382,7 +420,10 @@ export class Catalog {
 
   /** Names of the callable functions of a schema (for "Perhaps you meant" hints). */
   routineNames(schema: string): string[] {
-    return [...this.#s.routines.values()].flat().filter((r) => r.schema === schema && r.callable).map((r) => r.name);
+    return [...this.#s.routines.values()]
+      .flat()
+      .filter((r) => r.schema === schema && r.callable)
+      .map((r) => r.name);
   }
 
   /** Every function of that name (overloads included), callable or not. */

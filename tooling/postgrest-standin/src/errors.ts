@@ -10,7 +10,14 @@ export class PgrstError extends Error {
   readonly hint: string | null;
   readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: unknown = null,
+    hint: string | null = null,
+    headers: Record<string, string> = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
@@ -28,15 +35,39 @@ export class PgrstError extends Error {
 /** PostgREST's SQLSTATE → HTTP status mapping. 42501 is 403 for a token holder, 401 for anonymous requests. */
 export function statusForSqlState(code: string, authenticated: boolean): number {
   const exact: Record<string, number> = {
-    "23503": 409, "23505": 409, "25006": 405, "53400": 500, P0001: 400, "42883": 404, "42P01": 404, "42P17": 500,
+    "23503": 409,
+    "23505": 409,
+    "25006": 405,
+    "53400": 500,
+    P0001: 400,
+    "42883": 404,
+    "42P01": 404,
+    "42P17": 500,
   };
   if (code === "42501") return authenticated ? 403 : 401;
   if (exact[code] !== undefined) return exact[code];
   if (/^PT\d{3}$/.test(code)) return Number(code.slice(2));
   const prefix: Array<[string, number]> = [
-    ["08", 503], ["09", 500], ["0L", 403], ["0P", 403], ["25", 500], ["28", 403], ["2D", 500], ["38", 500], ["39", 500],
-    ["3B", 500], ["40", 500], ["53", 503], ["54", 500], ["55", 500], ["57", 500], ["58", 500], ["F0", 500], ["HV", 500],
-    ["P0", 500], ["XX", 500],
+    ["08", 503],
+    ["09", 500],
+    ["0L", 403],
+    ["0P", 403],
+    ["25", 500],
+    ["28", 403],
+    ["2D", 500],
+    ["38", 500],
+    ["39", 500],
+    ["3B", 500],
+    ["40", 500],
+    ["53", 503],
+    ["54", 500],
+    ["55", 500],
+    ["57", 500],
+    ["58", 500],
+    ["F0", 500],
+    ["HV", 500],
+    ["P0", 500],
+    ["XX", 500],
   ];
   for (const [p, status] of prefix) if (code.startsWith(p)) return status;
   return 400;

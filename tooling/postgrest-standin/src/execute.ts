@@ -35,7 +35,11 @@ export function verification(secret: Uint8Array, jwks: JSONWebKeySet | undefined
 }
 
 /** Verifies the bearer token and gives the role and claims; no token → the anonymous role. */
-export async function authenticate(req: IncomingMessage, verify: Verification, anonRole: string): Promise<{ role: string; claims: Record<string, unknown>; authenticated: boolean }> {
+export async function authenticate(
+  req: IncomingMessage,
+  verify: Verification,
+  anonRole: string,
+): Promise<{ role: string; claims: Record<string, unknown>; authenticated: boolean }> {
   const auth = req.headers.authorization;
   if (!auth) return { role: anonRole, claims: {}, authenticated: false };
   const m = /^Bearer (.+)$/i.exec(auth);
@@ -43,9 +47,10 @@ export async function authenticate(req: IncomingMessage, verify: Verification, a
     new PgrstError(401, code, message, null, null, { "www-authenticate": `Bearer error="invalid_token", error_description="${message}"` });
   if (!m) throw bad("Missing or invalid Authorization header");
   try {
-    const { payload } = typeof verify.key === "function"
-      ? await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms })
-      : await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms });
+    const { payload } =
+      typeof verify.key === "function"
+        ? await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms })
+        : await jwtVerify(m[1]!, verify.key, { algorithms: verify.algorithms });
     // PostgREST: a request is "authenticated" (42501 → 403 rather than 401) when its JWT carries a role.
     const hasRole = typeof payload.role === "string" && payload.role !== "";
     return { role: hasRole ? (payload.role as string) : anonRole, claims: payload as Record<string, unknown>, authenticated: hasRole };
@@ -77,7 +82,13 @@ export async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolC
       `select set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
               set_config('request.method', $3, true), set_config('request.path', $4, true),
               set_config('request.headers', $5, true)`,
-      [[ctx.schema, ...ctx.extraSearchPath].map(ident).join(", "), JSON.stringify(ctx.claims), ctx.method, ctx.path, JSON.stringify(ctx.headers)],
+      [
+        [ctx.schema, ...ctx.extraSearchPath].map(ident).join(", "),
+        JSON.stringify(ctx.claims),
+        ctx.method,
+        ctx.path,
+        JSON.stringify(ctx.headers),
+      ],
     );
     const result = await fn(client);
     await client.query(ctx.rollback ? "rollback" : "commit");
@@ -100,4 +111,3 @@ export async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolC
     client.release(broken);
   }
 }
-

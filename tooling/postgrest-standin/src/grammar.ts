@@ -153,7 +153,8 @@ function parseItem(s: string): SelectItem {
   const item: FieldItem = { kind: "field", name, path };
   if (alias !== undefined) item.alias = alias;
   if (aggFn !== undefined) {
-    if (!AGGREGATES.has(aggFn)) throw parseError(`"${aggFn}()" is not an aggregate function`, "Supported aggregates: avg, count, max, min, sum");
+    if (!AGGREGATES.has(aggFn))
+      throw parseError(`"${aggFn}()" is not an aggregate function`, "Supported aggregates: avg, count, max, min, sum");
     item.aggregate = { fn: aggFn };
     if (innerCast !== undefined) item.cast = innerCast;
     if (outerCast !== undefined) item.aggregate.cast = outerCast;
@@ -176,12 +177,58 @@ function indexOutsideQuotes(s: string, ch: string): number {
 // ---- filters ----
 
 export type Operator =
-  | "eq" | "neq" | "gt" | "gte" | "lt" | "lte" | "like" | "ilike" | "match" | "imatch" | "in" | "is" | "isdistinct"
-  | "fts" | "plfts" | "phfts" | "wfts" | "cs" | "cd" | "ov" | "sl" | "sr" | "nxr" | "nxl" | "adj";
+  | "eq"
+  | "neq"
+  | "gt"
+  | "gte"
+  | "lt"
+  | "lte"
+  | "like"
+  | "ilike"
+  | "match"
+  | "imatch"
+  | "in"
+  | "is"
+  | "isdistinct"
+  | "fts"
+  | "plfts"
+  | "phfts"
+  | "wfts"
+  | "cs"
+  | "cd"
+  | "ov"
+  | "sl"
+  | "sr"
+  | "nxr"
+  | "nxl"
+  | "adj";
 
 const OPERATORS = new Set<string>([
-  "eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch", "in", "is", "isdistinct",
-  "fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj",
+  "eq",
+  "neq",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "like",
+  "ilike",
+  "match",
+  "imatch",
+  "in",
+  "is",
+  "isdistinct",
+  "fts",
+  "plfts",
+  "phfts",
+  "wfts",
+  "cs",
+  "cd",
+  "ov",
+  "sl",
+  "sr",
+  "nxr",
+  "nxl",
+  "adj",
 ]);
 const QUANTIFIABLE = new Set(["eq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch"]);
 

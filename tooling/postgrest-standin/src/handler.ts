@@ -12,9 +12,7 @@ import { isFilterValue, parseSelect, type SelectItem } from "./grammar.ts";
 import { findRoutine, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
 import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
 import { type Outcome, respond } from "./response.ts";
-import {
-  callSources, countSql, deleteSql, insertSql, mutationResponseSql, Params, readSql, responseSql, updateSql,
-} from "./sql.ts";
+import { callSources, countSql, deleteSql, insertSql, mutationResponseSql, Params, readSql, responseSql, updateSql } from "./sql.ts";
 
 export interface HandlerOptions {
   pool: pg.Pool;
@@ -61,9 +59,10 @@ function explainSql(api: ApiRequest, sql: string): string | null {
 
 async function runExplain(c: pg.PoolClient, api: ApiRequest, sql: string, values: unknown[]): Promise<Row> {
   const r = await c.query(explainSql(api, sql)!, values);
-  const body = api.media.kind === "plan" && api.media.format === "json"
-    ? JSON.stringify(r.rows[0]["QUERY PLAN"])
-    : r.rows.map((x) => x["QUERY PLAN"] as string).join("\n");
+  const body =
+    api.media.kind === "plan" && api.media.format === "json"
+      ? JSON.stringify(r.rows[0]["QUERY PLAN"])
+      : r.rows.map((x) => x["QUERY PLAN"] as string).join("\n");
   return { body, n: 0 };
 }
 
@@ -78,14 +77,16 @@ function refuseIgnored(api: ApiRequest): void {
   const table = api.target.kind === "table";
   const insert = table && api.method === "POST";
   const p = api.prefer;
-  if (!insert && api.search.has("columns")) throw unsupported(`columns= on ${table ? api.method : "rpc"}`, "PostgREST reads columns= on inserts.");
+  if (!insert && api.search.has("columns"))
+    throw unsupported(`columns= on ${table ? api.method : "rpc"}`, "PostgREST reads columns= on inserts.");
   if (!insert && api.search.has("on_conflict")) throw unsupported(`on_conflict= on ${table ? api.method : "rpc"}`);
   if (!insert && p.resolution) throw unsupported(`Prefer: resolution on ${table ? api.method : "rpc"}`);
   if (!insert && p.missing) throw unsupported(`Prefer: missing on ${table ? api.method : "rpc"}`);
   const writes = table && api.method !== "GET" && api.method !== "HEAD";
   if (writes && api.range) throw unsupported(`A Range header on ${api.method}`);
   const maxAffectedApplies = api.target.kind === "rpc" || api.method === "PATCH" || api.method === "DELETE";
-  if (p.maxAffected !== undefined && !maxAffectedApplies) throw unsupported(`Prefer: max-affected on ${api.method} of a table`, "PostgREST applies it to PATCH, DELETE and rpc.");
+  if (p.maxAffected !== undefined && !maxAffectedApplies)
+    throw unsupported(`Prefer: max-affected on ${api.method} of a table`, "PostgREST applies it to PATCH, DELETE and rpc.");
   if (p.maxAffected !== undefined && p.handling !== "strict") {
     throw unsupported("Prefer: max-affected without handling=strict", "PostgREST ignores max-affected unless handling=strict.");
   }
@@ -131,9 +132,27 @@ export function standInHandler(options: HandlerOptions) {
     const sql = responseSql(readSql(plan, params), format(api));
     return inTransaction(options.pool, ctx, async (c) => {
       await c.query("set transaction read only");
-      if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind: "read", total: null, offset: 0, inserted: 0, single: false, void: false };
+      if (api.media.kind === "plan")
+        return {
+          ...(await runExplain(c, api, sql, params.values)),
+          kind: "read",
+          total: null,
+          offset: 0,
+          inserted: 0,
+          single: false,
+          void: false,
+        };
       const row: Row = (await c.query(sql, params.values)).rows[0];
-      return { kind: "read", body: row.body, n: row.n, total: await total(c, api, plan), offset: plan.offset, inserted: 0, single: false, void: false };
+      return {
+        kind: "read",
+        body: row.body,
+        n: row.n,
+        total: await total(c, api, plan),
+        offset: plan.offset,
+        inserted: 0,
+        single: false,
+        void: false,
+      };
     });
   }
 
@@ -183,7 +202,8 @@ export function standInHandler(options: HandlerOptions) {
       if (api.method === "PATCH") {
         kind = "update";
         const body = api.body;
-        if (body === null || typeof body !== "object" || Array.isArray(body)) throw new PgrstError(400, "PGRST102", "Empty or invalid json");
+        if (body === null || typeof body !== "object" || Array.isArray(body))
+          throw new PgrstError(400, "PGRST102", "Empty or invalid json");
         const keys = Object.keys(body);
         for (const k of keys) if (!rel.columns.has(k)) throw pgrstColumnNotFound(rel, k);
         if (keys.length === 0) {
@@ -195,15 +215,36 @@ export function standInHandler(options: HandlerOptions) {
         withClause = deleteSql(filterPlan, params);
       }
     }
-    const rep = readPlan({ cat, schema: api.schema, scoped: embedsOnly(scoped) }, rel, { kind: "cte", name: "pgrst_source" }, rel.name, items);
+    const rep = readPlan(
+      { cat, schema: api.schema, scoped: embedsOnly(scoped) },
+      rel,
+      { kind: "cte", name: "pgrst_source" },
+      rel.name,
+      items,
+    );
     const sql = mutationResponseSql(withClause, rep, format(api), params);
     return inTransaction(options.pool, ctx, async (c) => {
-      if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind, total: null, offset: 0, inserted: 0, single: false, void: false };
+      if (api.media.kind === "plan")
+        return { ...(await runExplain(c, api, sql, params.values)), kind, total: null, offset: 0, inserted: 0, single: false, void: false };
       const row: Row = (await c.query(sql, params.values)).rows[0];
       if (p.handling === "strict" && p.maxAffected !== undefined && kind !== "insert" && (row.affected ?? 0) > p.maxAffected) {
-        throw new PgrstError(400, "PGRST124", "Query result exceeds max-affected preference constraint", `The query affects ${row.affected} rows`);
+        throw new PgrstError(
+          400,
+          "PGRST124",
+          "Query result exceeds max-affected preference constraint",
+          `The query affects ${row.affected} rows`,
+        );
       }
-      return { kind, body: row.body, n: row.n, total: p.count ? row.n : null, offset: 0, inserted: row.inserted ?? 0, single: false, void: false };
+      return {
+        kind,
+        body: row.body,
+        n: row.n,
+        total: p.count ? row.n : null,
+        offset: 0,
+        inserted: row.inserted ?? 0,
+        single: false,
+        void: false,
+      };
     });
   }
 
@@ -214,7 +255,8 @@ export function standInHandler(options: HandlerOptions) {
     let argKeys = new Set<string>();
     if (isPost) {
       if (Array.isArray(api.body)) throw unsupported("Calling a function with a JSON array body");
-      if (api.body !== undefined && (api.body === null || typeof api.body !== "object")) throw new PgrstError(400, "PGRST102", "Function arguments must be a JSON object");
+      if (api.body !== undefined && (api.body === null || typeof api.body !== "object"))
+        throw new PgrstError(400, "PGRST102", "Function arguments must be a JSON object");
       if (api.body !== undefined) {
         args = api.body as Record<string, unknown>;
         raw = JSON.stringify(api.body);
@@ -243,12 +285,20 @@ export function standInHandler(options: HandlerOptions) {
     let sql: string;
     let plan: ReadPlan | undefined;
     if (returnsRel) {
-      plan = readPlan({ cat, schema: api.schema, scoped }, returnsRel, { kind: "rpc", fn, args, raw }, fn.name, items ?? [{ kind: "star" }]);
+      plan = readPlan(
+        { cat, schema: api.schema, scoped },
+        returnsRel,
+        { kind: "rpc", fn, args, raw },
+        fn.name,
+        items ?? [{ kind: "star" }],
+      );
       page(api, plan);
       sql = responseSql(readSql(plan, params), format(api));
     } else {
       if (paged || selecting) {
-        throw unsupported(`select=, filters, order and limit on a function that returns ${fn.returnsVoid ? "void" : fn.returnsComposite ? "an anonymous record" : "a scalar"}`);
+        throw unsupported(
+          `select=, filters, order and limit on a function that returns ${fn.returnsVoid ? "void" : fn.returnsComposite ? "an anonymous record" : "a scalar"}`,
+        );
       }
       if (format(api) === "csv") throw unsupported("text/csv from a function that does not return rows of a table");
       const { record, call: callExpr } = callSources(fn, args, raw, params);
@@ -265,11 +315,31 @@ export function standInHandler(options: HandlerOptions) {
       // As PostgREST: GET calls, and POST calls of stable or immutable functions, run read-only, so a
       // function that writes fails there with 25006 (405).
       if (!isPost || !fn.volatile) await c.query("set transaction read only");
-      if (api.media.kind === "plan") return { ...(await runExplain(c, api, sql, params.values)), kind: "call", total: null, offset: 0, inserted: 0, single: false, void: false };
+      if (api.media.kind === "plan")
+        return {
+          ...(await runExplain(c, api, sql, params.values)),
+          kind: "call",
+          total: null,
+          offset: 0,
+          inserted: 0,
+          single: false,
+          void: false,
+        };
       const row: Row = (await c.query(sql, params.values)).rows[0];
       if (api.prefer.handling === "strict" && api.prefer.maxAffected !== undefined) {
-        if (!fn.returnsSet) throw new PgrstError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict");
-        if (row.n > api.prefer.maxAffected) throw new PgrstError(400, "PGRST124", "Query result exceeds max-affected preference constraint", `The query affects ${row.n} rows`);
+        if (!fn.returnsSet)
+          throw new PgrstError(
+            400,
+            "PGRST128",
+            "Function must return SETOF or TABLE when max-affected preference is used with handling=strict",
+          );
+        if (row.n > api.prefer.maxAffected)
+          throw new PgrstError(
+            400,
+            "PGRST124",
+            "Query result exceeds max-affected preference constraint",
+            `The query affects ${row.n} rows`,
+          );
       }
       let body = row.body;
       if (single && returnsRel && format(api) === "json") body = JSON.stringify((JSON.parse(body ?? "[]") as unknown[])[0] ?? null);
@@ -285,38 +355,60 @@ export function standInHandler(options: HandlerOptions) {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "authorization" && k !== "cookie") headers[k] = v;
     const ctx: Ctx = {
-      ...auth, schema: api.schema, method: req.method ?? "GET", path: api.path, headers, rollback: api.prefer.tx === "rollback",
+      ...auth,
+      schema: api.schema,
+      method: req.method ?? "GET",
+      path: api.path,
+      headers,
+      rollback: api.prefer.tx === "rollback",
       extraSearchPath: options.extraSearchPath ?? ["public", "extensions"],
     };
     const cat = await cache.snapshot();
     if (api.media.kind === "plan" && !cat.settings.plan) {
-      throw new PgrstError(406, "PGRST107", `None of these media types are available: ${req.headers.accept}`, null,
-        "PostgREST serves execution plans with db-plan-enabled (here: alter role authenticator set pgrst.db_plan_enabled = 'true').");
+      throw new PgrstError(
+        406,
+        "PGRST107",
+        `None of these media types are available: ${req.headers.accept}`,
+        null,
+        "PostgREST serves execution plans with db-plan-enabled (here: alter role authenticator set pgrst.db_plan_enabled = 'true').",
+      );
     }
     refuseIgnored(api);
     // PostgREST's db-tx-end: with "commit" or "rollback" it ignores Prefer: tx; the stand-in refuses it instead.
     // When the database does not set it, the stand-in honours Prefer: tx (as commit-allow-override).
     const txEnd = cat.settings.txEnd ?? "commit-allow-override";
     if (api.prefer.tx !== undefined && !txEnd.endsWith("-allow-override")) {
-      throw new PgrstError(400, "PGRST122", "Invalid preferences given with handling=strict", `Invalid preferences: tx=${api.prefer.tx}`,
-        `The database sets db-tx-end to ${txEnd}, which does not let a request choose.`);
+      throw new PgrstError(
+        400,
+        "PGRST122",
+        "Invalid preferences given with handling=strict",
+        `Invalid preferences: tx=${api.prefer.tx}`,
+        `The database sets db-tx-end to ${txEnd}, which does not let a request choose.`,
+      );
     }
     ctx.rollback = api.prefer.tx === "rollback" || (api.prefer.tx === undefined && txEnd.startsWith("rollback"));
     const select = api.search.get("select");
     const items = select === null ? null : parseSelect(select);
     let outcome: Outcome;
     if (api.target.kind === "rpc") {
-      if (api.method === "PATCH" || api.method === "DELETE") throw new PgrstError(405, "PGRST101", "Only GET and POST are allowed for functions");
+      if (api.method === "PATCH" || api.method === "DELETE")
+        throw new PgrstError(405, "PGRST101", "Only GET and POST are allowed for functions");
       outcome = await call(ctx, api, cat, api.target.name, items);
     } else {
       const rel = cat.relation(api.schema, api.target.name);
       if (!rel) {
         const near = closest(cat.relationNames(api.schema), api.target.name, 0.75);
-        throw new PgrstError(404, "PGRST205", `Could not find the table '${api.schema}.${api.target.name}' in the schema cache`, null,
-          near === null ? null : `Perhaps you meant the table '${api.schema}.${near}'`);
+        throw new PgrstError(
+          404,
+          "PGRST205",
+          `Could not find the table '${api.schema}.${api.target.name}' in the schema cache`,
+          null,
+          near === null ? null : `Perhaps you meant the table '${api.schema}.${near}'`,
+        );
       }
       const list = items ?? [{ kind: "star" } as const];
-      outcome = api.method === "GET" || api.method === "HEAD" ? await read(ctx, api, cat, rel, list) : await write(ctx, api, cat, rel, list);
+      outcome =
+        api.method === "GET" || api.method === "HEAD" ? await read(ctx, api, cat, rel, list) : await write(ctx, api, cat, rel, list);
     }
     respond(res, api, outcome);
   }
@@ -325,9 +417,10 @@ export function standInHandler(options: HandlerOptions) {
     try {
       await handle(req, res);
     } catch (e) {
-      const err = e instanceof PgrstError
-        ? e
-        : new PgrstError(500, "PGRSTX00", "Internal error in the local PostgREST stand-in", (e as Error)?.message ?? null);
+      const err =
+        e instanceof PgrstError
+          ? e
+          : new PgrstError(500, "PGRSTX00", "Internal error in the local PostgREST stand-in", (e as Error)?.message ?? null);
       if (!res.headersSent) res.writeHead(err.status, { "content-type": "application/json; charset=utf-8", ...err.headers });
       res.end(err.body());
     }

@@ -5,8 +5,16 @@ import type { Catalog, FkRelationship, Relation, Relationship, Routine } from ".
 import { PgrstError } from "./errors.ts";
 import { closest } from "./fuzzy.ts";
 import {
-  type Condition, type EmbedItem, type FilterNode, type JsonStep, type OrderTerm, parseCondition, parseError, parseLogic,
-  parseOrder, type SelectItem,
+  type Condition,
+  type EmbedItem,
+  type FilterNode,
+  type JsonStep,
+  type OrderTerm,
+  parseCondition,
+  parseError,
+  parseLogic,
+  parseOrder,
+  type SelectItem,
 } from "./grammar.ts";
 
 /** Where a read plan's rows come from. */
@@ -114,9 +122,28 @@ export interface ReadContext {
 }
 
 /** Resolves a select tree over `rel` (read from `source`) into a read plan, with its embeddings. */
-export function readPlan(ctx: ReadContext, rel: Relation, source: Source, alias: string, items: SelectItem[], path = "", depth = 0): ReadPlan {
+export function readPlan(
+  ctx: ReadContext,
+  rel: Relation,
+  source: Source,
+  alias: string,
+  items: SelectItem[],
+  path = "",
+  depth = 0,
+): ReadPlan {
   const plan: ReadPlan = {
-    rel, source, alias, fields: [], star: false, embeds: [], filters: [], embedNullFilters: [], order: [], limit: null, offset: 0, depth,
+    rel,
+    source,
+    alias,
+    fields: [],
+    star: false,
+    embeds: [],
+    filters: [],
+    embedNullFilters: [],
+    order: [],
+    limit: null,
+    offset: 0,
+    depth,
     computed: new Map(),
   };
   const usedAgg = new Set<string>();
@@ -146,8 +173,13 @@ export function readPlan(ctx: ReadContext, rel: Relation, source: Source, alias:
   }
   if (items.length === 0 && depth === 0) plan.star = true;
   if (!ctx.cat.settings.aggregates && plan.fields.some((f) => f.aggregate)) {
-    throw new PgrstError(400, "PGRST123", "Use of aggregate functions is not allowed", null,
-      "PostgREST allows them with db-aggregates-enabled (here: alter role authenticator set pgrst.db_aggregates_enabled = 'true').");
+    throw new PgrstError(
+      400,
+      "PGRST123",
+      "Use of aggregate functions is not allowed",
+      null,
+      "PostgREST allows them with db-aggregates-enabled (here: alter role authenticator set pgrst.db_aggregates_enabled = 'true').",
+    );
   }
 
   for (const [k, v] of ctx.scoped.filters.get(path) ?? []) {
@@ -172,7 +204,12 @@ export function readPlan(ctx: ReadContext, rel: Relation, source: Source, alias:
       if (term.relation !== undefined) {
         const e = plan.embeds.find((x) => x.out === term.relation);
         if (!e || !e.toOne) {
-          throw new PgrstError(400, "PGRST118", `A related order on '${term.relation}' is not possible`, "Only a to-one embedded resource in the select can be ordered by");
+          throw new PgrstError(
+            400,
+            "PGRST118",
+            `A related order on '${term.relation}' is not possible`,
+            "Only a to-one embedded resource in the select can be ordered by",
+          );
         }
         checkColumn(e.plan.rel, e.plan.alias, term.field.name);
         plan.order.push({ ...term, aggAlias: e.aggAlias });
@@ -202,8 +239,13 @@ function checkScopes(root: ReadPlan, scoped: Scoped): void {
   for (const m of [scoped.filters, scoped.logic, scoped.order, scoped.limit, scoped.offset] as Array<Map<string, unknown>>) {
     for (const path of m.keys()) {
       if (!paths.has(path)) {
-        throw new PgrstError(400, "PGRST108", `'${path}' is not an embedded resource in this request`, null,
-          `Verify that '${path}' is included in the 'select' query parameter.`);
+        throw new PgrstError(
+          400,
+          "PGRST108",
+          `'${path}' is not an embedded resource in this request`,
+          null,
+          `Verify that '${path}' is included in the 'select' query parameter.`,
+        );
       }
     }
   }
@@ -236,9 +278,10 @@ function embedPlan(ctx: ReadContext, parent: ReadPlan, item: EmbedItem, path: st
   const childDepth = depth + 1;
   const childAlias = `${rel.to.name}_${childDepth}`;
   const aggAlias = `${parent.rel.name}_${out}_${childDepth}`;
-  const source: Source = rel.kind === "computed"
-    ? { kind: "call", fn: rel.fn, parentAlias: parent.alias, parentIsCte: parent.source.kind === "cte", parentRel: parent.rel }
-    : { kind: "table", rel: rel.to };
+  const source: Source =
+    rel.kind === "computed"
+      ? { kind: "call", fn: rel.fn, parentAlias: parent.alias, parentIsCte: parent.source.kind === "cte", parentRel: parent.rel }
+      : { kind: "table", rel: rel.to };
   const plan = readPlan(ctx, rel.to, source, childAlias, item.items.length === 0 && !item.spread ? [] : item.items, childPath, childDepth);
   if (rel.kind === "fk") plan.parent = { alias: parent.alias, rel };
   const toOne = rel.kind === "computed" ? rel.toOne : rel.cardinality === "many-to-one" || rel.cardinality === "one-to-one";
@@ -277,24 +320,31 @@ export function findRelationship(cat: Catalog, schema: string, from: Relation, t
       return target === r.to.name && r.cardinality === "one-to-many" && single(r, 1) === hint;
     }
     if (hint === undefined) {
-      return target === r.to.name || (viaConstraint && !r.to.isView) || (r.cardinality !== "many-to-many" && single(r, 0) === target && !r.to.isView);
+      return (
+        target === r.to.name ||
+        (viaConstraint && !r.to.isView) ||
+        (r.cardinality !== "many-to-many" && single(r, 0) === target && !r.to.isView)
+      );
     }
-    return target === r.to.name && (
-      (r.cardinality !== "many-to-many" && (r.constraint === hint || single(r, 0) === hint || single(r, 1) === hint)) ||
-      (r.junction !== undefined && r.junction.table.name === hint)
+    return (
+      target === r.to.name &&
+      ((r.cardinality !== "many-to-many" && (r.constraint === hint || single(r, 0) === hint || single(r, 1) === hint)) ||
+        (r.junction !== undefined && r.junction.table.name === hint))
     );
   });
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
     throw new PgrstError(
-      400, "PGRST200",
+      400,
+      "PGRST200",
       `Could not find a relationship between '${from.name}' and '${target}' in the schema cache`,
       `Searched for a foreign key relationship between '${from.name}' and '${target}'${hint !== undefined ? ` using the hint '${hint}'` : ""} in the schema '${schema}', but no matches were found.`,
     );
   }
   const fks = matches.filter(isFk);
   throw new PgrstError(
-    300, "PGRST201",
+    300,
+    "PGRST201",
     `Could not embed because more than one relationship was found for '${from.name}' and '${target}'`,
     fks.map(describe),
     `Try changing '${target}' to one of the following: ${fks.map((r) => `'${target}!${r.junction ? r.junction.table.name : r.constraint}'`).join(", ")}. Find the desired relationship in the 'details' key.`,
@@ -306,9 +356,16 @@ export function findRelationship(cat: Catalog, schema: string, from: Relation, t
 /** PostgREST's noRpcHint: a close function name, or (when the name exists) the closest parameter list. */
 function noRoutineHint(cat: Catalog, schema: string, name: string, keys: string[], overloads: Routine[]): string | null {
   const list = (names: string[]) => `(${[...names].sort().join(", ")})`;
-  const found = overloads.length === 0
-    ? closest(cat.routineNames(schema), name, 0.75)
-    : ((p) => (p === null ? null : name + p))(closest(overloads.map((r) => list(r.params.map((x) => x.name))), list(keys), 0.33));
+  const found =
+    overloads.length === 0
+      ? closest(cat.routineNames(schema), name, 0.75)
+      : ((p) => (p === null ? null : name + p))(
+          closest(
+            overloads.map((r) => list(r.params.map((x) => x.name))),
+            list(keys),
+            0.33,
+          ),
+        );
   return found === null ? null : `Perhaps you meant to call the function ${schema}.${found}`;
 }
 
@@ -326,16 +383,26 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
     if (req.length === 0) return [...keySet].every((k) => opt.includes(k));
     return sameSet(new Set([...keySet].filter((k) => !opt.includes(k))), req);
   });
-  const fallback = candidates.filter((r) =>
-    !named.includes(r) && isPost && jsonBody && r.params.length === 1 && r.params[0]!.name === "" && ["json", "jsonb"].includes(r.params[0]!.type)
+  const fallback = candidates.filter(
+    (r) =>
+      !named.includes(r) &&
+      isPost &&
+      jsonBody &&
+      r.params.length === 1 &&
+      r.params[0]!.name === "" &&
+      ["json", "jsonb"].includes(r.params[0]!.type),
   );
   const pick = named.length > 0 ? named : fallback;
   if (pick.length === 1) return pick[0]!;
   if (pick.length > 1) {
     const sig = (r: Routine) => `${r.schema}.${r.name}(${r.params.map((p) => `${p.name} => ${p.type}`).join(", ")})`;
     throw new PgrstError(
-      300, "PGRST203",
-      `Could not choose the best candidate function between: ${[...pick].sort((a, b) => a.params.length - b.params.length || sig(a).localeCompare(sig(b))).map(sig).join(", ")}`,
+      300,
+      "PGRST203",
+      `Could not choose the best candidate function between: ${[...pick]
+        .sort((a, b) => a.params.length - b.params.length || sig(a).localeCompare(sig(b)))
+        .map(sig)
+        .join(", ")}`,
       null,
       "Try renaming the parameters or the function itself in the database so function overloading can be resolved",
     );
@@ -343,7 +410,8 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
   const prms = keys.join(", ");
   const detailPrms = keys.length === 0 ? " without parameters" : ` with parameter${keys.length > 1 ? "s" : ""} ${prms}`;
   throw new PgrstError(
-    404, "PGRST202",
+    404,
+    "PGRST202",
     `Could not find the function ${schema}.${name}${keys.length === 0 ? " without parameters" : `(${prms})`} in the schema cache`,
     `Searched for the function ${schema}.${name}${detailPrms}${isPost && jsonBody ? " or with a single unnamed json/jsonb parameter" : ""}, but no matches were found in the schema cache.`,
     noRoutineHint(cat, schema, name, keys, candidates),
@@ -353,6 +421,11 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
 /** An order term on mutations is refused: the stand-in does not implement limited updates/deletes. */
 export function refuseMutationPaging(scoped: Scoped): void {
   if (scoped.limit.has("") || scoped.offset.has("") || scoped.order.has("")) {
-    throw new PgrstError(400, "PGRST127", "limit/offset/order on a write are not supported by the local PostgREST stand-in", "Limited updates and deletes are not implemented.");
+    throw new PgrstError(
+      400,
+      "PGRST127",
+      "limit/offset/order on a write are not supported by the local PostgREST stand-in",
+      "Limited updates and deletes are not implemented.",
+    );
   }
 }

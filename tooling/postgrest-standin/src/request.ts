@@ -38,7 +38,13 @@ export interface ApiRequest {
 
 /** A feature the stand-in does not implement: 400 with PostgREST's "not implemented" code (PGRST127), naming it. */
 export function unsupported(feature: string, detail: string | null = null): PgrstError {
-  return new PgrstError(400, "PGRST127", `${feature} is not supported by the local PostgREST stand-in`, detail, "Run against real PostgREST (supabase start) for this feature.");
+  return new PgrstError(
+    400,
+    "PGRST127",
+    `${feature} is not supported by the local PostgREST stand-in`,
+    detail,
+    "Run against real PostgREST (supabase start) for this feature.",
+  );
 }
 
 const PREFER_VALUES: Record<string, string[]> = {
@@ -65,8 +71,13 @@ export function parsePrefer(header: string | null): Prefer {
     else bad.push(token);
   }
   if (bad.length) {
-    throw new PgrstError(400, "PGRST122", "Invalid preferences given with handling=strict", `Invalid preferences: ${bad.join(", ")}`,
-      "The local PostgREST stand-in refuses preferences it does not implement rather than ignore them.");
+    throw new PgrstError(
+      400,
+      "PGRST122",
+      "Invalid preferences given with handling=strict",
+      `Invalid preferences: ${bad.join(", ")}`,
+      "The local PostgREST stand-in refuses preferences it does not implement rather than ignore them.",
+    );
   }
   if (out.return === "headers-only") throw unsupported("Prefer: return=headers-only");
   return out;
@@ -76,17 +87,30 @@ function mediaOf(type: string, params: Map<string, string>): Media | null {
   const strip = params.get("nulls") === "stripped";
   if (params.has("nulls") && !strip) return null;
   switch (type) {
-    case "*/*": case "application/*": case "application/json":
+    case "*/*":
+    case "application/*":
+    case "application/json":
       return strip ? null : { kind: "json", stripNulls: false };
-    case "application/vnd.pgrst.array+json": case "application/vnd.pgrst.array":
+    case "application/vnd.pgrst.array+json":
+    case "application/vnd.pgrst.array":
       return { kind: "json", stripNulls: strip };
-    case "application/vnd.pgrst.object+json": case "application/vnd.pgrst.object":
+    case "application/vnd.pgrst.object+json":
+    case "application/vnd.pgrst.object":
       return { kind: "object", stripNulls: strip };
     case "text/csv":
       return strip ? null : { kind: "csv" };
-    case "application/vnd.pgrst.plan": case "application/vnd.pgrst.plan+json": case "application/vnd.pgrst.plan+text": {
+    case "application/vnd.pgrst.plan":
+    case "application/vnd.pgrst.plan+json":
+    case "application/vnd.pgrst.plan+text": {
       const forType = (params.get("for") ?? "application/json").replace(/^"|"$/g, "");
-      const inner = forType === "text/csv" ? "csv" : forType === "application/vnd.pgrst.object+json" ? "object" : forType === "application/json" ? "json" : null;
+      const inner =
+        forType === "text/csv"
+          ? "csv"
+          : forType === "application/vnd.pgrst.object+json"
+            ? "object"
+            : forType === "application/json"
+              ? "json"
+              : null;
       if (inner === null) return null;
       const options = (params.get("options") ?? "").split("|").filter(Boolean);
       if (!options.every((o) => ["analyze", "verbose", "settings", "buffers", "wal"].includes(o))) return null;
@@ -116,8 +140,13 @@ export function negotiate(accept: string | undefined): Media {
     const m = mediaOf(o.type, o.params);
     if (m) return m;
   }
-  throw new PgrstError(406, "PGRST107", `None of these media types are available: ${accept}`, null,
-    "The local PostgREST stand-in produces application/json, application/vnd.pgrst.object+json, application/vnd.pgrst.array+json;nulls=stripped, text/csv and application/vnd.pgrst.plan.");
+  throw new PgrstError(
+    406,
+    "PGRST107",
+    `None of these media types are available: ${accept}`,
+    null,
+    "The local PostgREST stand-in produces application/json, application/vnd.pgrst.object+json, application/vnd.pgrst.array+json;nulls=stripped, text/csv and application/vnd.pgrst.plan.",
+  );
 }
 
 function range(header: string | undefined): ApiRequest["range"] {
@@ -182,7 +211,15 @@ export async function parseRequest(req: IncomingMessage, schemas: string[], maxB
     }
   }
   return {
-    method: method as ApiRequest["method"], target, schema, path: url.pathname, search: url.searchParams, prefer, media,
-    range: range(req.headers.range as string | undefined), body, jsonBody,
+    method: method as ApiRequest["method"],
+    target,
+    schema,
+    path: url.pathname,
+    search: url.searchParams,
+    prefer,
+    media,
+    range: range(req.headers.range as string | undefined),
+    body,
+    jsonBody,
   };
 }

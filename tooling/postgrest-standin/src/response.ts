@@ -22,7 +22,11 @@ export interface Outcome {
 function stripNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripNulls);
   if (v !== null && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, stripNulls(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== null)
+        .map(([k, x]) => [k, stripNulls(x)]),
+    );
   }
   return v;
 }
@@ -55,7 +59,12 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
   if (o.kind === "read" || o.kind === "call") {
     headers["content-range"] = o.n === 0 ? `*/${t}` : `${o.offset}-${o.offset + o.n - 1}/${t}`;
     if (o.total !== null && o.offset > o.total && o.kind === "read") {
-      throw new PgrstError(416, "PGRST103", "Requested range not satisfiable", `An offset of ${o.offset} was requested, but there are only ${o.total} rows.`);
+      throw new PgrstError(
+        416,
+        "PGRST103",
+        "Requested range not satisfiable",
+        `An offset of ${o.offset} was requested, but there are only ${o.total} rows.`,
+      );
     }
     if (o.total !== null && o.n < o.total) status = 206;
     if (o.void) {
@@ -79,7 +88,12 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
     if (api.media.kind === "object" && !o.single) {
       const list = value as unknown[];
       if (list.length !== 1) {
-        throw new PgrstError(406, "PGRST116", "Cannot coerce the result to a single JSON object", `The result contains ${list.length} rows`);
+        throw new PgrstError(
+          406,
+          "PGRST116",
+          "Cannot coerce the result to a single JSON object",
+          `The result contains ${list.length} rows`,
+        );
       }
       value = list[0];
     }
@@ -88,5 +102,5 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
   }
   if (body !== null) headers["content-type"] = contentType(api);
   res.writeHead(status, headers);
-  res.end(api.method === "HEAD" ? undefined : body ?? undefined);
+  res.end(api.method === "HEAD" ? undefined : (body ?? undefined));
 }

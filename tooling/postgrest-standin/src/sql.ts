@@ -50,10 +50,31 @@ function selectFieldSql(plan: ReadPlan, f: SelectField, params: Params): string 
 }
 
 const SIMPLE: Record<string, string> = {
-  eq: "=", neq: "<>", gt: ">", gte: ">=", lt: "<", lte: "<=", like: "LIKE", ilike: "ILIKE", match: "~", imatch: "~*",
-  cs: "@>", cd: "<@", ov: "&&", sl: "<<", sr: ">>", nxr: "&<", nxl: "&>", adj: "-|-",
+  eq: "=",
+  neq: "<>",
+  gt: ">",
+  gte: ">=",
+  lt: "<",
+  lte: "<=",
+  like: "LIKE",
+  ilike: "ILIKE",
+  match: "~",
+  imatch: "~*",
+  cs: "@>",
+  cd: "<@",
+  ov: "&&",
+  sl: "<<",
+  sr: ">>",
+  nxr: "&<",
+  nxl: "&>",
+  adj: "-|-",
 };
-const FTS: Record<string, string> = { fts: "to_tsquery", plfts: "plainto_tsquery", phfts: "phraseto_tsquery", wfts: "websearch_to_tsquery" };
+const FTS: Record<string, string> = {
+  fts: "to_tsquery",
+  plfts: "plainto_tsquery",
+  phfts: "phraseto_tsquery",
+  wfts: "websearch_to_tsquery",
+};
 
 /** A list literal `(a,"b,c")` as a Postgres array literal's elements. */
 function listItems(value: string): string[] {
@@ -98,7 +119,10 @@ function conditionSql(plan: ReadPlan, c: Condition, params: Params): string {
     case "in":
       sql = `${col} = ANY(${params.add(listItems(v))})`;
       break;
-    case "fts": case "plfts": case "phfts": case "wfts": {
+    case "fts":
+    case "plfts":
+    case "phfts":
+    case "wfts": {
       // As PostgREST: a column that is not a tsvector is converted with the same configuration.
       const lang = c.lang !== undefined ? `${params.add(c.lang)}::regconfig` : null;
       const isTsv = plan.rel.columns.get(c.field.name)?.type === "tsvector" && c.field.path.length === 0;
@@ -135,13 +159,19 @@ export function filterSql(plan: ReadPlan, n: FilterNode, params: Params): string
 
 function orderSql(plan: ReadPlan, params: Params): string {
   if (plan.order.length === 0) return "";
-  return " ORDER BY " + plan.order.map((t) => {
-    let sql: string;
-    if (t.aggAlias !== undefined) sql = `${ident(t.aggAlias)}.${ident(t.field.name)}${jsonPath(t.field.path, params)}`;
-    else if (plan.rel.columns.has(t.field.name)) sql = fieldSql(plan, { kind: "column", name: t.field.name, path: t.field.path }, params);
-    else sql = fieldSql(plan, { kind: "computed", name: t.field.name, path: t.field.path, fn: computedOf(plan, t.field.name) }, params);
-    return `${sql}${t.dir ? ` ${t.dir.toUpperCase()}` : ""}${t.nulls ? ` NULLS ${t.nulls.toUpperCase()}` : ""}`;
-  }).join(", ");
+  return (
+    " ORDER BY " +
+    plan.order
+      .map((t) => {
+        let sql: string;
+        if (t.aggAlias !== undefined) sql = `${ident(t.aggAlias)}.${ident(t.field.name)}${jsonPath(t.field.path, params)}`;
+        else if (plan.rel.columns.has(t.field.name))
+          sql = fieldSql(plan, { kind: "column", name: t.field.name, path: t.field.path }, params);
+        else sql = fieldSql(plan, { kind: "computed", name: t.field.name, path: t.field.path, fn: computedOf(plan, t.field.name) }, params);
+        return `${sql}${t.dir ? ` ${t.dir.toUpperCase()}` : ""}${t.nulls ? ` NULLS ${t.nulls.toUpperCase()}` : ""}`;
+      })
+      .join(", ")
+  );
 }
 
 function isEmpty(p: ReadPlan): boolean {
@@ -186,7 +216,10 @@ function joinConditions(plan: ReadPlan, params: Params): { from: string; where: 
       ],
     };
   }
-  return { from: fromSql(plan, params), where: r.columns.map(([pc, cc]) => `${ident(plan.alias)}.${ident(cc)} = ${ident(p.alias)}.${ident(pc)}`) };
+  return {
+    from: fromSql(plan, params),
+    where: r.columns.map(([pc, cc]) => `${ident(plan.alias)}.${ident(cc)} = ${ident(p.alias)}.${ident(pc)}`),
+  };
 }
 
 /** A read plan as one SELECT statement. */
@@ -255,8 +288,10 @@ export function bodySql(inner: string): string {
 export function responseSql(inner: string, format: "json" | "csv"): string {
   if (format === "json") return bodySql(inner);
   // As PostgREST: the header from the first row's keys, each row as its record text without the parentheses.
-  return `SELECT (SELECT coalesce(string_agg(k, ','), '') FROM (SELECT json_object_keys(row_to_json(_h)) AS k FROM (SELECT * FROM (${inner}) _h0 LIMIT 1) _h) _k)` +
-    ` || chr(10) || coalesce(string_agg(substring(_pgrst_t::text, 2, length(_pgrst_t::text) - 2), chr(10)), '') AS body, count(*)::int AS n FROM (${inner}) _pgrst_t`;
+  return (
+    `SELECT (SELECT coalesce(string_agg(k, ','), '') FROM (SELECT json_object_keys(row_to_json(_h)) AS k FROM (SELECT * FROM (${inner}) _h0 LIMIT 1) _h) _k)` +
+    ` || chr(10) || coalesce(string_agg(substring(_pgrst_t::text, 2, length(_pgrst_t::text) - 2), chr(10)), '') AS body, count(*)::int AS n FROM (${inner}) _pgrst_t`
+  );
 }
 
 /** The statement that counts what a read would return without paging. */
@@ -286,9 +321,7 @@ export function insertSql(spec: InsertSpec, params: Params): string {
   const cols = spec.columns.map(ident).join(", ");
   let sql: string;
   if (spec.columns.length === 0) {
-    sql = spec.rows.length === 0
-      ? `INSERT INTO ${t} SELECT * FROM ${qualified(spec.rel)} WHERE false`
-      : `INSERT INTO ${t} DEFAULT VALUES`;
+    sql = spec.rows.length === 0 ? `INSERT INTO ${t} SELECT * FROM ${qualified(spec.rel)} WHERE false` : `INSERT INTO ${t} DEFAULT VALUES`;
   } else if (spec.missingDefault) {
     // As PostgREST: every row is merged over an object of the columns' defaults (evaluated for every row).
     const defs = spec.columns.flatMap((c) => {
@@ -302,9 +335,10 @@ export function insertSql(spec: InsertSpec, params: Params): string {
   }
   if (spec.onConflict && spec.columns.length > 0) {
     const target = spec.onConflict.columns.map(ident).join(", ");
-    sql += spec.onConflict.resolution === "ignore-duplicates"
-      ? ` ON CONFLICT (${target}) DO NOTHING`
-      : ` ON CONFLICT (${target}) DO UPDATE SET ${spec.columns.map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`).join(", ")}`;
+    sql +=
+      spec.onConflict.resolution === "ignore-duplicates"
+        ? ` ON CONFLICT (${target}) DO NOTHING`
+        : ` ON CONFLICT (${target}) DO UPDATE SET ${spec.columns.map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`).join(", ")}`;
   }
   return withMutation(`${sql} RETURNING ${ident(spec.alias)}.*, (xmax = 0) AS pgrst_inserted`, spec.rel);
 }
@@ -313,7 +347,9 @@ export function insertSql(spec: InsertSpec, params: Params): string {
 export function updateSql(filterPlan: ReadPlan, body: Record<string, unknown>, params: Params): string {
   const rel = filterPlan.rel;
   const rec = `json_populate_record(null::${qualified(rel)}, ${params.add(JSON.stringify(body))}::json)`;
-  const sets = Object.keys(body).map((k) => `${ident(k)} = (${rec}).${ident(k)}`).join(", ");
+  const sets = Object.keys(body)
+    .map((k) => `${ident(k)} = (${rec}).${ident(k)}`)
+    .join(", ");
   const where = filterPlan.filters.map((f) => filterSql(filterPlan, f, params));
   const sql = `UPDATE ${qualified(rel)} AS ${ident(filterPlan.alias)} SET ${sets}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
   return withMutation(`${sql} RETURNING ${ident(filterPlan.alias)}.*, false AS pgrst_inserted`, rel);
@@ -330,12 +366,19 @@ export function deleteSql(filterPlan: ReadPlan, params: Params): string {
 /** The response of a mutation: the representation read over pgrst_source, plus inserted and affected counts. */
 export function mutationResponseSql(withClause: string, read: ReadPlan, format: "json" | "csv", params: Params): string {
   const inner = readSql(read, params);
-  return `${withClause}SELECT _r.body, _r.n, (SELECT count(*) FROM pgrst_mut WHERE pgrst_inserted)::int AS inserted, ` +
-    `(SELECT count(*) FROM pgrst_mut)::int AS affected FROM (${responseSql(inner, format)}) _r`;
+  return (
+    `${withClause}SELECT _r.body, _r.n, (SELECT count(*) FROM pgrst_mut WHERE pgrst_inserted)::int AS inserted, ` +
+    `(SELECT count(*) FROM pgrst_mut)::int AS affected FROM (${responseSql(inner, format)}) _r`
+  );
 }
 
 /** How a function is called: positional (whole body to one unnamed parameter) or by name from a JSON object. */
-export function callSources(fn: Routine, args: Record<string, unknown> | null, rawBody: string | null, params: Params): { record: string | null; call: string } {
+export function callSources(
+  fn: Routine,
+  args: Record<string, unknown> | null,
+  rawBody: string | null,
+  params: Params,
+): { record: string | null; call: string } {
   if (fn.params.length === 1 && fn.params[0]!.name === "") {
     if (rawBody === null) return { record: null, call: `${qualified(fn)}()` };
     return { record: null, call: `${qualified(fn)}(${params.add(rawBody)}::${fn.params[0]!.type})` };

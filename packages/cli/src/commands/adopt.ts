@@ -10,7 +10,11 @@ const GITIGNORE_ENTRIES = ["keys/", "*.key", "*.pem", "supabase/signing_keys.jso
 
 const flags = {
   template: { type: "string", value: "<dir>", description: "the template checkout to copy from (default: the one this fedjwt belongs to)" },
-  examples: { type: "boolean", default: false, description: "also adopt the example tables (widgets, orders, stock levels) and their policies" },
+  examples: {
+    type: "boolean",
+    default: false,
+    description: "also adopt the example tables (widgets, orders, stock levels) and their policies",
+  },
   json: { type: "boolean", default: false, description: "print what was done as JSON" },
 } as const satisfies FlagSpecs;
 
@@ -77,7 +81,8 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
+const IMPORT_RE =
+  /(?:^|[\s;])(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
 
 /** The specifiers a TypeScript module imports or re-exports. */
 export function importSpecifiers(source: string): string[] {
@@ -104,7 +109,9 @@ interface LocalPackage {
  * The function's files and the local package sources it imports: follows the import graph from index.ts
  * through the template deno.json's local import-map entries and relative imports.
  */
-async function functionGraph(template: string): Promise<{ packages: LocalPackage[]; files: Map<string, LocalPackage | undefined>; imports: Record<string, string> }> {
+async function functionGraph(
+  template: string,
+): Promise<{ packages: LocalPackage[]; files: Map<string, LocalPackage | undefined>; imports: Record<string, string> }> {
   const fnDir = join(template, "supabase", "functions", "rest");
   const denoJson = JSON.parse(await readFile(join(fnDir, "deno.json"), "utf8")) as { imports?: Record<string, string> };
   const imports = denoJson.imports ?? {};
@@ -127,7 +134,8 @@ async function functionGraph(template: string): Promise<{ packages: LocalPackage
     for (const spec of importSpecifiers(source)) {
       if (spec.startsWith("./") || spec.startsWith("../")) {
         const target = resolve(dirname(file), spec);
-        if (pkg && !target.startsWith(pkg.srcDir + sep)) throw new CliError("template_broken", `${file} imports ${spec}, outside its package`, 1);
+        if (pkg && !target.startsWith(pkg.srcDir + sep))
+          throw new CliError("template_broken", `${file} imports ${spec}, outside its package`, 1);
         queue.push([target, pkg]);
       } else {
         const local = packages.find((p) => p.name === spec);
@@ -178,14 +186,21 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const configPath = join(supabaseDir, "config.toml");
   const config = await readOptional(configPath);
   if (config === undefined) {
-    const hint = basename(project) === "supabase" && existsSync(join(project, "config.toml")) ? `; give its parent folder, ${dirname(project)}` : "; run `supabase init` there first";
+    const hint =
+      basename(project) === "supabase" && existsSync(join(project, "config.toml"))
+        ? `; give its parent folder, ${dirname(project)}`
+        : "; run `supabase init` there first";
     throw new CliError("not_a_project", `${project} has no supabase/config.toml${hint}`);
   }
   const template = values.template !== undefined ? resolve(values.template) : findTemplateRoot();
   if (template === undefined || !existsSync(join(template, "supabase", "functions", "rest", "index.ts"))) {
-    throw new CliError("no_template", `cannot find the template (a folder with supabase/functions/rest and packages/proxy)${values.template !== undefined ? ` at ${template}` : ""}; pass --template <dir>`);
+    throw new CliError(
+      "no_template",
+      `cannot find the template (a folder with supabase/functions/rest and packages/proxy)${values.template !== undefined ? ` at ${template}` : ""}; pass --template <dir>`,
+    );
   }
-  if (resolve(template) === project) throw new CliError("bad_arguments", "the project is the template itself; give the path of another project");
+  if (resolve(template) === project)
+    throw new CliError("bad_arguments", "the project is the template itself; give the path of another project");
 
   // 1. The function and the sources it imports.
   const { packages, files, imports } = await functionGraph(template);
@@ -222,19 +237,27 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   for (const f of ownNames) {
     const text = await readFile(join(migrationsDir, f), "utf8");
     const first = text.split("\n", 1)[0]!;
-    if (first.startsWith(MIGRATION_MARKER)) adopted.set(first.slice(MIGRATION_MARKER.length).trim(), { file: f, body: text.slice(first.length + 1) });
+    if (first.startsWith(MIGRATION_MARKER))
+      adopted.set(first.slice(MIGRATION_MARKER.length).trim(), { file: f, body: text.slice(first.length + 1) });
   }
   const templateMigrations = (await readdir(join(template, "supabase", "migrations")))
     .filter((f) => versionOf(f) !== undefined && (values.examples || !EXAMPLE_MIGRATION.test(f)))
     .sort();
-  let last = ownNames.map(versionOf).filter((v): v is string => v !== undefined).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)).at(-1);
+  let last = ownNames
+    .map(versionOf)
+    .filter((v): v is string => v !== undefined)
+    .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+    .at(-1);
   const migrations: Array<{ template: string; file: string; status: "create" | "unchanged" }> = [];
   for (const t of templateMigrations) {
     const body = await readFile(join(template, "supabase", "migrations", t), "utf8");
     const prior = adopted.get(t);
     if (prior) {
       if (prior.body === body) migrations.push({ template: t, file: prior.file, status: "unchanged" });
-      else conflicts.push(`supabase/migrations/${prior.file} (adopted from ${t}) differs from the template's; migrations that may be applied are never rewritten — undo your edit, or add the change as a new migration`);
+      else
+        conflicts.push(
+          `supabase/migrations/${prior.file} (adopted from ${t}) differs from the template's; migrations that may be applied are never rewritten — undo your edit, or add the change as a new migration`,
+        );
       continue;
     }
     last = nextVersion(last, now);
@@ -252,9 +275,14 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     const verify = tomlValue(block, "verify_jwt");
     const entrypoint = tomlValue(block, "entrypoint");
     const importMap = tomlValue(block, "import_map");
-    if (verify !== "false") conflicts.push("supabase/config.toml has a [functions.rest] block without verify_jwt = false (writers' tokens are not Supabase Auth tokens; the function verifies them)");
-    if (entrypoint !== undefined && entrypoint !== "./functions/rest/index.ts") conflicts.push(`supabase/config.toml's [functions.rest] entrypoint is ${entrypoint}, not ./functions/rest/index.ts`);
-    if (importMap !== undefined && importMap !== "./functions/rest/deno.json") conflicts.push(`supabase/config.toml's [functions.rest] import_map is ${importMap}, not ./functions/rest/deno.json`);
+    if (verify !== "false")
+      conflicts.push(
+        "supabase/config.toml has a [functions.rest] block without verify_jwt = false (writers' tokens are not Supabase Auth tokens; the function verifies them)",
+      );
+    if (entrypoint !== undefined && entrypoint !== "./functions/rest/index.ts")
+      conflicts.push(`supabase/config.toml's [functions.rest] entrypoint is ${entrypoint}, not ./functions/rest/index.ts`);
+    if (importMap !== undefined && importMap !== "./functions/rest/deno.json")
+      conflicts.push(`supabase/config.toml's [functions.rest] import_map is ${importMap}, not ./functions/rest/deno.json`);
   }
 
   if (conflicts.length > 0) {
@@ -278,7 +306,10 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const ignored = gitignoreAdditions(gitignore);
   if (ignored.length > 0) {
     const prefix = gitignore === undefined || gitignore === "" ? "" : gitignore.endsWith("\n") ? "\n" : "\n\n";
-    await writeFile(gitignorePath, `${gitignore ?? ""}${prefix}# fedjwt: private keys and secrets never go to git\n${ignored.join("\n")}\n`);
+    await writeFile(
+      gitignorePath,
+      `${gitignore ?? ""}${prefix}# fedjwt: private keys and secrets never go to git\n${ignored.join("\n")}\n`,
+    );
   }
 
   // The README's "Hosted Supabase, step by step" runs these same lines (the adoption test compares them).
@@ -286,13 +317,15 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     "supabase link --project-ref <ref>",
     "supabase db push --remote",
     "mkdir -p keys && supabase gen signing-key --algorithm ES256 > keys/supabase-signing-key.json",
-    "supabase secrets set FEDJWT_AUDIENCE=https://<ref>.supabase.co FEDJWT_SIGNING_JWK=\"$(cat keys/supabase-signing-key.json)\"",
+    'supabase secrets set FEDJWT_AUDIENCE=https://<ref>.supabase.co FEDJWT_SIGNING_JWK="$(cat keys/supabase-signing-key.json)"',
     "supabase functions deploy rest --use-api",
   ];
   const result = {
     project,
     template,
-    files: planned.filter((p) => !p.path.startsWith(migrationsDir + sep)).map((p) => ({ path: relative(project, p.path), status: p.status })),
+    files: planned
+      .filter((p) => !p.path.startsWith(migrationsDir + sep))
+      .map((p) => ({ path: relative(project, p.path), status: p.status })),
     migrations,
     config: configStatus,
     gitignore: ignored,
@@ -317,7 +350,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       "",
       "Import keys/supabase-signing-key.json into the project (Dashboard → JWT Keys) before the function uses it.",
       "`db push --remote` targets the linked project (plain `db push` targets the local stack); add --yes in scripts.",
-      "If it stops with \"Found local migration files to be inserted before the last migration on remote database\",",
+      'If it stops with "Found local migration files to be inserted before the last migration on remote database",',
       "the hosted project has migrations newer than these files: rerun it with --include-all to apply them anyway.",
       "On the legacy JWT secret instead of signing keys: set FEDJWT_LEGACY_JWT_SECRET (Settings → JWT) instead of FEDJWT_SIGNING_JWK.",
     ].join("\n"),

@@ -24,7 +24,9 @@ gateway refuses new requests within its key cache TTL (5 s by default).`,
 /** Deactivates one key of an issuer; throws when there is no such key. */
 export async function deactivateKey(client: RegistryClient, issuer: string, kid: string): Promise<void> {
   const filter = kid === "jwks" ? "kid=is.null" : `kid=eq.${enc(kid)}`;
-  const rows = await client.request<unknown[]>("PATCH", `jwt_public_keys?issuer=eq.${enc(issuer)}&${filter}&select=kid`, { is_active: false });
+  const rows = await client.request<unknown[]>("PATCH", `jwt_public_keys?issuer=eq.${enc(issuer)}&${filter}&select=kid`, {
+    is_active: false,
+  });
   if (rows.length === 0) throw new CliError("no_such_key", `issuer "${issuer}" has no key ${kid}`);
 }
 

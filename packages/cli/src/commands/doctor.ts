@@ -6,15 +6,44 @@ import { CliError } from "../errors.ts";
 
 const flags = {
   url: { type: "string", value: "<url>", description: "the Supabase project URL (default: $SUPABASE_URL)" },
-  "anon-key": { type: "string", value: "<key>", description: "anon or publishable key (default: $SUPABASE_ANON_KEY, then $SUPABASE_PUBLISHABLE_KEY)" },
-  "service-role-key": { type: "string", value: "<key>", description: "service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)" },
+  "anon-key": {
+    type: "string",
+    value: "<key>",
+    description: "anon or publishable key (default: $SUPABASE_ANON_KEY, then $SUPABASE_PUBLISHABLE_KEY)",
+  },
+  "service-role-key": {
+    type: "string",
+    value: "<key>",
+    description: "service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)",
+  },
   function: { type: "string", value: "<name>", default: "rest", description: "the gateway function's name" },
   audience: { type: "string", value: "<aud>", description: "the audience writers put in aud (default: the --url)" },
   issuer: { type: "string", value: "<name>", group: "A registered writer (optional)", description: "its issuer name" },
-  key: { type: "string", value: "<file>", group: "A registered writer (optional)", description: "its private key file (PKCS#8 PEM or private JWK)" },
-  kid: { type: "string", value: "<kid>", group: "A registered writer (optional)", description: "key id for its token (default: the key's RFC 7638 thumbprint)" },
-  role: { type: "string", value: "<role>", multiple: true, group: "A registered writer (optional)", description: "an application role its token requests" },
-  table: { type: "string", value: "<table>", group: "A registered writer (optional)", description: "a table its probe reads (default: one that does not exist, so PostgREST answers 404)" },
+  key: {
+    type: "string",
+    value: "<file>",
+    group: "A registered writer (optional)",
+    description: "its private key file (PKCS#8 PEM or private JWK)",
+  },
+  kid: {
+    type: "string",
+    value: "<kid>",
+    group: "A registered writer (optional)",
+    description: "key id for its token (default: the key's RFC 7638 thumbprint)",
+  },
+  role: {
+    type: "string",
+    value: "<role>",
+    multiple: true,
+    group: "A registered writer (optional)",
+    description: "an application role its token requests",
+  },
+  table: {
+    type: "string",
+    value: "<table>",
+    group: "A registered writer (optional)",
+    description: "a table its probe reads (default: one that does not exist, so PostgREST answers 404)",
+  },
   "max-skew": { type: "string", value: "<seconds>", default: "10", description: "largest clock difference with the server accepted" },
   json: { type: "boolean", default: false, description: "print {ok, checks: [{id, status, message, fix}]} as JSON" },
 } as const satisfies FlagSpecs;
@@ -34,7 +63,7 @@ export const doctorCommand = defineCommand({
 Each failed check says what to do. Exit code 1 when a check failed, 0 when none did (skipped checks pass).`,
   flags,
   examples: [
-    "fedjwt doctor --url https://prod-abc123.supabase.co --anon-key \"$ANON_KEY\" --service-role-key \"$SERVICE_KEY\"",
+    'fedjwt doctor --url https://prod-abc123.supabase.co --anon-key "$ANON_KEY" --service-role-key "$SERVICE_KEY"',
     "fedjwt doctor --url http://127.0.0.1:54321 --issuer orders-service --key keys/orders-service-local.key --json",
   ],
   run: ({ values }, io) => doctorCli(values, io),
@@ -45,10 +74,14 @@ const MARK = { ok: "✓", fail: "✗", skip: "-" } as const;
 /** Renders a report as one line per check, then a summary line. */
 export function formatReport(report: DoctorReport): string {
   const width = Math.max(...report.checks.map((c) => c.id.length));
-  const lines = report.checks.map((c) => `${MARK[c.status]} ${c.id.padEnd(width)}  ${c.message}${c.status === "fail" && c.fix ? ` — fix: ${c.fix}` : ""}`);
+  const lines = report.checks.map(
+    (c) => `${MARK[c.status]} ${c.id.padEnd(width)}  ${c.message}${c.status === "fail" && c.fix ? ` — fix: ${c.fix}` : ""}`,
+  );
   const failed = report.checks.filter((c) => c.status === "fail").length;
   const skipped = report.checks.filter((c) => c.status === "skip").length;
-  lines.push(failed === 0 ? `No problem found (${report.checks.length - skipped} checks passed, ${skipped} skipped).` : `${failed} check(s) failed.`);
+  lines.push(
+    failed === 0 ? `No problem found (${report.checks.length - skipped} checks passed, ${skipped} skipped).` : `${failed} check(s) failed.`,
+  );
   return lines.join("\n");
 }
 
@@ -58,17 +91,19 @@ export async function doctorCli(values: FlagValues<typeof flags>, io: Io): Promi
   if (!url) throw new CliError("bad_arguments", "--url (or SUPABASE_URL) is required (see: fedjwt doctor --help)");
   const anonKey = values["anon-key"] ?? process.env.SUPABASE_ANON_KEY ?? process.env.SUPABASE_PUBLISHABLE_KEY;
   const serviceKey = values["service-role-key"] ?? process.env.SUPABASE_SERVICE_ROLE_KEY ?? process.env.SUPABASE_SECRET_KEY;
-  if ((values.issuer === undefined) !== (values.key === undefined)) throw new CliError("bad_arguments", "give --issuer and --key together (see: fedjwt doctor --help)");
+  if ((values.issuer === undefined) !== (values.key === undefined))
+    throw new CliError("bad_arguments", "give --issuer and --key together (see: fedjwt doctor --help)");
   const maxSkew = Number(values["max-skew"]);
   if (!Number.isInteger(maxSkew) || maxSkew < 0) throw new CliError("bad_arguments", "--max-skew must be a whole number of seconds");
-  const writer = values.issuer !== undefined && values.key !== undefined
-    ? {
-      issuer: values.issuer,
-      privateKey: await readText(values.key, "key file"),
-      ...(values.kid !== undefined ? { kid: values.kid } : {}),
-      ...(values.role !== undefined ? { roles: values.role } : {}),
-    }
-    : undefined;
+  const writer =
+    values.issuer !== undefined && values.key !== undefined
+      ? {
+          issuer: values.issuer,
+          privateKey: await readText(values.key, "key file"),
+          ...(values.kid !== undefined ? { kid: values.kid } : {}),
+          ...(values.role !== undefined ? { roles: values.role } : {}),
+        }
+      : undefined;
   const report = await doctor({
     url,
     functionName: values.function,

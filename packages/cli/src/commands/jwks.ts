@@ -42,7 +42,10 @@ export async function jwks(values: FlagValues<typeof flags>, positionals: string
     if (e instanceof SignerError) {
       // Say which file, by re-checking one at a time (small lists; clarity wins).
       for (const entry of entries) {
-        const failed = await toJwks([entry.key]).then(() => false, () => true);
+        const failed = await toJwks([entry.key]).then(
+          () => false,
+          () => true,
+        );
         if (failed) throw new CliError("bad_key", `${entry.file}: ${e.message}`, { cause: e });
       }
     }

@@ -14,14 +14,18 @@ export const listCommand = defineCommand({
   usage: ["[--issuer <name>] [--json]"],
   description: "List registered issuers, their policy and their keys (active or not).",
   flags,
-  examples: ["fedjwt list --url https://prod-abc123.supabase.co --service-role-key \"$SUPABASE_SECRET_KEY\""],
+  examples: ['fedjwt list --url https://prod-abc123.supabase.co --service-role-key "$SUPABASE_SECRET_KEY"'],
   run: ({ values }, io) => list(values, io),
 });
 
 /** Renders rows as an aligned text table. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");
 }
 

@@ -14,8 +14,17 @@ const flags = {
   sub: { type: "string", value: "<subject>", description: "subject claim (default: the issuer name)" },
   role: { type: "string", value: "<role>", multiple: true, default: [], description: "request an application role" },
   claim: { type: "string", value: "<k=v>", multiple: true, default: [], description: "add a string claim; k:=<json> adds a JSON value" },
-  "expires-in": { type: "string", value: "<time>", default: "60s", description: "lifetime: seconds or 60s / 5m (over 300s needs --allow-long-lifetime)" },
-  "allow-long-lifetime": { type: "boolean", default: false, description: "allow up to 3600s (the gateway still enforces the issuer's own maximum)" },
+  "expires-in": {
+    type: "string",
+    value: "<time>",
+    default: "60s",
+    description: "lifetime: seconds or 60s / 5m (over 300s needs --allow-long-lifetime)",
+  },
+  "allow-long-lifetime": {
+    type: "boolean",
+    default: false,
+    description: "allow up to 3600s (the gateway still enforces the issuer's own maximum)",
+  },
   json: { type: "boolean", default: false, description: "print {token, issuer, kid, alg, expiresAt} as JSON" },
 } as const satisfies FlagSpecs;
 

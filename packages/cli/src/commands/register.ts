@@ -1,4 +1,12 @@
-import { importPublicKey, isPlatformIssuerName, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS, thumbprint, type SupportedAlg } from "@fedjwt/signer";
+import {
+  importPublicKey,
+  isPlatformIssuerName,
+  ISSUER_PATTERN,
+  isSupportedAlg,
+  SUPPORTED_ALGS,
+  thumbprint,
+  type SupportedAlg,
+} from "@fedjwt/signer";
 import { CliError } from "../errors.ts";
 import { readText } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
@@ -9,8 +17,20 @@ const POLICY = "Issuer policy (defaults for a new issuer in brackets)";
 
 /** The issuer-policy flags (register sets them; a later register updates only those given). */
 export const POLICY_FLAGS = {
-  "allowed-role": { type: "string", value: "<role>", multiple: true, group: POLICY, description: "an application role the writer may request [none]" },
-  "db-role": { type: "string", value: "<role>", group: POLICY, description: "writer role PostgREST switches to [federated_writer]: federated_writer or a role made by federation.create_writer_role(); authenticated, anon, service_role and privileged roles are refused" },
+  "allowed-role": {
+    type: "string",
+    value: "<role>",
+    multiple: true,
+    group: POLICY,
+    description: "an application role the writer may request [none]",
+  },
+  "db-role": {
+    type: "string",
+    value: "<role>",
+    group: POLICY,
+    description:
+      "writer role PostgREST switches to [federated_writer]: federated_writer or a role made by federation.create_writer_role(); authenticated, anon, service_role and privileged roles are refused",
+  },
   "max-lifetime": { type: "string", value: "<seconds>", group: POLICY, description: "longest token lifetime accepted, 1–3600 [300]" },
   "require-jti": { type: "boolean", group: POLICY, description: "accept each jti once (replay protection)" },
   description: { type: "string", value: "<text>", group: POLICY, description: "free text" },
@@ -21,7 +41,12 @@ const KEY_FLAGS = {
   issuer: { type: "string", value: "<name>", required: true, group: "Key", description: "issuer name, as the writer puts it in iss" },
   "public-key": { type: "string", value: "<file>", group: "Key", description: ".pub (SPKI PEM) or .jwk.json file" },
   "jwks-uri": { type: "string", value: "<url>", group: "Key", description: "https URL of the writer's JWKS (http only on localhost)" },
-  alg: { type: "string", value: "<alg>", group: "Key", description: "ES256, RS256 or EdDSA (default: from the key; required with --jwks-uri)" },
+  alg: {
+    type: "string",
+    value: "<alg>",
+    group: "Key",
+    description: "ES256, RS256 or EdDSA (default: from the key; required with --jwks-uri)",
+  },
   kid: { type: "string", value: "<kid>", group: "Key", description: "key id (default: the JWK's kid, else the RFC 7638 thumbprint)" },
   "not-before": { type: "string", value: "<time>", group: "Key", description: "ISO time before which the key is not accepted" },
   "expires-at": { type: "string", value: "<time>", group: "Key", description: "ISO time after which the key is not accepted" },
@@ -46,11 +71,15 @@ the same key again is a no-op, so it is safe in scripts.`,
 });
 
 /** The key row to insert, from --public-key or --jwks-uri. */
-export async function keyFromFlags(values: Record<string, unknown>, issuer: string): Promise<Omit<KeyRow, "is_active" | "created_at" | "public_jwk">> {
+export async function keyFromFlags(
+  values: Record<string, unknown>,
+  issuer: string,
+): Promise<Omit<KeyRow, "is_active" | "created_at" | "public_jwk">> {
   const file = values["public-key"] as string | undefined;
   const uri = values["jwks-uri"] as string | undefined;
   const algFlag = values.alg as string | undefined;
-  if (algFlag !== undefined && !isSupportedAlg(algFlag)) throw new CliError("bad_alg", `--alg ${JSON.stringify(algFlag)} is not one of ${SUPPORTED_ALGS.join(", ")}`);
+  if (algFlag !== undefined && !isSupportedAlg(algFlag))
+    throw new CliError("bad_alg", `--alg ${JSON.stringify(algFlag)} is not one of ${SUPPORTED_ALGS.join(", ")}`);
   if ((file === undefined) === (uri === undefined)) throw new CliError("bad_arguments", "give exactly one of --public-key and --jwks-uri");
   const window = {
     not_before: isoOrNull(values["not-before"], "--not-before"),
@@ -84,7 +113,9 @@ export async function keyFromFlags(values: Record<string, unknown>, issuer: stri
   try {
     imported = await importPublicKey(jwk ?? text, algFlag as SupportedAlg | undefined);
   } catch (e) {
-    throw new CliError((e as { code?: string }).code?.startsWith("alg_") ? "bad_alg" : "bad_key", `${file}: ${(e as Error).message}`, { cause: e });
+    throw new CliError((e as { code?: string }).code?.startsWith("alg_") ? "bad_alg" : "bad_key", `${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const { exportSPKI } = await import("jose");
   const kid = (values.kid as string | undefined) ?? (typeof jwk?.kid === "string" ? jwk.kid : await thumbprint(imported.publicJwk!));
@@ -104,7 +135,10 @@ const NOT_WRITER_ROLES = new Set(["anon", "authenticated", "service_role", "auth
 /** Refuses a --db-role that can never be a writer role, before asking the registry (which checks the rest). */
 function checkDbRole(role: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role) || NOT_WRITER_ROLES.has(role) || /^(supabase|pg_|pgsodium)/.test(role)) {
-    throw new CliError("db_role_refused", `--db-role ${JSON.stringify(role)} is refused: writers run as federated_writer or a role made by federation.create_writer_role(), never as an Auth user's, the API's or a privileged role`);
+    throw new CliError(
+      "db_role_refused",
+      `--db-role ${JSON.stringify(role)} is refused: writers run as federated_writer or a role made by federation.create_writer_role(), never as an Auth user's, the API's or a privileged role`,
+    );
   }
   return role;
 }
@@ -116,7 +150,8 @@ export function policyFromFlags(values: Record<string, unknown>): Partial<Issuer
   if (values["db-role"] !== undefined) policy.db_role = checkDbRole(values["db-role"] as string);
   if (values["max-lifetime"] !== undefined) {
     const n = Number(values["max-lifetime"]);
-    if (!Number.isInteger(n) || n < 1 || n > 3600) throw new CliError("bad_lifetime", "--max-lifetime must be a whole number of seconds from 1 to 3600");
+    if (!Number.isInteger(n) || n < 1 || n > 3600)
+      throw new CliError("bad_lifetime", "--max-lifetime must be a whole number of seconds from 1 to 3600");
     policy.max_token_lifetime_seconds = n;
   }
   if (values["require-jti"] !== undefined) policy.require_jti = values["require-jti"] as boolean;
@@ -134,19 +169,30 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
   }
   const filter = key.kid === null ? "kid=is.null" : `kid=eq.${enc(key.kid)}`;
   const [existing] = await client.request<KeyRow[]>("GET", `jwt_public_keys?issuer=eq.${enc(key.issuer)}&${filter}&select=*`);
-  const same = existing && existing.alg === key.alg &&
+  const same =
+    existing &&
+    existing.alg === key.alg &&
     (key.jwks_uri !== null ? existing.jwks_uri === key.jwks_uri : existing.public_key_pem?.trim() === key.public_key_pem?.trim());
   const what = key.kid === null ? "a JWKS URL" : `kid ${key.kid}`;
   if (!same) throw new CliError("duplicate_kid", `${what} is already registered for issuer ${key.issuer} with a different key`);
-  if (!existing.is_active) throw new CliError("key_deactivated", `${what} of issuer ${key.issuer} was deactivated; register a new key instead of reviving a revoked one`);
+  if (!existing.is_active)
+    throw new CliError(
+      "key_deactivated",
+      `${what} of issuer ${key.issuer} was deactivated; register a new key instead of reviving a revoked one`,
+    );
   return { created: false };
 }
 
 /** `fedjwt register`. */
 export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
   const issuer = values.issuer;
-  if (!ISSUER_PATTERN.test(issuer)) throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
-  if (isPlatformIssuerName(issuer)) throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} is refused: names containing "supabase" could pass for the platform's own tokens`);
+  if (!ISSUER_PATTERN.test(issuer))
+    throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
+  if (isPlatformIssuerName(issuer))
+    throw new CliError(
+      "bad_issuer",
+      `--issuer ${JSON.stringify(issuer)} is refused: names containing "supabase" could pass for the platform's own tokens`,
+    );
   const key = await keyFromFlags(values, issuer);
   const policy = policyFromFlags(values);
   const client = connection(values, "register");
@@ -170,9 +216,18 @@ export async function register(values: FlagValues<typeof flags>, io: Io): Promis
   } catch (e) {
     // A CHECK violation (SQLSTATE 23514) names its constraint; the db_role one has its own fix.
     if (e instanceof CliError && e.upstreamCode === "23514") {
-      const upstream = { status: e.status ?? 400, upstreamCode: "23514", ...(e.upstreamMessage !== undefined ? { upstreamMessage: e.upstreamMessage } : {}), cause: e };
+      const upstream = {
+        status: e.status ?? 400,
+        upstreamCode: "23514",
+        ...(e.upstreamMessage !== undefined ? { upstreamMessage: e.upstreamMessage } : {}),
+        cause: e,
+      };
       if (e.upstreamMessage?.includes("db_role")) {
-        throw new CliError("db_role_refused", `--db-role ${JSON.stringify(policy.db_role)} is refused by the registry: it is not a writer role (create it with federation.create_writer_role()) or it can become a privileged role`, upstream);
+        throw new CliError(
+          "db_role_refused",
+          `--db-role ${JSON.stringify(policy.db_role)} is refused by the registry: it is not a writer role (create it with federation.create_writer_role()) or it can become a privileged role`,
+          upstream,
+        );
       }
       throw new CliError("policy_refused", `the registry refused the policy: ${e.upstreamMessage ?? e.message}`, upstream);
     }
@@ -187,7 +242,9 @@ export async function register(values: FlagValues<typeof flags>, io: Io): Promis
   }
   io.out(
     [
-      created ? `Registered ${key.kid === null ? `JWKS ${key.jwks_uri}` : `key ${key.kid}`} (${key.alg}) for issuer "${issuer}".` : `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; nothing to do.`,
+      created
+        ? `Registered ${key.kid === null ? `JWKS ${key.jwks_uri}` : `key ${key.kid}`} (${key.alg}) for issuer "${issuer}".`
+        : `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; nothing to do.`,
       `  issuer ${issuerAction}: db_role=${row!.db_role} allowed_roles=[${row!.allowed_roles.join(", ")}] max_lifetime=${row!.max_token_lifetime_seconds}s require_jti=${row!.require_jti}${row!.is_active ? "" : " (issuer is DEACTIVATED)"}`,
     ].join("\n"),
   );

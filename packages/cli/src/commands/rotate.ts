@@ -27,7 +27,10 @@ export const rotateCommand = defineCommand({
   4. after the overlap (the issuer's max token lifetime + the gateway's 5 s cache):
      fedjwt rotate --issuer <name> --retire <old kid>`,
   flags,
-  examples: ["fedjwt rotate --issuer orders-service --public-key keys/next/orders-service-local.pub", "fedjwt rotate --issuer orders-service --retire -abc123"],
+  examples: [
+    "fedjwt rotate --issuer orders-service --public-key keys/next/orders-service-local.pub",
+    "fedjwt rotate --issuer orders-service --retire -abc123",
+  ],
   run: ({ values }, io) => rotate(values, io),
 });
 
@@ -41,18 +44,27 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
   const client = connection(values, "rotate");
   const [policy] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
   if (!policy) throw new CliError("no_such_issuer", `no issuer named "${issuer}" (register it first: fedjwt register)`);
-  const keys = await client.request<KeyRow[]>("GET", `jwt_public_keys?issuer=eq.${enc(issuer)}&select=kid,alg,is_active,jwks_uri&order=created_at`);
+  const keys = await client.request<KeyRow[]>(
+    "GET",
+    `jwt_public_keys?issuer=eq.${enc(issuer)}&select=kid,alg,is_active,jwks_uri&order=created_at`,
+  );
 
   if (values.retire !== undefined) {
     const retiring = keys.find((k) => (k.kid ?? "jwks") === values.retire);
     if (!retiring) throw new CliError("no_such_key", `issuer "${issuer}" has no key ${values.retire}`);
     const othersActive = keys.filter((k) => k.is_active && k !== retiring);
     if (othersActive.length === 0 && !values.force) {
-      throw new CliError("last_active_key", `${values.retire} is the last active key of "${issuer}": retiring it stops the writer (pass --force to do it anyway)`);
+      throw new CliError(
+        "last_active_key",
+        `${values.retire} is the last active key of "${issuer}": retiring it stops the writer (pass --force to do it anyway)`,
+      );
     }
     await deactivateKey(client, issuer, values.retire);
     if (values.json) printJson(io, { issuer, retired: values.retire, active: othersActive.map((k) => k.kid ?? "jwks") });
-    else io.out(`Retired key ${values.retire} of issuer "${issuer}". Active keys: ${othersActive.map((k) => k.kid ?? "jwks").join(", ") || "none"}.`);
+    else
+      io.out(
+        `Retired key ${values.retire} of issuer "${issuer}". Active keys: ${othersActive.map((k) => k.kid ?? "jwks").join(", ") || "none"}.`,
+      );
     return;
   }
 
@@ -60,7 +72,14 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
   const old = keys.filter((k) => k.is_active && k.kid !== key!.kid).map((k) => k.kid ?? "jwks");
   const overlap = policy.max_token_lifetime_seconds + 5;
   if (values.json) {
-    printJson(io, { issuer, newKid: key!.kid, created, oldKids: old, overlapSeconds: overlap, retireCommands: old.map((k) => `fedjwt rotate --issuer ${issuer} --retire ${k}`) });
+    printJson(io, {
+      issuer,
+      newKid: key!.kid,
+      created,
+      oldKids: old,
+      overlapSeconds: overlap,
+      retireCommands: old.map((k) => `fedjwt rotate --issuer ${issuer} --retire ${k}`),
+    });
     return;
   }
   io.out(

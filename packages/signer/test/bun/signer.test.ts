@@ -23,7 +23,10 @@ test("refusals carry stable codes under Bun too", async () => {
   const k = await generateKeyPair();
   const cases = refusalCases(k);
   for (const [code, run] of cases) {
-    const e = await run().then(() => undefined, (err: unknown) => err);
+    const e = await run().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(e instanceof SignerError ? e.code : String(e)).toBe(code);
   }
 });
