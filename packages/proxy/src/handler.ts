@@ -5,7 +5,7 @@ import { JwksPool, type JwksOptions } from "./jwks.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { createOutboundSigner, outboundClaims, type OutboundSigner, type SigningKeyConfig } from "./outbound.ts";
 import { resolveTarget } from "./paths.ts";
-import { checkProfiles } from "./profiles.ts";
+import { checkPrefer, checkProfiles } from "./profiles.ts";
 import { REASONS, type Reason } from "./reasons.ts";
 import { cachedRegistry, postgrestRegistry, type KeyRegistry } from "./registry.ts";
 import { bearerToken } from "./token.ts";
@@ -127,6 +127,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
       if (!METHODS.has(req.method)) return reject("method_not_allowed", null, req);
       const target = resolveTarget(req.url, functionName);
       checkProfiles(req.headers, allowedSchemas);
+      checkPrefer(req.headers);
       const sign = await signer;
       if (!sign) return reject("proxy_misconfigured", null, req);
       checkDeclaredSize(req, bodyLimit);

@@ -48,14 +48,10 @@ async function mappedSubject(issuer: string, sub: string): Promise<string> {
  */
 export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<JWTPayload> {
   const now = Math.floor(nowMs / 1000);
-  const writerClaims: Record<string, unknown> = {};
-  let count = 0;
-  for (const [name, value] of Object.entries(v.claims)) {
-    if (!NOT_WRITER_CLAIMS.has(name)) {
-      writerClaims[name] = value;
-      count++;
-    }
-  }
+  // fromEntries defines own properties, so a claim named "__proto__" is kept (and counted), not swallowed.
+  const own = Object.entries(v.claims).filter(([name]) => !NOT_WRITER_CLAIMS.has(name));
+  const writerClaims: Record<string, unknown> = Object.fromEntries(own);
+  const count = own.length;
   if (count > 0 && new TextEncoder().encode(JSON.stringify(writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
     throw new JwtVerificationError("claim_invalid", `the writer's own claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, {
       issuer: v.issuer,

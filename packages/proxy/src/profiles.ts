@@ -11,3 +11,22 @@ export function checkProfiles(headers: Headers, allowed: ReadonlySet<string>): v
     if (value !== null && !allowed.has(value.trim())) throw new ProxyError("schema_not_allowed", `${name} must name an allowed schema`);
   }
 }
+
+/** `Prefer: count=…` values a writer may ask for. The planner's estimates are refused: they count rows RLS hides. */
+const ALLOWED_COUNTS = new Set(["exact"]);
+
+/**
+ * Refuses (400 prefer_not_allowed) `Prefer: count=planned|estimated`: PostgREST answers those from the query
+ * planner's statistics, which cover every row of the table, so a writer would learn how many rows of other
+ * issuers exist (and whether a value does) on any table it may read. `count=exact` counts only visible rows.
+ */
+export function checkPrefer(headers: Headers): void {
+  const prefer = headers.get("prefer");
+  if (prefer === null) return;
+  for (const token of prefer.split(/[,\s]+/)) {
+    const m = /^count=(.*)$/i.exec(token.trim());
+    if (m && !ALLOWED_COUNTS.has(m[1]!.toLowerCase())) {
+      throw new ProxyError("prefer_not_allowed", "only Prefer: count=exact is served (planner estimates count rows RLS hides)");
+    }
+  }
+}

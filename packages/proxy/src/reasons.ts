@@ -84,6 +84,11 @@ export const REASONS = {
     message: "This schema is not served here",
     hint: "Use an allowed schema in Accept-Profile/Content-Profile (by default only public).",
   },
+  prefer_not_allowed: {
+    status: 400,
+    message: "This Prefer value is not served here",
+    hint: "Use Prefer: count=exact; planned and estimated counts are refused.",
+  },
   // Everything else.
   path_not_allowed: {
     status: 404,

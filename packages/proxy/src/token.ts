@@ -1,5 +1,5 @@
 import { base64url } from "jose";
-import { isSupportedAlg, type SupportedAlg } from "@fedjwt/signer";
+import { ISSUER_PATTERN, isSupportedAlg, type SupportedAlg } from "@fedjwt/signer";
 import { JwtVerificationError } from "./errors.ts";
 
 /** Longest token accepted (bytes of the compact form). Writer tokens are a few hundred bytes. */
@@ -66,7 +66,9 @@ export function parseToken(token: string): ParsedToken {
   // several strings decode to the same signature, and anything keyed on the token string can be dodged.
   if (!parts.every(isCanonical)) throw new JwtVerificationError("token_malformed", "a segment is not canonical base64url");
   const payload = decodeJsonObject(parts[1]!, "payload");
-  const claimed = typeof payload.iss === "string" ? payload.iss : undefined;
+  // Logged with a refusal only when it has the shape of an issuer name: an unverified iss of any other shape
+  // (a log line's worth of text, say) never reaches the logs.
+  const claimed = typeof payload.iss === "string" && ISSUER_PATTERN.test(payload.iss) ? payload.iss : undefined;
   const kid = typeof header.kid === "string" ? header.kid : undefined;
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "" || header.kid.length > 200)) {
     throw new JwtVerificationError("token_malformed", "the kid header is not a short string", { issuer: claimed });

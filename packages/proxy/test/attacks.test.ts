@@ -384,6 +384,15 @@ const CASES: Case[] = [
     406,
     "schema_not_allowed",
   ],
+  // -- planner estimates count rows RLS hides ------------------------------------------------------------
+  ["Prefer: count=planned", raw(good, "/rest/widgets", { headers: { prefer: "count=planned" } }), 400, "prefer_not_allowed"],
+  ["Prefer: count=estimated", raw(good, "/rest/widgets", { headers: { prefer: "count=estimated" } }), 400, "prefer_not_allowed"],
+  [
+    "Prefer: count=planned among other preferences",
+    raw(good, "/rest/widgets", { headers: { prefer: "return=representation, COUNT=Planned" } }),
+    400,
+    "prefer_not_allowed",
+  ],
   // -- smuggling and limits ---------------------------------------------------------------------------
   [
     "the service key as apikey, no token",
@@ -489,6 +498,27 @@ describe("attack matrix", () => {
   });
 });
 
+describe("what is forwarded and logged", () => {
+  it("Prefer: count=exact is forwarded (it counts only rows the writer may see)", async () => {
+    const before = world.h.project.calls.length;
+    const res = await world.h.handler(request("/rest/widgets", await rawToken(world.w, goodClaims(world.w)), { headers: { prefer: "count=exact" } }));
+    expect(res.status).toBe(200);
+    expect(world.h.project.calls[before]!.headers.get("prefer")).toBe("count=exact");
+  });
+
+  it("an unverified iss that is not issuer-shaped never reaches the log", async () => {
+    const forged = 'orders-service","reason":"ok","forged":"' + "X".repeat(4000);
+    const token = await rawToken(world.w, { ...goodClaims(world.w), iss: forged }, { jku: "https://attacker.invalid/jwks" });
+    const logged = world.h.logs.length;
+    const res = await world.h.handler(request("/rest/widgets", token));
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "token_malformed" });
+    const lines = world.h.logs.slice(logged);
+    expect(lines.map((l) => l.reason)).toEqual(["token_malformed"]);
+    expect(JSON.stringify(lines)).not.toContain("forged");
+    expect(lines[0]!.issuer).toBeUndefined();
+  });
+});
+
 // Writers are principals of their own: what reaches PostgREST from a writer that tries to be someone else.
 describe("a writer cannot act as a Supabase Auth user, another writer, or the platform", () => {
   const forwarded = async (w: Writer, claims: Record<string, unknown>) => {
@@ -520,6 +550,20 @@ describe("a writer cannot act as a Supabase Auth user, another writer, or the pl
     for (const c of ["user_role", "tenant_id", "is_super_admin"]) expect(out).not.toHaveProperty(c);
     expect(out.writer_claims).toEqual({ user_role: "admin", tenant_id: "t-1", is_super_admin: true });
     expect(out.fedjwt_gateway).toBe(1);
+  });
+
+  it('a claim named "__proto__" is kept in writer_claims as its own property, and counts toward the size cap', async () => {
+    const token = await rawToken(world.w, JSON.parse(`{"__proto__":{"user_role":"admin"},${JSON.stringify(goodClaims(world.w, { roles: [] })).slice(1)}`));
+    const before = world.h.project.calls.length;
+    expect((await world.h.handler(request("/rest/widgets", token))).status).toBe(200);
+    const out = await outboundClaims(world.h.project.calls[before]!);
+    const nested = out.writer_claims as Record<string, unknown>;
+    expect(Object.hasOwn(nested, "__proto__")).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(nested, "__proto__")!.value).toEqual({ user_role: "admin" });
+    expect(out).not.toHaveProperty("user_role");
+    const big = await rawToken(world.w, JSON.parse(`{"__proto__":"${"x".repeat(3000)}",${JSON.stringify(goodClaims(world.w, { roles: [] })).slice(1)}`));
+    const res = await world.h.handler(request("/rest/widgets", big));
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "claim_invalid" });
   });
 
   it("no writer_claims object when the writer signed nothing beyond the contract", async () => {
