@@ -21,6 +21,7 @@ export const ADVISOR_LINTS = [
   "sensitive_columns_exposed",
   "function_search_path_mutable",
   "extension_in_public",
+  "function_executable_by_public",
   "auth_rls_initplan",
   "rls_enabled_no_policy",
   "unindexed_foreign_keys",

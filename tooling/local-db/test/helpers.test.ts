@@ -167,3 +167,37 @@ describe("writer roles and the auth schema", () => {
     },
   );
 });
+
+describe("functions in public", () => {
+  const asPostgres = (sql: string) => client().query(`set role postgres; ${sql}; reset role;`);
+
+  it("no function in public is executable by a writer role unless granted to it (PUBLIC holds no EXECUTE)", async () => {
+    const { rows } = await client().query<{ f: string }>(
+      `select p.oid::regprocedure::text as f from pg_proc p
+        where p.pronamespace = 'public'::regnamespace and has_function_privilege('federated_writer', p.oid, 'EXECUTE')
+          and p.proname not like '%probe%' -- made by this file's own tests
+        order by 1`,
+    );
+    expect(rows.map((r) => r.f)).toEqual(["federation_whoami()"]); // the example's explicit grant
+  });
+
+  it("a SECURITY DEFINER function added later: writers reach it through PUBLIC until revoked (42501), then only if granted", async () => {
+    await asPostgres(
+      `create function public.probe_definer() returns int language plpgsql security definer set search_path = ''
+         as $$ begin if auth.uid() is null then raise exception 'login required'; end if; return 1; end $$`,
+    );
+    try {
+      // What Postgres does for every new function (the advisor lint function_executable_by_public flags it) …
+      expect(await run(client(), writer("orders-service", []), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
+      // … and what the migration's comment tells you to do in the same migration.
+      await asPostgres("revoke execute on function public.probe_definer() from public");
+      const denied = await run(client(), writer("orders-service", []), "select public.probe_definer() as v");
+      expect("error" in denied && denied.error).toBe("42501");
+      expect(await run(client(), authUser(randomUUID()), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
+      await asPostgres("grant execute on function public.probe_definer() to federated_writer");
+      expect(await run(client(), writer("orders-service", []), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
+    } finally {
+      await asPostgres("drop function public.probe_definer()");
+    }
+  });
+});

@@ -214,6 +214,7 @@ describe("advisor lints (our re-implementation of Supabase's Advisor checks) on 
         create view public.lint_probe_ok_users with (security_invoker = true) as select id, email from auth.users;
         grant select on public.lint_probe_ok_users to anon;
         create function public.lint_probe_ok_fn() returns int language sql set search_path = '' as 'select 1';
+        revoke execute on function public.lint_probe_ok_fn() from public;
       `);
       const lints = await runAdvisorLints(c);
       const probes = lints.filter((l) => /lint_probe|citext/.test(l.cache_key)).map((l) => `${l.level} ${l.cache_key}`);
@@ -228,6 +229,7 @@ describe("advisor lints (our re-implementation of Supabase's Advisor checks) on 
           "ERROR security_definer_view_public_lint_probe_users",
           "ERROR auth_users_exposed_public_lint_probe_users",
           "WARN function_search_path_mutable_public_lint_probe_fn",
+          "WARN function_executable_by_public_public_lint_probe_fn",
           "WARN extension_in_public_citext",
           "WARN auth_rls_initplan_public_lint_probe_child_lint_probe_child_own",
           "INFO rls_enabled_no_policy_public_lint_probe_closed",

@@ -14,6 +14,8 @@
 --   sensitive_columns_exposed    ERROR  table without RLS in an exposed schema with a credential-like column
 --   function_search_path_mutable WARN   function without a fixed search_path
 --   extension_in_public          WARN   extension installed in the public schema
+--   function_executable_by_public WARN  function in an exposed schema that PUBLIC may execute, i.e. every role,
+--                                       writer roles included (not a Supabase lint: this project's own)
 --   auth_rls_initplan            WARN   policy calling auth.<fn>() or current_setting() once per row instead
 --                                       of once per statement through (select …)
 --   rls_enabled_no_policy        INFO   table with RLS enabled and no policy (nobody but bypassers see rows)
@@ -139,6 +141,21 @@ findings as (
   where p.prokind in ('f', 'p')
     and not exists (select 1 from ext_member e where e.classid = 'pg_proc'::regclass and e.objid = p.oid)
     and not exists (select 1 from unnest(coalesce(p.proconfig, '{}'::text[])) c where c like 'search\_path=%')
+
+  union all
+  -- function_executable_by_public: Postgres grants EXECUTE to PUBLIC by default; Supabase's default
+  -- privileges only add anon/authenticated/service_role. A role that should reach only what it is granted
+  -- (a writer role) can then call it through the Data API.
+  select 'function_executable_by_public', 'WARN', 'SECURITY',
+         format('Function `%s.%s(%s)` may be executed by PUBLIC (every role, writer roles included): revoke execute on it from public and grant it to the roles that need it.',
+                n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+         concat_ws('_', 'function_executable_by_public', n.nspname, p.proname, nullif(pg_get_function_identity_arguments(p.oid), ''))
+  from pg_proc p
+  join user_schema n on n.oid = p.pronamespace
+  where n.nspname in (select nspname from exposed)
+    and p.prokind in ('f', 'p')
+    and not exists (select 1 from ext_member e where e.classid = 'pg_proc'::regclass and e.objid = p.oid)
+    and exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a where a.grantee = 0 and a.privilege_type = 'EXECUTE')
 
   union all
   -- extension_in_public

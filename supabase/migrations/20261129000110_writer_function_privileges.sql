@@ -1,0 +1,18 @@
+-- Writers get only what is granted to them: functions included.
+--
+-- Postgres gives EXECUTE on every new function to PUBLIC, a pseudo-role every role belongs to, writer roles
+-- included. Supabase's default privileges only add grants (anon, authenticated, service_role); they do not
+-- take PUBLIC's away (and per-schema default privileges cannot: they only add to the global ones). Left so,
+-- a writer could call any function in `public` through `rpc/`, and a SECURITY DEFINER function that only
+-- checks `auth.uid() is not null` would take it for a signed-in user.
+--
+-- So the functions that exist in `public` when this runs lose PUBLIC's EXECUTE. On Supabase, functions
+-- created by postgres or supabase_admin are granted to anon, authenticated and service_role by default
+-- privileges, so this changes nothing for them; a custom role of yours that relied on PUBLIC needs its own
+-- grant. Functions postgres does not own are left as they are (REVOKE only warns there).
+--
+-- A function you add to `public` later gets PUBLIC's EXECUTE again: revoke it in the same migration
+-- (`revoke execute on function public.f(…) from public;`) and grant writers what they need
+-- (`grant execute on function public.f(…) to federated_writer;`). The advisor lint
+-- function_executable_by_public (tooling/local-db) flags any function you forgot.
+revoke execute on all functions in schema public from public;
