@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { createSigner, generateKeyPair, SUPPORTED_ALGS, type Signer } from "@fedjwt/signer";
 import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
+import { registryRow } from "@fedjwt/proxy/testing";
 import { denoBinary, denoEnv, freePort, repoRoot, stopChild, type DenoServer } from "@fedjwt/local-stack";
 import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
 import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
@@ -252,22 +253,11 @@ export async function keepAlive(log: (s: string) => void, amount = 3000): Promis
   const keys = await generateKeyPair();
   let connections = 0;
   let registryReads = 0;
-  const row = {
+  const row = registryRow({
     issuer: "ka-service",
-    kid: keys.kid,
-    alg: keys.alg,
-    public_key_pem: keys.publicKeyPem,
-    public_jwk: null,
-    jwks_uri: null,
-    usable: true,
-    not_before: null,
-    expires_at: null,
-    db_role: "federated_writer",
-    db_role_valid: true,
-    allowed_roles: ROLES,
-    max_token_lifetime_seconds: 300,
-    require_jti: false,
-  };
+    keys,
+    policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: ROLES, max_token_lifetime_seconds: 300, require_jti: false },
+  });
   const server = createServer((req, res) => {
     // The registry: the issuer list (with its exact count) and the issuer's rows; anything else is data.
     const names = req.url?.startsWith("/rest/v1/jwt_issuers");
