@@ -11,7 +11,7 @@ import { SignJWT } from "jose";
 import { createSigner, generateKeyPair, SUPPORTED_ALGS, type Signer } from "@fedjwt/signer";
 import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
 import { registryRow } from "@fedjwt/proxy/testing";
-import { denoBinary, denoEnv, freePort, repoRoot, stopChild, type DenoServer } from "@fedjwt/local-stack";
+import { denoBinary, denoEnv, denoServeArgs, freePort, repoRoot, stopChild, type DenoServer } from "@fedjwt/local-stack";
 import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
 import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
@@ -428,21 +428,14 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
     const t0 = performance.now();
     const child = spawn(
       denoBinary(),
-      [
-        "serve",
-        "--quiet",
-        "--no-prompt",
-        "--no-lock",
-        "--allow-net",
-        "--allow-env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--config",
-        join(root, "supabase/functions/rest/deno.json"),
-        join(root, "supabase/functions/rest/index.ts"),
-      ],
+      denoServeArgs(
+        {
+          entrypoint: join(root, "supabase/functions/rest/index.ts"),
+          config: join(root, "supabase/functions/rest/deno.json"),
+          lock: false,
+        },
+        port,
+      ),
       {
         env: {
           PATH: process.env.PATH ?? "",

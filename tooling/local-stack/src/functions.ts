@@ -116,9 +116,8 @@ export interface DenoServer {
   stop(): Promise<void>;
 }
 
-/** Serves `entrypoint` with `deno serve` on a free loopback port, as the Edge Runtime would, and waits until it listens. */
-export async function serveDeno(options: ServeDenoOptions): Promise<DenoServer> {
-  const port = await freePort();
+/** The arguments of `deno serve` for `options` on a loopback port. */
+export function denoServeArgs(options: Pick<ServeDenoOptions, "entrypoint" | "config" | "allowNet" | "lock">, port: number): string[] {
   const args = ["serve", "--quiet", "--no-prompt"];
   if (options.lock === false) args.push("--no-lock");
   args.push(
@@ -131,6 +130,13 @@ export async function serveDeno(options: ServeDenoOptions): Promise<DenoServer> 
   );
   if (options.config) args.push("--config", options.config);
   args.push(options.entrypoint);
+  return args;
+}
+
+/** Serves `entrypoint` with `deno serve` on a free loopback port, as the Edge Runtime would, and waits until it listens. */
+export async function serveDeno(options: ServeDenoOptions): Promise<DenoServer> {
+  const port = await freePort();
+  const args = denoServeArgs(options, port);
   // A cold cache downloads the function's npm dependencies on first start: denoEnv passes how Deno reaches registries.
   const child = spawn(denoBinary(), args, {
     cwd: options.cwd,

@@ -8,6 +8,7 @@ export {
   denoBinary,
   denoEnv,
   denoNetworkEnv,
+  denoServeArgs,
   serveDeno,
   serveFunction,
   stopChild,
