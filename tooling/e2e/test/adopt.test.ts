@@ -308,9 +308,9 @@ describe("packages/signer and packages/proxy copied into someone else's pnpm wor
     return dir;
   };
 
-  it("installs (from the local store) with nothing of this repository's tooling", async () => {
+  it("installs (from the store, or the registry on a cold machine) with nothing of this repository's tooling", async () => {
     const dir = workspace();
-    const r = await pnpm(["install", "--offline", "--ignore-scripts"], dir);
+    const r = await pnpm(["install", "--prefer-offline", "--ignore-scripts"], dir);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(realpathSync(join(dir, "packages", "proxy", "node_modules", "@fedjwt", "signer"))).toBe(
       realpathSync(join(dir, "packages", "signer")),
@@ -318,7 +318,7 @@ describe("packages/signer and packages/proxy copied into someone else's pnpm wor
   });
 
   it("negative control: a workspace:* dependency on tooling fails there, as it did before", async () => {
-    const r = await pnpm(["install", "--offline", "--ignore-scripts"], workspace({ "@fedjwt/local-stack": "workspace:*" }));
+    const r = await pnpm(["install", "--prefer-offline", "--ignore-scripts"], workspace({ "@fedjwt/local-stack": "workspace:*" }));
     expect(r.code).not.toBe(0);
     expect(`${r.stdout}${r.stderr}`).toMatch(/ERR_PNPM_WORKSPACE_PKG_NOT_FOUND/);
   });
