@@ -7,12 +7,15 @@ export function checkDeclaredSize(req: Request, limit: number): void {
 }
 
 /**
- * Reads a request body, refusing it (413) as soon as it grows past `limit` bytes, whatever Content-Length
- * said. Null when there is none.
+ * Reads a stream whole, cancelling it and throwing `tooLarge()` as soon as it grows past `limit` bytes,
+ * whatever a declared length said.
  */
-export async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (!req.body) return null;
-  const reader = req.body.getReader();
+export async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -21,15 +24,24 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array<
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel();
-      throw new ProxyError("body_too_large", `the limit is ${limit} bytes`);
+      throw tooLarge();
     }
     chunks.push(value);
   }
-  const body = new Uint8Array(size);
+  const bytes = new Uint8Array(size);
   let offset = 0;
   for (const c of chunks) {
-    body.set(c, offset);
+    bytes.set(c, offset);
     offset += c.byteLength;
   }
-  return body;
+  return bytes;
+}
+
+/**
+ * Reads a request body, refusing it (413) as soon as it grows past `limit` bytes, whatever Content-Length
+ * said. Null when there is none.
+ */
+export async function readBody(req: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (!req.body) return null;
+  return await readLimited(req.body, limit, () => new ProxyError("body_too_large", `the limit is ${limit} bytes`));
 }

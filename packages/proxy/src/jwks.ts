@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, customFetch, type RemoteJWKSet } from "jose";
+import { readLimited } from "./body.ts";
 import { ProxyError } from "./errors.ts";
 
 export interface JwksOptions {
@@ -52,27 +53,7 @@ export async function boundedJwksResponse(res: Response, maxBytes: number, maxKe
     await res.body?.cancel();
     throw tooLarge();
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.byteLength;
-  }
+  const bytes = res.body ? await readLimited(res.body, maxBytes, tooLarge) : new Uint8Array(0);
   const text = new TextDecoder().decode(bytes);
   let keys: unknown;
   try {

@@ -28,6 +28,23 @@ export interface Call {
   body: string | null;
 }
 
+/** A writer's row as /rest/v1/jwt_registry returns it: its PEM public key, usable, with its policy (and `key` over it). */
+export function registryRow(writer: Writer, key: Partial<RegistryKey> = {}): RegistryKey & IssuerPolicy {
+  return {
+    issuer: writer.issuer,
+    kid: writer.keys.kid,
+    alg: writer.keys.alg,
+    public_key_pem: writer.keys.publicKeyPem,
+    public_jwk: null,
+    jwks_uri: null,
+    usable: true,
+    not_before: null,
+    expires_at: null,
+    ...writer.policy,
+    ...key,
+  };
+}
+
 /** A fake Supabase project: the registry served at /rest/v1/jwt_registry, everything else recorded. */
 export class FakeProject {
   rows: Row[] = [];
@@ -48,19 +65,7 @@ export class FakeProject {
     new Response(JSON.stringify([{ id: 1 }]), { status: 200, headers: { "content-type": "application/json", "content-range": "0-0/*" } });
 
   add(writer: Writer, key: Partial<RegistryKey> = {}): void {
-    this.rows.push({
-      issuer: writer.issuer,
-      kid: writer.keys.kid,
-      alg: writer.keys.alg,
-      public_key_pem: writer.keys.publicKeyPem,
-      public_jwk: null,
-      jwks_uri: null,
-      usable: true,
-      not_before: null,
-      expires_at: null,
-      ...writer.policy,
-      ...key,
-    });
+    this.rows.push(registryRow(writer, key));
   }
 
   set(issuer: string, patch: Partial<Row>): void {

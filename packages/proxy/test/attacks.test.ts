@@ -614,46 +614,42 @@ describe("JWKS bounds", () => {
     return { status: res.status, body: (await res.json()) as { code: string; details: string | null } };
   }
 
-  it("a JWKS declaring 200 MiB is refused without reading its body", async () => {
+  /** A JWKS answer streaming `count` chunks made by `chunk`; `pulled()` counts the chunks the gateway pulled. */
+  function streamed(chunk: () => Uint8Array, count: number, headers: Record<string, string>) {
     let pulled = 0;
-    const { w, h } = await jwksWorld(
-      () =>
-        new Response(
-          new ReadableStream({
-            pull(c) {
-              pulled++;
-              c.enqueue(new Uint8Array(1024 * 1024));
-              if (pulled >= 200) c.close();
-            },
-          }),
-          { headers: { "content-length": String(200 * 1024 * 1024), "content-type": "application/json" } },
-        ),
-    );
+    const raw = () =>
+      new Response(
+        new ReadableStream({
+          pull(c) {
+            pulled++;
+            c.enqueue(chunk());
+            if (pulled >= count) c.close();
+          },
+        }),
+        { headers },
+      );
+    return { raw, pulled: () => pulled };
+  }
+
+  it("a JWKS declaring 200 MiB is refused without reading its body", async () => {
+    const body = streamed(() => new Uint8Array(1024 * 1024), 200, {
+      "content-length": String(200 * 1024 * 1024),
+      "content-type": "application/json",
+    });
+    const { w, h } = await jwksWorld(body.raw);
     const r = await attempt(w, h);
     expect(r).toEqual({ status: 503, body: expect.objectContaining({ code: "jwks_too_large" }) });
-    expect(pulled).toBeLessThanOrEqual(2); // at most what the stream queued before it was cancelled
+    expect(body.pulled()).toBeLessThanOrEqual(2); // at most what the stream queued before it was cancelled
     expect(h.project.calls).toHaveLength(0);
   });
 
   it("a streamed JWKS with no Content-Length is cut off at the limit", async () => {
-    let pulled = 0;
-    const { w, h } = await jwksWorld(
-      () =>
-        new Response(
-          new ReadableStream({
-            pull(c) {
-              pulled++;
-              c.enqueue(new TextEncoder().encode(" ".repeat(16 * 1024)));
-              if (pulled >= 12_800) c.close(); // 200 MiB if read whole
-            },
-          }),
-          { headers: { "content-type": "application/json" } },
-        ),
-    );
+    const body = streamed(() => new TextEncoder().encode(" ".repeat(16 * 1024)), 12_800, { "content-type": "application/json" }); // 200 MiB if read whole
+    const { w, h } = await jwksWorld(body.raw);
     const r = await attempt(w, h);
     expect(r.body.code).toBe("jwks_too_large");
     expect(r.status).toBe(503);
-    expect(pulled).toBeLessThan(10); // 64 KiB default limit = 4 chunks of 16 KiB, plus what was queued
+    expect(body.pulled()).toBeLessThan(10); // 64 KiB default limit = 4 chunks of 16 KiB, plus what was queued
   });
 
   it("a JWKS with more keys than the key-count cap is refused, even when small", async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { jwtVerify } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, JWT_SECRET, writer, type Writer } from "../src/testing.ts";
+import { AUDIENCE, JWT_SECRET, registryRow, writer, type Writer } from "../src/testing.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fnDir = join(root, "supabase", "functions", "rest");
@@ -59,26 +59,7 @@ describe("supabase/functions/rest under Deno", () => {
         }
         if (req.url!.startsWith("/rest/v1/jwt_registry")) {
           res.setHeader("content-type", "application/json");
-          res.end(
-            JSON.stringify([
-              {
-                issuer: "deno-writer",
-                kid: w.keys.kid,
-                alg: "ES256",
-                public_key_pem: w.keys.publicKeyPem,
-                public_jwk: null,
-                jwks_uri: null,
-                usable: true,
-                not_before: null,
-                expires_at: null,
-                db_role: "federated_writer",
-                db_role_valid: true,
-                allowed_roles: ["widgets_writer"],
-                max_token_lifetime_seconds: 300,
-                require_jti: false,
-              },
-            ]),
-          );
+          res.end(JSON.stringify([registryRow(w)]));
           return;
         }
         received.push({ url: req.url!, headers: req.headers, body });

@@ -5,9 +5,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "@fedjwt/local-stack";
+import { repoRoot, stopChild } from "@fedjwt/local-stack";
 import { benchWriter, coldStart, functionCpu, handlerCost, keepAlive, overhead, revocation, verifyThroughput } from "./experiments.ts";
-import { machineInfo, startStackProcess, stopChild } from "./processes.ts";
+import { machineInfo, startStackProcess } from "./processes.ts";
 import { renderChart, renderMarkdown, type BenchResults } from "./report.ts";
 
 const log = (s: string) => console.log(s);

@@ -10,12 +10,13 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { createSigner, generateKeyPair, SUPPORTED_ALGS, type Signer } from "@fedjwt/signer";
 import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
-import { denoBinary, denoNetworkEnv, freePort, repoRoot } from "@fedjwt/local-stack";
+import { registryRow } from "@fedjwt/proxy/testing";
+import { denoBinary, denoEnv, denoServeArgs, freePort, repoRoot, stopChild, type DenoServer } from "@fedjwt/local-stack";
 import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
 import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { childrenOf, type ProcessGroups } from "./procfs.ts";
-import { bareScript, serveDeno, stopChild, type DenoServer, type Stack } from "./processes.ts";
+import { bareScript, serveBench, serveRest, type Stack } from "./processes.ts";
 
 /** How writers hand tokens to the gateway in a run. */
 export type TokenMode = "reused" | "per-request";
@@ -193,7 +194,6 @@ export interface HopCost {
  * any gateway function), and the rest function on cache hits and on misses. The differences are ours.
  */
 export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => void, amount = 3000): Promise<HopCost[]> {
-  const root = repoRoot();
   const env = {
     SUPABASE_URL: w.api,
     SUPABASE_SERVICE_ROLE_KEY: stack.info.SERVICE_ROLE_KEY,
@@ -217,11 +217,9 @@ export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => v
       const c: { script?: "serve" | "hop"; side: Side } = cases[what];
       const bare = c.script ? bareScript(c.script) : undefined;
       if (bare) scripts.push(bare);
-      const server = bare
-        ? await serveDeno(bare.path, env)
-        : await serveDeno(join(root, "supabase/functions/rest/index.ts"), env, join(root, "supabase/functions/rest/deno.json"));
+      const server = bare ? await serveBench(bare.path, env) : await serveRest(env);
       servers.push(server);
-      targets[what] = { url: server.url, prefix: "/rest/", side: c.side, groups: { fn: () => [server.pid] } };
+      targets[what] = { url: server.url, prefix: "/rest/", side: c.side, groups: { fn: () => [server.process.pid!] } };
     }
     const runs = await interleaved(w, targets, 50, amount);
     return (Object.keys(cases) as What[]).map((what) => {
@@ -252,26 +250,14 @@ export interface KeepAlive {
  * A handful of connections for thousands of requests means the upstream connections are kept alive.
  */
 export async function keepAlive(log: (s: string) => void, amount = 3000): Promise<KeepAlive> {
-  const root = repoRoot();
   const keys = await generateKeyPair();
   let connections = 0;
   let registryReads = 0;
-  const row = {
+  const row = registryRow({
     issuer: "ka-service",
-    kid: keys.kid,
-    alg: keys.alg,
-    public_key_pem: keys.publicKeyPem,
-    public_jwk: null,
-    jwks_uri: null,
-    usable: true,
-    not_before: null,
-    expires_at: null,
-    db_role: "federated_writer",
-    db_role_valid: true,
-    allowed_roles: ROLES,
-    max_token_lifetime_seconds: 300,
-    require_jti: false,
-  };
+    keys,
+    policy: { db_role: "federated_writer", db_role_valid: true, allowed_roles: ROLES, max_token_lifetime_seconds: 300, require_jti: false },
+  });
   const server = createServer((req, res) => {
     // The registry: the issuer list (with its exact count) and the issuer's rows; anything else is data.
     const names = req.url?.startsWith("/rest/v1/jwt_issuers");
@@ -287,17 +273,13 @@ export async function keepAlive(log: (s: string) => void, amount = 3000): Promis
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const fn = await serveDeno(
-    join(root, "supabase/functions/rest/index.ts"),
-    {
-      SUPABASE_URL: upstream,
-      SUPABASE_SERVICE_ROLE_KEY: "sb_secret_bench",
-      SUPABASE_ANON_KEY: "sb_publishable_bench",
-      FEDJWT_AUDIENCE: upstream,
-      FEDJWT_LEGACY_JWT_SECRET: "bench-secret-bench-secret-bench-secret-bench",
-    },
-    join(root, "supabase/functions/rest/deno.json"),
-  );
+  const fn = await serveRest({
+    SUPABASE_URL: upstream,
+    SUPABASE_SERVICE_ROLE_KEY: "sb_secret_bench",
+    SUPABASE_ANON_KEY: "sb_publishable_bench",
+    FEDJWT_AUDIENCE: upstream,
+    FEDJWT_LEGACY_JWT_SECRET: "bench-secret-bench-secret-bench-secret-bench",
+  });
   try {
     const signer = await createSigner({ privateKey: keys.privateKeyPem, issuer: "ka-service", audience: upstream });
     const token = await signer.token({ roles: ROLES });
@@ -307,7 +289,7 @@ export async function keepAlive(log: (s: string) => void, amount = 3000): Promis
       headers: { apikey: "sb_publishable_bench" },
       bearer: () => token,
       connections: 50,
-      groups: { fn: () => [fn.pid] },
+      groups: { fn: () => [fn.process.pid!] },
     };
     await cannon({ ...o, amount: 300 });
     const before = connections;
@@ -382,13 +364,7 @@ export async function handlerCost(log: (s: string) => void): Promise<{ node: Han
           script,
         ],
         {
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: process.env.HOME ?? "",
-            ...denoNetworkEnv(),
-            DENO_NO_UPDATE_CHECK: "1",
-            NO_COLOR: "1",
-          },
+          env: denoEnv(),
           stdio: ["ignore", "pipe", "inherit"],
         },
       );
@@ -452,21 +428,14 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
     const t0 = performance.now();
     const child = spawn(
       denoBinary(),
-      [
-        "serve",
-        "--quiet",
-        "--no-prompt",
-        "--no-lock",
-        "--allow-net",
-        "--allow-env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--config",
-        join(root, "supabase/functions/rest/deno.json"),
-        join(root, "supabase/functions/rest/index.ts"),
-      ],
+      denoServeArgs(
+        {
+          entrypoint: join(root, "supabase/functions/rest/index.ts"),
+          config: join(root, "supabase/functions/rest/deno.json"),
+          lock: false,
+        },
+        port,
+      ),
       {
         env: {
           PATH: process.env.PATH ?? "",

@@ -7,10 +7,9 @@ export {
   bareScript,
   BARE_SCRIPTS,
   machineInfo,
-  serveDeno,
+  serveBench,
+  serveRest,
   startStackProcess,
-  stopChild,
-  type DenoServer,
   type MachineInfo,
   type Stack,
 } from "./processes.ts";

@@ -1,11 +1,11 @@
 // Processes the bench starts: the local stack (its own process, so its CPU is its own) and single
-// `deno serve` processes (the rest function alone, or bare hops that show the runtime's own cost).
+// `deno serve` processes (the rest function alone, or bare hops that show the runtime's own cost), served by
+// @fedjwt/local-stack's serveDeno.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:net";
-import { denoBinary, denoNetworkEnv, freePort, repoRoot, type StackInfo } from "@fedjwt/local-stack";
+import { denoBinary, repoRoot, serveDeno, type DenoServer, type StackInfo } from "@fedjwt/local-stack";
 
 /** The local stack in a child process, with the pids of its parts. */
 export interface Stack {
@@ -30,65 +30,15 @@ export function startStackProcess(): Promise<Stack> {
   });
 }
 
-/** Stops a child process and waits for it to exit. */
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(t);
+/** Serves `entrypoint` (optionally with a deno.json) with `deno serve` as the bench runs it: no lock file, stdout dropped, stderr to this terminal. */
+export function serveBench(entrypoint: string, env: Record<string, string>, config?: string): Promise<DenoServer> {
+  return serveDeno({ entrypoint, config, env, lock: false, stdio: ["ignore", "ignore", "inherit"] });
 }
 
-/** A `deno serve` process on a free loopback port. */
-export interface DenoServer {
-  url: string;
-  pid: number;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Serves `entrypoint` (optionally with a deno.json) with `deno serve`, as the Edge Runtime would, and waits for its port. */
-export async function serveDeno(entrypoint: string, env: Record<string, string>, config?: string): Promise<DenoServer> {
-  const port = await freePort();
-  const args = [
-    "serve",
-    "--quiet",
-    "--no-prompt",
-    "--no-lock",
-    "--allow-net",
-    "--allow-env",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-  ];
-  if (config) args.push("--config", config);
-  args.push(entrypoint);
-  const child = spawn(denoBinary(), args, {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      ...denoNetworkEnv(),
-      DENO_NO_UPDATE_CHECK: "1",
-      NO_COLOR: "1",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`deno exited (${child.exitCode}) before serving ${entrypoint}`);
-    const up = await new Promise<boolean>((r) => {
-      const s = connect(port, "127.0.0.1");
-      s.once("connect", () => (s.destroy(), r(true)));
-      s.once("error", () => (s.destroy(), r(false)));
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error(`deno did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, child, stop: () => stopChild(child) };
+/** The rest function (supabase/functions/rest with its deno.json) served as the bench runs it. */
+export function serveRest(env: Record<string, string>): Promise<DenoServer> {
+  const root = repoRoot();
+  return serveBench(join(root, "supabase/functions/rest/index.ts"), env, join(root, "supabase/functions/rest/deno.json"));
 }
 
 /** Bare Deno servers that show the runtime's floor: answering alone, and answering with one fetch upstream. */

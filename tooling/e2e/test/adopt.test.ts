@@ -25,9 +25,11 @@ import {
   repoRoot,
   runAdvisorLints,
   runSupabaseCli,
+  serveDeno,
   startGateway,
   startPostgres,
   startPostgrestStandIn,
+  type DenoServer,
   type RunningPostgres,
   type RunningStandIn,
 } from "@fedjwt/local-stack";
@@ -76,7 +78,7 @@ describe("adopting the template into an existing Supabase project", () => {
   let db: RunningPostgres | undefined;
   let rest: RunningStandIn | undefined;
   let gateway: { url: string; close(): Promise<void> } | undefined;
-  let fn: ReturnType<typeof spawn> | undefined;
+  let fn: DenoServer | undefined;
   let fnOutput = "";
   let adopted: { files: Array<{ path: string }>; migrations: Array<{ file: string }>; next: string[] };
   let uploaded: string[] = [];
@@ -101,11 +103,7 @@ describe("adopting the template into an existing Supabase project", () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (fn && fn.exitCode === null) {
-      const exited = new Promise((r) => fn!.once("exit", r));
-      fn.kill("SIGTERM");
-      await exited;
-    }
+    await fn?.stop();
     await gateway?.close();
     await rest?.close();
     await db?.stop();
@@ -187,61 +185,29 @@ describe("adopting the template into an existing Supabase project", () => {
     });
     const apiPort = await freePort();
     apiUrl = `http://127.0.0.1:${apiPort}`;
-    const fnPort = await freePort();
     const fnDir = join(assets, "supabase", "functions", "rest");
     // Only what the platform gives a function plus the two custom secrets: no legacy JWT secret at all.
-    fn = spawn(
-      denoBinary(),
-      [
-        "serve",
-        "--quiet",
-        "--no-prompt",
-        "--allow-net",
-        "--allow-env",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(fnPort),
-        "--config",
-        join(fnDir, "deno.json"),
-        join(fnDir, "index.ts"),
-      ],
-      {
-        cwd: assets,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: process.env.HOME ?? "",
-          ...denoNetworkEnv(),
-          DENO_NO_UPDATE_CHECK: "1",
-          NO_COLOR: "1",
-          SUPABASE_URL: apiUrl,
-          SUPABASE_ANON_KEY: LOCAL_ANON_KEY,
-          SUPABASE_SERVICE_ROLE_KEY: LOCAL_SERVICE_ROLE_KEY,
-          SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_PUBLISHABLE_KEY }),
-          SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_SECRET_KEY }),
-          FEDJWT_AUDIENCE: apiUrl,
-          FEDJWT_SIGNING_JWK: JSON.stringify(signingKey),
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+    fn = await serveDeno({
+      entrypoint: join(fnDir, "index.ts"),
+      config: join(fnDir, "deno.json"),
+      cwd: assets,
+      timeoutMs: 90_000,
+      onOutput: (text) => (fnOutput += text),
+      env: {
+        SUPABASE_URL: apiUrl,
+        SUPABASE_ANON_KEY: LOCAL_ANON_KEY,
+        SUPABASE_SERVICE_ROLE_KEY: LOCAL_SERVICE_ROLE_KEY,
+        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_PUBLISHABLE_KEY }),
+        SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_SECRET_KEY }),
+        FEDJWT_AUDIENCE: apiUrl,
+        FEDJWT_SIGNING_JWK: JSON.stringify(signingKey),
       },
-    );
-    fn.stdout!.on("data", (c: Buffer) => (fnOutput += c.toString()));
-    fn.stderr!.on("data", (c: Buffer) => (fnOutput += c.toString()));
+    });
     gateway = await startGateway({
       port: apiPort,
       jwtSecret: LOCAL_JWT_SECRET,
-      routes: { rest: rest.url, functions: new Map([["rest", { url: `http://127.0.0.1:${fnPort}`, verifyJwt: false }]]) },
+      routes: { rest: rest.url, functions: new Map([["rest", { url: fn.url, verifyJwt: false }]]) },
     });
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const up = await fetch(`http://127.0.0.1:${fnPort}/`).then(
-        () => true,
-        () => false,
-      );
-      if (up) break;
-      if (fn.exitCode !== null || Date.now() > deadline) throw new Error(`the copied function did not start:\n${fnOutput}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
 
     const keys = join(project, "keys");
     const gen = await fedjwt(["keygen", "--issuer", "adopted-writer", "--target", apiUrl, "--out", keys, "--json"]);

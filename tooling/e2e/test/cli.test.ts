@@ -23,7 +23,7 @@ function oneLine(r: { code: number | null; stdout: string; stderr: string }, cod
 describe("register, list, deactivate, rotate", () => {
   it("register creates the issuer and key; again is a no-op; list shows them", async () => {
     const t = target();
-    const first = await fedjwt(t, [
+    const register = [
       "register",
       "--issuer",
       "cli-service",
@@ -34,21 +34,11 @@ describe("register, list, deactivate, rotate", () => {
       "--max-lifetime",
       "120",
       "--json",
-    ]);
+    ];
+    const first = await fedjwt(t, register);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ issuer: "cli-service", kid: a.kid, keyCreated: true, issuerAction: "created" });
-    const again = await fedjwt(t, [
-      "register",
-      "--issuer",
-      "cli-service",
-      "--public-key",
-      a.publicKey,
-      "--allowed-role",
-      "orders_writer",
-      "--max-lifetime",
-      "120",
-      "--json",
-    ]);
+    const again = await fedjwt(t, register);
     expect(JSON.parse(again.stdout)).toMatchObject({ keyCreated: false, issuerAction: "unchanged" });
     const listed = JSON.parse((await fedjwt(t, ["list", "--issuer", "cli-service", "--json"])).stdout);
     expect(listed.issuers).toEqual([

@@ -1,12 +1,12 @@
 // "Deploys with no edits", as a test: the real Supabase CLI lists the files `functions deploy rest --use-api`
 // would upload (run offline); exactly those files, copied into an empty folder, must type-check with Deno and
 // serve a request there. A file the function imports but the bundle would leave out fails this test.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { denoBinary, denoNetworkEnv, freePort, listDeployAssets } from "@fedjwt/local-stack";
+import { denoBinary, denoEnv, listDeployAssets, serveDeno, type DenoServer } from "@fedjwt/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -14,8 +14,7 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 describe("supabase functions deploy rest", () => {
   let assets: string[];
   let dir: string;
-  let fn: ChildProcess | undefined;
-  const env = { ...denoNetworkEnv(), PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+  let fn: DenoServer | undefined;
 
   beforeAll(async () => {
     assets = await listDeployAssets(root, "rest");
@@ -27,7 +26,7 @@ describe("supabase functions deploy rest", () => {
   }, 90_000);
 
   afterAll(() => {
-    fn?.kill("SIGKILL");
+    fn?.process.kill("SIGKILL");
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -48,7 +47,7 @@ describe("supabase functions deploy rest", () => {
     const fnDir = join(dir, "supabase/functions/rest");
     const r = spawnSync(denoBinary(), ["check", "--quiet", "--config", join(fnDir, "deno.json"), join(fnDir, "index.ts")], {
       encoding: "utf8",
-      env,
+      env: denoEnv(),
       cwd: dir,
     });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
@@ -56,47 +55,21 @@ describe("supabase functions deploy rest", () => {
 
   it("serves a request from exactly the uploaded files", async () => {
     const fnDir = join(dir, "supabase/functions/rest");
-    const port = await freePort();
-    let output = "";
-    fn = spawn(
-      denoBinary(),
-      [
-        "serve",
-        "--quiet",
-        "--no-prompt",
-        "--allow-env",
-        "--allow-net=127.0.0.1",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--config",
-        join(fnDir, "deno.json"),
-        join(fnDir, "index.ts"),
-      ],
-      {
-        cwd: dir,
-        env: {
-          ...env,
-          SUPABASE_URL: "http://127.0.0.1:9",
-          SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_deploy_test" }),
-          SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_deploy_test" }),
-          FEDJWT_AUDIENCE: "https://deploy.test",
-          FEDJWT_LEGACY_JWT_SECRET: "a-legacy-jwt-secret-of-at-least-32-characters",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+    fn = await serveDeno({
+      entrypoint: join(fnDir, "index.ts"),
+      config: join(fnDir, "deno.json"),
+      cwd: dir,
+      allowNet: "127.0.0.1",
+      env: {
+        SUPABASE_URL: "http://127.0.0.1:9",
+        SUPABASE_SECRET_KEYS: JSON.stringify({ default: "sb_secret_deploy_test" }),
+        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: "sb_publishable_deploy_test" }),
+        FEDJWT_AUDIENCE: "https://deploy.test",
+        FEDJWT_LEGACY_JWT_SECRET: "a-legacy-jwt-secret-of-at-least-32-characters",
       },
-    );
-    fn.stdout!.on("data", (c) => (output += c));
-    fn.stderr!.on("data", (c) => (output += c));
-    let res: Response | undefined;
-    for (let i = 0; i < 600 && !res; i++) {
-      if (fn.exitCode !== null) throw new Error(`deno serve exited: ${output}`);
-      res = await fetch(`http://127.0.0.1:${port}/rest/widgets`).catch(() => undefined);
-      if (!res) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(res, `deno serve did not answer: ${output}`).toBeDefined();
-    const body = (await res!.json()) as { code: string };
-    expect({ status: res!.status, code: body.code }).toEqual({ status: 401, code: "token_missing" });
+    });
+    const res = await fetch(`${fn.url}/rest/widgets`);
+    const body = (await res.json()) as { code: string };
+    expect({ status: res.status, code: body.code }).toEqual({ status: 401, code: "token_missing" });
   }, 120_000);
 });

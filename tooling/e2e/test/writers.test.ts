@@ -35,37 +35,24 @@ beforeAll(async () => {
     "stock_reader",
   ]);
   await register(t, ["--issuer", "widgets-service", "--public-key", widgets.publicKey, "--allowed-role", "widgets_writer"]);
-  if (t.external) {
-    await register(t, [
-      "--issuer",
-      "inventory-service",
-      "--public-key",
-      inventory.jwk,
-      "--allowed-role",
-      "inventory_writer",
-      "--allowed-role",
-      "orders_reader",
-      "--db-role",
-      "inventory_service",
-    ]);
-  } else {
+  // inventory-service by its public JWK on an external stack, by a JWKS served here on the local one.
+  let inventorySource = ["--public-key", inventory.jwk];
+  if (!t.external) {
     const set = await toJwks([JSON.parse(readFileSync(inventory.jwk, "utf8"))]);
     jwks = await serveJwks(() => set, 0);
-    await register(t, [
-      "--issuer",
-      "inventory-service",
-      "--jwks-uri",
-      jwks.url,
-      "--alg",
-      "EdDSA",
-      "--allowed-role",
-      "inventory_writer",
-      "--allowed-role",
-      "orders_reader",
-      "--db-role",
-      "inventory_service",
-    ]);
+    inventorySource = ["--jwks-uri", jwks.url, "--alg", "EdDSA"];
   }
+  await register(t, [
+    "--issuer",
+    "inventory-service",
+    ...inventorySource,
+    "--allowed-role",
+    "inventory_writer",
+    "--allowed-role",
+    "orders_reader",
+    "--db-role",
+    "inventory_service",
+  ]);
 });
 afterAll(async () => {
   await jwks?.close();

@@ -9,6 +9,17 @@ import { useSupabaseDb } from "../src/testing.ts";
 
 const { db, client } = useSupabaseDb();
 
+/** Runs `body` on the test database's client inside a transaction that is rolled back whatever happens. */
+async function rolledBack(body: (c: ReturnType<typeof client>) => Promise<void>): Promise<void> {
+  const c = client();
+  await c.query("begin");
+  try {
+    await body(c);
+  } finally {
+    await c.query("rollback");
+  }
+}
+
 const AUTH_TABLES = [
   "audit_log_entries",
   "identities",
@@ -94,9 +105,7 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
   });
 
   it("takes a user migration that references auth.users, as a hosted project does", async () => {
-    const c = client();
-    await c.query("begin");
-    try {
+    await rolledBack(async (c) => {
       await c.query(`create table public.profiles (
         id uuid primary key references auth.users (id) on delete cascade,
         username text
@@ -107,15 +116,11 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
       await c.query("insert into public.profiles values ('6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de', 'a')");
       await c.query("delete from auth.users");
       expect((await c.query("select count(*)::int as n from public.profiles")).rows[0].n).toBe(0);
-    } finally {
-      await c.query("rollback");
-    }
+    });
   });
 
   it("runs a user's trigger on insert into auth.users (the usual new-user profile)", async () => {
-    const c = client();
-    await c.query("begin");
-    try {
+    await rolledBack(async (c) => {
       await c.query(`create table public.profiles (
         id uuid primary key references auth.users (id) on delete cascade,
         full_name text
@@ -139,36 +144,26 @@ describe("the auth schema (ours, in the shape Supabase documents)", () => {
       await expect(c.query("insert into auth.users (id, email) values (gen_random_uuid(), 'b@example.com')")).rejects.toMatchObject({
         code: "23505",
       });
-    } finally {
-      await c.query("rollback");
-    }
+    });
   });
 
   it("is out of the API roles' reach", async () => {
-    const c = client();
     for (const role of ["anon", "authenticated"]) {
-      await c.query("begin");
-      try {
+      await rolledBack(async (c) => {
         await c.query(`set local role ${role}`);
         await expect(c.query("select * from auth.users"), role).rejects.toMatchObject({ code: "42501" });
-      } finally {
-        await c.query("rollback");
-      }
+      });
     }
   });
 
   it("keeps auth.uid() and auth.jwt() reading the PostgREST claims", async () => {
-    const c = client();
-    await c.query("begin");
-    try {
+    await rolledBack(async (c) => {
       await c.query(
         `select set_config('request.jwt.claims', '{"sub":"6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de","role":"authenticated"}', true)`,
       );
       const { rows } = await c.query("select auth.uid()::text as uid, auth.jwt() ->> 'role' as role");
       expect(rows[0]).toEqual({ uid: "6f1e6a52-8b7b-4c43-9a57-6f44a3c0c0de", role: "authenticated" });
-    } finally {
-      await c.query("rollback");
-    }
+    });
   });
 });
 
@@ -187,9 +182,7 @@ describe("advisor lints (our re-implementation of Supabase's Advisor checks) on 
   });
 
   it("flags each thing it checks for, and not its fixed counterpart (negative controls)", async () => {
-    const c = client();
-    await c.query("begin");
-    try {
+    await rolledBack(async (c) => {
       await c.query(`
         create table public.lint_probe_open (id int primary key);
         create table public.lint_probe_closed (id int primary key);
@@ -238,23 +231,17 @@ describe("advisor lints (our re-implementation of Supabase's Advisor checks) on 
       );
       // Every lint this module implements has a probe above.
       expect(new Set(lints.filter((l) => /lint_probe|citext/.test(l.cache_key)).map((l) => l.name))).toEqual(new Set(ADVISOR_LINTS));
-    } finally {
-      await c.query("rollback");
-    }
+    });
   });
 
   it("reads only the schemas it is told the API exposes", async () => {
-    const c = client();
-    await c.query("begin");
-    try {
+    await rolledBack(async (c) => {
       await c.query("create schema lint_probe_private; create table lint_probe_private.open (id int primary key)");
       const flagged = async (schemas: string[]) =>
         (await runAdvisorLints(c, schemas)).filter((l) => l.name === "rls_disabled_in_public" && l.cache_key.includes("lint_probe_private"))
           .length;
       expect(await flagged(["public"])).toBe(0);
       expect(await flagged(["public", "lint_probe_private"])).toBe(1);
-    } finally {
-      await c.query("rollback");
-    }
+    });
   });
 });

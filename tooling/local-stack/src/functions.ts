@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -6,11 +6,8 @@ import type { FunctionConfig } from "./config.ts";
 import { freePort } from "@fedjwt/local-db";
 
 /** A function served by real Deno on a loopback port. */
-export interface RunningFunction {
+export interface RunningFunction extends DenoServer {
   config: FunctionConfig;
-  url: string;
-  process: ChildProcess;
-  stop(): Promise<void>;
 }
 
 /** The Deno binary the `deno` npm package links at install time. */
@@ -43,6 +40,31 @@ export function denoNetworkEnv(env: NodeJS.ProcessEnv = process.env): Record<str
   return out;
 }
 
+/**
+ * The environment a Deno child starts with: of the host's, only PATH, HOME and how Deno reaches package registries
+ * (denoNetworkEnv), then `env` on top. Like the Edge Runtime, a function sees its own variables, not the host's.
+ */
+export function denoEnv(env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    ...denoNetworkEnv(),
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+    ...env,
+  };
+}
+
+/** Stops a child process (SIGTERM, SIGKILL after 5 s) and waits for it to exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
 function waitForPort(port: number, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -63,49 +85,94 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number, outpu
   });
 }
 
+/** What serveDeno starts. */
+export interface ServeDenoOptions {
+  /** The module whose default export `deno serve` serves. */
+  entrypoint: string;
+  /** A deno.json or import map (`--config`). */
+  config?: string | undefined;
+  /** The server's own variables, over denoEnv()'s. */
+  env?: Record<string, string>;
+  /** The working directory (this process's by default). */
+  cwd?: string;
+  /** What `--allow-net` allows: every host by default, or a list such as "127.0.0.1". */
+  allowNet?: string;
+  /** false: `--no-lock` (neither read nor write deno.lock). */
+  lock?: boolean;
+  /** How long to wait for the port (60 s by default). */
+  timeoutMs?: number;
+  /** The child's stdio: stdout and stderr piped (kept for errors and given to onOutput) by default. */
+  stdio?: StdioOptions;
+  /** Each chunk the child prints on a piped stdout or stderr. */
+  onOutput?: (text: string) => void;
+}
+
+/** A `deno serve` process on a free loopback port. */
+export interface DenoServer {
+  url: string;
+  process: ChildProcess;
+  /** The last 4000 characters the child printed on piped streams. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** The arguments of `deno serve` for `options` on a loopback port. */
+export function denoServeArgs(options: Pick<ServeDenoOptions, "entrypoint" | "config" | "allowNet" | "lock">, port: number): string[] {
+  const args = ["serve", "--quiet", "--no-prompt"];
+  if (options.lock === false) args.push("--no-lock");
+  args.push(
+    options.allowNet ? `--allow-net=${options.allowNet}` : "--allow-net",
+    "--allow-env",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+  );
+  if (options.config) args.push("--config", options.config);
+  args.push(options.entrypoint);
+  return args;
+}
+
+/** Serves `entrypoint` with `deno serve` on a free loopback port, as the Edge Runtime would, and waits until it listens. */
+export async function serveDeno(options: ServeDenoOptions): Promise<DenoServer> {
+  const port = await freePort();
+  const args = denoServeArgs(options, port);
+  // A cold cache downloads the function's npm dependencies on first start: denoEnv passes how Deno reaches registries.
+  const child = spawn(denoBinary(), args, {
+    cwd: options.cwd,
+    env: denoEnv(options.env),
+    stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const collect = (c: Buffer) => {
+    const text = c.toString();
+    output = (output + text).slice(-4000);
+    options.onOutput?.(text);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  try {
+    await waitForPort(port, child, options.timeoutMs ?? 60_000, () => output);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return { url: `http://127.0.0.1:${port}`, process: child, output: () => output, stop: () => stopChild(child) };
+}
+
 /** Serves one function with `deno serve`, the way the Edge Runtime serves its default export. */
 export async function serveFunction(
   config: FunctionConfig,
   env: Record<string, string>,
   onLog: (name: string, line: string) => void = () => undefined,
 ): Promise<RunningFunction> {
-  const port = await freePort();
-  const args = ["serve", "--quiet", "--no-prompt", "--allow-net", "--allow-env", "--host", "127.0.0.1", "--port", String(port)];
-  if (config.importMap) args.push("--config", config.importMap);
-  args.push(config.entrypoint);
-  const child = spawn(denoBinary(), args, {
-    // Like the Edge Runtime, a function sees only its own environment, not the host's (but for how Deno
-    // reaches registries: a cold cache downloads the function's npm dependencies on first start).
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      ...denoNetworkEnv(),
-      DENO_NO_UPDATE_CHECK: "1",
-      NO_COLOR: "1",
-      ...env,
+  const server = await serveDeno({
+    entrypoint: config.entrypoint,
+    config: config.importMap,
+    env,
+    onOutput: (text) => {
+      for (const line of text.split("\n")) if (line.trim()) onLog(config.name, line);
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  const collect = (c: Buffer) => {
-    const text = c.toString();
-    output = (output + text).slice(-4000);
-    for (const line of text.split("\n")) if (line.trim()) onLog(config.name, line);
-  };
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
-  await waitForPort(port, child, 60_000, () => output);
-  return {
-    config,
-    url: `http://127.0.0.1:${port}`,
-    process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+  return { config, ...server };
 }

@@ -4,5 +4,16 @@ export * from "@fedjwt/local-db";
 export { startPostgrestStandIn, type RunningStandIn, type StandInOptions } from "@fedjwt/postgrest-standin";
 export { startStack, formatEnv, type RunningStack, type StackInfo, type StartStackOptions } from "./stack.ts";
 export { startGateway } from "./gateway.ts";
-export { denoBinary, denoNetworkEnv, serveFunction, type RunningFunction } from "./functions.ts";
+export {
+  denoBinary,
+  denoEnv,
+  denoNetworkEnv,
+  denoServeArgs,
+  serveDeno,
+  serveFunction,
+  stopChild,
+  type DenoServer,
+  type RunningFunction,
+  type ServeDenoOptions,
+} from "./functions.ts";
 export { readFunctions, type FunctionConfig } from "./config.ts";

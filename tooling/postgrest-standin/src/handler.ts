@@ -57,13 +57,14 @@ function explainSql(api: ApiRequest, sql: string): string | null {
   return `EXPLAIN (${opts.join(", ")}) ${sql}`;
 }
 
-async function runExplain(c: pg.PoolClient, api: ApiRequest, sql: string, values: unknown[]): Promise<Row> {
+/** The plan of `sql` as the request's outcome (Accept: application/vnd.pgrst.plan). */
+async function runExplain(c: pg.PoolClient, api: ApiRequest, sql: string, values: unknown[], kind: Outcome["kind"]): Promise<Outcome> {
   const r = await c.query(explainSql(api, sql)!, values);
   const body =
     api.media.kind === "plan" && api.media.format === "json"
       ? JSON.stringify(r.rows[0]["QUERY PLAN"])
       : r.rows.map((x) => x["QUERY PLAN"] as string).join("\n");
-  return { body, n: 0 };
+  return { body, n: 0, kind, total: null, offset: 0, inserted: 0, single: false, void: false };
 }
 
 /** The planner's row estimate for a statement (count=planned). */
@@ -132,16 +133,7 @@ export function standInHandler(options: HandlerOptions) {
     const sql = responseSql(readSql(plan, params), format(api));
     return inTransaction(options.pool, ctx, async (c) => {
       await c.query("set transaction read only");
-      if (api.media.kind === "plan")
-        return {
-          ...(await runExplain(c, api, sql, params.values)),
-          kind: "read",
-          total: null,
-          offset: 0,
-          inserted: 0,
-          single: false,
-          void: false,
-        };
+      if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, "read");
       const row: Row = (await c.query(sql, params.values)).rows[0];
       return {
         kind: "read",
@@ -224,8 +216,7 @@ export function standInHandler(options: HandlerOptions) {
     );
     const sql = mutationResponseSql(withClause, rep, format(api), params);
     return inTransaction(options.pool, ctx, async (c) => {
-      if (api.media.kind === "plan")
-        return { ...(await runExplain(c, api, sql, params.values)), kind, total: null, offset: 0, inserted: 0, single: false, void: false };
+      if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, kind);
       const row: Row = (await c.query(sql, params.values)).rows[0];
       if (p.handling === "strict" && p.maxAffected !== undefined && kind !== "insert" && (row.affected ?? 0) > p.maxAffected) {
         throw new PgrstError(
@@ -315,16 +306,7 @@ export function standInHandler(options: HandlerOptions) {
       // As PostgREST: GET calls, and POST calls of stable or immutable functions, run read-only, so a
       // function that writes fails there with 25006 (405).
       if (!isPost || !fn.volatile) await c.query("set transaction read only");
-      if (api.media.kind === "plan")
-        return {
-          ...(await runExplain(c, api, sql, params.values)),
-          kind: "call",
-          total: null,
-          offset: 0,
-          inserted: 0,
-          single: false,
-          void: false,
-        };
+      if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, "call");
       const row: Row = (await c.query(sql, params.values)).rows[0];
       if (api.prefer.handling === "strict" && api.prefer.maxAffected !== undefined) {
         if (!fn.returnsSet)
