@@ -501,7 +501,9 @@ describe("attack matrix", () => {
 describe("what is forwarded and logged", () => {
   it("Prefer: count=exact is forwarded (it counts only rows the writer may see)", async () => {
     const before = world.h.project.calls.length;
-    const res = await world.h.handler(request("/rest/widgets", await rawToken(world.w, goodClaims(world.w)), { headers: { prefer: "count=exact" } }));
+    const res = await world.h.handler(
+      request("/rest/widgets", await rawToken(world.w, goodClaims(world.w)), { headers: { prefer: "count=exact" } }),
+    );
     expect(res.status).toBe(200);
     expect(world.h.project.calls[before]!.headers.get("prefer")).toBe("count=exact");
   });
@@ -553,7 +555,10 @@ describe("a writer cannot act as a Supabase Auth user, another writer, or the pl
   });
 
   it('a claim named "__proto__" is kept in writer_claims as its own property, and counts toward the size cap', async () => {
-    const token = await rawToken(world.w, JSON.parse(`{"__proto__":{"user_role":"admin"},${JSON.stringify(goodClaims(world.w, { roles: [] })).slice(1)}`));
+    const token = await rawToken(
+      world.w,
+      JSON.parse(`{"__proto__":{"user_role":"admin"},${JSON.stringify(goodClaims(world.w, { roles: [] })).slice(1)}`),
+    );
     const before = world.h.project.calls.length;
     expect((await world.h.handler(request("/rest/widgets", token))).status).toBe(200);
     const out = await outboundClaims(world.h.project.calls[before]!);
@@ -561,7 +566,10 @@ describe("a writer cannot act as a Supabase Auth user, another writer, or the pl
     expect(Object.hasOwn(nested, "__proto__")).toBe(true);
     expect(Object.getOwnPropertyDescriptor(nested, "__proto__")!.value).toEqual({ user_role: "admin" });
     expect(out).not.toHaveProperty("user_role");
-    const big = await rawToken(world.w, JSON.parse(`{"__proto__":"${"x".repeat(3000)}",${JSON.stringify(goodClaims(world.w, { roles: [] })).slice(1)}`));
+    const big = await rawToken(
+      world.w,
+      JSON.parse(`{"__proto__":"${"x".repeat(3000)}",${JSON.stringify(goodClaims(world.w, { roles: [] })).slice(1)}`),
+    );
     const res = await world.h.handler(request("/rest/widgets", big));
     expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "claim_invalid" });
   });
