@@ -20,9 +20,12 @@ create table if not exists public.widgets (
 alter table public.widgets enable row level security;
 
 -- No access for anon or Supabase Auth users; writers (federated_writer and its members) get exactly the
--- table privileges the policies need.
-revoke all on table public.widgets from anon, authenticated;
-grant select, insert, update, delete on table public.widgets to federated_writer;
+-- table privileges the policies need. Writers write `name` only: owner_issuer, created_by and created_at
+-- come from their defaults (the token), so a writer can neither name another issuer nor set created_by to
+-- someone else's id (an Auth user's, say). Column grants do that; RLS only sees whole rows.
+revoke all on table public.widgets from anon, authenticated, federated_writer;
+grant select, delete on table public.widgets to federated_writer;
+grant insert (name), update (name) on table public.widgets to federated_writer;
 
 drop policy if exists widgets_insert on public.widgets;
 create policy widgets_insert on public.widgets

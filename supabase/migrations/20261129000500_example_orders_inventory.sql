@@ -70,7 +70,11 @@ alter table public.stock_levels enable row level security;
 select federation.create_writer_role('inventory_service');
 
 revoke all on table public.orders, public.stock_levels from anon, authenticated;
-grant select, insert, update on table public.orders to federated_writer;
+revoke all on table public.orders from federated_writer;
+grant select on table public.orders to federated_writer;
+-- Writers write sku, quantity and status only: who wrote it (writer_issuer, writer_sub) and when come from
+-- the defaults, so no writer can record another's issuer or subject. Column grants do that; RLS sees rows.
+grant insert (sku, quantity, status), update (status) on table public.orders to federated_writer;
 grant select on table public.stock_levels to federated_writer;
 -- The column grant is the point: only inventory-service's role may update stock, and only `quantity`,
 -- whatever a policy allows.

@@ -147,7 +147,14 @@ const WRITER_TABLE_CASES = () => [
     table: "widgets",
     op: "update owner to another issuer",
     sql: `update public.widgets set owner_issuer = 'orders-service' where id = $ownWidget returning *`,
-    expect: { widgets: denied(), orders: zero, inventory: zero, plain: zero, anon: denied() },
+    // No writer may update owner_issuer at all (column grant), so every writer is refused, not just filtered.
+    expect: { widgets: denied(), orders: denied(), inventory: denied(), plain: denied(), anon: denied() },
+  },
+  {
+    table: "widgets",
+    op: "insert naming someone else as created_by (an Auth user's id)",
+    sql: `insert into public.widgets (name, created_by) values ('w', gen_random_uuid()) returning *`,
+    expect: { widgets: denied(), orders: denied(), inventory: denied(), plain: denied(), anon: denied() },
   },
   {
     table: "widgets",
@@ -180,6 +187,12 @@ const WRITER_TABLE_CASES = () => [
       plain: denied(),
       anon: denied(),
     },
+  },
+  {
+    table: "orders",
+    op: "insert recording another writer's subject or a back-dated time",
+    sql: `insert into public.orders (sku, quantity, writer_sub, created_at) values ('WIDGET-BLUE', 1, 'someone-else', '2000-01-01') returning *`,
+    expect: { orders: denied(), widgets: denied(), inventory: denied(), plain: denied(), anon: denied() },
   },
   {
     table: "orders",
