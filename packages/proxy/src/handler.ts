@@ -77,6 +77,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const upstreamTimeout = options.upstreamTimeoutMs ?? 10_000;
   const base = options.supabaseUrl.replace(/\/+$/, "");
+  const keyCacheTtlMs = options.keyCacheTtlMs ?? 5000;
   const registry =
     options.registry ??
     cachedRegistry(
@@ -86,13 +87,11 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
         fetch: doFetch,
         timeoutMs: options.registryTimeoutMs ?? 3000,
       }),
-      { ttlMs: options.keyCacheTtlMs ?? 5000, now },
+      { ttlMs: keyCacheTtlMs, now },
     );
   const jwks = new JwksPool({ ...options.jwks, fetch: doFetch });
   const tokenCache =
-    options.tokenCache === false
-      ? null
-      : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: options.keyCacheTtlMs ?? 5000, now });
+    options.tokenCache === false ? null : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: keyCacheTtlMs, now });
   const allowedSchemas = new Set(options.allowedSchemas ?? ["public"]);
 
   const problems = [...(options.configProblems ?? [])];

@@ -25,8 +25,8 @@ describe("supabase functions deploy rest", () => {
     }
   }, 90_000);
 
-  afterAll(() => {
-    fn?.process.kill("SIGKILL");
+  afterAll(async () => {
+    await fn?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
