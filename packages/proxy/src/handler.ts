@@ -38,7 +38,7 @@ export interface ProxyOptions {
   registryTimeoutMs?: number;
   /** Schemas a writer may name in Accept-Profile/Content-Profile (default ["public"]); others get 406. */
   allowedSchemas?: string[];
-  jwks?: Omit<JwksOptions, "fetch">;
+  jwks?: Omit<JwksOptions, "fetch" | "now">;
   /** Verified-token cache bounds, or false to verify and re-sign every request (default on, 10 000 entries / 16 MiB). */
   tokenCache?: false | { maxEntries?: number; maxBytes?: number };
   /** Replaces the registry (tests); by default it is read through PostgREST with `serviceKey`. */
@@ -89,7 +89,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
       }),
       { ttlMs: keyCacheTtlMs, now },
     );
-  const jwks = new JwksPool({ ...options.jwks, fetch: doFetch });
+  const jwks = new JwksPool({ ...options.jwks, fetch: doFetch, now });
   const tokenCache =
     options.tokenCache === false ? null : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: keyCacheTtlMs, now });
   const allowedSchemas = new Set(options.allowedSchemas ?? ["public"]);

@@ -15,6 +15,8 @@ export interface JwksOptions {
   maxBytes?: number;
   /** Most keys a JWKS may hold (default 32). */
   maxKeys?: number;
+  /** The clock for max-age and fail-fast windows, in ms (default Date.now; jose's own cooldown uses real time). */
+  now?: () => number;
 }
 
 interface Entry {
@@ -79,7 +81,7 @@ function maxAgeMs(cacheControl: string | null): number | undefined {
  */
 export class JwksPool {
   readonly #entries = new Map<string, Entry>();
-  readonly #options: Required<Omit<JwksOptions, "fetch">> & { fetch: typeof fetch };
+  readonly #options: Required<JwksOptions>;
 
   constructor(options: JwksOptions = {}) {
     this.#options = {
@@ -90,6 +92,7 @@ export class JwksPool {
       maxCacheMs: options.maxCacheMs ?? 600_000,
       maxBytes: options.maxBytes ?? 64 * 1024,
       maxKeys: options.maxKeys ?? 32,
+      now: options.now ?? Date.now,
     };
   }
 
@@ -97,13 +100,13 @@ export class JwksPool {
   async resolver(uri: string): Promise<RemoteJWKSet> {
     if (!isAllowedJwksUri(uri)) throw new ProxyError("jwks_unavailable", "the registered jwks_uri is not https");
     const entry = this.#entry(uri);
-    const now = Date.now();
+    const now = this.#options.now();
     if (now < entry.failedUntil) throw new ProxyError("jwks_unavailable", "the JWKS endpoint failed recently");
     if (now >= entry.freshUntil && !entry.set.reloading) {
       try {
         await entry.set.reload();
       } catch (e) {
-        entry.failedUntil = Date.now() + this.#options.cooldownMs;
+        entry.failedUntil = this.#options.now() + this.#options.cooldownMs;
         if (e instanceof ProxyError) throw e;
         throw new ProxyError("jwks_unavailable", "the JWKS endpoint could not be fetched");
       }
@@ -114,7 +117,7 @@ export class JwksPool {
   /** Notes a failed fetch seen while verifying (jose refetched on an unknown kid and it failed). */
   markFailed(uri: string): void {
     const entry = this.#entries.get(uri);
-    if (entry) entry.failedUntil = Date.now() + this.#options.cooldownMs;
+    if (entry) entry.failedUntil = this.#options.now() + this.#options.cooldownMs;
   }
 
   #entry(uri: string): Entry {
@@ -131,7 +134,7 @@ export class JwksPool {
         const age = maxAgeMs(res.headers.get("cache-control"));
         const clamped = Math.min(o.maxCacheMs, Math.max(o.minCacheMs, age ?? o.maxCacheMs));
         const bounded = await boundedJwksResponse(res, o.maxBytes, o.maxKeys);
-        if (res.ok) created.freshUntil = Date.now() + clamped;
+        if (res.ok) created.freshUntil = o.now() + clamped;
         return bounded;
       },
     });

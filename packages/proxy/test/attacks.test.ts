@@ -98,10 +98,13 @@ let extraLists: { windows: Writer[]; roles: Record<string, Writer> };
 
 type Case = [name: string, build: () => Promise<Request>, status: number, reason: string];
 
+/** A request with a token from `w`; claims given as a function are read when the case runs, not when it is listed. */
 const tok =
-  (w: () => Writer, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
+  (w: () => Writer, claims: Record<string, unknown> | (() => Record<string, unknown>) = {}, header: Record<string, unknown> = {}) =>
   async () =>
-    request("/rest/widgets", await rawToken(w(), { ...goodClaims(w()), ...claims }, header));
+    request("/rest/widgets", await rawToken(w(), { ...goodClaims(w()), ...(typeof claims === "function" ? claims() : claims) }, header));
+/** `tok` with claims computed from the clock (in seconds) when the case runs. */
+const tokAt = (claims: (t: number) => Record<string, unknown>, w: () => Writer = () => world.w) => tok(w, () => claims(now()));
 const raw =
   (token: () => Promise<string> | string, path = "/rest/widgets", init: RequestInit = {}) =>
   async () =>
@@ -262,23 +265,31 @@ const CASES: Case[] = [
     "bad_signature",
   ],
   // -- time -----------------------------------------------------------------------------------------
-  ["expired two minutes ago", tok(() => world.w, { iat: now() - 180, exp: now() - 120 }), 401, "token_expired"],
-  ["expired just past the 30 s tolerance", tok(() => world.w, { iat: now() - 90, exp: now() - 31 }), 401, "token_expired"],
-  ["nbf two minutes ahead", tok(() => world.w, { nbf: now() + 120 }), 401, "token_not_yet_valid"],
-  ["iat two minutes ahead", tok(() => world.w, { iat: now() + 120, exp: now() + 150 }), 401, "token_not_yet_valid"],
-  ["lifetime 600 s over the default max of 300", tok(() => world.w, { iat: now(), exp: now() + 600 }), 401, "lifetime_too_long"],
-  ["lifetime 120 s over an issuer max of 60", tok(() => world.strict, { iat: now(), exp: now() + 120 }), 401, "lifetime_too_long"],
-  ["a year-long token", tok(() => world.w, { iat: now(), exp: now() + 31_536_000 }), 401, "lifetime_too_long"],
+  ["expired two minutes ago", tokAt((t) => ({ iat: t - 180, exp: t - 120 })), 401, "token_expired"],
+  ["expired just past the 30 s tolerance", tokAt((t) => ({ iat: t - 90, exp: t - 31 })), 401, "token_expired"],
+  ["nbf two minutes ahead", tokAt((t) => ({ nbf: t + 120 })), 401, "token_not_yet_valid"],
+  ["iat two minutes ahead", tokAt((t) => ({ iat: t + 120, exp: t + 150 })), 401, "token_not_yet_valid"],
+  ["lifetime 600 s over the default max of 300", tokAt((t) => ({ iat: t, exp: t + 600 })), 401, "lifetime_too_long"],
+  [
+    "lifetime 120 s over an issuer max of 60",
+    tokAt(
+      (t) => ({ iat: t, exp: t + 120 }),
+      () => world.strict,
+    ),
+    401,
+    "lifetime_too_long",
+  ],
+  ["a year-long token", tokAt((t) => ({ iat: t, exp: t + 31_536_000 })), 401, "lifetime_too_long"],
   // -- required claims ------------------------------------------------------------------------------
   ["no exp", without("exp"), 401, "claim_missing"],
   ["no iat", without("iat"), 401, "claim_missing"],
   ["no aud", without("aud"), 401, "claim_missing"],
   ["no sub", without("sub"), 401, "claim_missing"],
-  ["exp as a string", tok(() => world.w, { exp: String(now() + 60) }), 401, "claim_invalid"],
+  ["exp as a string", tokAt((t) => ({ exp: String(t + 60) })), 401, "claim_invalid"],
   ["iat as null", tok(() => world.w, { iat: null }), 401, "claim_invalid"],
   ["empty sub", tok(() => world.w, { sub: "" }), 401, "claim_invalid"],
   ["numeric sub", tok(() => world.w, { sub: 7 }), 401, "claim_invalid"],
-  ["exp before iat", tok(() => world.w, { iat: now(), exp: now() - 1 }), 401, "claim_invalid"],
+  ["exp before iat", tokAt((t) => ({ iat: t, exp: t - 1 })), 401, "claim_invalid"],
   ["wrong audience", tok(() => world.w, { aud: "https://other-project.supabase.co" }), 401, "audience_mismatch"],
   ["array audience without ours", tok(() => world.w, { aud: ["https://a.example", "https://b.example"] }), 401, "audience_mismatch"],
   ["audience of a near miss", tok(() => world.w, { aud: `${AUDIENCE}/` }), 401, "audience_mismatch"],

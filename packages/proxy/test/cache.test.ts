@@ -3,18 +3,24 @@ import { goodClaims, harness, rawToken, request, writer } from "../src/testing.t
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A clock that moves only when the test moves it, so no count or window depends on how fast this runs. */
+function testClock() {
+  const t0 = Date.now();
+  let offset = 0;
+  return { now: () => t0 + offset, set: (ms: number) => (offset = ms) };
+}
+
 describe("registry cache", () => {
   it("sees a deactivation within the TTL, not before", async () => {
     const w = await writer("widgets-service");
-    let offset = 0;
-    const clock = () => Date.now() + offset;
-    const h = harness([w], { keyCacheTtlMs: 5000, now: clock });
-    const mint = () => rawToken(w, goodClaims(w, { iat: Math.floor(clock() / 1000), exp: Math.floor(clock() / 1000) + 60 }));
+    const clock = testClock();
+    const h = harness([w], { keyCacheTtlMs: 5000, now: clock.now });
+    const mint = () => rawToken(w, goodClaims(w, { iat: Math.floor(clock.now() / 1000), exp: Math.floor(clock.now() / 1000) + 60 }));
     expect((await h.handler(request("/rest/widgets", await mint()))).status).toBe(200);
     h.project.set("widgets-service", { usable: false });
-    offset = 4000;
+    clock.set(4000);
     expect((await h.handler(request("/rest/widgets", await mint()))).status, "still cached at 4 s").toBe(200);
-    offset = 5001;
+    clock.set(5001);
     const res = await h.handler(request("/rest/widgets", await mint()));
     expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "key_inactive" });
     expect(h.project.registryReads).toBe(2);
@@ -32,17 +38,15 @@ describe("registry cache", () => {
 
   it("answers unknown issuers from the list of registered names: no per-issuer read, one list read per negative TTL", async () => {
     const stranger = await writer("stranger");
-    let offset = 0;
-    const t0 = Date.now();
-    const clock = () => t0 + offset;
-    const h = harness([], { now: clock });
+    const clock = testClock();
+    const h = harness([], { now: clock.now });
     for (let i = 0; i < 10; i++) {
       const res = await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
       expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "unknown_issuer" });
     }
     expect(h.project.registryReads).toBe(0);
     expect(h.project.issuerListReads).toBe(1);
-    offset = 1001;
+    clock.set(1001);
     await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
     expect(h.project.issuerListReads).toBe(2);
     expect(h.project.registryReads).toBe(0);
@@ -73,12 +77,12 @@ describe("registry cache", () => {
 
   it("a newly registered issuer is seen within the negative TTL (1 s), as before the list existed", async () => {
     const late = await writer("late-service");
-    let offset = 0;
-    const h = harness([], { now: () => Date.now() + offset });
+    const clock = testClock();
+    const h = harness([], { now: clock.now });
     const token = () => rawToken(late, goodClaims(late));
     expect((await (await h.handler(request("/rest/widgets", await token()))).json()).code).toBe("unknown_issuer");
     h.project.add(late);
-    offset = 1001;
+    clock.set(1001);
     expect((await h.handler(request("/rest/widgets", await token()))).status).toBe(200);
   });
 
@@ -95,15 +99,15 @@ describe("registry cache", () => {
   it("a newly registered key is picked up after the TTL", async () => {
     const a = await writer("rotating", "ES256", {}, 0);
     const b = await writer("rotating", "ES256", {}, 1);
-    let offset = 0;
-    const clock = () => Date.now() + offset;
-    const h = harness([a], { now: clock, keyCacheTtlMs: 2000 });
-    const mint = (x: typeof a) => rawToken(x, goodClaims(x, { iat: Math.floor(clock() / 1000), exp: Math.floor(clock() / 1000) + 60 }));
+    const clock = testClock();
+    const h = harness([a], { now: clock.now, keyCacheTtlMs: 2000 });
+    const mint = (x: typeof a) =>
+      rawToken(x, goodClaims(x, { iat: Math.floor(clock.now() / 1000), exp: Math.floor(clock.now() / 1000) + 60 }));
     expect((await h.handler(request("/rest/widgets", await mint(a)))).status).toBe(200);
     h.project.add(b);
     const early = await h.handler(request("/rest/widgets", await mint(b)));
     expect({ status: early.status, code: (await early.json()).code }).toEqual({ status: 401, code: "unknown_kid" });
-    offset = 2001;
+    clock.set(2001);
     expect((await h.handler(request("/rest/widgets", await mint(b)))).status).toBe(200);
     expect((await h.handler(request("/rest/widgets", await mint(a)))).status).toBe(200);
   });
@@ -115,10 +119,11 @@ describe("issuers that publish a JWKS", () => {
   async function setup(jwksOptions: { cooldownMs?: number; minCacheMs?: number; maxCacheMs?: number; timeoutMs?: number } = {}) {
     const k1 = await writer("jwks-writer", "EdDSA", {}, 0);
     const k2 = await writer("jwks-writer", "EdDSA", {}, 1);
-    const h = harness([], { jwks: { cooldownMs: 200, minCacheMs: 0, maxCacheMs: 60_000, ...jwksOptions } });
+    const clock = testClock();
+    const h = harness([], { now: clock.now, jwks: { cooldownMs: 200, minCacheMs: 0, maxCacheMs: 60_000, ...jwksOptions } });
     h.project.add(k1, { kid: null, public_key_pem: null, jwks_uri: URI });
     h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] } });
-    return { h, k1, k2 };
+    return { h, k1, k2, clock };
   }
 
   it("verifies against the fetched JWKS, fetching it once", async () => {
@@ -149,34 +154,34 @@ describe("issuers that publish a JWKS", () => {
   });
 
   it("honours the endpoint's Cache-Control max-age within bounds", async () => {
-    const { h, k1 } = await setup({ minCacheMs: 0, maxCacheMs: 60_000 });
+    const { h, k1, clock } = await setup({ minCacheMs: 0, maxCacheMs: 60_000 });
     h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "public, max-age=1" });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     expect(h.project.jwksFetches).toBe(1);
-    await sleep(1100);
+    clock.set(1100);
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     expect(h.project.jwksFetches).toBe(2);
   });
 
   it("keeps verifying with cached keys while the endpoint is down, then fails closed after their TTL", async () => {
-    const { h, k1 } = await setup({ minCacheMs: 0 });
+    const { h, k1, clock } = await setup({ minCacheMs: 0 });
     h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "max-age=1" });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     h.project.jwks.set(URI, { body: null, fail: true });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
-    await sleep(1100);
+    clock.set(1100);
     const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));
     expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 503, code: "jwks_unavailable" });
   });
 
   it("a JWKS endpoint that hangs: cached keys keep working, then a bounded wait and a clear 503", async () => {
-    const { h, k1 } = await setup({ minCacheMs: 0, timeoutMs: 200 });
+    const { h, k1, clock } = await setup({ minCacheMs: 0, timeoutMs: 200 });
     h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk] }, cacheControl: "max-age=1" });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status).toBe(200);
     h.project.jwks.set(URI, { body: null, hang: true });
     expect((await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))))).status, "cached").toBe(200);
-    await sleep(1100);
+    clock.set(1100);
     const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1))));
     expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 503, code: "jwks_unavailable" });
   });

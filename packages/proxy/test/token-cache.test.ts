@@ -12,8 +12,9 @@ function countVerifications() {
 }
 
 function setup(w: Writer[], ttl = 5000) {
+  const t0 = Date.now();
   let offset = 0;
-  const clock = () => Date.now() + offset;
+  const clock = () => t0 + offset; // moves only when the test advances it
   const h = harness(w, { keyCacheTtlMs: ttl, now: clock });
   const mint = (x: Writer, lifetime = 60, extra = {}) => {
     const iat = Math.floor(clock() / 1000);

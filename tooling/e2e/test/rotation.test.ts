@@ -70,9 +70,21 @@ describe("rotate", () => {
     const started = await fedjwt(t, ["rotate", "--issuer", "rotating-service", "--public-key", next.publicKey]);
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toContain(`fedjwt rotate --issuer rotating-service --retire ${old.kid}`);
-    // The gateway sees the new key within its cache TTL; only then does the writer switch.
-    await sleep(t.cacheTtlMs + 500);
-    w.use(await createSigner({ privateKey: readFileSync(next.privateKey, "utf8"), issuer: "rotating-service", audience: t.audience }));
+    // The gateway sees the new key within its cache TTL; only then does the writer switch. Wait for it to be
+    // seen (a probe the gateway no longer refuses with unknown_kid), bounded, rather than for a fixed time.
+    const nextSigner = await createSigner({
+      privateKey: readFileSync(next.privateKey, "utf8"),
+      issuer: "rotating-service",
+      audience: t.audience,
+    });
+    const rotatedAt = Date.now();
+    for (;;) {
+      const probe = await viaGateway(t, "orders?select=id&limit=1", await nextSigner.sign({ roles: ["orders_writer"] }));
+      if ((probe.body as { code?: string } | null)?.code !== "unknown_kid") break;
+      if (Date.now() - rotatedAt > t.cacheTtlMs + 30_000) throw new Error("the gateway still refuses the new key 30 s past its cache TTL");
+      await sleep(50);
+    }
+    w.use(nextSigner);
     await sleep(300);
     const retired = await fedjwt(t, ["rotate", "--issuer", "rotating-service", "--retire", old.kid]);
     expect(retired.code, retired.stderr).toBe(0);

@@ -46,7 +46,7 @@ describe("stopping the stack", () => {
       child.kill(signal);
       expect(await exited).toBe(0);
       // Bounded wait for the children to be reaped.
-      for (let i = 0; i < 100 && all.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 600 && all.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
       expect(all.filter(alive)).toEqual([]);
       await expect(fetch(`${apiUrl}/functions/v1/rest/widgets`)).rejects.toThrow();
     },
