@@ -15,16 +15,21 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fnDir = join(root, "supabase", "functions", "rest");
 const DENO_ENV = { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
 
-/** A free loopback port (this package's tests depend on no tooling package, so copies install anywhere). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createTcpServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+/**
+ * A free loopback port below the kernel's ephemeral range, so nothing else on the machine is handed it while
+ * Deno starts (this package's tests depend on no tooling package, so copies install anywhere).
+ */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createTcpServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error("no free port between 20000 and 32767");
 }
 
 /** The Deno binary the `deno` npm package links at install time. */
@@ -164,6 +169,7 @@ describe("supabase/functions/rest under Deno", () => {
     const rejected = () =>
       output
         .split("\n")
+        .slice(0, -1) // complete lines only: the last piece may still be arriving
         .filter((l) => l.includes('"request_rejected"') && l.includes('"alg_not_allowed"'))
         .map((l) => JSON.parse(l));
     while (rejected().length === 0 && fn!.exitCode === null) await new Promise((r) => setTimeout(r, 50));

@@ -54,7 +54,7 @@ describe.skipIf(!free)("pnpm dev (Docker-free)", () => {
     expect(r.out).toContain("Everything behaved as the policies say.");
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
     expect(r.out).not.toContain("✗");
-  }, 120_000);
+  }, 240_000);
 
   it("runs again on the running stack, reusing keys and registrations", async () => {
     const r = await node(["scripts/dev.ts"]);
@@ -62,7 +62,7 @@ describe.skipIf(!free)("pnpm dev (Docker-free)", () => {
     expect(r.out).toContain("The local stack is already running");
     expect(r.out).toContain('of issuer "orders-service" was already registered; nothing to do.');
     expect(r.out).toContain("Everything behaved as the policies say.");
-  }, 120_000);
+  }, 240_000);
 
   it("status answers while it runs, like `supabase status -o env`", async () => {
     const r = await node(["tooling/local-stack/dist/cli.js", "status"]);

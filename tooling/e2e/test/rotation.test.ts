@@ -100,8 +100,14 @@ describe("rotate", () => {
     expect(byKid(old.kid)).toBeGreaterThan(0);
     expect(byKid(next.kid)).toBeGreaterThan(0);
 
-    // And now the old key is refused.
-    const r = await viaGateway(t, "orders", await oldSigner.sign({ roles: ["orders_writer"] }));
+    // And now the old key is refused: at once, unless a registry read that began before the retire landed
+    // is still cached (for at most one TTL after it finished); so ask until it is not accepted, bounded.
+    const retiredAt = Date.now();
+    let r = await viaGateway(t, "orders", await oldSigner.sign({ roles: ["orders_writer"] }));
+    while (r.status < 300 && Date.now() - retiredAt < t.cacheTtlMs + 30_000) {
+      await sleep(50);
+      r = await viaGateway(t, "orders", await oldSigner.sign({ roles: ["orders_writer"] }));
+    }
     expect({ status: r.status, code: (r.body as { code: string }).code }).toEqual({ status: 401, code: "key_inactive" });
   });
 });
