@@ -1,7 +1,7 @@
 // The root commands' entry points (pnpm dev in scripts/; pnpm bench, load, fuzz in tooling/bench/src) are not
 // run whole by the suite: at least they must typecheck (strict), so a broken one is caught here, not by its next user.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -69,6 +69,7 @@ describe("scripts/sum-test-results.mjs", () => {
     const out: string[] = [];
     for (const dir of ["apps", "packages", "tooling"]) {
       for (const name of readdirSync(`${root}${dir}`)) {
+        if (!existsSync(`${root}${dir}/${name}/package.json`)) continue; // a leftover folder is no package, as for the script
         const pkg = JSON.parse(readFileSync(`${root}${dir}/${name}/package.json`, "utf8")) as { name: string; scripts?: { test?: string } };
         const script = pkg.scripts?.test ?? "";
         for (const _ of script.match(/\bvitest\b/g) ?? []) out.push(`${pkg.name}:test:       Tests  2 passed | 1 skipped (3)`);
