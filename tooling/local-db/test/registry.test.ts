@@ -123,6 +123,51 @@ describe("registry constraints", () => {
     expect(errorCode(await addIssuer("custom-role-writer", { db_role: "custom_writer" }))).toBeUndefined();
   });
 
+  it("a writer role that borrows privileges or owns objects is not a writer role: predefined, service and login roles, owned table, function or schema", async () => {
+    await client().query(`
+      create role app_login login;
+      create schema if not exists borrowed_owner_schema;`);
+    const cases: Array<[string, string]> = [
+      ["w_write_all", "grant pg_write_all_data to w_write_all"],
+      ["w_read_all", "grant pg_read_all_data to w_read_all"],
+      ["w_server_files", "grant pg_read_server_files to w_server_files"],
+      ["w_auth_admin", "grant supabase_auth_admin to w_auth_admin"],
+      ["w_login_member", "grant app_login to w_login_member"],
+      ["w_owns_table", "create table public.w_owned (id int); alter table public.w_owned owner to w_owns_table"],
+      [
+        "w_owns_function",
+        "create function public.w_owned_fn() returns int language sql as 'select 1'; alter function public.w_owned_fn() owner to w_owns_function",
+      ],
+      ["w_owns_schema", "alter schema borrowed_owner_schema owner to w_owns_schema"],
+    ];
+    for (const [role, grant] of cases) {
+      await client().query(`select federation.create_writer_role('${role}')`);
+      await client().query(grant);
+      const o = await addIssuer(`x-${role.replace(/_/g, "-")}`, { db_role: role });
+      expect(errorCode(o), role).toBe("23514");
+      expect("message" in o && o.message, role).toMatch(/jwt_issuers_db_role_writer/);
+    }
+    // The same role without the extra grant is a writer role.
+    await client().query(`select federation.create_writer_role('w_plain')`);
+    expect(errorCode(await addIssuer("x-w-plain", { db_role: "w_plain" }))).toBeUndefined();
+  });
+
+  it("the view re-checks db_role at read time: a writer role granted pg_write_all_data afterwards is flagged", async () => {
+    await client().query(`select federation.create_writer_role('later_write_all')`);
+    expect(errorCode(await addIssuer("later-write-all", { db_role: "later_write_all" }))).toBeUndefined();
+    const read = () => run(client(), serviceRole, `select db_role_valid from public.jwt_registry where issuer = 'later-write-all'`);
+    await run(
+      client(),
+      serviceRole,
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('later-write-all', 'k', 'ES256', $1)`,
+      [PEM],
+      true,
+    );
+    expect(await read()).toEqual({ rows: [{ db_role_valid: true }] });
+    await client().query(`grant pg_write_all_data to later_write_all`);
+    expect(await read()).toEqual({ rows: [{ db_role_valid: false }] });
+  });
+
   it("the view re-checks db_role at read time: a writer role granted authenticated afterwards is flagged", async () => {
     await client().query(`select federation.create_writer_role('drifting_writer')`);
     expect(errorCode(await addIssuer("drifting-svc", { db_role: "drifting_writer" }))).toBeUndefined();
