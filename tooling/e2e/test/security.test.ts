@@ -101,6 +101,9 @@ describe("the gateway only reaches /rest/v1 tables", () => {
 
   it("the Data API itself still needs an apikey", async () => {
     const r = await fetch(`${target().apiUrl}/rest/v1/orders`);
-    expect(r.status).toBe(401);
+    expect({ status: r.status, message: ((await r.json()) as { message: string }).message }).toEqual({
+      status: 401,
+      message: "No API key found in request",
+    });
   });
 });

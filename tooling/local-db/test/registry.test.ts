@@ -152,37 +152,26 @@ describe("registry constraints", () => {
     expect(errorCode(await addIssuer("x-w-plain", { db_role: "w_plain" }))).toBeUndefined();
   });
 
-  it("the view re-checks db_role at read time: a writer role granted pg_write_all_data afterwards is flagged", async () => {
-    await client().query(`select federation.create_writer_role('later_write_all')`);
-    expect(errorCode(await addIssuer("later-write-all", { db_role: "later_write_all" }))).toBeUndefined();
-    const read = () => run(client(), serviceRole, `select db_role_valid from public.jwt_registry where issuer = 'later-write-all'`);
+  it.each([
+    ["authenticated", "drifting_writer"],
+    ["pg_write_all_data", "later_write_all"],
+  ])("the view re-checks db_role at read time: a writer role granted %s afterwards is flagged", async (granted, role) => {
+    const issuer = role.replace(/_/g, "-");
+    await client().query(`select federation.create_writer_role('${role}')`);
+    expect(errorCode(await addIssuer(issuer, { db_role: role }))).toBeUndefined();
     await run(
       client(),
       serviceRole,
-      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('later-write-all', 'k', 'ES256', $1)`,
-      [PEM],
+      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ($1, 'k', 'ES256', $2)`,
+      [issuer, PEM],
       true,
     );
-    expect(await read()).toEqual({ rows: [{ db_role_valid: true }] });
-    await client().query(`grant pg_write_all_data to later_write_all`);
-    expect(await read()).toEqual({ rows: [{ db_role_valid: false }] });
-  });
-
-  it("the view re-checks db_role at read time: a writer role granted authenticated afterwards is flagged", async () => {
-    await client().query(`select federation.create_writer_role('drifting_writer')`);
-    expect(errorCode(await addIssuer("drifting-svc", { db_role: "drifting_writer" }))).toBeUndefined();
-    await run(
-      client(),
-      serviceRole,
-      `insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem) values ('drifting-svc', 'k', 'ES256', $1)`,
-      [PEM],
-      true,
-    );
-    const read = () => run(client(), serviceRole, `select db_role, db_role_valid from public.jwt_registry where issuer = 'drifting-svc'`);
-    expect(await read()).toEqual({ rows: [{ db_role: "drifting_writer", db_role_valid: true }] });
-    await client().query(`grant authenticated to drifting_writer`);
-    expect(await read()).toEqual({ rows: [{ db_role: "drifting_writer", db_role_valid: false }] });
-    await client().query(`revoke authenticated from drifting_writer`);
+    const read = () => run(client(), serviceRole, `select db_role, db_role_valid from public.jwt_registry where issuer = $1`, [issuer]);
+    expect(await read()).toEqual({ rows: [{ db_role: role, db_role_valid: true }] });
+    await client().query(`grant ${granted} to ${role}`);
+    expect(await read()).toEqual({ rows: [{ db_role: role, db_role_valid: false }] });
+    await client().query(`revoke ${granted} from ${role}`);
+    expect(await read()).toEqual({ rows: [{ db_role: role, db_role_valid: true }] });
   });
 
   it.each(["supabase", "supabase-demo", "my-supabase", "supabase.auth"])("the platform-like issuer name %s is refused", async (name) => {

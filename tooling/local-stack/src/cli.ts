@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "@fedjwt/local-db";
+import { isAlive as alive } from "./functions.ts";
 import { formatEnv, startStack, type StackInfo } from "./stack.ts";
 
 const HELP = `Usage: fedjwt-stack <command> [options]
@@ -39,15 +40,6 @@ const root = repoRoot();
 const localDir = join(root, ".local");
 const stateFile = join(localDir, "stack.json");
 const logFile = join(localDir, "stack.log");
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The running stack's state, or undefined (a stale state file is removed). */
 export function readState(): State | undefined {

@@ -55,6 +55,16 @@ export function denoEnv(env: Record<string, string> = {}): Record<string, string
   };
 }
 
+/** True while a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Stops a child process (SIGTERM, SIGKILL after 5 s) and waits for it to exit. */
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -9,6 +9,7 @@ export {
   denoEnv,
   denoNetworkEnv,
   denoServeArgs,
+  isAlive,
   serveDeno,
   serveFunction,
   stopChild,

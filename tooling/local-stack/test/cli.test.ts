@@ -2,17 +2,9 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { isAlive as alive } from "../src/functions.ts";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function startEphemeral(): Promise<{
   child: ReturnType<typeof spawn>;
