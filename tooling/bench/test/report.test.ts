@@ -62,6 +62,14 @@ describe("bench report", () => {
     expect(met).toMatch(/p50 overhead ≤ 1 ms \(concurrency 1\) \| 0\.70 ms \| met/);
     expect(met).toMatch(/on a miss \(Deno\) \| 0\.400 ms \| \*\*missed\*\*/);
     expect(met).toContain("the ES256 signature check alone\ntakes 0.250 ms of the 0.400 ms a miss costs");
+    expect(met).toMatch(
+      /per-request tokens: throughput no lower than before \(concurrency 50; before: 57 %–72 % of direct\) \| 60\.0 % \| met/,
+    );
+    expect(met).toMatch(/miss no slower than with the cache off \(Node\) \| 0\.200 vs 0\.180 ms \| \*\*missed\*\*/);
+    expect(met).toMatch(/miss no slower than with the cache off \(Deno\) \| 0\.400 vs 0\.400 ms \| met/);
+    const slower = results(850, 2.2);
+    slower.overhead.c50!["per-request"].rps = 500;
+    expect(renderMarkdown(slower, "c.svg")).toMatch(/no lower than before .*\| 50\.0 % \| \*\*missed\*\*/);
     const missed = renderMarkdown(results(700, 3), "chart.svg");
     expect(missed).toMatch(/\| 70\.0 % \| \*\*missed\*\*/);
     expect(missed).toMatch(/\| 1\.50 ms \| \*\*missed\*\*/);
