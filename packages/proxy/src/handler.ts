@@ -5,7 +5,7 @@ import { JwksPool, type JwksOptions } from "./jwks.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import { createOutboundSigner, outboundClaims, type OutboundSigner, type SigningKeyConfig } from "./outbound.ts";
 import { resolveTarget } from "./paths.ts";
-import { checkPrefer, checkProfiles } from "./profiles.ts";
+import { checkAccept, checkPrefer, checkProfiles } from "./profiles.ts";
 import { REASONS, type Reason } from "./reasons.ts";
 import { cachedRegistry, postgrestRegistry, type KeyRegistry } from "./registry.ts";
 import { bearerToken } from "./token.ts";
@@ -127,6 +127,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
       const target = resolveTarget(req.url, functionName);
       checkProfiles(req.headers, allowedSchemas);
       checkPrefer(req.headers);
+      checkAccept(req.headers);
       const sign = await signer;
       if (!sign) return reject("proxy_misconfigured", null, req);
       checkDeclaredSize(req, bodyLimit);

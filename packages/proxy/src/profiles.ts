@@ -30,3 +30,15 @@ export function checkPrefer(headers: Headers): void {
     }
   }
 }
+
+/**
+ * Refuses (406 plan_not_allowed) an Accept naming `application/vnd.pgrst.plan` (any suffix or parameters):
+ * where a project turns on PostgREST's db-plan-enabled, the plan of a writer's query would show the policies'
+ * expressions and the planner's row estimates over rows RLS hides. Writers get data, never plans.
+ */
+export function checkAccept(headers: Headers): void {
+  const accept = headers.get("accept");
+  if (accept !== null && /application\/vnd\.pgrst\.plan/i.test(accept)) {
+    throw new ProxyError("plan_not_allowed", "query plans (application/vnd.pgrst.plan) are not served");
+  }
+}

@@ -89,6 +89,11 @@ export const REASONS = {
     message: "This Prefer value is not served here",
     hint: "Use Prefer: count=exact; planned and estimated counts are refused.",
   },
+  plan_not_allowed: {
+    status: 406,
+    message: "Query plans are not served here",
+    hint: "Remove application/vnd.pgrst.plan from Accept.",
+  },
   // Everything else.
   path_not_allowed: {
     status: 404,

@@ -404,6 +404,16 @@ const CASES: Case[] = [
     400,
     "prefer_not_allowed",
   ],
+  // -- query plans show policies and row estimates ------------------------------------------------------
+  ["Accept: a query plan", raw(good, "/rest/widgets", { headers: { accept: "application/vnd.pgrst.plan+json" } }), 406, "plan_not_allowed"],
+  [
+    "Accept: a query plan among other types, with parameters, odd case",
+    raw(good, "/rest/widgets", {
+      headers: { accept: 'application/json, Application/Vnd.Pgrst.Plan; for="application/json"; options=analyze' },
+    }),
+    406,
+    "plan_not_allowed",
+  ],
   // -- smuggling and limits ---------------------------------------------------------------------------
   [
     "the service key as apikey, no token",
