@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
 
 // Every test file starts its own PostgreSQL; two cores, so two files at a time at most.
+// Slowest test under load (a cold CI run with two CPU burners on the two cores): 7.2 s; a whole file, start included, 32 s.
 export default defineConfig({ test: { include: ["test/**/*.test.ts"], maxWorkers: 2, testTimeout: 30_000, hookTimeout: 120_000 } });
