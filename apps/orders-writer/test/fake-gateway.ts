@@ -1,3 +1,4 @@
+// Copied in both sample apps on purpose: each sample stands alone, so either can be lifted out with its tests.
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 
