@@ -9,7 +9,7 @@ import { PgrstError } from "./errors.ts";
 import { closest } from "./fuzzy.ts";
 import { authenticate, type Ctx, inTransaction, verification } from "./execute.ts";
 import { isFilterValue, parseSelect, type SelectItem } from "./grammar.ts";
-import { findRoutine, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
+import { findRoutine, nonNegative, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
 import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
 import { type Outcome, respond } from "./response.ts";
 import { callSources, countSql, deleteSql, insertSql, mutationResponseSql, Params, readSql, responseSql, updateSql } from "./sql.ts";
@@ -73,6 +73,23 @@ async function plannedCount(c: pg.PoolClient, sql: string, values: unknown[]): P
   return Number(r.rows[0]["QUERY PLAN"][0].Plan["Plan Rows"]);
 }
 
+/**
+ * PostgREST lets SQL set the response's status and headers (the response.status and response.headers
+ * settings); the stand-in does not implement that, so a request whose SQL set them is refused (and rolled back).
+ */
+async function refuseResponseSettings(c: pg.PoolClient): Promise<void> {
+  const r = await c.query(
+    "select coalesce(current_setting('response.status', true), '') as status, coalesce(current_setting('response.headers', true), '') as headers",
+  );
+  const { status, headers } = r.rows[0] as { status: string; headers: string };
+  if (status !== "" || headers !== "") {
+    throw unsupported(
+      `Setting ${status !== "" ? "response.status" : "response.headers"} from SQL`,
+      "PostgREST would change the response's status or headers; the stand-in rolled the request back instead.",
+    );
+  }
+}
+
 /** Parameters and preferences that only some requests honour: refused elsewhere rather than ignored. */
 function refuseIgnored(api: ApiRequest): void {
   const table = api.target.kind === "table";
@@ -83,8 +100,9 @@ function refuseIgnored(api: ApiRequest): void {
   if (!insert && api.search.has("on_conflict")) throw unsupported(`on_conflict= on ${table ? api.method : "rpc"}`);
   if (!insert && p.resolution) throw unsupported(`Prefer: resolution on ${table ? api.method : "rpc"}`);
   if (!insert && p.missing) throw unsupported(`Prefer: missing on ${table ? api.method : "rpc"}`);
-  const writes = table && api.method !== "GET" && api.method !== "HEAD";
-  if (writes && api.range) throw unsupported(`A Range header on ${api.method}`);
+  if (api.range && api.method !== "GET") {
+    throw unsupported(`A Range header on ${api.method}`, "PostgREST reads the Range header on GET only and ignores it on other methods.");
+  }
   const maxAffectedApplies = api.target.kind === "rpc" || api.method === "PATCH" || api.method === "DELETE";
   if (p.maxAffected !== undefined && !maxAffectedApplies)
     throw unsupported(`Prefer: max-affected on ${api.method} of a table`, "PostgREST applies it to PATCH, DELETE and rpc.");
@@ -102,27 +120,75 @@ export function standInHandler(options: HandlerOptions) {
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const maxRows = options.maxRows === undefined ? 1000 : options.maxRows;
 
-  /** The request's Range header and db-max-rows applied to the top level of a read. */
+  /**
+   * The rows a read or a call returns, as PostgREST computes them (ApiRequest.getRanges, RangeQuery,
+   * Plan.treeRestrictRange): limit/offset make a range of row numbers, intersected with the Range header's
+   * (PostgREST reads that header on GET only); limit=0 alone means no rows whatever the header says; any
+   * other empty result is 416 PGRST103. db-max-rows then caps every level of the read, embeddings included.
+   */
   function page(api: ApiRequest, plan: ReadPlan): void {
-    if (api.range) {
-      plan.offset = plan.offset || api.range.offset;
-      if (api.range.limit !== null) plan.limit = plan.limit === null ? api.range.limit : Math.min(plan.limit, api.range.limit);
+    const queryLast = plan.limit === null ? null : plan.offset + plan.limit - 1;
+    if (queryLast !== -1) {
+      let first = plan.offset;
+      let last = queryLast;
+      const header = api.method === "GET" ? api.range : null;
+      const headerEmpty = header !== null && header.last !== null && header.last < header.first;
+      if (header) {
+        first = Math.max(first, header.first);
+        if (header.last !== null) last = last === null ? header.last : Math.min(last, header.last);
+      }
+      if (headerEmpty || (last !== null && last < first)) {
+        throw new PgrstError(
+          416,
+          "PGRST103",
+          "Requested range not satisfiable",
+          headerEmpty
+            ? "The lower boundary must be lower than or equal to the upper boundary in the Range header."
+            : "Limit should be greater than or equal to zero.",
+        );
+      }
+      plan.offset = first;
+      plan.limit = last === null ? null : last - first + 1;
     }
-    if (maxRows !== null) plan.limit = plan.limit === null ? maxRows : Math.min(plan.limit, maxRows);
+    capRows(plan);
   }
 
-  async function total(c: pg.PoolClient, api: ApiRequest, plan: ReadPlan): Promise<number | null> {
+  function capRows(plan: ReadPlan): void {
+    if (maxRows !== null) plan.limit = plan.limit === null ? maxRows : Math.min(plan.limit, maxRows);
+    for (const e of plan.embeds) capRows(e.plan);
+  }
+
+  /** PostgREST's failNotSingular: with Accept: application/vnd.pgrst.object+json, anything but one row is
+   * refused inside the transaction, which then rolls back. */
+  function failNotSingular(api: ApiRequest, rows: number): void {
+    if (api.media.kind === "object" && rows !== 1) {
+      throw new PgrstError(406, "PGRST116", "Cannot coerce the result to a single JSON object", `The result contains ${rows} rows`);
+    }
+  }
+
+  /** The total for Prefer: count, given the exact count and the statement whose plan estimates it. */
+  async function counted(
+    c: pg.PoolClient,
+    api: ApiRequest,
+    exact: () => Promise<number> | number,
+    explain: { sql: string; values: unknown[] },
+  ): Promise<number | null> {
     const kind = api.prefer.count;
     if (!kind) return null;
-    const params = new Params();
-    const sql = countSql(plan, params);
-    if (kind === "exact") return (await c.query(sql, params.values)).rows[0].n;
-    const plannedParams = new Params();
-    const planned = await plannedCount(c, readSql({ ...plan, limit: null, offset: 0, order: [] }, plannedParams), plannedParams.values);
+    if (kind === "exact") return exact();
+    const planned = await plannedCount(c, explain.sql, explain.values);
     if (kind === "planned") return planned;
     // estimated: PostgREST counts exactly up to db-max-rows, beyond it (or without it) takes the larger of both.
-    const exact = (await c.query(sql, params.values)).rows[0].n as number;
-    return maxRows !== null && exact <= maxRows ? exact : Math.max(exact, planned);
+    const n = await exact();
+    return maxRows !== null && n <= maxRows ? n : Math.max(n, planned);
+  }
+
+  function total(c: pg.PoolClient, api: ApiRequest, plan: ReadPlan): Promise<number | null> {
+    const params = new Params();
+    const sql = countSql(plan, params);
+    const plannedParams = new Params();
+    const explain = readSql({ ...plan, limit: null, offset: 0, order: [] }, plannedParams);
+    return counted(c, api, async () => (await c.query(sql, params.values)).rows[0].n, { sql: explain, values: plannedParams.values });
   }
 
   function read(ctx: Ctx, api: ApiRequest, cat: Catalog, rel: Relation, items: SelectItem[]): Promise<Outcome> {
@@ -135,6 +201,8 @@ export function standInHandler(options: HandlerOptions) {
       await c.query("set transaction read only");
       if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, "read");
       const row: Row = (await c.query(sql, params.values)).rows[0];
+      await refuseResponseSettings(c);
+      failNotSingular(api, row.n);
       return {
         kind: "read",
         body: row.body,
@@ -199,6 +267,8 @@ export function standInHandler(options: HandlerOptions) {
         const keys = Object.keys(body);
         for (const k of keys) if (!rel.columns.has(k)) throw pgrstColumnNotFound(rel, k);
         if (keys.length === 0) {
+          // As PostgREST: an empty body updates nothing (it selects no row), so a single object is not there.
+          failNotSingular(api, 0);
           return Promise.resolve({ kind, body: "[]", n: 0, total: null, offset: 0, inserted: 0, single: false, void: false });
         }
         withClause = updateSql(filterPlan, body as Record<string, unknown>, params);
@@ -218,19 +288,19 @@ export function standInHandler(options: HandlerOptions) {
     return inTransaction(options.pool, ctx, async (c) => {
       if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, kind);
       const row: Row = (await c.query(sql, params.values)).rows[0];
-      if (p.handling === "strict" && p.maxAffected !== undefined && kind !== "insert" && (row.affected ?? 0) > p.maxAffected) {
-        throw new PgrstError(
-          400,
-          "PGRST124",
-          "Query result exceeds max-affected preference constraint",
-          `The query affects ${row.affected} rows`,
-        );
+      await refuseResponseSettings(c);
+      // PostgREST's page total of a write: the rows of the representation when one is returned, else every
+      // row the statement touched. Both checks run before the commit and roll the change back.
+      const rows = p.return === "representation" ? row.n : (row.affected ?? 0);
+      failNotSingular(api, rows);
+      if (p.handling === "strict" && p.maxAffected !== undefined && kind !== "insert" && rows > p.maxAffected) {
+        throw new PgrstError(400, "PGRST124", "Query result exceeds max-affected preference constraint", `The query affects ${rows} rows`);
       }
       return {
         kind,
         body: row.body,
-        n: row.n,
-        total: p.count ? row.n : null,
+        n: rows,
+        total: p.count ? rows : null,
         offset: 0,
         inserted: row.inserted ?? 0,
         single: false,
@@ -263,7 +333,6 @@ export function standInHandler(options: HandlerOptions) {
     }
     const fn = findRoutine(cat, api.schema, name, Object.keys(args), isPost, api.jsonBody);
     const scoped = scopeQuery(api.search, argKeys);
-    const params = new Params();
 
     let returnsRel = fn.returnsRelation ? cat.relation(fn.returnsRelation.schema, fn.returnsRelation.name) : undefined;
     if (!returnsRel && fn.returnsComposite && fn.outColumns.length > 0) {
@@ -271,43 +340,81 @@ export function standInHandler(options: HandlerOptions) {
       const columns = new Map(fn.outColumns.map((c) => [c.name, { name: c.name, type: c.type, nullable: true, defaultExpr: null }]));
       returnsRel = { schema: fn.schema, name: fn.name, isView: true, columns, primaryKey: [], uniques: [] };
     }
-    const paged = scoped.filters.size + scoped.logic.size + scoped.order.size + scoped.limit.size + scoped.offset.size > 0;
+    const shaped = scoped.filters.size + scoped.logic.size + scoped.order.size > 0;
     const selecting = items !== null && !(items.length === 1 && items[0]!.kind === "star");
-    let sql: string;
     let plan: ReadPlan | undefined;
+    let range = { offset: 0, limit: null as number | null, embeds: [] as ReadPlan["embeds"] };
     if (returnsRel) {
       plan = readPlan(
         { cat, schema: api.schema, scoped },
         returnsRel,
-        { kind: "rpc", fn, args, raw },
+        { kind: "cte", name: "pgrst_call" },
         fn.name,
         items ?? [{ kind: "star" }],
       );
       page(api, plan);
-      sql = responseSql(readSql(plan, params), format(api));
     } else {
-      if (paged || selecting) {
+      const kindOf = fn.returnsVoid ? "void" : fn.returnsComposite ? "an anonymous record" : "a scalar";
+      if (shaped || selecting) throw unsupported(`select=, filters and order on a function that returns ${kindOf}`);
+      if ([...scoped.limit.keys(), ...scoped.offset.keys()].some((k) => k !== ""))
+        throw unsupported(`Embedded limit or offset on a function that returns ${kindOf}`);
+      if (format(api) === "csv") throw unsupported("text/csv from a function that does not return rows of a table");
+      // limit, offset, the Range header and db-max-rows page a set of values as they page rows (PostgREST
+      // reads them all through the same range); the stand-in does not page a function returning one value.
+      range = { offset: nonNegative(scoped.offset.get(""), "offset") ?? 0, limit: nonNegative(scoped.limit.get(""), "limit"), embeds: [] };
+      const explicit = scoped.limit.size + scoped.offset.size > 0 || (api.method === "GET" && api.range !== null);
+      page(api, range as ReadPlan);
+      if (!fn.returnsSet && explicit) {
         throw unsupported(
-          `select=, filters, order and limit on a function that returns ${fn.returnsVoid ? "void" : fn.returnsComposite ? "an anonymous record" : "a scalar"}`,
+          `limit, offset or a Range header on a function that returns ${fn.returnsVoid ? "void" : kindOf.replace(/^an? /, "one ")}`,
         );
       }
-      if (format(api) === "csv") throw unsupported("text/csv from a function that does not return rows of a table");
-      const { record, call: callExpr } = callSources(fn, args, raw, params);
-      const from = record ? ` FROM ${record}` : "";
-      if (fn.returnsVoid) sql = `SELECT NULL::text AS body, 0 AS n FROM (SELECT ${callExpr}${from}) _pgrst_v`;
-      else if (fn.returnsComposite) {
-        sql = `SELECT coalesce(json_agg(_pgrst_t), '[]')::text AS body, count(*)::int AS n FROM ${record ? `${record}, LATERAL ` : ""}${callExpr} AS _pgrst_t`;
-      } else if (fn.returnsSet) {
-        sql = `SELECT coalesce(json_agg(_pgrst_t.v), '[]')::text AS body, count(*)::int AS n FROM ${record ? `${record}, LATERAL ` : ""}${callExpr} AS _pgrst_t(v)`;
-      } else sql = `SELECT to_jsonb(${callExpr})::text AS body, 1 AS n${from}`;
     }
+
+    /** The statement (called once, in a CTE that the page and the count both read, as PostgREST does). */
+    const statement = (params: Params, what: "response" | "unpaged", exactCount: boolean): string => {
+      const { record, call: callExpr } = callSources(fn, args, raw, params);
+      const source = `${record ? `${record}, LATERAL ` : ""}${callExpr}`;
+      let withClause = "";
+      let main: string;
+      let unpaged: () => string;
+      if (plan) {
+        withClause = `WITH pgrst_call AS MATERIALIZED (SELECT _pgrst_s.* FROM ${source} AS _pgrst_s) `;
+        const p = plan;
+        if (what === "unpaged") return `${withClause}${readSql({ ...p, limit: null, offset: 0, order: [] }, params)}`;
+        main = responseSql(readSql(p, params), format(api));
+        unpaged = () => readSql({ ...p, limit: null, offset: 0, order: [] }, params);
+      } else if (fn.returnsSet) {
+        const value = fn.returnsComposite ? "_pgrst_s" : "_pgrst_s.v";
+        withClause = `WITH pgrst_call AS MATERIALIZED (SELECT ${value} AS v FROM ${source} AS _pgrst_s${fn.returnsComposite ? "" : "(v)"}) `;
+        if (what === "unpaged") return `${withClause}SELECT v FROM pgrst_call`;
+        const paging = `${range.limit !== null ? ` LIMIT ${range.limit}` : ""}${range.offset ? ` OFFSET ${range.offset}` : ""}`;
+        main = `SELECT coalesce(json_agg(_pgrst_t.v), '[]')::text AS body, count(*)::int AS n FROM (SELECT v FROM pgrst_call${paging}) _pgrst_t`;
+        unpaged = () => "SELECT v FROM pgrst_call";
+      } else if (fn.returnsVoid) {
+        main = `SELECT NULL::text AS body, 0 AS n FROM (SELECT ${callExpr}${record ? ` FROM ${record}` : ""}) _pgrst_v`;
+        unpaged = () => "SELECT 1";
+      } else {
+        main = `SELECT to_jsonb(${callExpr})::text AS body, 1 AS n${record ? ` FROM ${record}` : ""}`;
+        unpaged = () => "SELECT 1";
+      }
+      if (what === "unpaged") return `${withClause}${main}`;
+      const count = exactCount ? `(SELECT count(*) FROM (${unpaged()}) _pgrst_c)::int` : "NULL::int";
+      return `${withClause}SELECT _r.body, _r.n, ${count} AS total FROM (${main}) _r`;
+    };
+    const params = new Params();
+    const exactCount = api.prefer.count === "exact" || api.prefer.count === "estimated";
+    const sql = statement(params, "response", exactCount && (plan !== undefined || fn.returnsSet));
     const single = !fn.returnsSet && !fn.returnsVoid;
     return inTransaction(options.pool, ctx, async (c) => {
       // As PostgREST: GET calls, and POST calls of stable or immutable functions, run read-only, so a
       // function that writes fails there with 25006 (405).
       if (!isPost || !fn.volatile) await c.query("set transaction read only");
       if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, "call");
-      const row: Row = (await c.query(sql, params.values)).rows[0];
+      const row: Row & { total: number | null } = (await c.query(sql, params.values)).rows[0];
+      await refuseResponseSettings(c);
+      // PostgREST counts one row for a function that does not return a set, whatever it returned.
+      failNotSingular(api, fn.returnsSet ? row.n : 1);
       if (api.prefer.handling === "strict" && api.prefer.maxAffected !== undefined) {
         if (!fn.returnsSet)
           throw new PgrstError(
@@ -325,9 +432,10 @@ export function standInHandler(options: HandlerOptions) {
       }
       let body = row.body;
       if (single && returnsRel && format(api) === "json") body = JSON.stringify((JSON.parse(body ?? "[]") as unknown[])[0] ?? null);
-      let t: number | null = null;
-      if (api.prefer.count) t = plan ? await total(c, api, plan) : row.n;
-      return { kind: "call", body, n: row.n, total: t, offset: plan?.offset ?? 0, inserted: 0, single, void: fn.returnsVoid };
+      const explainParams = new Params();
+      const explain = { sql: statement(explainParams, "unpaged", false), values: explainParams.values };
+      const t = await counted(c, api, () => row.total ?? row.n, explain);
+      return { kind: "call", body, n: row.n, total: t, offset: plan?.offset ?? range.offset, inserted: 0, single, void: fn.returnsVoid };
     });
   }
 

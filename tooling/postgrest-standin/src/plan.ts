@@ -104,7 +104,7 @@ export function scopeQuery(search: URLSearchParams, exclude: Set<string> = new S
   return s;
 }
 
-function nonNegative(v: string | undefined, what: string): number | null {
+export function nonNegative(v: string | undefined, what: string): number | null {
   if (v === undefined) return null;
   if (!/^\d+$/.test(v)) throw parseError(`${what}=${v} is not a non-negative integer`);
   return Number(v);

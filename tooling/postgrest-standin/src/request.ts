@@ -29,7 +29,8 @@ export interface ApiRequest {
   search: URLSearchParams;
   prefer: Prefer;
   media: Media;
-  range: { offset: number; limit: number | null } | null;
+  /** The Range header: rows first..last (last null: to the end). */
+  range: { first: number; last: number | null } | null;
   /** Parsed JSON body (undefined when empty). */
   body: unknown;
   /** Content-Type is JSON (or absent). */
@@ -66,8 +67,9 @@ export function parsePrefer(header: string | null): Prefer {
     const eq = token.indexOf("=");
     const k = eq < 0 ? token : token.slice(0, eq).trim();
     const v = eq < 0 ? "" : token.slice(eq + 1).trim();
-    if (k === "max-affected" && /^\d+$/.test(v)) out.maxAffected = Number(v);
-    else if (PREFER_VALUES[k]?.includes(v)) (out as Record<string, string>)[k] = v;
+    // As PostgREST (its Preferences module): a preference given more than once takes its first value.
+    if (k === "max-affected" && /^\d+$/.test(v)) out.maxAffected ??= Number(v);
+    else if (PREFER_VALUES[k]?.includes(v)) (out as Record<string, string>)[k] ??= v;
     else bad.push(token);
   }
   if (bad.length) {
@@ -83,14 +85,36 @@ export function parsePrefer(header: string | null): Prefer {
   return out;
 }
 
+const PRODUCED =
+  "The local PostgREST stand-in produces application/json, application/vnd.pgrst.object+json, application/vnd.pgrst.array+json;nulls=stripped, text/csv and application/vnd.pgrst.plan.";
+
+/** A media type that PostgREST would answer with but the stand-in cannot: refused, never replaced by another. */
+function notProduced(type: string, why: string): PgrstError {
+  return new PgrstError(406, "PGRST107", `None of these media types are available: ${type}`, why, PRODUCED);
+}
+
+/** One media range of Accept, split into its type and parameters (names lower-cased, quotes removed). */
+function decodeMediaType(text: string): { type: string; params: Map<string, string> } {
+  const parts = text.split(/;(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+  const params = new Map<string, string>();
+  for (const p of parts.slice(1)) {
+    const i = p.indexOf("=");
+    if (i > 0) params.set(p.slice(0, i).toLowerCase(), p.slice(i + 1).replace(/^"(.*)"$/, "$1"));
+  }
+  return { type: (parts[0] ?? "").toLowerCase(), params };
+}
+
+/**
+ * What PostgREST would answer for one accepted media type, as its MediaType and Negotiate modules decide:
+ * a Media the stand-in produces, null when PostgREST has no handler for it either (the next type is tried),
+ * or a thrown 406 when PostgREST would answer with it and the stand-in cannot.
+ */
 function mediaOf(type: string, params: Map<string, string>): Media | null {
   const strip = params.get("nulls") === "stripped";
-  if (params.has("nulls") && !strip) return null;
   switch (type) {
     case "*/*":
-    case "application/*":
     case "application/json":
-      return strip ? null : { kind: "json", stripNulls: false };
+      return { kind: "json", stripNulls: false };
     case "application/vnd.pgrst.array+json":
     case "application/vnd.pgrst.array":
       return { kind: "json", stripNulls: strip };
@@ -98,65 +122,90 @@ function mediaOf(type: string, params: Map<string, string>): Media | null {
     case "application/vnd.pgrst.object":
       return { kind: "object", stripNulls: strip };
     case "text/csv":
-      return strip ? null : { kind: "csv" };
+      return { kind: "csv" };
+    case "application/geo+json":
+      throw notProduced(type, "PostgREST answers GeoJSON (from PostGIS columns); the stand-in does not.");
     case "application/vnd.pgrst.plan":
     case "application/vnd.pgrst.plan+json":
     case "application/vnd.pgrst.plan+text": {
-      const forType = (params.get("for") ?? "application/json").replace(/^"|"$/g, "");
-      const inner =
-        forType === "text/csv"
-          ? "csv"
-          : forType === "application/vnd.pgrst.object+json"
-            ? "object"
-            : forType === "application/json"
-              ? "json"
-              : null;
-      if (inner === null) return null;
+      const forText = params.get("for") ?? "application/json";
+      const inner = decodeMediaType(forText);
+      const forMedia =
+        inner.type === "application/vnd.pgrst.plan" || inner.type.startsWith("application/vnd.pgrst.plan+")
+          ? null
+          : mediaOf(inner.type, inner.params);
+      if (forMedia === null || forMedia.kind === "plan") throw notProduced(type, `An execution plan for ${forText} is not implemented.`);
       const options = (params.get("options") ?? "").split("|").filter(Boolean);
-      if (!options.every((o) => ["analyze", "verbose", "settings", "buffers", "wal"].includes(o))) return null;
-      return { kind: "plan", format: type.endsWith("+text") ? "text" : "json", for: inner, options };
+      const unknown = options.filter((o) => !["analyze", "verbose", "settings", "buffers", "wal"].includes(o));
+      // PostgREST drops options it does not know; the stand-in says so instead.
+      if (unknown.length) throw notProduced(type, `Unknown plan options: ${unknown.join(", ")}`);
+      return {
+        kind: "plan",
+        format: type.endsWith("+text") || type === "application/vnd.pgrst.plan" ? "text" : "json",
+        for: forMedia.kind,
+        options,
+      };
     }
     default:
       return null;
   }
 }
 
-/** Content negotiation on Accept; 406 PGRST107 when nothing the stand-in produces is acceptable. */
+/** Haskell's `reads` of a Double prefix (how PostgREST's Accept parser reads q); anything else counts as 1. */
+function readQ(text: string): number {
+  const m = /^-?\d+(\.\d+)?([eE][-+]?\d+)?/.exec(text);
+  return m ? Number(m[0]) : 1;
+}
+
+/**
+ * Content negotiation on Accept, as PostgREST does it (wai-extra's parseHttpAccept, then its Negotiate
+ * module): the header split at every comma with spaces removed, ordered by q and then by specificity
+ * (parameters minus wildcards), stably; the first type with a handler wins. Like PostgREST, a q of 0 only
+ * orders a type last, it does not exclude it. 406 PGRST107 when nothing acceptable has a handler.
+ */
 export function negotiate(accept: string | undefined): Media {
-  if (!accept || accept.trim() === "") return { kind: "json", stripNulls: false };
-  const offered: Array<{ type: string; q: number; params: Map<string, string> }> = [];
-  for (const part of accept.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/)) {
-    const [type, ...ps] = part.split(";").map((s) => s.trim());
-    const params = new Map<string, string>();
-    for (const p of ps) {
-      const i = p.indexOf("=");
-      if (i > 0) params.set(p.slice(0, i).trim().toLowerCase(), p.slice(i + 1).trim());
-    }
-    const q = params.has("q") ? Number(params.get("q")) : 1;
-    params.delete("q");
-    offered.push({ type: (type ?? "").toLowerCase(), q, params });
-  }
-  for (const o of offered.sort((a, b) => b.q - a.q)) {
-    const m = mediaOf(o.type, o.params);
+  if (accept === undefined) return { kind: "json", stripNulls: false };
+  const offered = (accept === "" ? [] : accept.split(","))
+    .map((part, i) => {
+      const compact = part.replace(/ /g, "");
+      const at = compact.indexOf(";q=");
+      const text = at < 0 ? compact : compact.slice(0, at);
+      const q = at < 0 ? 1 : readQ(compact.slice(at + 3).split(";")[0]!);
+      const specificity = (text.match(/;/g)?.length ?? 0) - (text.match(/\*/g)?.length ?? 0);
+      return { text, q, specificity, i };
+    })
+    .sort((a, b) => b.q - a.q || b.specificity - a.specificity || a.i - b.i);
+  for (const o of offered) {
+    const { type, params } = decodeMediaType(o.text);
+    const m = mediaOf(type, params);
     if (m) return m;
   }
   throw new PgrstError(
     406,
     "PGRST107",
-    `None of these media types are available: ${accept}`,
+    `None of these media types are available: ${offered.map((o) => o.text).join(", ")}`,
     null,
-    "The local PostgREST stand-in produces application/json, application/vnd.pgrst.object+json, application/vnd.pgrst.array+json;nulls=stripped, text/csv and application/vnd.pgrst.plan.",
+    PRODUCED,
   );
 }
 
+/**
+ * The Range header as PostgREST reads it: `<first>-[<last>]`, rows counted from 0. PostgREST ignores a header
+ * of any other form (`items=0-9` included); the stand-in refuses it. An empty range (last < first) is judged
+ * with the query's limit and offset (see handler.ts), as PostgREST does.
+ */
 function range(header: string | undefined): ApiRequest["range"] {
-  if (!header) return null;
-  const m = /^(?:items=)?(\d+)-(\d*)$/.exec(header.trim());
-  if (!m) throw new PgrstError(416, "PGRST103", "Requested range not satisfiable");
-  const offset = Number(m[1]);
-  const limit = m[2] === "" ? null : Number(m[2]) - offset + 1;
-  if (limit !== null && limit < 0) throw new PgrstError(416, "PGRST103", "Requested range not satisfiable");
-  return { offset, limit };
+  if (header === undefined) return null;
+  const m = /^(\d+)-(\d*)$/.exec(header);
+  const first = m ? Number(m[1]) : Number.NaN;
+  const last = m && m[2] !== "" ? Number(m[2]) : null;
+  if (!m || !Number.isSafeInteger(first) || (last !== null && !Number.isSafeInteger(last))) {
+    throw unsupported(
+      `The Range header "${header}"`,
+      "PostgREST ignores a Range header that is not <first>-[<last>] (such as items=0-9); send it as 0-9.",
+    );
+  }
+  return { first, last };
 }
 
 /** Reads the body, at most `limit` bytes. */

@@ -46,11 +46,19 @@ function contentType(api: ApiRequest): string {
 export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void {
   const p = api.prefer;
   const headers: Record<string, string> = {};
-  const applied: string[] = [];
-  for (const k of ["return", "count", "resolution", "tx", "missing", "handling"] as const) {
-    if (p[k] !== undefined) applied.push(`${k}=${p[k]}`);
-  }
-  if (p.maxAffected !== undefined) applied.push(`max-affected=${p.maxAffected}`);
+  // Preference-Applied as PostgREST's responsePreferences builds it: only what the request kind applies, in its order.
+  const write = o.kind === "insert" || o.kind === "update" || o.kind === "delete";
+  const applied = [
+    o.kind === "insert" && p.resolution ? `resolution=${p.resolution}` : null,
+    (o.kind === "insert" || o.kind === "update") && p.missing ? `missing=${p.missing}` : null,
+    write && p.return ? `return=${p.return}` : null,
+    p.count ? `count=${p.count}` : null,
+    p.tx ? `tx=${p.tx}` : null,
+    p.handling ? `handling=${p.handling}` : null,
+    o.kind !== "read" && o.kind !== "insert" && p.handling === "strict" && p.maxAffected !== undefined
+      ? `max-affected=${p.maxAffected}`
+      : null,
+  ].filter((x) => x !== null);
   if (applied.length) headers["preference-applied"] = applied.join(", ");
 
   let status = 200;
@@ -58,7 +66,7 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
   const t = o.total === null ? "*" : String(o.total);
   if (o.kind === "read" || o.kind === "call") {
     headers["content-range"] = o.n === 0 ? `*/${t}` : `${o.offset}-${o.offset + o.n - 1}/${t}`;
-    if (o.total !== null && o.offset > o.total && o.kind === "read") {
+    if (o.total !== null && o.offset > o.total && !o.void) {
       throw new PgrstError(
         416,
         "PGRST103",
@@ -76,7 +84,9 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
     status = o.inserted > 0 || o.n === 0 ? 201 : 200;
     if (p.return !== "representation") body = null;
   } else {
-    headers["content-range"] = o.n === 0 ? `*/${p.count ? 0 : "*"}` : `0-${o.n - 1}/${p.count ? o.n : "*"}`;
+    // As PostgREST: an update gives the rows it touched as a range, a delete only their number.
+    const range = o.kind === "update" && o.n > 0 ? `0-${o.n - 1}` : "*";
+    headers["content-range"] = `${range}/${p.count ? o.n : "*"}`;
     if (p.return !== "representation") {
       status = 204;
       body = null;
@@ -87,12 +97,13 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
     let value: unknown = JSON.parse(body);
     if (api.media.kind === "object" && !o.single) {
       const list = value as unknown[];
+      // The row count was checked inside the transaction (handler.ts, failNotSingular), before any commit.
       if (list.length !== 1) {
         throw new PgrstError(
-          406,
-          "PGRST116",
-          "Cannot coerce the result to a single JSON object",
-          `The result contains ${list.length} rows`,
+          500,
+          "PGRSTX00",
+          "Internal error in the local PostgREST stand-in",
+          "A single object was checked but not found",
         );
       }
       value = list[0];

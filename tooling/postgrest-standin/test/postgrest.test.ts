@@ -41,6 +41,13 @@ beforeAll(async () => {
     grant execute on function public.echo_request(), public.add(int, int), public.items_over(int), public.bump(int) to anon, authenticated;
     insert into public.items (id, name, qty, note) values (1, 'alpha', 5, null), (2, 'beta', 0, 'b note'), (3, 'Gamma', 12, 'x'), (4, 'delta', 7, null);
     update public.items set meta = '{"a": {"b": 1}}' where id = 1;
+    create table public.rows12 (id int primary key, tag text);
+    insert into public.rows12 (id) select generate_series(1, 12);
+    grant select, insert, update, delete on public.rows12 to service_role;
+    create function public.nums(n int default 12) returns setof int language sql stable as $$ select generate_series(1, n) $$;
+    create function public.set_status() returns int language sql stable as $$ select set_config('response.status', '202', true)::int $$;
+    create function public.delete_row(row_id int) returns setof public.rows12 language sql as $$ delete from public.rows12 where id = row_id returning * $$;
+    grant execute on function public.nums(int), public.set_status(), public.delete_row(int) to service_role;
   `);
   await c.end();
   rest = await startPostgrestStandIn({
@@ -659,5 +666,158 @@ describe("the requests postgrest-js makes", () => {
     const { error, status } = await c.from("items").insert({ id: 1, name: "alpha" });
     expect(status).toBe(409);
     expect(error).toMatchObject({ code: "23505" });
+  });
+});
+
+describe("PostgREST's checks, made before the commit (audit of silent answers)", () => {
+  const json = { "content-type": "application/json" };
+  const object = "application/vnd.pgrst.object+json";
+  const ids = (r: { body: Array<{ id: number }> }) => r.body.map((x) => x.id);
+
+  it("a single object on DELETE: 3 rows → 406 PGRST116 and the 3 rows are still there", async () => {
+    const r = await call("/rows12?id=in.(1,2,3)", { ...svc, method: "DELETE", headers: { accept: object } });
+    expect([r.status, r.body.code, r.body.details]).toEqual([406, "PGRST116", "The result contains 3 rows"]);
+    expect(ids(await call("/rows12?select=id&id=in.(1,2,3)&order=id", svc))).toEqual([1, 2, 3]);
+  });
+
+  it("a single object on PATCH: 0 rows → 406; 2 rows → 406 and unchanged (with or without representation)", async () => {
+    const none = await call("/rows12?id=eq.99", { ...svc, method: "PATCH", headers: { ...json, accept: object }, body: '{"tag":"x"}' });
+    expect([none.status, none.body.code, none.body.details]).toEqual([406, "PGRST116", "The result contains 0 rows"]);
+    const empty = await call("/rows12?id=eq.1", { ...svc, method: "PATCH", headers: { ...json, accept: object }, body: "{}" });
+    expect([empty.status, empty.body.code]).toEqual([406, "PGRST116"]);
+    for (const prefer of ["return=minimal", "return=representation"]) {
+      const two = await call("/rows12?id=in.(4,5)", {
+        ...svc,
+        method: "PATCH",
+        headers: { ...json, accept: object, prefer },
+        body: '{"tag":"x"}',
+      });
+      expect([two.status, two.body.code, two.body.details]).toEqual([406, "PGRST116", "The result contains 2 rows"]);
+    }
+    expect((await call("/rows12?tag=eq.x", svc)).body).toEqual([]);
+  });
+
+  it("a single object on POST and rpc: 2 rows → 406 and nothing kept; exactly 1 → the change and the object", async () => {
+    const two = await call("/rows12", { ...svc, method: "POST", headers: { ...json, accept: object }, body: '[{"id":50},{"id":51}]' });
+    expect([two.status, two.body.code]).toEqual([406, "PGRST116"]);
+    expect((await call("/rows12?id=gte.50", svc)).body).toEqual([]);
+    const none = await call("/rpc/delete_row", { ...svc, method: "POST", headers: { ...json, accept: object }, body: '{"row_id":99}' });
+    expect([none.status, none.body.code]).toEqual([406, "PGRST116"]);
+    const rpcMany = await call("/rpc/nums", { ...svc, headers: { accept: object } });
+    expect([rpcMany.status, rpcMany.body.code, rpcMany.body.details]).toEqual([406, "PGRST116", "The result contains 12 rows"]);
+    const scalar = await call("/rpc/add?a=1", { ...svc, headers: { accept: object } });
+    expect([scalar.status, scalar.body]).toEqual([200, 2]);
+
+    const patch = await call("/rows12?id=eq.6&select=id,tag", {
+      ...svc,
+      method: "PATCH",
+      headers: { ...json, accept: object, prefer: "return=representation" },
+      body: '{"tag":"six"}',
+    });
+    expect([patch.status, patch.body]).toEqual([200, { id: 6, tag: "six" }]);
+    const minimal = await call("/rows12?id=eq.6", { ...svc, method: "PATCH", headers: { ...json, accept: object }, body: '{"tag":null}' });
+    expect(minimal.status).toBe(204);
+    const del = await call("/rpc/delete_row", { ...svc, method: "POST", headers: { ...json, accept: object }, body: '{"row_id":12}' });
+    expect([del.status, del.body]).toEqual([200, { id: 12, tag: null }]);
+    const ins = await call("/rows12", { ...svc, method: "POST", headers: { ...json, accept: object }, body: '{"id":12}' });
+    expect(ins.status).toBe(201);
+    const gone = await call("/rows12?id=eq.7", { ...svc, method: "DELETE", headers: { accept: object, prefer: "return=representation" } });
+    expect([gone.status, gone.body]).toEqual([200, { id: 7, tag: null }]);
+    await call("/rows12", { ...svc, method: "POST", headers: json, body: '{"id":7}' });
+    expect(ids(await call("/rows12?select=id&order=id", svc))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  it("the Range header is intersected with offset/limit (PostgREST's rangeIntersection)", async () => {
+    const a = await call("/rows12?select=id&order=id&offset=5", { ...svc, headers: { range: "0-9" } });
+    expect([a.status, ids(a), a.headers.get("content-range")]).toEqual([200, [6, 7, 8, 9, 10], "5-9/*"]);
+    const b = await call("/rows12?select=id&order=id&offset=2", { ...svc, headers: { range: "5-6" } });
+    expect([ids(b), b.headers.get("content-range")]).toEqual([[6, 7], "5-6/*"]);
+    const c = await call("/rows12?select=id&order=id&offset=2&limit=3", { ...svc, headers: { range: "3-", prefer: "count=exact" } });
+    expect([c.status, ids(c), c.headers.get("content-range")]).toEqual([206, [4, 5], "3-4/12"]);
+    // limit=0 wins over the header; an otherwise empty intersection is 416 PGRST103, as PostgREST answers.
+    expect((await call("/rows12?select=id&limit=0", { ...svc, headers: { range: "3-5" } })).body).toEqual([]);
+    const disjoint = await call("/rows12?select=id&offset=8", { ...svc, headers: { range: "0-4" } });
+    expect([disjoint.status, disjoint.body.code]).toEqual([416, "PGRST103"]);
+    const reversed = await call("/rows12?select=id", { ...svc, headers: { range: "5-3" } });
+    expect([reversed.status, reversed.body.details]).toEqual([
+      416,
+      "The lower boundary must be lower than or equal to the upper boundary in the Range header.",
+    ]);
+    expect((await call("/rows12?select=id&offset=5&limit=0", svc)).status).toBe(416);
+  });
+
+  it("the Range header is read on GET only: other methods and malformed headers are refused, not ignored", async () => {
+    for (const [method, path] of [
+      ["HEAD", "/rows12"],
+      ["POST", "/rpc/nums"],
+      ["DELETE", "/rows12?id=eq.99"],
+    ] as const) {
+      const r = await fetch(`${rest.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}`, range: "0-1", ...(method === "POST" ? json : {}) },
+        ...(method === "POST" ? { body: "{}" } : {}),
+      });
+      expect([method, r.status]).toEqual([method, 400]);
+    }
+    const items = await call("/rows12", { ...svc, headers: { range: "items=0-1" } });
+    expect([items.status, items.body.code]).toEqual([400, "PGRST127"]);
+  });
+
+  it("a set-returning scalar function honours limit, offset, Range, count and max-rows", async () => {
+    const r = await call("/rpc/nums?offset=2", { ...svc, headers: { range: "0-4", prefer: "count=exact" } });
+    expect([r.status, r.body, r.headers.get("content-range")]).toEqual([206, [3, 4, 5], "2-4/12"]);
+    expect((await call("/rpc/nums?limit=2", svc)).body).toEqual([1, 2]);
+    const beyond = await call("/rpc/nums?offset=20", { ...svc, headers: { prefer: "count=exact" } });
+    expect([beyond.status, beyond.body.code]).toEqual([416, "PGRST103"]);
+    const big = await call("/rpc/nums?n=1500", svc);
+    expect([big.body.length, big.headers.get("content-range")]).toEqual([1000, "0-999/*"]);
+    const one = await call("/rpc/add?a=1", { ...svc, headers: { range: "1-" } });
+    expect([one.status, one.body.code]).toEqual([400, "PGRST127"]);
+  });
+
+  it("a function with a side effect runs once, even when counted", async () => {
+    const r = await call("/rpc/delete_row", {
+      ...svc,
+      method: "POST",
+      headers: { ...json, prefer: "count=exact, tx=rollback" },
+      body: '{"row_id":3}',
+    });
+    expect([r.status, r.body, r.headers.get("content-range")]).toEqual([200, [{ id: 3, tag: null }], "0-0/1"]);
+  });
+
+  it("a repeated preference takes its first value, as PostgREST's Preferences module; Preference-Applied as PostgREST", async () => {
+    const r = await call("/rows12?id=eq.8", {
+      ...svc,
+      method: "PATCH",
+      headers: { ...json, prefer: "return=minimal, return=representation, count=exact, count=planned, tx=rollback" },
+      body: '{"tag":"eight"}',
+    });
+    expect([r.status, r.body, r.headers.get("content-range")]).toEqual([204, null, "0-0/1"]);
+    expect(r.headers.get("preference-applied")).toBe("return=minimal, count=exact, tx=rollback");
+    const read = await call("/rows12?select=id&id=eq.8", { ...svc, headers: { prefer: "return=representation" } });
+    expect(read.headers.get("preference-applied")).toBeNull();
+    const del = await call("/rows12?id=eq.99", { ...svc, method: "DELETE", headers: { prefer: "count=exact" } });
+    expect(del.headers.get("content-range")).toBe("*/0");
+  });
+
+  it("Accept as PostgREST orders it: by q, then by specificity; q=0 only orders last (wai-extra's parseHttpAccept)", async () => {
+    const zero = await call("/rows12?select=id&id=eq.1", { ...svc, headers: { accept: "application/json;q=0" } });
+    expect([zero.status, zero.body]).toEqual([200, [{ id: 1 }]]);
+    const specific = await call("/rows12?select=id&id=eq.1", { ...svc, headers: { accept: `*/*, ${object}` } });
+    expect(specific.body).toEqual({ id: 1 });
+    const csv = await fetch(`${rest.url}/rows12?select=id&id=eq.1`, {
+      headers: { authorization: `Bearer ${LOCAL_SERVICE_ROLE_KEY}`, accept: "application/json;q=0.5, text/csv" },
+    });
+    expect(await csv.text()).toBe("id\n1");
+    const geo = await call("/rows12", { ...svc, headers: { accept: "application/geo+json, application/json" } });
+    expect([geo.status, geo.body.code]).toEqual([406, "PGRST107"]);
+    const wildcard = await call("/rows12", { ...svc, headers: { accept: "application/*" } });
+    expect([wildcard.status, wildcard.body.code]).toEqual([406, "PGRST107"]);
+  });
+
+  it("response.status or response.headers set from SQL is refused, not dropped", async () => {
+    const r = await call("/rpc/set_status", svc);
+    expect([r.status, r.body.code]).toEqual([400, "PGRST127"]);
+    expect(r.body.message).toMatch(/response\.status/);
   });
 });
