@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
@@ -66,11 +66,24 @@ describe("keygen", () => {
     [["keygen", "--target", TARGET], /--issuer is required/],
     [["keygen", "--issuer", "svc"], /--target is required/],
     [["keygen", "--issuer", "Bad Name", "--target", TARGET], /--issuer "Bad Name" must match/],
+    [["keygen", "--issuer", "supabase", "--target", TARGET], /--issuer "supabase" is refused: names containing "supabase"/],
+    [["keygen", "--issuer", "supabase-x", "--target", TARGET], /--issuer "supabase-x" is refused: names containing "supabase"/],
+    [["keygen", "--issuer", "my-supabase", "--target", TARGET], /--issuer "my-supabase" is refused: names containing "supabase"/],
     [["keygen", "--issuer", "svc", "--target", TARGET, "--alg", "HS256"], /--alg "HS256" is not one of ES256, RS256, EdDSA/],
     [["keygen", "--issuer", "svc", "--target", "http://"], /neither a URL nor a plain name/],
     [["keygen", "--issuer", "svc", "--target", TARGET, "--bogus"], /Unknown option '--bogus'/],
   ])("bad input %j → exit 2, one line", (args, pattern) => {
     expectOneLineRefusal(fedjwt([...args, "--out", tempDir()]), pattern);
+  });
+
+  it("refuses a platform-like issuer as register does, and writes no file", () => {
+    const dir = tempDir();
+    const r = keygen(dir, "supabase-x");
+    expectOneLineRefusal(
+      r,
+      /^fedjwt keygen: --issuer "supabase-x" is refused: names containing "supabase" could pass for the platform's own tokens$/,
+    );
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it("derives target names", () => {
