@@ -238,6 +238,26 @@ describe("register refuses what can never be a writer, before reaching the proje
   });
 });
 
+describe("the service key, from the flag or the environment", () => {
+  it("no key at all → exit 2 naming the flag and both variables", () => {
+    const env = { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "" };
+    expectOneLineRefusal(
+      fedjwt(["list"], { env }),
+      /^fedjwt list: --service-role-key \(or SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEY\) is required/,
+    );
+  });
+
+  it("an empty SUPABASE_SERVICE_ROLE_KEY does not hide SUPABASE_SECRET_KEY", () => {
+    const r = fedjwt(["list"], {
+      env: { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "sb_secret_x" },
+    });
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/cannot reach http:\/\/127\.0\.0\.1:9/),
+    });
+  });
+});
+
 describe("help and dispatch", () => {
   it.each(["keygen", "mint", "jwks"])("%s --help exits 0 and documents every flag it parses", (cmd) => {
     const r = fedjwt([cmd, "--help"]);
@@ -386,6 +406,10 @@ describe("typed errors", () => {
       status: 404,
       upstreamCode: "PGRST205",
     });
+    const refused = await new RegistryClient("http://project.test", "sb_secret_x", answer(401, {}) as typeof fetch)
+      .request("GET", "jwt_issuers")
+      .catch((e: CliError) => e.message);
+    expect(refused).toMatch(/check --service-role-key \/ SUPABASE_SERVICE_ROLE_KEY \/ SUPABASE_SECRET_KEY$/);
     expect(await failure(401, { message: "Invalid API key" })).toEqual({
       code: "key_refused",
       exitCode: 2,
