@@ -54,10 +54,14 @@ export class RegistryClient {
       );
     }
     if (err.code === "PGRST205" || err.code === "42P01") {
-      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, {
-        ...upstream,
-        exitCode: 1,
-      });
+      throw new CliError(
+        "registry_missing",
+        `${this.url} has no key registry: run fedjwt adopt <project> (unless it is this template), then supabase db push --remote`,
+        {
+          ...upstream,
+          exitCode: 1,
+        },
+      );
     }
     if (res.status === 404)
       throw new CliError(

@@ -410,6 +410,12 @@ describe("typed errors", () => {
       .request("GET", "jwt_issuers")
       .catch((e: CliError) => e.message);
     expect(refused).toMatch(/check --service-role-key \/ SUPABASE_SERVICE_ROLE_KEY \/ SUPABASE_SECRET_KEY$/);
+    const missing = await new RegistryClient("http://project.test", "sb_secret_x", answer(404, { code: "PGRST205" }) as typeof fetch)
+      .request("GET", "jwt_issuers")
+      .catch((e: CliError) => e.message);
+    expect(missing).toMatch(
+      /has no key registry: run fedjwt adopt <project> \(unless it is this template\), then supabase db push --remote$/,
+    );
     expect(await failure(401, { message: "Invalid API key" })).toEqual({
       code: "key_refused",
       exitCode: 2,
