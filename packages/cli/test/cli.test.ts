@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { CLI_CODES, CliError } from "../src/errors.ts";
 import { COMMANDS } from "../src/main.ts";
@@ -140,6 +140,26 @@ describe("mint", () => {
     const ttl = Date.parse(out.expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(60_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+
+  it("--expires-in 1h is accepted with --allow-long-lifetime, as its help says", () => {
+    const gen = JSON.parse(keygen(tempDir(), "svc", ["--json"]).stdout);
+    const r = fedjwt([
+      "mint",
+      "--issuer",
+      "svc",
+      "--key",
+      gen.files.privateKey,
+      "--audience",
+      "a",
+      "--expires-in",
+      "1h",
+      "--allow-long-lifetime",
+    ]);
+    expect(r.code).toBe(0);
+    const payload = decodeJwt(r.stdout.trim());
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    expect(fedjwt(["mint", "--help"]).stdout).toContain("60s / 5m / 1h");
   });
 
   it.each([
@@ -289,6 +309,18 @@ describe("flag values that start with a dash (one kid in 64 does)", () => {
 
   it("a flag followed by another flag still reports the missing value", () => {
     expectOneLineRefusal(fedjwt(["mint", "--issuer", "--key", "x", "--audience", "a"]), /--issuer|argument/);
+  });
+
+  it("rotate and register take a .jwk.json's own kid, else the thumbprint, as their help says", async () => {
+    const { keyFromFlags } = await import("../src/commands/register.ts");
+    const gen = JSON.parse(keygen(tempDir(), "svc", ["--json"]).stdout);
+    const own = join(tempDir(), "own.jwk.json");
+    writeFileSync(own, JSON.stringify({ ...JSON.parse(readFileSync(gen.files.jwk, "utf8")), kid: "my-own-kid" }));
+    expect((await keyFromFlags({ "public-key": own }, "svc")).kid).toBe("my-own-kid");
+    expect((await keyFromFlags({ "public-key": gen.files.publicKey }, "svc")).kid).toBe(gen.kid);
+    expect(fedjwt(["rotate", "--help"]).stdout).toMatch(
+      /--kid <kid> +the new key's id \(default: the JWK's kid, else its RFC 7638 thumbprint\)/,
+    );
   });
 
   it("rotate --retire -abc takes -abc as the kid (it reaches the registry, not the parser)", () => {

@@ -9,7 +9,7 @@ import { targetLabel } from "../target.ts";
 
 const flags = {
   issuer: { type: "string", value: "<name>", required: true, description: 'issuer name, ^[a-z0-9][a-z0-9._-]{0,62}$, without "supabase"' },
-  target: { type: "string", value: "<url>", required: true, description: 'the Supabase project URL, or a short name like "staging"' },
+  target: { type: "string", value: "<url|name>", required: true, description: 'the Supabase project URL, or a short name like "staging"' },
   alg: { type: "string", value: "<alg>", default: "ES256", description: "ES256, RS256 or EdDSA" },
   out: { type: "string", value: "<dir>", default: "keys", description: "output directory" },
   force: { type: "boolean", default: false, description: "overwrite existing files" },
