@@ -213,7 +213,7 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
         status: "fail",
         http: { status: 404 },
         message: `the key registry's migrations are not applied (missing: ${missing.join(", ")})`,
-        fix: "copy supabase/migrations into your project and run: supabase db push",
+        fix: "run fedjwt adopt <project> (it adds the migrations, stamped after yours; skip it when deploying this template itself), then from the project: supabase db push --remote (plain db push targets the local stack)",
       });
     } else {
       set({ id: "registry", status: "ok", message: `registry tables present (${REGISTRY_TABLES.join(", ")})` });

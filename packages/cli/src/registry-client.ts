@@ -49,15 +49,19 @@ export class RegistryClient {
     if (res.status === 401 || res.status === 403) {
       throw new CliError(
         "key_refused",
-        `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY`,
+        `${this.url} refused the service role key (HTTP ${res.status}${err.message ? `: ${err.message}` : ""}): check --service-role-key / SUPABASE_SERVICE_ROLE_KEY / SUPABASE_SECRET_KEY`,
         upstream,
       );
     }
     if (err.code === "PGRST205" || err.code === "42P01") {
-      throw new CliError("registry_missing", `${this.url} has no key registry: apply supabase/migrations (supabase db push)`, {
-        ...upstream,
-        exitCode: 1,
-      });
+      throw new CliError(
+        "registry_missing",
+        `${this.url} has no key registry: run fedjwt adopt <project> (unless it is this template), then supabase db push --remote`,
+        {
+          ...upstream,
+          exitCode: 1,
+        },
+      );
     }
     if (res.status === 404)
       throw new CliError(
@@ -77,11 +81,15 @@ export class RegistryClient {
 /** Resolves --url / --service-role-key from flags or the environment. */
 export function connection(values: { url?: string | undefined; "service-role-key"?: string | undefined }, command: string): RegistryClient {
   const url = values.url ?? process.env.SUPABASE_URL;
-  const key = values["service-role-key"] ?? process.env.SUPABASE_SERVICE_ROLE_KEY ?? process.env.SUPABASE_SECRET_KEY;
+  // An empty variable counts as unset: SUPABASE_SERVICE_ROLE_KEY="" does not hide SUPABASE_SECRET_KEY.
+  const key = values["service-role-key"] ?? (process.env.SUPABASE_SERVICE_ROLE_KEY || process.env.SUPABASE_SECRET_KEY);
   if (!url) throw new CliError("bad_arguments", `--url (or SUPABASE_URL) is required (see: fedjwt ${command} --help)`);
   if (!/^https?:\/\/[^/]+/.test(url)) throw new CliError("bad_arguments", `--url ${JSON.stringify(url)} is not an http(s) URL`);
   if (!key)
-    throw new CliError("bad_arguments", `--service-role-key (or SUPABASE_SERVICE_ROLE_KEY) is required (see: fedjwt ${command} --help)`);
+    throw new CliError(
+      "bad_arguments",
+      `--service-role-key (or SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEY) is required (see: fedjwt ${command} --help)`,
+    );
   return new RegistryClient(url, key);
 }
 

@@ -1,7 +1,7 @@
 // fedjwt adopt on throwaway projects laid out like `supabase init` makes them (config.toml written here,
 // so these tests need no Supabase CLI; tooling/e2e/test/adopt.test.ts runs the real CLI end to end).
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -168,6 +168,32 @@ describe("fedjwt adopt", () => {
     expect(r.stdout).toContain("supabase db push --remote");
     expect(r.stdout).toContain("--include-all");
     expect(r.stdout).toContain("supabase functions deploy rest --use-api");
+    expect(r.stdout).toContain("  fedjwt keygen --issuer <issuer> --target https://<ref>.supabase.co\n");
+    expect(r.stdout).toContain(
+      '  fedjwt register --url https://<ref>.supabase.co --service-role-key "$SUPABASE_SECRET_KEY" --issuer <issuer> --public-key keys/<issuer>-<ref>.pub --allowed-role <role>\n',
+    );
+  });
+
+  it("says that the adopted function-privileges migration revokes PUBLIC's EXECUTE on the project's functions", () => {
+    const dir = project();
+    const out = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    const file = out.migrations.find((m: { template: string }) => m.template.endsWith("_writer_function_privileges.sql")).file;
+    expect(out.notes).toHaveLength(1); // a first adoption: no writer role of the project's yet
+    expect(out.notes[0]).toMatch(
+      new RegExp(`^${file} revokes PUBLIC's EXECUTE on your functions in public: anon and authenticated keep it`),
+    );
+    expect(out.notes[0]).toContain("grant execute on function public.<f>(…) to anon, authenticated");
+    expect(fedjwt(["adopt", dir]).stdout).toContain(`Note: ${file} revokes PUBLIC's EXECUTE`);
+  });
+
+  it("on a re-run that adds the role-memberships migration, says which writer roles it refuses", () => {
+    const dir = project();
+    const first = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    const memberships = first.migrations.find((m: { template: string }) => m.template.endsWith("_writer_role_memberships.sql"));
+    rmSync(join(dir, "supabase", "migrations", memberships.file)); // adopted before that migration existed
+    const again = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    expect(again.notes).toHaveLength(2);
+    expect(again.notes[1]).toMatch(/_writer_role_memberships\.sql makes a writer role that owns a table, function or schema/);
   });
 });
 

@@ -1,6 +1,6 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { CLI_CODES, CliError } from "../src/errors.ts";
 import { COMMANDS } from "../src/main.ts";
@@ -66,11 +66,24 @@ describe("keygen", () => {
     [["keygen", "--target", TARGET], /--issuer is required/],
     [["keygen", "--issuer", "svc"], /--target is required/],
     [["keygen", "--issuer", "Bad Name", "--target", TARGET], /--issuer "Bad Name" must match/],
+    [["keygen", "--issuer", "supabase", "--target", TARGET], /--issuer "supabase" is refused: names containing "supabase"/],
+    [["keygen", "--issuer", "supabase-x", "--target", TARGET], /--issuer "supabase-x" is refused: names containing "supabase"/],
+    [["keygen", "--issuer", "my-supabase", "--target", TARGET], /--issuer "my-supabase" is refused: names containing "supabase"/],
     [["keygen", "--issuer", "svc", "--target", TARGET, "--alg", "HS256"], /--alg "HS256" is not one of ES256, RS256, EdDSA/],
     [["keygen", "--issuer", "svc", "--target", "http://"], /neither a URL nor a plain name/],
     [["keygen", "--issuer", "svc", "--target", TARGET, "--bogus"], /Unknown option '--bogus'/],
   ])("bad input %j → exit 2, one line", (args, pattern) => {
     expectOneLineRefusal(fedjwt([...args, "--out", tempDir()]), pattern);
+  });
+
+  it("refuses a platform-like issuer as register does, and writes no file", () => {
+    const dir = tempDir();
+    const r = keygen(dir, "supabase-x");
+    expectOneLineRefusal(
+      r,
+      /^fedjwt keygen: --issuer "supabase-x" is refused: names containing "supabase" could pass for the platform's own tokens$/,
+    );
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it("derives target names", () => {
@@ -127,6 +140,26 @@ describe("mint", () => {
     const ttl = Date.parse(out.expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(60_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
+  });
+
+  it("--expires-in 1h is accepted with --allow-long-lifetime, as its help says", () => {
+    const gen = JSON.parse(keygen(tempDir(), "svc", ["--json"]).stdout);
+    const r = fedjwt([
+      "mint",
+      "--issuer",
+      "svc",
+      "--key",
+      gen.files.privateKey,
+      "--audience",
+      "a",
+      "--expires-in",
+      "1h",
+      "--allow-long-lifetime",
+    ]);
+    expect(r.code).toBe(0);
+    const payload = decodeJwt(r.stdout.trim());
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    expect(fedjwt(["mint", "--help"]).stdout).toContain("60s / 5m / 1h");
   });
 
   it.each([
@@ -225,6 +258,26 @@ describe("register refuses what can never be a writer, before reaching the proje
   });
 });
 
+describe("the service key, from the flag or the environment", () => {
+  it("no key at all → exit 2 naming the flag and both variables", () => {
+    const env = { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "" };
+    expectOneLineRefusal(
+      fedjwt(["list"], { env }),
+      /^fedjwt list: --service-role-key \(or SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEY\) is required/,
+    );
+  });
+
+  it("an empty SUPABASE_SERVICE_ROLE_KEY does not hide SUPABASE_SECRET_KEY", () => {
+    const r = fedjwt(["list"], {
+      env: { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "sb_secret_x" },
+    });
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/cannot reach http:\/\/127\.0\.0\.1:9/),
+    });
+  });
+});
+
 describe("help and dispatch", () => {
   it.each(["keygen", "mint", "jwks"])("%s --help exits 0 and documents every flag it parses", (cmd) => {
     const r = fedjwt([cmd, "--help"]);
@@ -256,6 +309,18 @@ describe("flag values that start with a dash (one kid in 64 does)", () => {
 
   it("a flag followed by another flag still reports the missing value", () => {
     expectOneLineRefusal(fedjwt(["mint", "--issuer", "--key", "x", "--audience", "a"]), /--issuer|argument/);
+  });
+
+  it("rotate and register take a .jwk.json's own kid, else the thumbprint, as their help says", async () => {
+    const { keyFromFlags } = await import("../src/commands/register.ts");
+    const gen = JSON.parse(keygen(tempDir(), "svc", ["--json"]).stdout);
+    const own = join(tempDir(), "own.jwk.json");
+    writeFileSync(own, JSON.stringify({ ...JSON.parse(readFileSync(gen.files.jwk, "utf8")), kid: "my-own-kid" }));
+    expect((await keyFromFlags({ "public-key": own }, "svc")).kid).toBe("my-own-kid");
+    expect((await keyFromFlags({ "public-key": gen.files.publicKey }, "svc")).kid).toBe(gen.kid);
+    expect(fedjwt(["rotate", "--help"]).stdout).toMatch(
+      /--kid <kid> +the new key's id \(default: the JWK's kid, else its RFC 7638 thumbprint\)/,
+    );
   });
 
   it("rotate --retire -abc takes -abc as the kid (it reaches the registry, not the parser)", () => {
@@ -373,6 +438,16 @@ describe("typed errors", () => {
       status: 404,
       upstreamCode: "PGRST205",
     });
+    const refused = await new RegistryClient("http://project.test", "sb_secret_x", answer(401, {}) as typeof fetch)
+      .request("GET", "jwt_issuers")
+      .catch((e: CliError) => e.message);
+    expect(refused).toMatch(/check --service-role-key \/ SUPABASE_SERVICE_ROLE_KEY \/ SUPABASE_SECRET_KEY$/);
+    const missing = await new RegistryClient("http://project.test", "sb_secret_x", answer(404, { code: "PGRST205" }) as typeof fetch)
+      .request("GET", "jwt_issuers")
+      .catch((e: CliError) => e.message);
+    expect(missing).toMatch(
+      /has no key registry: run fedjwt adopt <project> \(unless it is this template\), then supabase db push --remote$/,
+    );
     expect(await failure(401, { message: "Invalid API key" })).toEqual({
       code: "key_refused",
       exitCode: 2,

@@ -118,7 +118,7 @@ describe("adopting the template into an existing Supabase project", () => {
       readme.indexOf("\n## ", readme.indexOf("### Hosted Supabase")),
     );
     const shell = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
-      .flatMap((m) => m[1]!.split("\n"))
+      .flatMap((m) => m[1]!.replace(/\\\n\s*/g, "").split("\n")) // a line ending in \ goes on with the next
       .map((l) => l.replace(/\s+#.*$/, "").trim())
       .filter((l) => l && !l.startsWith("#"));
     for (const command of adopted.next) expect(shell, command).toContain(command);

@@ -225,7 +225,7 @@ describe.skipIf(!local)("misconfigurations built from the local stack's pieces",
     expect(check(r.report, "registry").message).toMatch(
       /migrations are not applied \(missing: jwt_issuers, jwt_public_keys, jwt_registry, jwt_registry_audit\)/,
     );
-    expect(check(r.report, "registry").fix).toMatch(/supabase db push/);
+    expect(check(r.report, "registry").fix).toMatch(/^run fedjwt adopt <project> .*, then from the project: supabase db push --remote /);
   });
 
   it("the function signs with a secret PostgREST does not trust", async () => {

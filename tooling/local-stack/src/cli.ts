@@ -18,14 +18,15 @@ Commands:
   start     start the stack and print its status; Ctrl-C stops it
             --detach   run in the background (stop it with: fedjwt-stack stop)
             --reset    start from an empty database (migrations and seed applied again)
-            --ephemeral  a throwaway stack (temporary data, no state file) that prints one line
-                       "READY {json}" with its URLs, keys and process ids (benchmarks, scripts)
+            --ephemeral  a throwaway stack (temporary data, no state file, free ports unless given;
+                       not with --detach) that prints one line "READY {json}" with its URLs, keys and
+                       process ids (benchmarks, scripts)
   stop      stop a stack started with --detach
   status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`
 
 Options:
-  --api-port <n>   gateway port (default 54321)
-  --db-port <n>    database port (default 54322)
+  --api-port <n>   gateway port, 1–65535 (default 54321; with --ephemeral a free port)
+  --db-port <n>    database port, 1–65535 (default 54322; with --ephemeral a free port)
   -h, --help       show this help
 
 Data lives in .local/ (gitignored). Exit codes: 0 ok, 1 failure, 2 bad usage.`;
@@ -184,10 +185,15 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   for (const p of ["api-port", "db-port"] as const) {
-    if (values[p] !== undefined && !/^\d{1,5}$/.test(values[p]!)) {
-      console.error(`fedjwt-stack: --${p} must be a port number`);
+    const v = values[p];
+    if (v !== undefined && !(/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535)) {
+      console.error(`fedjwt-stack: --${p} must be a port number from 1 to 65535`);
       return 2;
     }
+  }
+  if (values.ephemeral && values.detach) {
+    console.error("fedjwt-stack: --ephemeral runs in the foreground and cannot be combined with --detach");
+    return 2;
   }
   try {
     if (command === "start") return await start(values);

@@ -46,10 +46,27 @@ describe("stopping the stack", () => {
   );
 });
 
+describe("help", () => {
+  it("says what the ports default to, with and without --ephemeral", async () => {
+    const child = spawn(process.execPath, [CLI, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    expect(await new Promise((r) => child.on("close", r))).toBe(0);
+    expect(out).toMatch(/--api-port <n> +gateway port, 1–65535 \(default 54321; with --ephemeral a free port\)/);
+    expect(out).toMatch(/--db-port <n> +database port, 1–65535 \(default 54322; with --ephemeral a free port\)/);
+  });
+});
+
 describe("usage errors", () => {
   it.each([
     [["frobnicate"], /unknown command "frobnicate"/],
-    [["start", "--api-port", "http"], /--api-port must be a port number/],
+    [["start", "--api-port", "http"], /--api-port must be a port number from 1 to 65535/],
+    [["start", "--api-port", "99999"], /--api-port must be a port number from 1 to 65535/],
+    [["start", "--api-port", "65536"], /--api-port must be a port number from 1 to 65535/],
+    [["start", "--api-port", "0"], /--api-port must be a port number from 1 to 65535/],
+    [["start", "--db-port", "99999"], /--db-port must be a port number from 1 to 65535/],
+    [["start", "--ephemeral", "--db-port", "0"], /--db-port must be a port number from 1 to 65535/],
+    [["start", "--ephemeral", "--detach"], /--ephemeral runs in the foreground and cannot be combined with --detach/],
     [["start", "--bogus"], /Unknown option '--bogus'/],
   ])("%j → exit 2, one line", async (args, pattern) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });

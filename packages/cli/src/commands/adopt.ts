@@ -32,7 +32,9 @@ export const adoptCommand = defineCommand({
   supabase/config.toml                           a [functions.rest] block (verify_jwt = false)
   .gitignore                                     what it lacks of ${GITIGNORE_ENTRIES.slice(0, 3).join(", ")},
                                                  ${GITIGNORE_ENTRIES.slice(3).join(", ")}
-Then prints the commands that deploy it (supabase db push --remote, secrets, functions deploy).
+Then prints the commands that deploy it (supabase db push --remote, secrets, functions deploy) and register
+a first writer (fedjwt keygen, fedjwt register), and what an adopted migration changes in your own objects:
+…_writer_function_privileges revokes PUBLIC's EXECUTE on the functions already in your public schema.
 
 Safe to run again: files already adopted unchanged are left alone, template migrations already adopted
 are recognised by their header and never re-stamped, and new template migrations are added. Refuses, and
@@ -319,7 +321,21 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     "mkdir -p keys && supabase gen signing-key --algorithm ES256 > keys/supabase-signing-key.json",
     'supabase secrets set FEDJWT_AUDIENCE=https://<ref>.supabase.co FEDJWT_SIGNING_JWK="$(cat keys/supabase-signing-key.json)"',
     "supabase functions deploy rest --use-api",
+    "fedjwt keygen --issuer <issuer> --target https://<ref>.supabase.co",
+    'fedjwt register --url https://<ref>.supabase.co --service-role-key "$SUPABASE_SECRET_KEY" --issuer <issuer> --public-key keys/<issuer>-<ref>.pub --allowed-role <role>',
   ];
+  // What an adopted migration changes in the project's own objects (the README's adoption section says the same).
+  const notes: string[] = [];
+  const revoking = migrations.find((m) => m.template.endsWith("_writer_function_privileges.sql"));
+  if (revoking)
+    notes.push(
+      `${revoking.file} revokes PUBLIC's EXECUTE on your functions in public: anon and authenticated keep it through Supabase's default privileges on functions created by postgres; for one they reached only through PUBLIC, add grant execute on function public.<f>(…) to anon, authenticated`,
+    );
+  const memberships = migrations.find((m) => m.template.endsWith("_writer_role_memberships.sql") && m.status === "create");
+  if (memberships && adopted.size > 0)
+    notes.push(
+      `${memberships.file} makes a writer role that owns a table, function or schema, or can take a pg_*, supabase_* or LOGIN role's privileges, no longer a writer role: its issuers are refused (db_role_refused) until you take those away`,
+    );
   const result = {
     project,
     template,
@@ -330,6 +346,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     config: configStatus,
     gitignore: ignored,
     next,
+    notes,
   };
   if (values.json) {
     printJson(io, result);
@@ -344,11 +361,14 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       `  migrations       ${newMigrations.length} added${newMigrations.length ? `: ${newMigrations.map((m) => m.file).join(", ")}` : ""}; ${migrations.length - newMigrations.length} already adopted`,
       `  config.toml      [functions.rest] ${configStatus === "added" ? "added (verify_jwt = false)" : "already present"}`,
       `  .gitignore       ${ignored.length ? `added ${ignored.join(" ")}` : "already ignores keys and secrets"}`,
+      ...notes.map((n) => `Note: ${n}.`),
       "",
       "Next, from the project folder:",
       ...next.map((c) => `  ${c}`),
       "",
+      "(fedjwt = this CLI, e.g. node <path>/fedjwt.mjs; <issuer>: a writer's name, <role>: an application role it may request.)",
       "Import keys/supabase-signing-key.json into the project (Dashboard → JWT Keys) before the function uses it.",
+      "keys/<issuer>-<ref>.key is the writer's private key: give it to that writer only.",
       "`db push --remote` targets the linked project (plain `db push` targets the local stack); add --yes in scripts.",
       'If it stops with "Found local migration files to be inserted before the last migration on remote database",',
       "the hosted project has migrations newer than these files: rerun it with --include-all to apply them anyway.",

@@ -89,8 +89,9 @@ export function formatReport(report: DoctorReport): string {
 export async function doctorCli(values: FlagValues<typeof flags>, io: Io): Promise<number> {
   const url = values.url ?? process.env.SUPABASE_URL;
   if (!url) throw new CliError("bad_arguments", "--url (or SUPABASE_URL) is required (see: fedjwt doctor --help)");
-  const anonKey = values["anon-key"] ?? process.env.SUPABASE_ANON_KEY ?? process.env.SUPABASE_PUBLISHABLE_KEY;
-  const serviceKey = values["service-role-key"] ?? process.env.SUPABASE_SERVICE_ROLE_KEY ?? process.env.SUPABASE_SECRET_KEY;
+  // An empty variable counts as unset, as for the registry commands.
+  const anonKey = values["anon-key"] ?? (process.env.SUPABASE_ANON_KEY || process.env.SUPABASE_PUBLISHABLE_KEY);
+  const serviceKey = values["service-role-key"] ?? (process.env.SUPABASE_SERVICE_ROLE_KEY || process.env.SUPABASE_SECRET_KEY);
   if ((values.issuer === undefined) !== (values.key === undefined))
     throw new CliError("bad_arguments", "give --issuer and --key together (see: fedjwt doctor --help)");
   const maxSkew = Number(values["max-skew"]);

@@ -1,14 +1,15 @@
 import { join, resolve } from "node:path";
-import { generateKeyPair, ISSUER_PATTERN, isSupportedAlg, SUPPORTED_ALGS } from "@fedjwt/signer";
+import { generateKeyPair, isSupportedAlg, SUPPORTED_ALGS } from "@fedjwt/signer";
 import { CliError } from "../errors.ts";
 import { ensureDir, writeNew } from "../files.ts";
+import { checkIssuer } from "../issuer.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { targetLabel } from "../target.ts";
 
 const flags = {
-  issuer: { type: "string", value: "<name>", required: true, description: "issuer name, ^[a-z0-9][a-z0-9._-]{0,62}$" },
-  target: { type: "string", value: "<url>", required: true, description: 'the Supabase project URL, or a short name like "staging"' },
+  issuer: { type: "string", value: "<name>", required: true, description: 'issuer name, ^[a-z0-9][a-z0-9._-]{0,62}$, without "supabase"' },
+  target: { type: "string", value: "<url|name>", required: true, description: 'the Supabase project URL, or a short name like "staging"' },
   alg: { type: "string", value: "<alg>", default: "ES256", description: "ES256, RS256 or EdDSA" },
   out: { type: "string", value: "<dir>", default: "keys", description: "output directory" },
   force: { type: "boolean", default: false, description: "overwrite existing files" },
@@ -39,10 +40,7 @@ Writes into --out:
 
 /** `fedjwt keygen`: writes a keypair to files named after the issuer and target. */
 export async function keygen(values: FlagValues<typeof flags>, io: Io): Promise<void> {
-  const issuer = values.issuer;
-  if (!ISSUER_PATTERN.test(issuer)) {
-    throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
-  }
+  const issuer = checkIssuer(values.issuer);
   const target = values.target;
   const alg = values.alg;
   if (!isSupportedAlg(alg)) throw new CliError("bad_alg", `--alg ${JSON.stringify(alg)} is not one of ${SUPPORTED_ALGS.join(", ")}`);

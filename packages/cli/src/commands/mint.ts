@@ -18,7 +18,7 @@ const flags = {
     type: "string",
     value: "<time>",
     default: "60s",
-    description: "lifetime: seconds or 60s / 5m (over 300s needs --allow-long-lifetime)",
+    description: "lifetime: seconds, or 60s / 5m / 1h (over 300s needs --allow-long-lifetime)",
   },
   "allow-long-lifetime": {
     type: "boolean",

@@ -1,14 +1,7 @@
-import {
-  importPublicKey,
-  isPlatformIssuerName,
-  ISSUER_PATTERN,
-  isSupportedAlg,
-  SUPPORTED_ALGS,
-  thumbprint,
-  type SupportedAlg,
-} from "@fedjwt/signer";
+import { importPublicKey, isSupportedAlg, SUPPORTED_ALGS, thumbprint, type SupportedAlg } from "@fedjwt/signer";
 import { CliError } from "../errors.ts";
 import { readText } from "../files.ts";
+import { checkIssuer } from "../issuer.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow, type RegistryClient } from "../registry-client.ts";
@@ -185,14 +178,7 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
 
 /** `fedjwt register`. */
 export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
-  const issuer = values.issuer;
-  if (!ISSUER_PATTERN.test(issuer))
-    throw new CliError("bad_issuer", `--issuer ${JSON.stringify(issuer)} must match ^[a-z0-9][a-z0-9._-]{0,62}$`);
-  if (isPlatformIssuerName(issuer))
-    throw new CliError(
-      "bad_issuer",
-      `--issuer ${JSON.stringify(issuer)} is refused: names containing "supabase" could pass for the platform's own tokens`,
-    );
+  const issuer = checkIssuer(values.issuer);
   const key = await keyFromFlags(values, issuer);
   const policy = policyFromFlags(values);
   const client = connection(values, "register");

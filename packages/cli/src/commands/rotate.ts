@@ -8,7 +8,7 @@ import { addKey, keyFromFlags } from "./register.ts";
 const flags = {
   issuer: { type: "string", value: "<name>", required: true, description: "the issuer" },
   "public-key": { type: "string", value: "<file>", description: "the new public key (.pub or .jwk.json)" },
-  kid: { type: "string", value: "<kid>", description: "the new key's id (default: its RFC 7638 thumbprint)" },
+  kid: { type: "string", value: "<kid>", description: "the new key's id (default: the JWK's kid, else its RFC 7638 thumbprint)" },
   alg: { type: "string", value: "<alg>", description: "ES256, RS256 or EdDSA (default: from the key)" },
   retire: { type: "string", value: "<kid>", description: "deactivate the old key once writers have switched" },
   force: { type: "boolean", default: false, description: "retire even if it leaves the issuer with no active key" },
