@@ -13,6 +13,8 @@ export interface ImportedKey {
   alg: SupportedAlg;
   /** The public half as a JWK (`kty` and key members only), when it can be derived. */
   publicJwk: JWK | undefined;
+  /** The `kid` the key carried, when it was given as a JWK with one. */
+  kid?: string;
 }
 
 const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
@@ -146,6 +148,7 @@ async function importAny(input: PrivateKeyInput, kind: "private" | "public", alg
   const alg = checkAlg(algOption);
   let key: CryptoKey;
   let resolved: SupportedAlg;
+  let ownKid: unknown;
   if (typeof CryptoKey !== "undefined" && input instanceof CryptoKey) {
     if (input.type !== kind) {
       throw new SignerError(kind === "private" ? "key_not_private" : "key_is_private", `expected a ${kind} CryptoKey`);
@@ -157,15 +160,22 @@ async function importAny(input: PrivateKeyInput, kind: "private" | "public", alg
     resolved = implied;
   } else if (typeof input === "string") {
     const text = input.trim();
-    ({ key, alg: resolved } = text.startsWith("{") ? await fromJwk(parseJwkText(text), kind, alg) : await fromPem(text, kind, alg));
+    if (text.startsWith("{")) {
+      const jwk = parseJwkText(text);
+      ownKid = jwk.kid;
+      ({ key, alg: resolved } = await fromJwk(jwk, kind, alg));
+    } else {
+      ({ key, alg: resolved } = await fromPem(text, kind, alg));
+    }
   } else if (input && typeof input === "object") {
+    ownKid = (input as JWK).kid;
     ({ key, alg: resolved } = await fromJwk(input as JWK, kind, alg));
   } else {
     throw new SignerError("key_invalid", "no key given");
   }
   let publicJwk: JWK | undefined;
   if (key.extractable) publicJwk = publicMembers(await exportJWK(key));
-  return { key, alg: resolved, publicJwk };
+  return { key, alg: resolved, publicJwk, ...(typeof ownKid === "string" && ownKid !== "" ? { kid: ownKid } : {}) };
 }
 
 /** Imports a writer's private key once (PEM, JWK or CryptoKey) and works out its algorithm. */

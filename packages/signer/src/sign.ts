@@ -23,7 +23,7 @@ export interface SignerOptions {
   issuer: string;
   /** The target's audience (`aud`), as configured on the gateway. */
   audience: string;
-  /** Key id for the header; defaults to the RFC 7638 thumbprint of the public key. */
+  /** Key id for the header; defaults to the JWK's own `kid` (as `fedjwt register` records it), else the RFC 7638 thumbprint. */
   kid?: string;
   /** Checked against the key; inferred from it when omitted. */
   alg?: SupportedAlg;
@@ -162,6 +162,7 @@ export async function createSigner(options: SignerOptions): Promise<Signer> {
   if (kid !== undefined && (typeof kid !== "string" || kid === "")) {
     throw new SignerError("kid_required", "kid must be a non-empty string");
   }
+  if (kid === undefined) kid = imported.kid;
   if (kid === undefined) {
     if (!imported.publicJwk) {
       throw new SignerError("kid_required", "the CryptoKey is not extractable, so pass kid explicitly");

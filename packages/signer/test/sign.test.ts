@@ -12,6 +12,7 @@ import {
   createSigner,
   GATEWAY_RESERVED_CLAIMS,
   generateKeyPair,
+  publicMembers,
   REGISTERED_CLAIMS,
   SignerError,
   signMultiIssuerJwt,
@@ -92,6 +93,21 @@ describe.each(SUPPORTED_ALGS)("%s", (alg) => {
       const token = await signMultiIssuerJwt({ privateKey: input, issuer: "svc", audience: AUD });
       await expect(jwtVerify(token, publicKey)).resolves.toBeTruthy();
     }
+  });
+
+  it("a private JWK's own kid heads its tokens (as register records it); an explicit kid wins; no kid: the thumbprint", async () => {
+    const { privateKey } = await joseGenerateKeyPair(alg, { extractable: true, ...(alg === "EdDSA" ? { crv: "Ed25519" } : {}) });
+    const bare = await exportJWK(privateKey);
+    const named = { ...bare, kid: "orders-2026-11" };
+    for (const input of [named, JSON.stringify(named)]) {
+      const signer = await createSigner({ privateKey: input, issuer: "svc", audience: AUD });
+      expect(signer.kid).toBe("orders-2026-11");
+      expect(decodeProtectedHeader(await signer.sign()).kid).toBe("orders-2026-11");
+    }
+    expect((await createSigner({ privateKey: named, issuer: "svc", audience: AUD, kid: "explicit" })).kid).toBe("explicit");
+    const thumb = await calculateJwkThumbprint(publicMembers(bare), "sha256");
+    expect((await createSigner({ privateKey: bare, issuer: "svc", audience: AUD })).kid).toBe(thumb);
+    expect((await createSigner({ privateKey: { ...bare, kid: "" }, issuer: "svc", audience: AUD })).kid).toBe(thumb);
   });
 
   it("refuses a key of another algorithm", async () => {

@@ -9,7 +9,7 @@ const flags = {
   issuer: { type: "string", value: "<name>", required: true, description: "the registered issuer name" },
   key: { type: "string", value: "<file>", required: true, description: "private key file, PKCS#8 PEM or private JWK" },
   audience: { type: "string", value: "<aud>", required: true, description: "the target's configured audience" },
-  kid: { type: "string", value: "<kid>", description: "key id for the header (default: the key's RFC 7638 thumbprint)" },
+  kid: { type: "string", value: "<kid>", description: "key id for the header (default: a JWK's own kid, else the RFC 7638 thumbprint)" },
   alg: { type: "string", value: "<alg>", description: "ES256, RS256 or EdDSA (default: taken from the key)" },
   sub: { type: "string", value: "<subject>", description: "subject claim (default: the issuer name)" },
   role: { type: "string", value: "<role>", multiple: true, default: [], description: "request an application role" },
