@@ -323,6 +323,17 @@ describe("flag values that start with a dash (one kid in 64 does)", () => {
     );
   });
 
+  it.each([
+    [["--retire", "old", "--kid", "k2"], /--kid and --alg describe a new key/],
+    [["--retire", "old", "--alg", "ES256"], /--kid and --alg describe a new key/],
+    [["--public-key", "x.pub", "--force"], /--force applies to --retire only/],
+  ])("rotate %j: a flag the action would ignore → exit 2, one line, before reaching the project", (args, pattern) => {
+    expectOneLineRefusal(
+      fedjwt(["rotate", "--issuer", "svc", ...args, "--url", "http://127.0.0.1:9", "--service-role-key", "sb_secret_x"]),
+      pattern,
+    );
+  });
+
   it("rotate --retire -abc takes -abc as the kid (it reaches the registry, not the parser)", () => {
     const r = fedjwt(["rotate", "--issuer", "svc", "--retire", "-abc", "--url", "http://127.0.0.1:9", "--service-role-key", "sb_secret_x"]);
     expect(r.code).toBe(1);

@@ -40,6 +40,12 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
   if ((values["public-key"] === undefined) === (values.retire === undefined)) {
     throw new CliError("bad_arguments", "give either --public-key (start a rotation) or --retire (finish it) (see: fedjwt rotate --help)");
   }
+  if (values.retire !== undefined && (values.kid !== undefined || values.alg !== undefined)) {
+    throw new CliError("bad_arguments", "--kid and --alg describe a new key: they go with --public-key, not --retire");
+  }
+  if (values["public-key"] !== undefined && values.force) {
+    throw new CliError("bad_arguments", "--force applies to --retire only (adding a key never needs it)");
+  }
   const key = values["public-key"] !== undefined ? await keyFromFlags(values, issuer) : undefined;
   const client = connection(values, "rotate");
   const [policy] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
