@@ -1,6 +1,6 @@
 // Adoption, as a user with an existing Supabase project follows the README: `supabase init` + a `profiles`
 // migration that references auth.users → `fedjwt adopt` (the bundled fedjwt.mjs, run from outside the
-// template) → `supabase db push --remote=<url> --yes` to a fresh database → the files `supabase functions
+// template), then the README's step-5 policies migration → `supabase db push --remote=<url> --yes` to a fresh database → the files `supabase functions
 // deploy rest --use-api` would upload (listed offline) copied alone into an empty folder → `deno check`
 // there → served with a signing key from `supabase gen signing-key` → a writer's request succeeds through
 // the copied function, and the user's profiles stay out of its reach.
@@ -37,6 +37,8 @@ import {
 const ROOT = repoRoot();
 const BUNDLE = fileURLToPath(new URL("../../../packages/cli/dist/fedjwt.mjs", import.meta.url));
 const PROFILE_ID = "0b7f3f3c-5d0e-4a8e-9f61-2f1f0c7d9a11";
+/** The user's policies migration, written after adopting (adopt stamps its migrations after 20270101120000). */
+const NOTES_VERSION = "20290101000000";
 const PROFILES_MIGRATION = `create table public.profiles (
   id uuid primary key references auth.users (id) on delete cascade,
   username text not null
@@ -46,6 +48,15 @@ create policy "profiles are their owner's" on public.profiles
   for all to authenticated
   using ((select auth.uid()) = id) with check ((select auth.uid()) = id);
 `;
+
+/** The SQL block of the README's adoption step 5 ("Policies"): pushed verbatim as the project's next migration. */
+function readmePoliciesMigration(): string {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const step = readme.slice(readme.indexOf("5. **Policies.**"), readme.indexOf("### Hosted Supabase"));
+  const block = /```sql\n([\s\S]*?)```/.exec(step);
+  if (!block) throw new Error("the README's adoption step 5 has no ```sql block");
+  return block[1]!.replace(/^ {3}/gm, "");
+}
 
 /** Runs a command to completion, asynchronously (the database and servers of this file keep running). */
 function run(
@@ -97,9 +108,11 @@ describe("adopting the template into an existing Supabase project", () => {
     // fedjwt.mjs copied alone, as a user would download or copy it.
     mkdirSync(cliDir);
     copyFileSync(BUNDLE, join(cliDir, "fedjwt.mjs"));
-    const r = await fedjwt(["adopt", ".", "--template", ROOT, "--examples", "--json"]);
+    const r = await fedjwt(["adopt", ".", "--template", ROOT, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     adopted = JSON.parse(r.stdout);
+    // Then the user's own policies, as the README's step 5 writes them, in a later migration.
+    writeFileSync(join(project, "supabase", "migrations", `${NOTES_VERSION}_service_notes.sql`), readmePoliciesMigration());
   }, 120_000);
 
   afterAll(async () => {
@@ -136,7 +149,9 @@ describe("adopting the template into an existing Supabase project", () => {
     await c.connect();
     try {
       const { rows } = await c.query<{ version: string }>("select version from supabase_migrations.schema_migrations order by version");
-      expect(rows.map((x) => x.version)).toEqual(["20270101120000", ...adopted.migrations.map((m) => m.file.slice(0, 14))]);
+      expect(rows.map((x) => x.version)).toEqual(["20270101120000", ...adopted.migrations.map((m) => m.file.slice(0, 14)), NOTES_VERSION]);
+      expect(adopted.migrations.every((m) => m.file.slice(0, 14) < NOTES_VERSION)).toBe(true);
+      expect(adopted.migrations.some((m) => /example/.test(m.file))).toBe(false); // no --examples, as in the README
       await c.query("insert into auth.users (id, email, aud, role) values ($1, 'owner@example.com', 'authenticated', 'authenticated')", [
         PROFILE_ID,
       ]);
@@ -219,8 +234,10 @@ describe("adopting the template into an existing Supabase project", () => {
       "adopted-writer",
       "--public-key",
       files.publicKey,
+      "--db-role",
+      "notes_service",
       "--allowed-role",
-      "widgets_writer",
+      "notes_writer",
       "--url",
       apiUrl,
       "--service-role-key",
@@ -236,19 +253,19 @@ describe("adopting the template into an existing Supabase project", () => {
       "--audience",
       apiUrl,
       "--role",
-      "widgets_writer",
+      "notes_writer",
     ]);
     expect(minted.code, minted.stderr).toBe(0);
     const token = minted.stdout.trim();
 
-    const res = await fetch(`${apiUrl}/functions/v1/rest/widgets`, {
+    const res = await fetch(`${apiUrl}/functions/v1/rest/service_notes`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json", prefer: "return=representation" },
-      body: JSON.stringify({ name: "from an adopted project" }),
+      body: JSON.stringify({ body: "from an adopted project" }),
     });
     const text = await res.text();
     expect(res.status, `${text}\n${fnOutput}`).toBe(201);
-    expect(JSON.parse(text)).toMatchObject([{ name: "from an adopted project", owner_issuer: "adopted-writer" }]);
+    expect(JSON.parse(text)).toMatchObject([{ body: "from an adopted project", writer_issuer: "adopted-writer" }]);
 
     // The user's profiles: not readable, not changeable, not deletable by the writer.
     const asWriter = (method: string, path: string, body?: unknown) =>
@@ -257,15 +274,18 @@ describe("adopting the template into an existing Supabase project", () => {
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json", prefer: "return=representation" },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       }).then(async (r) => ({ status: r.status, body: await r.text() }));
-    const read = await asWriter("GET", "profiles?select=*");
-    if (read.status === 200) expect(JSON.parse(read.body)).toEqual([]);
-    else expect([401, 403]).toContain(read.status);
-    const update = await asWriter("PATCH", `profiles?id=eq.${PROFILE_ID}`, { username: "taken" });
-    if (update.status === 200) expect(JSON.parse(update.body)).toEqual([]);
-    else expect([401, 403]).toContain(update.status);
-    const remove = await asWriter("DELETE", `profiles?id=eq.${PROFILE_ID}`);
-    if (remove.status === 200) expect(JSON.parse(remove.body)).toEqual([]);
-    else expect([401, 403]).toContain(remove.status);
+    // Its own notes: readable. A column the README's grant leaves out: refused.
+    const mine = await asWriter("GET", "service_notes?select=body,writer_issuer");
+    expect({ status: mine.status, rows: JSON.parse(mine.body) }).toEqual({
+      status: 200,
+      rows: [{ body: "from an adopted project", writer_issuer: "adopted-writer" }],
+    });
+    const forged = await asWriter("POST", "service_notes", { body: "forged", writer_issuer: "someone-else" });
+    expect({ status: forged.status, code: JSON.parse(forged.body).code }).toEqual({ status: 403, code: "42501" });
+    const refused = (r: { status: number; body: string }) => ({ status: r.status, code: (JSON.parse(r.body) as { code?: string }).code });
+    expect(refused(await asWriter("GET", "profiles?select=*"))).toEqual({ status: 403, code: "42501" });
+    expect(refused(await asWriter("PATCH", `profiles?id=eq.${PROFILE_ID}`, { username: "taken" }))).toEqual({ status: 403, code: "42501" });
+    expect(refused(await asWriter("DELETE", `profiles?id=eq.${PROFILE_ID}`))).toEqual({ status: 403, code: "42501" });
     const c = new pg.Client({ connectionString: db!.url });
     await c.connect();
     try {
