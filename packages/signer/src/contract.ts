@@ -1,6 +1,6 @@
 /**
  * The token contract shared by writers (signer) and the gateway (proxy), described for users in the
- * README's "Token contract". One place, so the two sides cannot drift apart.
+ * token contract in docs/reference.md. One place, so the two sides cannot drift apart.
  */
 
 /** Algorithms a writer may sign with. Never `none`, never HS*. */

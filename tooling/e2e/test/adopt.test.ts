@@ -1,9 +1,9 @@
 // Adoption, as a user with an existing Supabase project follows the README: `supabase init` + a `profiles`
 // migration that references auth.users → `fedjwt adopt` (the bundled fedjwt.mjs, run from outside the
-// template), then the README's step-5 policies migration → `supabase db push --remote=<url> --yes` to a fresh database → the files `supabase functions
-// deploy rest --use-api` would upload (listed offline) copied alone into an empty folder → `deno check`
-// there → served with a signing key from `supabase gen signing-key` → a writer's request succeeds through
-// the copied function, and the user's profiles stay out of its reach.
+// template) → the README's step-5 policies migration → `supabase db push --remote=<url> --yes` to a fresh
+// database → the files `supabase functions deploy rest --use-api` would upload (listed offline) copied alone
+// into an empty folder → `deno check` there → served with a signing key from `supabase gen signing-key` → a
+// writer's request succeeds through the copied function, and the user's profiles stay out of its reach.
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -52,7 +52,7 @@ create policy "profiles are their owner's" on public.profiles
 /** The SQL block of the README's adoption step 5 ("Policies"): pushed verbatim as the project's next migration. */
 function readmePoliciesMigration(): string {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const step = readme.slice(readme.indexOf("5. **Policies.**"), readme.indexOf("### Hosted Supabase"));
+  const step = readme.slice(readme.indexOf("5. **Policies.**"), readme.indexOf("## What a writer can"));
   const block = /```sql\n([\s\S]*?)```/.exec(step);
   if (!block) throw new Error("the README's adoption step 5 has no ```sql block");
   return block[1]!.replace(/^ {3}/gm, "");
@@ -124,20 +124,21 @@ describe("adopting the template into an existing Supabase project", () => {
     rmSync(dbParent, { recursive: true, force: true });
   });
 
-  it("the README's adoption section runs the commands adopt prints and this test runs", () => {
+  it("the deployment guide runs the commands adopt prints; the README's adoption section the adopt command", () => {
+    const shellLines = (text: string) =>
+      [...text.matchAll(/```sh\n([\s\S]*?)```/g)]
+        .flatMap((m) => m[1]!.replace(/\\\n\s*/g, "").split("\n")) // a line ending in \ goes on with the next
+        .map((l) => l.replace(/\s+#.*$/, "").trim())
+        .filter((l) => l && !l.startsWith("#"));
+    const deployment = readFileSync(join(ROOT, "docs", "deployment.md"), "utf8");
+    const steps = deployment.slice(0, deployment.indexOf("\nNotes:"));
+    for (const command of adopted.next) expect(shellLines(steps), command).toContain(command);
+    expect(steps).toContain("--include-all");
+    expect(steps).toContain("--yes");
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(
-      readme.indexOf("## Adopting it in an existing project"),
-      readme.indexOf("\n## ", readme.indexOf("### Hosted Supabase")),
-    );
-    const shell = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
-      .flatMap((m) => m[1]!.replace(/\\\n\s*/g, "").split("\n")) // a line ending in \ goes on with the next
-      .map((l) => l.replace(/\s+#.*$/, "").trim())
-      .filter((l) => l && !l.startsWith("#"));
-    for (const command of adopted.next) expect(shell, command).toContain(command);
-    expect(shell.some((l) => /fedjwt\.mjs adopt <your project>$/.test(l))).toBe(true);
-    expect(section).toContain("--include-all");
-    expect(section).toContain("--yes");
+    const section = readme.slice(readme.indexOf("## Adopting it in an existing project"), readme.indexOf("## What a writer can"));
+    expect(shellLines(section).some((l) => /fedjwt\.mjs adopt <your project>$/.test(l))).toBe(true);
+    expect(section).toContain("(docs/deployment.md)");
   });
 
   it("supabase db push --remote applies the project's and the adopted migrations to a fresh Supabase database", async () => {

@@ -314,7 +314,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     );
   }
 
-  // The README's "Hosted Supabase, step by step" runs these same lines (the adoption test compares them).
+  // docs/deployment.md runs these same lines (the adoption test compares them).
   const next = [
     "supabase link --project-ref <ref>",
     "supabase db push --remote",
