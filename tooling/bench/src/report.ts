@@ -137,11 +137,12 @@ export async function renderChart(r: BenchResults): Promise<string> {
 
 /** A warning when other work kept the machine's cores busier than this run alone could. */
 function busy(r: BenchResults): string {
-  const peak = Math.max(r.machine.loadAverageAtStart[0] ?? 0, r.loadAverageAtEnd[0] ?? 0);
+  // Only the start counts: by the end, the 1-minute average holds the bench's own saturated runs.
+  const peak = r.machine.loadAverageAtStart[0] ?? 0;
   if (peak <= r.machine.cores) return "";
   return `
 
-**This run shared the machine**: a load average of up to ${peak} on ${r.machine.cores} cores means other processes were
+**This run shared the machine**: a load average of ${peak} on ${r.machine.cores} cores before it started means other processes were
 waiting for the CPUs as well. Throughput and latency then reflect how the scheduler shared the cores among
 everything that ran more than what each path costs; the CPU per request (from /proc) is the steadier figure.`;
 }

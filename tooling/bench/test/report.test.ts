@@ -78,8 +78,10 @@ describe("bench report", () => {
     expect(missed).toContain("when the run started:\n0.5, 0.4, 0.3; when it ended: 1.5, 0.6, 0.4");
     expect(missed).not.toContain("This run shared the machine");
     const busy = results(700, 3);
-    busy.loadAverageAtEnd = [9.5, 4, 2];
-    expect(renderMarkdown(busy, "c.svg")).toContain("a load average of up to 9.5 on 2 cores");
+    busy.loadAverageAtEnd = [9.5, 4, 2]; // the bench's own load: not a shared machine
+    expect(renderMarkdown(busy, "c.svg")).not.toContain("This run shared the machine");
+    busy.machine.loadAverageAtStart = [4.5, 4, 2];
+    expect(renderMarkdown(busy, "c.svg")).toContain("a load average of 4.5 on 2 cores before it started");
   });
 
   it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {
