@@ -1,6 +1,7 @@
 // Copied in both sample apps on purpose: each sample stands alone, so either can be lifted out with its tests.
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterEach, expect } from "vitest";
 
 /** One request as the fake gateway received it. */
 export interface Recorded {
@@ -47,4 +48,24 @@ export async function fakeGateway(reply: (req: Recorded) => Reply = () => ({ sta
     requests,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** A `fakeGateway` starter for the calling test file: every gateway it starts is closed after each test. */
+export function useFakeGateways(): typeof fakeGateway {
+  const servers: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (reply) => {
+    const g = await fakeGateway(reply);
+    servers.push(g);
+    return g;
+  };
+}
+
+/** The bearer token a recorded request carried (the test fails when it carried none). */
+export function bearer(r: Recorded): string {
+  const auth = r.headers.authorization ?? "";
+  expect(auth).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+  return auth.slice("Bearer ".length);
 }

@@ -1,8 +1,8 @@
 import { type GeneratedKeyPair, generateKeyPair } from "@fedjwt/signer";
 import { decodeJwt, importSPKI, jwtVerify } from "jose";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ORDERS_ROLES, ordersClient, runOrdersWriter, type WriterConfig } from "../src/writer.ts";
-import { fakeGateway, type Recorded } from "./fake-gateway.ts";
+import { bearer, useFakeGateways, type Recorded } from "./fake-gateway.ts";
 
 const AUDIENCE = "https://target.example";
 const ANON = "anon-key-for-tests";
@@ -14,25 +14,10 @@ beforeAll(async () => {
   stranger = await generateKeyPair();
 });
 
-const servers: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function gateway(...args: Parameters<typeof fakeGateway>) {
-  const g = await fakeGateway(...args);
-  servers.push(g);
-  return g;
-}
+const gateway = useFakeGateways();
 
 function config(apiUrl: string, extra: Partial<WriterConfig> = {}): WriterConfig {
   return { apiUrl, anonKey: ANON, audience: AUDIENCE, issuer: "orders-service", privateKeyPem: keys.privateKeyPem, ...extra };
-}
-
-function bearer(r: Recorded): string {
-  const auth = r.headers.authorization ?? "";
-  expect(auth).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
-  return auth.slice("Bearer ".length);
 }
 
 describe("ordersClient", () => {
