@@ -8,12 +8,13 @@ const LOW = 20_000;
 const HIGH = 32_767;
 const handedOut = new Set<number>();
 
-function tryListen(port: number): Promise<boolean> {
+/** Binds `port` on 127.0.0.1 and closes it again: null when it was free, else why it could not be bound. */
+function probe(port: number): Promise<NodeJS.ErrnoException | null> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    server.once("error", (e: NodeJS.ErrnoException) => resolve(e));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(null)));
   });
 }
 
@@ -25,7 +26,7 @@ export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
     if (handedOut.has(port)) continue;
-    if (await tryListen(port)) {
+    if ((await probe(port)) === null) {
       handedOut.add(port);
       return port;
     }
@@ -34,19 +35,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Throws a clear error when `port` on 127.0.0.1 is already taken. */
-export function assertPortFree(port: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(
-        new Error(
-          e.code === "EADDRINUSE"
-            ? `port ${port} (${what}) is already in use — stop whatever holds it (a running \`supabase start\`? run: ss -ltnp 'sport = :${port}') or choose another port`
-            : `cannot bind port ${port} (${what}): ${e.message}`,
-        ),
-      ),
-    );
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
-  });
+export async function assertPortFree(port: number, what: string): Promise<void> {
+  const e = await probe(port);
+  if (!e) return;
+  throw new Error(
+    e.code === "EADDRINUSE"
+      ? `port ${port} (${what}) is already in use — stop whatever holds it (a running \`supabase start\`? run: ss -ltnp 'sport = :${port}') or choose another port`
+      : `cannot bind port ${port} (${what}): ${e.message}`,
+  );
 }
