@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { runAdvisorLints } from "../src/advisor-lints.ts";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer } from "../src/testing.ts";
 
 // As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
@@ -181,23 +182,54 @@ describe("functions in public", () => {
     expect(rows.map((r) => r.f)).toEqual(["federation_whoami()"]); // the example's explicit grant
   });
 
-  it("a SECURITY DEFINER function added later: writers reach it through PUBLIC until revoked (42501), then only if granted", async () => {
+  it("a SECURITY DEFINER function created in public after every migration: 42501 for a writer, allowed for a user, then as granted", async () => {
     await asPostgres(
       `create function public.probe_definer() returns int language plpgsql security definer set search_path = ''
          as $$ begin if auth.uid() is null then raise exception 'login required'; end if; return 1; end $$`,
     );
     try {
-      // What Postgres does for every new function (the advisor lint function_executable_by_public flags it) …
-      expect(await run(client(), writer("orders-service", []), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
-      // … and what the migration's comment tells you to do in the same migration.
-      await asPostgres("revoke execute on function public.probe_definer() from public");
+      // …001000 revoked PUBLIC's EXECUTE on the functions that existed; the global default privileges of
+      // …20261204000100 keep it off this one, created later, with no revoke of its own.
       const denied = await run(client(), writer("orders-service", []), "select public.probe_definer() as v");
       expect("error" in denied && denied.error).toBe("42501");
+      // Supabase's per-schema default privileges still give it to the API roles.
       expect(await run(client(), authUser(randomUUID()), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
+      const anonymous = await run(client(), anon, "select public.probe_definer() as v");
+      expect("error" in anonymous && anonymous.error).toBe("P0001"); // reached it: its own check refused
       await asPostgres("grant execute on function public.probe_definer() to federated_writer");
       expect(await run(client(), writer("orders-service", []), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
     } finally {
       await asPostgres("drop function public.probe_definer()");
+    }
+  });
+
+  it("a function created later in another schema: callable by its owner only, until granted (the documented side effect)", async () => {
+    await asPostgres("create schema probe_private; create function probe_private.f() returns int language sql as 'select 1'");
+    try {
+      const { rows } = await client().query<Record<string, boolean>>(
+        `select has_function_privilege('federated_writer', 'probe_private.f()', 'EXECUTE') as writer,
+                has_function_privilege('authenticated', 'probe_private.f()', 'EXECUTE') as authenticated,
+                has_function_privilege('postgres', 'probe_private.f()', 'EXECUTE') as owner`,
+      );
+      expect(rows[0]).toEqual({ writer: false, authenticated: false, owner: true });
+    } finally {
+      await asPostgres("drop schema probe_private cascade");
+    }
+  });
+
+  it("on hosted Supabase postgres cannot change supabase_admin's default privileges: its new functions keep PUBLIC's EXECUTE", async () => {
+    // client() is the cluster's superuser, supabase_admin, as the platform (extensions, dashboard internals) runs.
+    await client().query("create function public.probe_admin_fn() returns int language sql set search_path = '' as 'select 1'");
+    try {
+      const { rows } = await client().query("select has_function_privilege('federated_writer', 'public.probe_admin_fn()', 'EXECUTE') as v");
+      expect(rows[0]!.v).toBe(true);
+      // … and the advisor lint says so.
+      const lints = await runAdvisorLints(client());
+      expect(lints.filter((l) => l.cache_key.includes("probe_admin_fn")).map((l) => `${l.level} ${l.name}`)).toEqual([
+        "WARN function_executable_by_public",
+      ]);
+    } finally {
+      await client().query("drop function public.probe_admin_fn()");
     }
   });
 });

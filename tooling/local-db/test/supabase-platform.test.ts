@@ -194,6 +194,9 @@ describe("advisor lints (our re-implementation of Supabase's Advisor checks) on 
         create view public.lint_probe_users as select id, email from auth.users;
         grant select on public.lint_probe_users to anon;
         create function public.lint_probe_fn() returns int language sql as 'select 1';
+        -- postgres's new functions get no EXECUTE for PUBLIC since …20261204000100: give it back, as a
+        -- function made by another role (supabase_admin on hosted Supabase) or an explicit grant would have it.
+        grant execute on function public.lint_probe_fn() to public;
         create extension citext schema public;
         create table public.lint_probe_child (id int primary key, closed_id int references public.lint_probe_closed (id));
         alter table public.lint_probe_child enable row level security;
