@@ -217,6 +217,20 @@ describe("functions in public", () => {
     }
   });
 
+  it("an extension postgres creates later runs its script as the bootstrap superuser: its functions keep PUBLIC's EXECUTE", async () => {
+    await asPostgres("create schema probe_ext; create extension citext schema probe_ext");
+    try {
+      const { rows } = await client().query(
+        `select string_agg(distinct pg_get_userbyid(p.proowner), ',') as owner, bool_and(has_function_privilege('federated_writer', p.oid, 'EXECUTE')) as writer
+           from pg_proc p join pg_depend d on d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
+          where d.refobjid = (select oid from pg_extension where extname = 'citext')`,
+      );
+      expect(rows[0]).toEqual({ owner: "supabase_admin", writer: true });
+    } finally {
+      await asPostgres("drop schema probe_ext cascade");
+    }
+  });
+
   it("on hosted Supabase postgres cannot change supabase_admin's default privileges: its new functions keep PUBLIC's EXECUTE", async () => {
     // client() is the cluster's superuser, supabase_admin, as the platform (extensions, dashboard internals) runs.
     await client().query("create function public.probe_admin_fn() returns int language sql set search_path = '' as 'select 1'");
