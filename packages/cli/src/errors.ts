@@ -18,6 +18,8 @@ export const CLI_CODES = [
   "not_a_project",
   "no_template",
   "would_overwrite",
+  "outside_project",
+  "bad_manifest",
   // what the project said
   "key_refused",
   "registry_missing",

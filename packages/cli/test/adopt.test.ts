@@ -1,8 +1,21 @@
 // fedjwt adopt on throwaway projects laid out like `supabase init` makes them (config.toml written here,
 // so these tests need no Supabase CLI; tooling/e2e/test/adopt.test.ts runs the real CLI end to end).
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { importSpecifiers, nextVersion } from "../src/commands/adopt.ts";
@@ -105,7 +118,7 @@ describe("fedjwt adopt", () => {
     [
       "a changed function file",
       (dir: string) => writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "// mine\n"),
-      /supabase\/functions\/rest\/index\.ts exists with other content/,
+      /supabase\/functions\/rest\/index\.ts was edited since it was adopted/,
     ],
     [
       "an edited adopted migration",
@@ -113,7 +126,7 @@ describe("fedjwt adopt", () => {
         const f = migrations(dir).find((n) => n.includes("key_registry"))!;
         writeFileSync(join(dir, "supabase/migrations", f), `${readFileSync(join(dir, "supabase/migrations", f), "utf8")}\n-- edited\n`);
       },
-      /adopted from .*key_registry\.sql\) differs from the template's/,
+      /adopted from .*key_registry\.sql\) was edited since it was adopted/,
     ],
     [
       "[functions.rest] with verify_jwt = true",
@@ -159,8 +172,9 @@ describe("fedjwt adopt", () => {
   it("--help describes what it writes and its flags", () => {
     const r = fedjwt(["adopt", "--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["--template", "--examples", "--json"]) expect(r.stdout).toContain(flag);
-    expect(r.stdout).toContain("[functions.rest]");
+    for (const flag of ["--template", "--examples", "--function", "--json"]) expect(r.stdout).toContain(flag);
+    expect(r.stdout).toContain("[functions.<name>]");
+    expect(r.stdout).toContain("supabase/fedjwt-adopted.json");
   });
 
   it("prints the next commands, with db push --remote", () => {
@@ -178,12 +192,18 @@ describe("fedjwt adopt", () => {
     const dir = project();
     const out = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
     const file = out.migrations.find((m: { template: string }) => m.template.endsWith("_writer_function_privileges.sql")).file;
-    expect(out.notes).toHaveLength(1); // a first adoption: no writer role of the project's yet
+    expect(out.notes).toHaveLength(2); // a first adoption: no writer role of the project's yet
     expect(out.notes[0]).toMatch(
       new RegExp(`^${file} revokes PUBLIC's EXECUTE on your functions in public: anon and authenticated keep it`),
     );
     expect(out.notes[0]).toContain("grant execute on function public.<f>(…) to anon, authenticated");
-    expect(fedjwt(["adopt", dir]).stdout).toContain(`Note: ${file} revokes PUBLIC's EXECUTE`);
+    expect(out.notes[1]).toMatch(
+      /^\d{14}_writer_function_default_privileges\.sql gives no EXECUTE to PUBLIC on functions postgres creates/,
+    );
+    const printed = fedjwt(["adopt", project()]).stdout;
+    expect(printed).toMatch(/Note: \d{14}_writer_function_privileges\.sql revokes PUBLIC's EXECUTE/);
+    expect(printed).toMatch(/Note: \d{14}_writer_function_default_privileges\.sql gives no EXECUTE to PUBLIC/);
+    expect(fedjwt(["adopt", dir]).stdout).not.toContain("Note:"); // said once, when they were adopted
   });
 
   it("on a re-run that adds the role-memberships migration, says which writer roles it refuses", () => {
@@ -192,8 +212,235 @@ describe("fedjwt adopt", () => {
     const memberships = first.migrations.find((m: { template: string }) => m.template.endsWith("_writer_role_memberships.sql"));
     rmSync(join(dir, "supabase", "migrations", memberships.file)); // adopted before that migration existed
     const again = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
-    expect(again.notes).toHaveLength(2);
-    expect(again.notes[1]).toMatch(/_writer_role_memberships\.sql makes a writer role that owns a table, function or schema/);
+    expect(again.notes).toHaveLength(1); // the revoking migrations were adopted before: not repeated
+    expect(again.notes[0]).toMatch(/_writer_role_memberships\.sql makes a writer role that owns a table, function or schema/);
+  });
+});
+
+/** Every file under `dir` with its content (what a refused run must leave as it was). */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isSymbolicLink()) out[p] = `-> ${readlinkSync(p)}`;
+      else if (e.isDirectory()) walk(p);
+      else out[p] = readFileSync(p, "utf8");
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("fedjwt adopt never writes outside the project through symbolic links", () => {
+  it.each([
+    ["supabase/functions, a link to a folder outside", "supabase/functions", (out: string) => out],
+    ["supabase/migrations, a link to a folder outside", "supabase/migrations", (out: string) => out],
+    ["supabase/functions/_shared, an intermediate folder", "supabase/functions/_shared", (out: string) => out],
+    [
+      "the function's index.ts, a dangling link to a file outside",
+      "supabase/functions/rest/index.ts",
+      (out: string) => join(out, "index.ts"),
+    ],
+    [".gitignore, a link to a file outside", ".gitignore", (out: string) => join(out, "gitignore")],
+    ["supabase/config.toml, a link to a file outside", "supabase/config.toml", (out: string) => join(out, "config.toml")],
+  ])("%s: refused, named, nothing written anywhere", (_label, link, targetIn) => {
+    const dir = project();
+    const outsideDir = tempDir();
+    const target = targetIn(outsideDir);
+    if (link === ".gitignore") writeFileSync(target, "node_modules\n");
+    if (link === "supabase/config.toml") writeFileSync(target, CONFIG);
+    rmSync(join(dir, link), { recursive: true, force: true });
+    mkdirSync(dirname(join(dir, link)), { recursive: true });
+    symlinkSync(target, join(dir, link));
+    const before = { project: tree(dir), outside: tree(outsideDir) };
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("nothing was written: these lead outside the project through symbolic links");
+    expect(r.stderr).toContain(`  - ${link}`);
+    expect(r.stdout).toBe("");
+    expect({ project: tree(dir), outside: tree(outsideDir) }).toEqual(before);
+  });
+
+  it("a link inside the project to a folder inside it is followed", () => {
+    const dir = project();
+    mkdirSync(join(dir, "edge"));
+    symlinkSync(join(dir, "edge"), join(dir, "supabase", "functions"));
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(existsSync(join(dir, "edge", "rest", "index.ts"))).toBe(true);
+  });
+});
+
+/** A copy of the template's parts adopt reads, to play an older (or newer) version of it. */
+function templateCopy(): string {
+  const dir = tempDir();
+  for (const part of [
+    "supabase/functions/rest",
+    "supabase/migrations",
+    "packages/proxy/src",
+    "packages/signer/src",
+    "packages/cli/package.json",
+  ])
+    cpSync(join(TEMPLATE, part), join(dir, part), { recursive: true });
+  return dir;
+}
+
+describe("fedjwt adopt upgrades an adoption", () => {
+  it("records what it adopted: the template's version and the sha256 of every file it wrote", () => {
+    const dir = project();
+    const out = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    const manifest = JSON.parse(readFileSync(join(dir, "supabase/fedjwt-adopted.json"), "utf8"));
+    expect(manifest.template.version).toBe(JSON.parse(readFileSync(join(TEMPLATE, "packages/cli/package.json"), "utf8")).version);
+    expect(manifest.function).toBe("rest");
+    expect(Object.keys(manifest.files).sort()).toEqual(out.files.map((f: { path: string }) => f.path).sort());
+    const index = readFileSync(join(dir, "supabase/functions/rest/index.ts"));
+    expect(manifest.files["supabase/functions/rest/index.ts"]).toBe(createHash("sha256").update(index).digest("hex"));
+    expect(Object.values(manifest.migrations).map((m) => (m as { file: string }).file)).toEqual(
+      out.migrations.map((m: { file: string }) => m.file),
+    );
+  });
+
+  it("from an older template: unedited files updated, a new migration added, adopted ones not re-stamped", () => {
+    const older = templateCopy();
+    const handler = join(older, "packages/proxy/src/handler.ts");
+    writeFileSync(handler, `${readFileSync(handler, "utf8")}\n// an older version\n`);
+    const newest = readdirSync(join(older, "supabase/migrations"))
+      .filter((f) => f.endsWith(".sql"))
+      .sort()
+      .at(-1)!;
+    rmSync(join(older, "supabase/migrations", newest)); // the older template did not have it yet
+    writeFileSync(join(older, "packages/proxy/src/stale.ts"), "export const stale = 1;\n"); // one the newer no longer imports
+    writeFileSync(
+      join(older, "packages/proxy/src/index.ts"),
+      `${readFileSync(join(TEMPLATE, "packages/proxy/src/index.ts"), "utf8")}export * from "./stale.ts";\n`,
+    );
+    const dir = project();
+    expect(fedjwt(["adopt", dir, "--template", older]).code).toBe(0);
+    const adoptedBefore = migrations(dir);
+    expect(readFileSync(join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts"), "utf8")).toContain("an older version");
+
+    const r = fedjwt(["adopt", dir, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const status = Object.fromEntries(out.files.map((f: { path: string; status: string }) => [f.path, f.status]));
+    expect(status["supabase/functions/_shared/fedjwt/proxy/handler.ts"]).toBe("update");
+    expect(status["supabase/functions/_shared/fedjwt/proxy/index.ts"]).toBe("update");
+    expect(status["supabase/functions/_shared/fedjwt/proxy/stale.ts"]).toBe("remove");
+    expect(existsSync(join(dir, "supabase/functions/_shared/fedjwt/proxy/stale.ts"))).toBe(false);
+    expect(readFileSync(join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts"), "utf8")).toBe(
+      readFileSync(join(TEMPLATE, "packages/proxy/src/handler.ts"), "utf8"),
+    );
+    const added = out.migrations.filter((m: { status: string }) => m.status === "create");
+    expect(added.map((m: { template: string }) => m.template)).toEqual([newest]);
+    expect(migrations(dir).slice(0, adoptedBefore.length)).toEqual(adoptedBefore); // never re-stamped
+    expect(out.changed).toBe(true);
+    expect(out.next).toEqual(["supabase db push --remote", "supabase functions deploy rest --use-api"]);
+
+    const printed = fedjwt(["adopt", dir]).stdout; // and now it is up to date
+    expect(printed.split("\n")[0]).toMatch(/^Nothing to change in /);
+    expect(printed).not.toContain("Adopted");
+    expect(printed).not.toContain("signing-key");
+    expect(printed).not.toContain("Next, from the project folder");
+  });
+
+  it("refuses a file edited since it was adopted, by name, and writes nothing", () => {
+    const older = templateCopy();
+    for (const f of ["packages/proxy/src/handler.ts", "packages/signer/src/sign.ts"])
+      writeFileSync(join(older, f), `${readFileSync(join(older, f), "utf8")}\n// an older version\n`);
+    const dir = project();
+    expect(fedjwt(["adopt", dir, "--template", older]).code).toBe(0);
+    const edited = join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts");
+    writeFileSync(edited, `${readFileSync(edited, "utf8")}// my fix\n`);
+    const before = tree(dir);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("supabase/functions/_shared/fedjwt/proxy/handler.ts was edited since it was adopted");
+    expect(r.stderr).not.toContain("signer/sign.ts"); // unedited: it would have been updated
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it("an adoption made before the manifest: identical files are recorded, a different one is refused with what to do", () => {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    rmSync(join(dir, "supabase/fedjwt-adopted.json"));
+    const again = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    expect(again.changed).toBe(true); // the manifest, written now
+    expect(again.next).toEqual([]);
+    expect(existsSync(join(dir, "supabase/fedjwt-adopted.json"))).toBe(true);
+
+    rmSync(join(dir, "supabase/fedjwt-adopted.json"));
+    const f = join(dir, "supabase/functions/_shared/fedjwt/signer/sign.ts");
+    writeFileSync(f, `${readFileSync(f, "utf8")}// an older copy, or an edit: adopt cannot tell\n`);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "supabase/functions/_shared/fedjwt/signer/sign.ts exists with other content and no record of adopting it (no supabase/fedjwt-adopted.json: adopted by an older fedjwt, or a file of yours); if you never edited it, delete it and run adopt again",
+    );
+    expect(existsSync(join(dir, "supabase/fedjwt-adopted.json"))).toBe(false);
+  });
+});
+
+describe("fedjwt adopt --function", () => {
+  it("a project with a rest function of its own: the refusal says --function", () => {
+    const dir = project();
+    mkdirSync(join(dir, "supabase/functions/rest"), { recursive: true });
+    writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "Deno.serve(() => new Response('mine'));\n");
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /supabase\/functions\/rest\/index\.ts exists with other content .*adopt it under another name: --function <name>/,
+    );
+  });
+
+  it("adopts under another name: its folder, its config block, its name wired into index.ts and the deploy command", () => {
+    const dir = project();
+    mkdirSync(join(dir, "supabase/functions/rest"), { recursive: true });
+    writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "Deno.serve(() => new Response('mine'));\n");
+    const r = fedjwt(["adopt", dir, "--function", "writers", "--json"]);
+    expect(r.stderr).toBe("");
+    const out = JSON.parse(r.stdout);
+    expect(out.function).toBe("writers");
+    expect(out.next).toContain("supabase functions deploy writers --use-api");
+    expect(readFileSync(join(dir, "supabase/functions/rest/index.ts"), "utf8")).toContain("mine");
+    const index = readFileSync(join(dir, "supabase/functions/writers/index.ts"), "utf8");
+    expect(index).toContain('Deno.env.get(name) ?? (name === "FEDJWT_FUNCTION_NAME" ? "writers" : undefined)');
+    expect(index).toContain("// Deploy: supabase functions deploy writers --use-api");
+    expect(readFileSync(join(dir, "supabase/config.toml"), "utf8")).toContain(
+      '[functions.writers]\nenabled = true\n# Writers\' tokens are verified by the function against the key registry, not by the gateway.\nverify_jwt = false\nimport_map = "./functions/writers/deno.json"\nentrypoint = "./functions/writers/index.ts"\n',
+    );
+    // A re-run remembers the name; another name is refused.
+    const again = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    expect({ function: again.function, changed: again.changed }).toEqual({ function: "writers", changed: false });
+    const other = fedjwt(["adopt", dir, "--function", "gateway"]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain("this project adopted the function as writers");
+  });
+
+  it.each(["_shared", "1abc", "a/b", "a b"])("refuses --function %j", (name) => {
+    const r = fedjwt(["adopt", project(), "--function", name]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("a function name is a letter, then letters, digits, _ or -");
+  });
+});
+
+describe("what adopt prints", () => {
+  it("the signing-key step keeps the private key to its owner (umask 077), and index.ts's deploy line is the one printed", () => {
+    const dir = project();
+    const out = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    const step = out.next.find((c: string) => c.includes("gen signing-key"));
+    expect(step).toMatch(/^\(umask 077 && mkdir -p keys && supabase gen signing-key .* > keys\/supabase-signing-key\.json\)$/);
+    // Run it with a stand-in `supabase` that prints a JWK: the file is 600, its folder 700.
+    const bin = tempDir();
+    writeFileSync(join(bin, "supabase"), '#!/bin/sh\necho \'{"kty":"EC"}\'\n', { mode: 0o755 });
+    const sh = spawnSync("sh", ["-c", `umask 022; ${step}`], { cwd: dir, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(sh.status).toBe(0);
+    expect(statSync(join(dir, "keys/supabase-signing-key.json")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "keys")).mode & 0o777).toBe(0o700);
+    const deploy = out.next.find((c: string) => c.startsWith("supabase functions deploy"));
+    expect(readFileSync(join(dir, "supabase/functions/rest/index.ts"), "utf8")).toContain(`// Deploy: ${deploy} (`);
   });
 });
 

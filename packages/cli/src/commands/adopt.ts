@@ -1,10 +1,15 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, posix, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
+
+/** Where adopt records what it adopted, relative to the project. */
+export const MANIFEST = "supabase/fedjwt-adopted.json";
 
 const GITIGNORE_ENTRIES = ["keys/", "*.key", "*.pem", "supabase/signing_keys.json", "supabase/functions/.env", ".env.local"];
 
@@ -15,6 +20,12 @@ const flags = {
     default: false,
     description: "also adopt the example tables (widgets, orders, stock levels) and their policies",
   },
+  function: {
+    type: "string",
+    value: "<name>",
+    description:
+      "the function's name (default: rest, or the name recorded by an earlier adoption), for a project that already has a function called rest",
+  },
   json: { type: "boolean", default: false, description: "print what was done as JSON" },
 } as const satisfies FlagSpecs;
 
@@ -22,45 +33,95 @@ const flags = {
 export const adoptCommand = defineCommand({
   name: "adopt",
   summary: "add the rest function, its migrations and config to an existing Supabase project",
-  usage: ["<project> [--template <dir>] [--examples] [--json]"],
+  usage: ["<project> [--template <dir>] [--examples] [--function <name>] [--json]"],
   description: `Add the federated-writers gateway to an existing Supabase project (a folder with supabase/config.toml, as
-\`supabase init\` makes it). Writes into <project>:
-  supabase/functions/rest/index.ts, deno.json   the \`rest\` Edge Function, its imports pointing at
+\`supabase init\` makes it). Writes into <project> (<name> = rest unless --function says otherwise):
+  supabase/functions/<name>/index.ts, deno.json the Edge Function, its imports pointing at
   supabase/functions/_shared/fedjwt/<package>/   the proxy and signer sources it imports (nothing else)
   supabase/migrations/<new timestamp>_<name>.sql the template's migrations (registry, helpers; no examples
                                                  unless --examples), stamped after the project's last one
-  supabase/config.toml                           a [functions.rest] block (verify_jwt = false)
+  supabase/config.toml                           a [functions.<name>] block (verify_jwt = false)
   .gitignore                                     what it lacks of ${GITIGNORE_ENTRIES.slice(0, 3).join(", ")},
                                                  ${GITIGNORE_ENTRIES.slice(3).join(", ")}
+  ${MANIFEST}                     what it adopted: the template's version and commit, and
+                                                 the sha256 of every file it wrote
 Then prints the commands that deploy it (supabase db push --remote, secrets, functions deploy) and register
 a first writer (fedjwt keygen, fedjwt register), and what an adopted migration changes in your own objects:
-…_writer_function_privileges revokes PUBLIC's EXECUTE on the functions already in your public schema.
+…_writer_function_privileges revokes PUBLIC's EXECUTE on the functions already in your public schema, and
+…_writer_function_default_privileges on the functions postgres creates later, in every schema.
 
-Safe to run again: files already adopted unchanged are left alone, template migrations already adopted
-are recognised by their header and never re-stamped, and new template migrations are added. Refuses, and
-writes nothing, where it would overwrite or contradict a file of the project's own.`,
+Run it again to upgrade (docs/upgrading.md): a file still as it was adopted (its recorded sha256) is
+updated to the template's, new template migrations are added, and adopted migrations are never rewritten
+or re-stamped (recognised by their header). Refuses, names each file, and writes nothing where it would
+overwrite a file you edited or one of your own, contradict your config.toml, or write outside the project
+(a symbolic link that leads out of it). A name other than rest is wired into the adopted index.ts
+(FEDJWT_FUNCTION_NAME's default there).`,
   flags,
   positionals: "<project>",
   examples: ["fedjwt adopt ../my-app", "fedjwt adopt ../my-app --examples --json"],
   run: ({ values, positionals }, io) => adopt(values, positionals, io),
 });
 
-/** What one adopted file is: written now, or already there with the same content. */
+/** What one adopted file is: written now, updated (unedited since adopted), already as the template has it, or removed. */
 interface Planned {
   path: string;
   content: string;
-  status: "create" | "unchanged";
+  status: "create" | "update" | "unchanged" | "remove";
 }
+
+/** The manifest: what the template was, and the sha256 of every file adopt wrote (paths relative to the project). */
+interface Manifest {
+  manifest: 1;
+  template: { version: string | null; commit: string | null };
+  function: string;
+  files: Record<string, string>;
+  migrations: Record<string, { file: string; sha256: string }>;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The template's version (its CLI package's) and git commit, when it is a git checkout. */
+async function templateVersion(template: string): Promise<Manifest["template"]> {
+  const pkg = await readOptional(join(template, "packages", "cli", "package.json"));
+  let version: string | null = null;
+  try {
+    version = pkg ? ((JSON.parse(pkg) as { version?: string }).version ?? null) : null;
+  } catch {}
+  const git = spawnSync("git", ["-C", template, "rev-parse", "HEAD"], { encoding: "utf8" });
+  const commit = git.status === 0 && /^[0-9a-f]{40}$/.test(git.stdout.trim()) ? git.stdout.trim() : null;
+  return { version, commit };
+}
+
+/**
+ * Where `path` really leads: every symbolic link on the way resolved, through the deepest ancestor that
+ * exists (a dangling link is followed to where it points).
+ */
+export async function realTarget(path: string, hops = 0): Promise<string> {
+  if (hops > 40) throw new CliError("outside_project", `${path}: too many symbolic links`);
+  try {
+    return await realpath(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new CliError("outside_project", `${path}: a loop of symbolic links`);
+    if (code !== "ENOENT" && code !== "ENOTDIR") throw new CliError("file_unreadable", `cannot resolve ${path}: ${code ?? "error"}`, 1);
+  }
+  const link = await lstat(path).catch(() => undefined);
+  if (link?.isSymbolicLink()) return realTarget(resolve(dirname(path), await readlink(path)), hops + 1);
+  const parent = dirname(path);
+  return parent === path ? path : join(await realTarget(parent, hops), basename(path));
+}
+
+const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 
 /** The marker that ties an adopted migration to its template file, so re-runs recognise it. */
 const MIGRATION_MARKER = "-- fedjwt adopt: from template migration ";
 const EXAMPLE_MIGRATION = /_example_/;
-const FUNCTION_BLOCK = `[functions.rest]
+const functionBlock = (name: string) => `[functions.${name}]
 enabled = true
 # Writers' tokens are verified by the function against the key registry, not by the gateway.
 verify_jwt = false
-import_map = "./functions/rest/deno.json"
-entrypoint = "./functions/rest/index.ts"
+import_map = "./functions/${name}/deno.json"
+entrypoint = "./functions/${name}/index.ts"
 `;
 
 /** Finds the template checkout this CLI belongs to: the nearest folder above it with the function and proxy. */
@@ -170,9 +231,9 @@ function gitignoreAdditions(existing: string | undefined): string[] {
   return GITIGNORE_ENTRIES.filter((e) => !have.has(e) && !have.has(`/${e}`));
 }
 
-/** The [functions.rest] table's body in config.toml, or undefined when there is none. */
-function functionRestBlock(toml: string): string | undefined {
-  const m = /^\[functions\.rest\][ \t]*(?:#.*)?\r?\n([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml);
+/** The [functions.<name>] table's body in config.toml, or undefined when there is none. */
+function functionBlockOf(toml: string, name: string): string | undefined {
+  const m = new RegExp(`^\\[functions\\.${name}\\][ \\t]*(?:#.*)?\\r?\\n([\\s\\S]*?)(?=^\\[|(?![\\s\\S]))`, "m").exec(toml);
   return m?.[1];
 }
 
@@ -180,13 +241,33 @@ function tomlValue(block: string, key: string): string | undefined {
   return new RegExp(`^\\s*${key}\\s*=\\s*("?)([^"\\n#]*)\\1`, "m").exec(block)?.[2]?.trim();
 }
 
-/** `fedjwt adopt`: adds the function, its sources, the migrations, config and .gitignore entries to a project. */
+/** `fedjwt adopt`: adds the function, its sources, the migrations, config and .gitignore entries to a project, or upgrades them. */
 export async function adopt(values: FlagValues<typeof flags>, positionals: string[], io: Io, now: Date = new Date()): Promise<void> {
   if (positionals.length !== 1) throw new CliError("bad_arguments", "give exactly one project folder (see: fedjwt adopt --help)");
-  const project = resolve(positionals[0]!);
+  const given = resolve(positionals[0]!);
+  const project = existsSync(given) ? await realpath(given) : given;
   const supabaseDir = join(project, "supabase");
   const configPath = join(supabaseDir, "config.toml");
-  const config = await readOptional(configPath);
+
+  // Every path adopt reads or writes must really be inside the project, symbolic links resolved.
+  const outside = new Map<string, string>();
+  const inside = async (path: string): Promise<boolean> => {
+    const real = await realTarget(path);
+    if (real === project || real.startsWith(project + sep)) return true;
+    outside.set(relative(project, path), real);
+    return false;
+  };
+  const refuseOutside = () => {
+    if (outside.size > 0)
+      throw new CliError(
+        "outside_project",
+        `refusing to change ${project}; nothing was written: these lead outside the project through symbolic links:\n  - ${[...outside]
+          .map(([p, real]) => `${p} → ${real}`)
+          .join("\n  - ")}`,
+      );
+  };
+  const config = (await inside(configPath)) ? await readOptional(configPath) : undefined;
+  refuseOutside();
   if (config === undefined) {
     const hint =
       basename(project) === "supabase" && existsSync(join(project, "config.toml"))
@@ -201,49 +282,94 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       `cannot find the template (a folder with supabase/functions/rest and packages/proxy)${values.template !== undefined ? ` at ${template}` : ""}; pass --template <dir>`,
     );
   }
-  if (resolve(template) === project)
+  if ((await realpath(template)) === project)
     throw new CliError("bad_arguments", "the project is the template itself; give the path of another project");
+
+  // What an earlier run recorded.
+  const manifestPath = join(project, MANIFEST);
+  const manifestText = (await inside(manifestPath)) ? await readOptional(manifestPath) : undefined;
+  let manifest: Manifest | undefined;
+  if (manifestText !== undefined) {
+    try {
+      manifest = JSON.parse(manifestText) as Manifest;
+      if (manifest.manifest !== 1 || typeof manifest.files !== "object" || typeof manifest.migrations !== "object") throw new Error();
+    } catch {
+      throw new CliError("bad_manifest", `${MANIFEST} is not a manifest fedjwt adopt wrote; restore it from version control`);
+    }
+  }
+  const name = values.function ?? manifest?.function ?? "rest";
+  if (!FUNCTION_NAME.test(name) || name === "_shared")
+    throw new CliError("bad_arguments", `--function ${JSON.stringify(name)}: a function name is a letter, then letters, digits, _ or -`);
+  if (manifest && values.function !== undefined && values.function !== manifest.function)
+    throw new CliError(
+      "would_overwrite",
+      `this project adopted the function as ${manifest.function} (${MANIFEST}); run adopt without --function, or with --function ${manifest.function}`,
+    );
+  const renamed = name === "rest" ? "" : ` (a function of yours already called ${name}? adopt it under another name: --function <name>)`;
+  const ownRest = name === "rest" ? " (a function of yours called rest? adopt it under another name: --function <name>)" : renamed;
 
   // 1. The function and the sources it imports.
   const { packages, files, imports } = await functionGraph(template);
-  const fnOut = join(supabaseDir, "functions", "rest");
+  const fnOut = join(supabaseDir, "functions", name);
   const sharedOut = join(supabaseDir, "functions", "_shared", "fedjwt");
   const planned: Planned[] = [];
   const conflicts: string[] = [];
+  const noRecord =
+    "no record of adopting it" +
+    (manifest ? "" : ` (no ${MANIFEST}: adopted by an older fedjwt, or a file of yours)`) +
+    "; if you never edited it, delete it and run adopt again, else move your changes aside first";
   const plan = async (path: string, content: string) => {
+    if (!(await inside(path))) return;
+    const rel = relative(project, path);
     const existing = await readOptional(path);
+    const recorded = manifest?.files[rel];
     if (existing === undefined) planned.push({ path, content, status: "create" });
     else if (existing === content) planned.push({ path, content, status: "unchanged" });
-    else conflicts.push(`${relative(project, path)} exists with other content`);
+    else if (recorded !== undefined && sha256(existing) === recorded) planned.push({ path, content, status: "update" });
+    else if (recorded !== undefined) conflicts.push(`${rel} was edited since it was adopted (its sha256 is not the one in ${MANIFEST})`);
+    else conflicts.push(`${rel} exists with other content and ${noRecord}${rel.startsWith(`supabase/functions/${name}/`) ? ownRest : ""}`);
   };
   for (const [file, pkg] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     let content = await readFile(file, "utf8");
     if (!pkg) {
-      content = content.replace("All logic lives in packages/proxy", "All logic lives in ../_shared/fedjwt/proxy");
+      content = adoptedIndex(content, name, relative(template, file));
       await plan(join(fnOut, relative(join(template, "supabase", "functions", "rest"), file)), content);
     } else {
       await plan(join(sharedOut, pkg.folder, relative(pkg.srcDir, file)), content);
     }
   }
   const rewritten: Record<string, string> = {};
-  for (const [name, target] of Object.entries(imports)) {
-    const pkg = packages.find((p) => p.name === name);
-    rewritten[name] = pkg ? `../_shared/fedjwt/${pkg.folder}/${relative(pkg.srcDir, pkg.entry).split(sep).join(posix.sep)}` : target;
+  for (const [importName, target] of Object.entries(imports)) {
+    const pkg = packages.find((p) => p.name === importName);
+    rewritten[importName] = pkg ? `../_shared/fedjwt/${pkg.folder}/${relative(pkg.srcDir, pkg.entry).split(sep).join(posix.sep)}` : target;
   }
   await plan(join(fnOut, "deno.json"), `${JSON.stringify({ imports: rewritten }, null, 2)}\n`);
+  // Files an earlier adoption wrote that the template no longer has: removed if unedited, else left and named.
+  const leftAlone: string[] = [];
+  for (const [rel, hash] of Object.entries(manifest?.files ?? {})) {
+    const path = join(project, rel);
+    if (planned.some((p) => p.path === path) || !(await inside(path))) continue;
+    const existing = await readOptional(path);
+    if (existing === undefined) continue;
+    if (sha256(existing) === hash) planned.push({ path, content: existing, status: "remove" });
+    else leftAlone.push(rel);
+  }
 
   // 2. Migrations: recognised by their marker, new ones stamped after the project's last migration.
   const migrationsDir = join(supabaseDir, "migrations");
-  const ownNames = existsSync(migrationsDir) ? (await readdir(migrationsDir)).filter((f) => f.endsWith(".sql")).sort() : [];
-  const adopted = new Map<string, { file: string; body: string }>();
+  const ownNames =
+    (await inside(migrationsDir)) && existsSync(migrationsDir)
+      ? (await readdir(migrationsDir)).filter((f) => f.endsWith(".sql")).sort()
+      : [];
+  const adopted = new Map<string, { file: string; text: string; body: string }>();
   for (const f of ownNames) {
     const text = await readFile(join(migrationsDir, f), "utf8");
     const first = text.split("\n", 1)[0]!;
     if (first.startsWith(MIGRATION_MARKER))
-      adopted.set(first.slice(MIGRATION_MARKER.length).trim(), { file: f, body: text.slice(first.length + 1) });
+      adopted.set(first.slice(MIGRATION_MARKER.length).trim(), { file: f, text, body: text.slice(first.length + 1) });
   }
   const templateMigrations = (await readdir(join(template, "supabase", "migrations")))
-    .filter((f) => versionOf(f) !== undefined && (values.examples || !EXAMPLE_MIGRATION.test(f)))
+    .filter((f) => versionOf(f) !== undefined && (values.examples || !EXAMPLE_MIGRATION.test(f) || adopted.has(f)))
     .sort();
   let last = ownNames
     .map(versionOf)
@@ -251,25 +377,32 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
     .at(-1);
   const migrations: Array<{ template: string; file: string; status: "create" | "unchanged" }> = [];
+  const recordedMigrations: Manifest["migrations"] = {};
   for (const t of templateMigrations) {
     const body = await readFile(join(template, "supabase", "migrations", t), "utf8");
     const prior = adopted.get(t);
     if (prior) {
-      if (prior.body === body) migrations.push({ template: t, file: prior.file, status: "unchanged" });
-      else
+      const recorded = manifest?.migrations[t];
+      const edited = recorded !== undefined ? sha256(prior.text) !== recorded.sha256 : prior.body !== body;
+      if (!edited) {
+        migrations.push({ template: t, file: prior.file, status: "unchanged" });
+        recordedMigrations[t] = { file: prior.file, sha256: sha256(prior.text) };
+      } else
         conflicts.push(
-          `supabase/migrations/${prior.file} (adopted from ${t}) differs from the template's; migrations that may be applied are never rewritten — undo your edit, or add the change as a new migration`,
+          `supabase/migrations/${prior.file} (adopted from ${t}) ${recorded !== undefined ? "was edited since it was adopted" : "differs from the template's"}; migrations that may be applied are never rewritten — undo your edit, or add the change as a new migration`,
         );
       continue;
     }
     last = nextVersion(last, now);
     const file = `${last}_${t.slice(versionOf(t)!.length + 1)}`;
+    const text = `${MIGRATION_MARKER}${t}\n${body}`;
     migrations.push({ template: t, file, status: "create" });
-    planned.push({ path: join(migrationsDir, file), content: `${MIGRATION_MARKER}${t}\n${body}`, status: "create" });
+    recordedMigrations[t] = { file, sha256: sha256(text) };
+    if (await inside(join(migrationsDir, file))) planned.push({ path: join(migrationsDir, file), content: text, status: "create" });
   }
 
-  // 3. config.toml: [functions.rest], added or checked.
-  const block = functionRestBlock(config);
+  // 3. config.toml: [functions.<name>], added or checked.
+  const block = functionBlockOf(config, name);
   let configStatus: "added" | "present";
   if (block === undefined) configStatus = "added";
   else {
@@ -279,32 +412,39 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     const importMap = tomlValue(block, "import_map");
     if (verify !== "false")
       conflicts.push(
-        "supabase/config.toml has a [functions.rest] block without verify_jwt = false (writers' tokens are not Supabase Auth tokens; the function verifies them)",
+        `supabase/config.toml has a [functions.${name}] block without verify_jwt = false (writers' tokens are not Supabase Auth tokens; the function verifies them)${ownRest}`,
       );
-    if (entrypoint !== undefined && entrypoint !== "./functions/rest/index.ts")
-      conflicts.push(`supabase/config.toml's [functions.rest] entrypoint is ${entrypoint}, not ./functions/rest/index.ts`);
-    if (importMap !== undefined && importMap !== "./functions/rest/deno.json")
-      conflicts.push(`supabase/config.toml's [functions.rest] import_map is ${importMap}, not ./functions/rest/deno.json`);
+    if (entrypoint !== undefined && entrypoint !== `./functions/${name}/index.ts`)
+      conflicts.push(`supabase/config.toml's [functions.${name}] entrypoint is ${entrypoint}, not ./functions/${name}/index.ts${ownRest}`);
+    if (importMap !== undefined && importMap !== `./functions/${name}/deno.json`)
+      conflicts.push(`supabase/config.toml's [functions.${name}] import_map is ${importMap}, not ./functions/${name}/deno.json${ownRest}`);
   }
+  const gitignorePath = join(project, ".gitignore");
+  const gitignore = (await inside(gitignorePath)) ? await readOptional(gitignorePath) : undefined;
+  refuseOutside();
 
   if (conflicts.length > 0) {
     throw new CliError("would_overwrite", `refusing to change ${project}; nothing was written:\n  - ${conflicts.join("\n  - ")}`);
   }
 
   // Everything checked: write.
-  for (const p of planned.filter((x) => x.status === "create")) {
+  const fileRecord: Record<string, string> = {};
+  for (const p of planned) {
+    const rel = relative(project, p.path);
     try {
-      await mkdir(dirname(p.path), { recursive: true });
-      await writeFile(p.path, p.content, { flag: "wx" });
+      if (p.status === "remove") await rm(p.path);
+      else if (p.status !== "unchanged") {
+        await mkdir(dirname(p.path), { recursive: true });
+        await writeFile(p.path, p.content, { flag: p.status === "create" ? "wx" : "w" });
+      }
     } catch (e) {
       throw new CliError("file_unwritable", `cannot write ${p.path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, 1);
     }
+    if (p.status !== "remove" && !p.path.startsWith(migrationsDir + sep)) fileRecord[rel] = sha256(p.content);
   }
   if (configStatus === "added") {
-    await writeFile(configPath, `${config.endsWith("\n") ? config : `${config}\n`}\n${FUNCTION_BLOCK}`);
+    await writeFile(configPath, `${config.endsWith("\n") ? config : `${config}\n`}\n${functionBlock(name)}`);
   }
-  const gitignorePath = join(project, ".gitignore");
-  const gitignore = await readOptional(gitignorePath);
   const ignored = gitignoreAdditions(gitignore);
   if (ignored.length > 0) {
     const prefix = gitignore === undefined || gitignore === "" ? "" : gitignore.endsWith("\n") ? "\n" : "\n\n";
@@ -313,38 +453,71 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       `${gitignore ?? ""}${prefix}# fedjwt: private keys and secrets never go to git\n${ignored.join("\n")}\n`,
     );
   }
+  const record: Manifest = {
+    manifest: 1,
+    template: await templateVersion(template),
+    function: name,
+    files: fileRecord,
+    migrations: recordedMigrations,
+  };
+  // The template's version alone changing (nothing else) rewrites the manifest but is no change to report.
+  const recordChanged =
+    manifest === undefined || JSON.stringify({ ...manifest, template: null }) !== JSON.stringify({ ...record, template: null });
+  const manifestOut = `${JSON.stringify(record, null, 2)}\n`;
+  if (manifestOut !== manifestText) await writeFile(manifestPath, manifestOut);
 
-  // docs/deployment.md runs these same lines (the adoption test compares them).
-  const next = [
-    "supabase link --project-ref <ref>",
-    "supabase db push --remote",
-    "mkdir -p keys && supabase gen signing-key --algorithm ES256 > keys/supabase-signing-key.json",
-    'supabase secrets set FEDJWT_AUDIENCE=https://<ref>.supabase.co FEDJWT_SIGNING_JWK="$(cat keys/supabase-signing-key.json)"',
-    "supabase functions deploy rest --use-api",
-    "fedjwt keygen --issuer <issuer> --target https://<ref>.supabase.co",
-    'fedjwt register --url https://<ref>.supabase.co --service-role-key "$SUPABASE_SECRET_KEY" --issuer <issuer> --public-key keys/<issuer>-<ref>.pub --allowed-role <role>',
-  ];
+  const fnFiles = planned.filter((p) => !p.path.startsWith(migrationsDir + sep));
+  const count = (status: Planned["status"]) => fnFiles.filter((p) => p.status === status).length;
+  const newMigrations = migrations.filter((m) => m.status === "create");
+  const firstAdoption = manifest === undefined && adopted.size === 0 && count("unchanged") === 0;
+  const functionChanged = count("create") + count("update") + count("remove") > 0;
+  const changed = functionChanged || newMigrations.length > 0 || configStatus === "added" || ignored.length > 0 || recordChanged;
+
+  // docs/deployment.md runs these same lines (the adoption test compares them). A re-run prints only
+  // what its changes need: never the signing-key step again.
+  const deploy = `supabase functions deploy ${name} --use-api`;
+  const next = firstAdoption
+    ? [
+        "supabase link --project-ref <ref>",
+        "supabase db push --remote",
+        "(umask 077 && mkdir -p keys && supabase gen signing-key --algorithm ES256 > keys/supabase-signing-key.json)",
+        'supabase secrets set FEDJWT_AUDIENCE=https://<ref>.supabase.co FEDJWT_SIGNING_JWK="$(cat keys/supabase-signing-key.json)"',
+        deploy,
+        "fedjwt keygen --issuer <issuer> --target https://<ref>.supabase.co",
+        'fedjwt register --url https://<ref>.supabase.co --service-role-key "$SUPABASE_SECRET_KEY" --issuer <issuer> --public-key keys/<issuer>-<ref>.pub --allowed-role <role>',
+      ]
+    : [...(newMigrations.length > 0 ? ["supabase db push --remote"] : []), ...(functionChanged ? [deploy] : [])];
   // What an adopted migration changes in the project's own objects (the README's adoption section says the same).
   const notes: string[] = [];
-  const revoking = migrations.find((m) => m.template.endsWith("_writer_function_privileges.sql"));
+  const revoking = newMigrations.find((m) => m.template.endsWith("_writer_function_privileges.sql"));
   if (revoking)
     notes.push(
       `${revoking.file} revokes PUBLIC's EXECUTE on your functions in public: anon and authenticated keep it through Supabase's default privileges on functions created by postgres; for one they reached only through PUBLIC, add grant execute on function public.<f>(…) to anon, authenticated`,
     );
-  const memberships = migrations.find((m) => m.template.endsWith("_writer_role_memberships.sql") && m.status === "create");
+  const later = newMigrations.find((m) => m.template.endsWith("_writer_function_default_privileges.sql"));
+  if (later)
+    notes.push(
+      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema: in public anon and authenticated still get it by Supabase's default privileges; elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
+    );
+  const memberships = newMigrations.find((m) => m.template.endsWith("_writer_role_memberships.sql"));
   if (memberships && adopted.size > 0)
     notes.push(
       `${memberships.file} makes a writer role that owns a table, function or schema, or can take a pg_*, supabase_* or LOGIN role's privileges, no longer a writer role: its issuers are refused (db_role_refused) until you take those away`,
     );
+  if (leftAlone.length > 0)
+    notes.push(
+      `the template no longer uses ${leftAlone.join(", ")}, which you edited: left as it is; delete it when you no longer need it`,
+    );
   const result = {
     project,
     template,
-    files: planned
-      .filter((p) => !p.path.startsWith(migrationsDir + sep))
-      .map((p) => ({ path: relative(project, p.path), status: p.status })),
+    function: name,
+    changed,
+    files: fnFiles.map((p) => ({ path: relative(project, p.path), status: p.status })),
     migrations,
     config: configStatus,
     gitignore: ignored,
+    manifest: MANIFEST,
     next,
     notes,
   };
@@ -352,27 +525,57 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     printJson(io, result);
     return;
   }
-  const created = result.files.filter((f) => f.status === "create").length;
-  const newMigrations = migrations.filter((m) => m.status === "create");
+  const fileSummary = [
+    `${count("create")} written`,
+    ...(count("update") ? [`${count("update")} updated`] : []),
+    ...(count("remove") ? [`${count("remove")} removed`] : []),
+    `${count("unchanged")} already up to date`,
+  ].join(", ");
+  const headline = firstAdoption
+    ? `Adopted the ${name} function into ${project}`
+    : changed
+      ? `Updated the adoption in ${project}: ${count("update")} function files updated, ${count("create")} written, ${count("remove")} removed, ${newMigrations.length} migrations added`
+      : `Nothing to change in ${project}: the ${name} function, its migrations and config are as the template has them`;
   io.out(
     [
-      `Adopted the rest function into ${project}`,
-      `  function files   ${created} written, ${result.files.length - created} already up to date (supabase/functions/rest, supabase/functions/_shared/fedjwt)`,
+      headline,
+      `  function files   ${fileSummary} (supabase/functions/${name}, supabase/functions/_shared/fedjwt)`,
       `  migrations       ${newMigrations.length} added${newMigrations.length ? `: ${newMigrations.map((m) => m.file).join(", ")}` : ""}; ${migrations.length - newMigrations.length} already adopted`,
-      `  config.toml      [functions.rest] ${configStatus === "added" ? "added (verify_jwt = false)" : "already present"}`,
+      `  config.toml      [functions.${name}] ${configStatus === "added" ? "added (verify_jwt = false)" : "already present"}`,
       `  .gitignore       ${ignored.length ? `added ${ignored.join(" ")}` : "already ignores keys and secrets"}`,
+      `  ${MANIFEST} ${manifest === undefined ? "written" : recordChanged ? "updated" : "unchanged"} (the sha256 of each adopted file, for upgrades)`,
       ...notes.map((n) => `Note: ${n}.`),
-      "",
-      "Next, from the project folder:",
-      ...next.map((c) => `  ${c}`),
-      "",
-      "(fedjwt = this CLI, e.g. node <path>/fedjwt.mjs; <issuer>: a writer's name, <role>: an application role it may request.)",
-      "Import keys/supabase-signing-key.json into the project (Dashboard → JWT Keys) before the function uses it.",
-      "keys/<issuer>-<ref>.key is the writer's private key: give it to that writer only.",
-      "`db push --remote` targets the linked project (plain `db push` targets the local stack); add --yes in scripts.",
-      'If it stops with "Found local migration files to be inserted before the last migration on remote database",',
-      "the hosted project has migrations newer than these files: rerun it with --include-all to apply them anyway.",
-      "On the legacy JWT secret instead of signing keys: set FEDJWT_LEGACY_JWT_SECRET (Settings → JWT) instead of FEDJWT_SIGNING_JWK.",
+      ...(next.length > 0 ? ["", "Next, from the project folder:", ...next.map((c) => `  ${c}`)] : []),
+      ...(firstAdoption
+        ? [
+            "",
+            "(fedjwt = this CLI, e.g. node <path>/fedjwt.mjs; <issuer>: a writer's name, <role>: an application role it may request.)",
+            "Import keys/supabase-signing-key.json into the project (Dashboard → JWT Keys) before the function uses it; it is a private key (mode 600, never in git).",
+            "keys/<issuer>-<ref>.key is the writer's private key: give it to that writer only.",
+            "`db push --remote` targets the linked project (plain `db push` targets the local stack); add --yes in scripts.",
+            'If it stops with "Found local migration files to be inserted before the last migration on remote database",',
+            "the hosted project has migrations newer than these files: rerun it with --include-all to apply them anyway.",
+            "On the legacy JWT secret instead of signing keys: set FEDJWT_LEGACY_JWT_SECRET (Settings → JWT) instead of FEDJWT_SIGNING_JWK.",
+          ]
+        : []),
     ].join("\n"),
   );
+}
+
+/** The template's index.ts as adopted: its comments point at the copies and the deploy command names the function; a
+ * name other than rest becomes FEDJWT_FUNCTION_NAME's default. */
+function adoptedIndex(content: string, name: string, file: string): string {
+  let out = content
+    .replace("All logic lives in packages/proxy", "All logic lives in ../_shared/fedjwt/proxy")
+    .replace("The `rest` Edge Function", `The \`${name}\` Edge Function`)
+    .replace("supabase functions deploy rest ", `supabase functions deploy ${name} `);
+  if (name !== "rest") {
+    const wiring = "proxyOptionsFromEnv((name) => Deno.env.get(name))";
+    if (!out.includes(wiring)) throw new CliError("template_broken", `${file} no longer reads its environment with ${wiring}`, 1);
+    out = out.replace(
+      wiring,
+      `proxyOptionsFromEnv((name) => Deno.env.get(name) ?? (name === "FEDJWT_FUNCTION_NAME" ? ${JSON.stringify(name)} : undefined))`,
+    );
+  }
+  return out;
 }
