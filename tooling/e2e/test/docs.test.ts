@@ -89,3 +89,20 @@ describe("docs stand alone", () => {
     }
   });
 });
+
+describe("docs/deployment.md and the README, taken literally", () => {
+  it("the Supabase CLI path the deployment guide gives for this checkout exists and runs", () => {
+    const guide = read("docs/deployment.md");
+    const alias = /alias supabase="\$PWD\/([^"]+)"/.exec(guide);
+    expect(alias, "an alias line for the pinned CLI").toBeTruthy();
+    expect(execFileSync(join(root, alias![1]!), ["--version"], { encoding: "utf8" }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(guide).not.toMatch(/`pnpm exec supabase` uses/);
+  });
+
+  it("the README's writer example says that WRITER_KEY holds the key's PEM text, not a path", () => {
+    const line = read("README.md")
+      .split("\n")
+      .find((l) => l.includes("process.env.WRITER_KEY"));
+    expect(line).toMatch(/WRITER_KEY!? \/\* the key's PEM text, not its path \*\//);
+  });
+});
