@@ -5,7 +5,18 @@
 // into an empty folder → `deno check` there → served with a signing key from `supabase gen signing-key` → a
 // writer's request succeeds through the copied function, and the user's profiles stay out of its reach.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +46,10 @@ import {
 } from "@fedjwt/local-stack";
 
 const ROOT = repoRoot();
+const NEWEST_MIGRATION = readdirSync(join(ROOT, "supabase", "migrations"))
+  .filter((f) => f.endsWith(".sql") && !f.includes("_example_"))
+  .sort()
+  .at(-1)!;
 const BUNDLE = fileURLToPath(new URL("../../../packages/cli/dist/fedjwt.mjs", import.meta.url));
 const PROFILE_ID = "0b7f3f3c-5d0e-4a8e-9f61-2f1f0c7d9a11";
 /** The user's policies migration, written after adopting (adopt stamps its migrations after 20270101120000). */
@@ -91,7 +106,14 @@ describe("adopting the template into an existing Supabase project", () => {
   let gateway: { url: string; close(): Promise<void> } | undefined;
   let fn: DenoServer | undefined;
   let fnOutput = "";
-  let adopted: { files: Array<{ path: string }>; migrations: Array<{ file: string }>; next: string[] };
+  /** The first adoption (from an older template), then the upgrade to this one. */
+  let first: { next: string[]; migrations: Array<{ template: string; file: string }> };
+  let adopted: {
+    changed: boolean;
+    files: Array<{ path: string; status: string }>;
+    migrations: Array<{ template: string; file: string; status: string }>;
+    next: string[];
+  };
   let uploaded: string[] = [];
   let signingKey: Record<string, unknown>;
   let apiUrl = "";
@@ -108,6 +130,23 @@ describe("adopting the template into an existing Supabase project", () => {
     // fedjwt.mjs copied alone, as a user would download or copy it.
     mkdirSync(cliDir);
     copyFileSync(BUNDLE, join(cliDir, "fedjwt.mjs"));
+    // Adopted first from an older template: a copy of this one without its newest migration and with
+    // another handler.ts, then upgraded to this one, as docs/upgrading.md says.
+    const older = join(work, "older-template");
+    for (const part of [
+      "supabase/functions/rest",
+      "supabase/migrations",
+      "packages/proxy/src",
+      "packages/signer/src",
+      "packages/cli/package.json",
+    ])
+      cpSync(join(ROOT, part), join(older, part), { recursive: true });
+    rmSync(join(older, "supabase", "migrations", NEWEST_MIGRATION));
+    const handler = join(older, "packages", "proxy", "src", "handler.ts");
+    writeFileSync(handler, `${readFileSync(handler, "utf8")}\n// the older template's handler\n`);
+    const r0 = await fedjwt(["adopt", ".", "--template", older, "--json"]);
+    expect(r0.code, r0.stderr).toBe(0);
+    first = JSON.parse(r0.stdout);
     const r = await fedjwt(["adopt", ".", "--template", ROOT, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     adopted = JSON.parse(r.stdout);
@@ -132,13 +171,27 @@ describe("adopting the template into an existing Supabase project", () => {
         .filter((l) => l && !l.startsWith("#"));
     const deployment = readFileSync(join(ROOT, "docs", "deployment.md"), "utf8");
     const steps = deployment.slice(0, deployment.indexOf("\nNotes:"));
-    for (const command of adopted.next) expect(shellLines(steps), command).toContain(command);
+    for (const command of first.next) expect(shellLines(steps), command).toContain(command);
     expect(steps).toContain("--include-all");
     expect(steps).toContain("--yes");
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const section = readme.slice(readme.indexOf("## Adopting it in an existing project"), readme.indexOf("## What a writer can"));
     expect(shellLines(section).some((l) => /fedjwt\.mjs adopt <your project>$/.test(l))).toBe(true);
     expect(section).toContain("(docs/deployment.md)");
+  });
+
+  it("the upgrade updated the unedited handler, added the template's newest migration after the others, and asks for exactly what that needs", () => {
+    const status = Object.fromEntries(adopted.files.map((f) => [f.path, f.status]));
+    expect(status["supabase/functions/_shared/fedjwt/proxy/handler.ts"]).toBe("update");
+    expect(readFileSync(join(project, "supabase/functions/_shared/fedjwt/proxy/handler.ts"), "utf8")).toBe(
+      readFileSync(join(ROOT, "packages/proxy/src/handler.ts"), "utf8"),
+    );
+    const added = adopted.migrations.filter((m) => m.status === "create");
+    expect(added.map((m) => m.template)).toEqual([NEWEST_MIGRATION]);
+    expect(adopted.migrations.filter((m) => m.status === "unchanged").map((m) => m.file)).toEqual(first.migrations.map((m) => m.file));
+    expect(added[0]!.file > first.migrations.at(-1)!.file).toBe(true);
+    expect(adopted.changed).toBe(true);
+    expect(adopted.next).toEqual(["supabase db push --remote", "supabase functions deploy rest --use-api"]);
   });
 
   it("supabase db push --remote applies the project's and the adopted migrations to a fresh Supabase database", async () => {
@@ -169,7 +222,12 @@ describe("adopting the template into an existing Supabase project", () => {
   it("the offline deploy listing uploads exactly the adopted function files, and they type-check alone", async () => {
     // The real CLI run offline (dummy token, dead proxy): it lists its uploads, then fails to connect.
     uploaded = await listDeployAssets(project, "rest");
-    expect(uploaded.sort()).toEqual(adopted.files.map((f) => f.path).sort());
+    expect(uploaded.sort()).toEqual(
+      adopted.files
+        .filter((f) => f.status !== "remove")
+        .map((f) => f.path)
+        .sort(),
+    );
     for (const path of uploaded) {
       mkdirSync(dirname(join(assets, path)), { recursive: true });
       copyFileSync(join(project, path), join(assets, path));
@@ -182,10 +240,21 @@ describe("adopting the template into an existing Supabase project", () => {
     expect(check.code, check.stderr).toBe(0);
   });
 
-  it("supabase gen signing-key prints a private JWK offline", async () => {
-    const gen = await runSupabaseCli(["gen", "signing-key", "--algorithm", "ES256"], { cwd: project });
-    expect(gen.code, gen.stderr).toBe(0);
-    signingKey = JSON.parse(gen.stdout) as Record<string, unknown>;
+  it("adopt's signing-key step, run as printed with the pinned CLI, writes a private JWK only its owner can read", async () => {
+    const step = first.next.find((c) => c.includes("gen signing-key"))!;
+    const sh = await run("sh", ["-c", `umask 022; ${step}`], {
+      cwd: project,
+      env: {
+        ...process.env,
+        PATH: `${join(ROOT, "tooling", "local-db", "node_modules", ".bin")}:${process.env.PATH}`,
+        SUPABASE_TELEMETRY_DISABLED: "1",
+        DO_NOT_TRACK: "1",
+      },
+    });
+    expect(sh.code, sh.stderr).toBe(0);
+    const file = join(project, "keys", "supabase-signing-key.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    signingKey = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
     expect(signingKey).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", key_ops: ["sign", "verify"] });
     expect(typeof signingKey.d).toBe("string");
   });

@@ -40,6 +40,10 @@ describe("register, list, deactivate, rotate", () => {
     expect(JSON.parse(first.stdout)).toMatchObject({ issuer: "cli-service", kid: a.kid, keyCreated: true, issuerAction: "created" });
     const again = await fedjwt(t, register);
     expect(JSON.parse(again.stdout)).toMatchObject({ keyCreated: false, issuerAction: "unchanged" });
+    // The same key with another policy: one line that says the policy changed (never "nothing to do").
+    const changed = await fedjwt(t, [...register.slice(0, -3), "--max-lifetime", "60"]);
+    expect(changed.stdout.split("\n")[0]).toBe(`Key ${a.kid} of issuer "cli-service" was already registered; updated the issuer's policy.`);
+    expect((await fedjwt(t, register)).code).toBe(0); // back to 120 for what follows
     const listed = JSON.parse((await fedjwt(t, ["list", "--issuer", "cli-service", "--json"])).stdout);
     expect(listed.issuers).toEqual([
       expect.objectContaining({

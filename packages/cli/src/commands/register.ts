@@ -226,12 +226,26 @@ export async function register(values: FlagValues<typeof flags>, io: Io): Promis
     printJson(io, { issuer, kid: key.kid, alg: key.alg, source, keyCreated: created, issuerAction, policy: row });
     return;
   }
-  io.out(
-    [
-      created
-        ? `Registered ${key.kid === null ? `JWKS ${key.jwks_uri}` : `key ${key.kid}`} (${key.alg}) for issuer "${issuer}".`
-        : `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; nothing to do.`,
-      `  issuer ${issuerAction}: db_role=${row!.db_role} allowed_roles=[${row!.allowed_roles.join(", ")}] max_lifetime=${row!.max_token_lifetime_seconds}s require_jti=${row!.require_jti}${row!.is_active ? "" : " (issuer is DEACTIVATED)"}`,
-    ].join("\n"),
-  );
+  io.out(registerSummary(issuer, key, created, issuerAction, row!));
+}
+
+/** What register did, in one truthful line (the key and the issuer's policy together), then the issuer's policy. */
+export function registerSummary(
+  issuer: string,
+  key: { kid: string | null; jwks_uri: string | null; alg: string },
+  keyCreated: boolean,
+  issuerAction: "created" | "updated" | "unchanged",
+  row: IssuerRow,
+): string {
+  const what = key.kid === null ? `JWKS ${key.jwks_uri}` : `key ${key.kid}`;
+  const policy = { created: "new issuer", updated: "issuer's policy updated", unchanged: "issuer's policy unchanged" }[issuerAction];
+  const first = keyCreated
+    ? `Registered ${what} (${key.alg}) for issuer "${issuer}" (${policy}).`
+    : issuerAction === "unchanged"
+      ? `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; nothing to do.`
+      : `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; updated the issuer's policy.`;
+  return [
+    first,
+    `  issuer: db_role=${row.db_role} allowed_roles=[${row.allowed_roles.join(", ")}] max_lifetime=${row.max_token_lifetime_seconds}s require_jti=${row.require_jti}${row.is_active ? "" : " (issuer is DEACTIVATED)"}`,
+  ].join("\n");
 }
