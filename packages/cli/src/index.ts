@@ -13,3 +13,4 @@ export {
 export { doctor, type DoctorCheck, type DoctorOptions, type DoctorReport } from "./doctor.ts";
 export type { Io } from "./output.ts";
 export { targetLabel } from "./target.ts";
+export { TEMPLATE_PARTS } from "./commands/adopt.ts";

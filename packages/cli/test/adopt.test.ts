@@ -18,7 +18,7 @@ import {
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { importSpecifiers, nextVersion } from "../src/commands/adopt.ts";
+import { importSpecifiers, nextVersion, TEMPLATE_PARTS } from "../src/commands/adopt.ts";
 import { fedjwt, tempDir } from "./helpers.ts";
 
 const TEMPLATE = fileURLToPath(new URL("../../../", import.meta.url));
@@ -276,14 +276,7 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
 /** A copy of the template's parts adopt reads, to play an older (or newer) version of it. */
 function templateCopy(): string {
   const dir = tempDir();
-  for (const part of [
-    "supabase/functions/rest",
-    "supabase/migrations",
-    "packages/proxy/src",
-    "packages/signer/src",
-    "packages/cli/package.json",
-  ])
-    cpSync(join(TEMPLATE, part), join(dir, part), { recursive: true });
+  for (const part of TEMPLATE_PARTS) cpSync(join(TEMPLATE, part), join(dir, part), { recursive: true });
   return dir;
 }
 

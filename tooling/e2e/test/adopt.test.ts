@@ -20,6 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TEMPLATE_PARTS } from "@fedjwt/cli";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -133,14 +134,7 @@ describe("adopting the template into an existing Supabase project", () => {
     // Adopted first from an older template: a copy of this one without its newest migration and with
     // another handler.ts, then upgraded to this one, as docs/upgrading.md says.
     const older = join(work, "older-template");
-    for (const part of [
-      "supabase/functions/rest",
-      "supabase/migrations",
-      "packages/proxy/src",
-      "packages/signer/src",
-      "packages/cli/package.json",
-    ])
-      cpSync(join(ROOT, part), join(older, part), { recursive: true });
+    for (const part of TEMPLATE_PARTS) cpSync(join(ROOT, part), join(older, part), { recursive: true });
     rmSync(join(older, "supabase", "migrations", NEWEST_MIGRATION));
     const handler = join(older, "packages", "proxy", "src", "handler.ts");
     writeFileSync(handler, `${readFileSync(handler, "utf8")}\n// the older template's handler\n`);

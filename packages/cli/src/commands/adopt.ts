@@ -124,11 +124,22 @@ import_map = "./functions/${name}/deno.json"
 entrypoint = "./functions/${name}/index.ts"
 `;
 
-/** Finds the template checkout this CLI belongs to: the nearest folder above it with the function and proxy. */
+/** What adopt reads from a template checkout: a folder with these is a template (a copy of them too). */
+export const TEMPLATE_PARTS = [
+  "supabase/functions/rest",
+  "supabase/migrations",
+  "packages/proxy/src",
+  "packages/signer/src",
+  "packages/cli/package.json",
+] as const;
+
+const isTemplate = (dir: string) => TEMPLATE_PARTS.every((part) => existsSync(join(dir, part)));
+
+/** Finds the template checkout this CLI belongs to: the nearest folder above it with the parts adopt reads. */
 export function findTemplateRoot(from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
   let dir = from;
   for (;;) {
-    if (existsSync(join(dir, "supabase", "functions", "rest", "index.ts")) && existsSync(join(dir, "packages", "proxy", "src"))) return dir;
+    if (isTemplate(dir)) return dir;
     const up = dirname(dir);
     if (up === dir) return undefined;
     dir = up;
@@ -276,10 +287,10 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     throw new CliError("not_a_project", `${project} has no supabase/config.toml${hint}`);
   }
   const template = values.template !== undefined ? resolve(values.template) : findTemplateRoot();
-  if (template === undefined || !existsSync(join(template, "supabase", "functions", "rest", "index.ts"))) {
+  if (template === undefined || !isTemplate(template)) {
     throw new CliError(
       "no_template",
-      `cannot find the template (a folder with supabase/functions/rest and packages/proxy)${values.template !== undefined ? ` at ${template}` : ""}; pass --template <dir>`,
+      `cannot find the template (a folder with ${TEMPLATE_PARTS.join(", ")})${values.template !== undefined ? ` at ${template}` : ""}; pass --template <dir>`,
     );
   }
   if ((await realpath(template)) === project)
