@@ -554,7 +554,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       `  migrations       ${newMigrations.length} added${newMigrations.length ? `: ${newMigrations.map((m) => m.file).join(", ")}` : ""}; ${migrations.length - newMigrations.length} already adopted`,
       `  config.toml      [functions.${name}] ${configStatus === "added" ? "added (verify_jwt = false)" : "already present"}`,
       `  .gitignore       ${ignored.length ? `added ${ignored.join(" ")}` : "already ignores keys and secrets"}`,
-      `  ${MANIFEST} ${manifest === undefined ? "written" : recordChanged ? "updated" : "unchanged"} (the sha256 of each adopted file, for upgrades)`,
+      `  ${MANIFEST} ${manifest === undefined ? "written" : recordChanged ? "updated" : manifestOut !== manifestText ? "updated (the template's version only)" : "unchanged"} (the sha256 of each adopted file, for upgrades)`,
       ...notes.map((n) => `Note: ${n}.`),
       ...(next.length > 0 ? ["", "Next, from the project folder:", ...next.map((c) => `  ${c}`)] : []),
       ...(firstAdoption
