@@ -2,7 +2,7 @@
 // migration, a seed and a function of its own (written the way `supabase functions new` writes one: Deno.serve,
 // verify_jwt = true, a variable from supabase/functions/.env) → `fedjwt adopt` (the built fedjwt.mjs) → a writers'
 // migration → `fedjwt-stack start --project <dir>` on free ports (--ephemeral, with the project's .env named by
-// --env-file) → a writer registered with the project's secret key writes through the adopted `rest` function with
+// --functions-env) → a writer registered with the project's secret key writes through the adopted `rest` function with
 // supabase-js and the publishable key, the publishable key alone reads the project's seeded table through
 // /rest/v1, and the project's own function answers with its .env value.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -77,7 +77,7 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
 
     const child = spawn(
       process.execPath,
-      [STACK, "start", "--project", project, "--ephemeral", "--env-file", join(supabase, "functions", ".env")],
+      [STACK, "start", "--project", project, "--ephemeral", "--functions-env", join(supabase, "functions", ".env")],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     stack = child;

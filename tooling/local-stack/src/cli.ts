@@ -25,13 +25,13 @@ Commands:
                        supabase/functions/.env; its data lives in .local/projects/ of this repository
             --detach   run in the background (stop it with: fedjwt-stack stop)
             --reset    start from an empty database (migrations and seed applied again)
-            --env-file <file>  the functions' variables from this file instead of supabase/functions/.env
-                       (like \`supabase functions serve --env-file\`; SUPABASE_* names are skipped)
+            --functions-env <file>  the functions' variables from this file instead of supabase/functions/.env
+                       (what \`supabase functions serve --env-file\` takes; SUPABASE_* names are skipped)
             --ephemeral  a throwaway stack (temporary data, no state file, free ports unless given;
                        not with --detach) that prints one line "READY {json}" with its URLs, keys and
                        process ids (benchmarks, scripts). It does NOT read supabase/functions/.env
                        (says so on stderr when one exists): its functions get the stack's own audience
-                       and the local JWT secret; pass --env-file to give them a file
+                       and the local JWT secret; pass --functions-env to give them a file
   stop      stop a stack started with --detach
   status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`,
             and FEDJWT_AUDIENCE: the audience writers must put in \`aud\` (the API URL, exact, no
@@ -82,7 +82,7 @@ function userPath(p: string): string {
 /** The project folder and env file the options name (validated in main), and where a project's data lives. */
 function target(values: Record<string, unknown>): { workdir: string | undefined; envFile: string | undefined; dataDir: string } {
   const workdir = typeof values.project === "string" ? userPath(values.project) : undefined;
-  const envFile = typeof values["env-file"] === "string" ? userPath(values["env-file"]) : undefined;
+  const envFile = typeof values["functions-env"] === "string" ? userPath(values["functions-env"]) : undefined;
   // One cluster per project, so that one project's migrations never meet another's.
   const dataDir = workdir
     ? join(localDir, "projects", `${workdir.split(/[\\/]/).pop()}-${createHash("sha256").update(workdir).digest("hex").slice(0, 8)}`, "db")
@@ -96,7 +96,7 @@ async function ephemeral(values: Record<string, unknown>): Promise<number> {
   const ignored = functionsEnvFile(workdir ?? root);
   if (!envFile && existsSync(ignored))
     console.error(
-      `fedjwt-stack: --ephemeral does not read ${ignored} (the functions get the stack's own audience and the local JWT secret; pass --env-file to give them a file)`,
+      `fedjwt-stack: --ephemeral does not read ${ignored} (the functions get the stack's own audience and the local JWT secret; pass --functions-env to give them a file)`,
     );
   const stack = await startStack({
     apiPort: Number(values["api-port"] ?? 0),
@@ -133,7 +133,7 @@ async function start(values: Record<string, unknown>): Promise<number> {
     const args = [fileURLToPath(import.meta.url), "start", "--api-port", String(apiPort), "--db-port", String(dbPort)];
     if (values.reset) args.push("--reset");
     if (typeof values.project === "string") args.push("--project", userPath(values.project));
-    if (typeof values["env-file"] === "string") args.push("--env-file", userPath(values["env-file"]));
+    if (typeof values["functions-env"] === "string") args.push("--functions-env", userPath(values["functions-env"]));
     const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out], env: process.env });
     child.unref();
     closeSync(out);
@@ -231,7 +231,8 @@ async function main(argv: string[]): Promise<number> {
         "api-port": { type: "string" },
         "db-port": { type: "string" },
         project: { type: "string" },
-        "env-file": { type: "string" },
+        // Not --env-file, as `supabase functions serve` names it: Node claims that argument even after the script name.
+        "functions-env": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -258,8 +259,8 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  if (values["env-file"] !== undefined && !existsSync(userPath(values["env-file"]))) {
-    console.error(`fedjwt-stack: --env-file ${values["env-file"]}: no such file`);
+  if (values["functions-env"] !== undefined && !existsSync(userPath(values["functions-env"]))) {
+    console.error(`fedjwt-stack: --functions-env ${values["functions-env"]}: no such file`);
     return 2;
   }
   if (values.ephemeral && values.detach) {

@@ -58,7 +58,7 @@ export interface StartStackOptions {
    * .env (pnpm dev writes one for port 54321) must not change its audience or secret.
    */
   useEnvFile?: boolean;
-  /** An env file read instead of supabase/functions/.env (like `supabase functions serve --env-file`); wins over useEnvFile. */
+  /** An env file read instead of supabase/functions/.env (what `supabase functions serve --env-file` takes); wins over useEnvFile. */
   envFile?: string;
   log?: (line: string) => void;
 }
