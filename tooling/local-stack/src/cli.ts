@@ -141,7 +141,9 @@ async function start(values: Record<string, unknown>): Promise<number> {
     while (Date.now() < deadline) {
       const state = readState();
       if (state && state.pid === child.pid) {
-        console.log(`Started the local stack in the background (pid ${child.pid}; log: .local/stack.log).\n${formatEnv(state.info)}`);
+        console.log(
+          `Started the local stack in the background (pid ${child.pid}${state.project ? `, serving ${state.project}` : ""}; log: .local/stack.log).\n${formatEnv(state.info)}`,
+        );
         return 0;
       }
       if (child.exitCode !== null || !alive(child.pid!)) break;
