@@ -218,6 +218,7 @@ async function main(): Promise<void> {
   API            ${apiUrl}
   gateway        ${apiUrl}/functions/v1/rest/<table>   (writers; supabase-js base URL ${apiUrl}/functions/v1/rest)
   Data API       ${apiUrl}/rest/v1/<table>            (apikey required)
+  audience       ${audience}   (what writers put in aud: exactly this, no trailing slash; pnpm stack status: FEDJWT_AUDIENCE)
   database       ${status.DB_URL ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres"}
   anon key       ${anonKey}
   service key    ${serviceKey}   (local only: never give it to a writer)

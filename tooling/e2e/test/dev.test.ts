@@ -54,6 +54,7 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     );
     expect(r.out).toContain("Everything behaved as the policies say.");
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
+    expect(r.out).toMatch(/audience\s+http:\/\/127\.0\.0\.1:54321 {3}\(what writers put in aud/);
     expect(r.out).not.toContain("✗");
   }, 240_000);
 

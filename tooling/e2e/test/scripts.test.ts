@@ -34,6 +34,40 @@ describe("pnpm fedjwt", () => {
   }, 60_000);
 });
 
+describe("pnpm stack and pnpm dev", () => {
+  // pnpm itself echoes "> pkg@ script" and the command line first (pnpm -s hides that); what follows is the command's.
+  const ownLines = (text: string) => text.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("> "));
+
+  it("pnpm stack prints its own output first: no turbo banner on stdout or stderr", () => {
+    const r = spawnSync("pnpm", ["stack", "--help"], { encoding: "utf8", cwd: root });
+    expect(r.status).toBe(0);
+    expect(ownLines(r.stdout)[0]).toBe("Usage: fedjwt-stack <command> [options]");
+    expect(r.stderr).toBe("");
+  }, 60_000);
+
+  it("pnpm dev's steps before scripts/dev.ts print nothing when the build succeeds", () => {
+    const scripts = (JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { scripts: Record<string, string> }).scripts;
+    const before = scripts.dev!.replace(/ && node scripts\/dev\.ts$/, "");
+    expect(before).not.toBe(scripts.dev);
+    const r = spawnSync("sh", ["-c", before], {
+      encoding: "utf8",
+      cwd: root,
+      env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
+    });
+    expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: "" });
+  }, 120_000);
+
+  it("a failing build still prints turbo's error and fails", () => {
+    const r = spawnSync(process.execPath, [`${root}scripts/build-quietly.mjs`, "--filter=@fedjwt/no-such-package"], {
+      encoding: "utf8",
+      cwd: root,
+      env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("No package found with name '@fedjwt/no-such-package'");
+  }, 60_000);
+});
+
 describe("scripts/check-node.mjs", () => {
   it("refuses an old Node in one line naming the version needed", () => {
     // Simulates Node 20 by overriding process.versions before the check runs.

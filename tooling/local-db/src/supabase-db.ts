@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -14,7 +14,7 @@ export interface SupabaseDb extends RunningPostgres {
 }
 
 export interface StartSupabaseDbOptions {
-  /** Cluster folder; a fresh temporary one when omitted. */
+  /** Cluster folder; a fresh temporary one (a /tmp/fedjwt-db-* folder, removed whole on stop) when omitted. */
   dataDir?: string;
   port?: number;
   persistent?: boolean;
@@ -54,14 +54,28 @@ export async function bootstrapSupabase(url: string): Promise<void> {
  */
 export async function startSupabaseDb(options: StartSupabaseDbOptions = {}): Promise<SupabaseDb> {
   const t0 = performance.now();
-  const dataDir = options.dataDir ?? join(await mkdtemp(join(tmpdir(), "fedjwt-db-")), "pg");
-  const db = await startPostgres({
+  const tempRoot = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), "fedjwt-db-"));
+  const dataDir = options.dataDir ?? join(tempRoot!, "pg");
+  const started = await startPostgres({
     dataDir,
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.persistent !== undefined ? { persistent: options.persistent } : {}),
     ...(options.onLog ? { onLog: options.onLog } : {}),
     ...(options.superuser ? { superuser: options.superuser } : {}),
+  }).catch(async (e: unknown) => {
+    if (tempRoot) await rm(tempRoot, { recursive: true, force: true });
+    throw e;
   });
+  // A temporary cluster goes with its folder: the fedjwt-db-* parent too, not only the cluster inside it.
+  const db: RunningPostgres = tempRoot
+    ? {
+        ...started,
+        async stop() {
+          await started.stop();
+          await rm(tempRoot, { recursive: true, force: true });
+        },
+      }
+    : started;
   try {
     const t1 = performance.now();
     const fresh = !(await isBootstrapped(db.url));

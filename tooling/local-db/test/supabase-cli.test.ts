@@ -2,9 +2,10 @@
 // Without Docker, `supabase start` reads and validates the whole config first and only then looks for a
 // Docker engine, so "Cannot connect to the Docker daemon" means the config was accepted. DOCKER_HOST
 // points at a socket that cannot exist, so this never starts containers, even where Docker runs.
+import { existsSync } from "node:fs";
 import { cp, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../src/paths.ts";
@@ -135,4 +136,14 @@ describe("migrations as a non-superuser postgres (as on hosted Supabase)", () =>
       await api.end();
     }
   });
+});
+
+describe("startSupabaseDb without a data folder", () => {
+  it("a temporary cluster leaves no /tmp/fedjwt-db-* folder behind once stopped", async () => {
+    const db = await startSupabaseDb({ seed: false });
+    const folder = dirname(db.dataDir);
+    expect(basename(folder)).toMatch(/^fedjwt-db-/);
+    await db.stop();
+    expect(existsSync(folder)).toBe(false);
+  }, 180_000);
 });

@@ -2,10 +2,12 @@
 // fedjwt-stack: the Docker-free local Supabase. start | stop | status, like `supabase start/stop/status`.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { repoRoot } from "@fedjwt/local-db";
+import { createHash } from "node:crypto";
+import { functionsEnvFile } from "./config.ts";
 import { isAlive as alive } from "./functions.ts";
 import { formatEnv, startStack, type StackInfo } from "./stack.ts";
 
@@ -16,13 +18,24 @@ under real Deno, and an API gateway), on the ports \`supabase start\` uses.
 
 Commands:
   start     start the stack and print its status; Ctrl-C stops it
+            --project <dir>  serve another project instead of this repository: a folder made by
+                       \`supabase init\` (e.g. one \`fedjwt adopt\` copied the function into). Its
+                       supabase/migrations and seed are applied by the Supabase CLI, every function in
+                       its supabase/functions is served with its config.toml's verify_jwt and its
+                       supabase/functions/.env; its data lives in .local/projects/ of this repository
             --detach   run in the background (stop it with: fedjwt-stack stop)
             --reset    start from an empty database (migrations and seed applied again)
+            --functions-env <file>  the functions' variables from this file instead of supabase/functions/.env
+                       (what \`supabase functions serve --env-file\` takes; SUPABASE_* names are skipped)
             --ephemeral  a throwaway stack (temporary data, no state file, free ports unless given;
                        not with --detach) that prints one line "READY {json}" with its URLs, keys and
-                       process ids (benchmarks, scripts)
+                       process ids (benchmarks, scripts). It does NOT read supabase/functions/.env
+                       (says so on stderr when one exists): its functions get the stack's own audience
+                       and the local JWT secret; pass --functions-env to give them a file
   stop      stop a stack started with --detach
-  status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`
+  status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`,
+            and FEDJWT_AUDIENCE: the audience writers must put in \`aud\` (the API URL, exact, no
+            trailing slash, unless the functions' env file sets another)
 
 Options:
   --api-port <n>   gateway port, 1–65535 (default 54321; with --ephemeral a free port)
@@ -33,6 +46,8 @@ Data lives in .local/ (gitignored). Exit codes: 0 ok, 1 failure, 2 bad usage.`;
 
 interface State {
   pid: number;
+  /** The project served (--project), absent for this repository. */
+  project?: string;
   info: StackInfo;
   startedAt: string;
 }
@@ -55,9 +70,41 @@ export function readState(): State | undefined {
   return undefined;
 }
 
+/**
+ * A path as the user typed it: relative to the folder they ran `pnpm stack` in (pnpm runs root scripts in the
+ * repository root and passes the user's folder as INIT_CWD), else to this process's working directory.
+ */
+function userPath(p: string): string {
+  const base = process.env.npm_lifecycle_event === "stack" && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
+  return resolve(base, p);
+}
+
+/** The project folder and env file the options name (validated in main), and where a project's data lives. */
+function target(values: Record<string, unknown>): { workdir: string | undefined; envFile: string | undefined; dataDir: string } {
+  const workdir = typeof values.project === "string" ? userPath(values.project) : undefined;
+  const envFile = typeof values["functions-env"] === "string" ? userPath(values["functions-env"]) : undefined;
+  // One cluster per project, so that one project's migrations never meet another's.
+  const dataDir = workdir
+    ? join(localDir, "projects", `${workdir.split(/[\\/]/).pop()}-${createHash("sha256").update(workdir).digest("hex").slice(0, 8)}`, "db")
+    : join(localDir, "db");
+  return { workdir, envFile, dataDir };
+}
+
 /** A throwaway stack for scripts: temporary data, no state file, one READY line, stops on a signal. */
 async function ephemeral(values: Record<string, unknown>): Promise<number> {
-  const stack = await startStack({ apiPort: Number(values["api-port"] ?? 0), dbPort: Number(values["db-port"] ?? 0), useEnvFile: false });
+  const { workdir, envFile } = target(values);
+  const ignored = functionsEnvFile(workdir ?? root);
+  if (!envFile && existsSync(ignored))
+    console.error(
+      `fedjwt-stack: --ephemeral does not read ${ignored} (the functions get the stack's own audience and the local JWT secret; pass --functions-env to give them a file)`,
+    );
+  const stack = await startStack({
+    apiPort: Number(values["api-port"] ?? 0),
+    dbPort: Number(values["db-port"] ?? 0),
+    useEnvFile: false,
+    ...(workdir ? { workdir } : {}),
+    ...(envFile ? { envFile } : {}),
+  });
   const pids = { stack: process.pid, postgres: stack.db.pid, functions: stack.functions.map((f) => f.process.pid) };
   console.log(`READY ${JSON.stringify({ info: stack.info, pids })}`);
   const shutdown = async () => {
@@ -73,7 +120,9 @@ async function start(values: Record<string, unknown>): Promise<number> {
   if (values.ephemeral) return ephemeral(values);
   const running = readState();
   if (running) {
-    console.log(`The local stack is already running (pid ${running.pid}).\n${formatEnv(running.info)}`);
+    console.log(
+      `The local stack is already running (pid ${running.pid}${running.project ? `, serving ${running.project}` : ""}; stop it first to serve another project).\n${formatEnv(running.info)}`,
+    );
     return 0;
   }
   mkdirSync(localDir, { recursive: true });
@@ -83,6 +132,8 @@ async function start(values: Record<string, unknown>): Promise<number> {
     const out = openSync(logFile, "w");
     const args = [fileURLToPath(import.meta.url), "start", "--api-port", String(apiPort), "--db-port", String(dbPort)];
     if (values.reset) args.push("--reset");
+    if (typeof values.project === "string") args.push("--project", userPath(values.project));
+    if (typeof values["functions-env"] === "string") args.push("--functions-env", userPath(values["functions-env"]));
     const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out], env: process.env });
     child.unref();
     closeSync(out);
@@ -90,7 +141,9 @@ async function start(values: Record<string, unknown>): Promise<number> {
     while (Date.now() < deadline) {
       const state = readState();
       if (state && state.pid === child.pid) {
-        console.log(`Started the local stack in the background (pid ${child.pid}; log: .local/stack.log).\n${formatEnv(state.info)}`);
+        console.log(
+          `Started the local stack in the background (pid ${child.pid}${state.project ? `, serving ${state.project}` : ""}; log: .local/stack.log).\n${formatEnv(state.info)}`,
+        );
         return 0;
       }
       if (child.exitCode !== null || !alive(child.pid!)) break;
@@ -102,16 +155,24 @@ async function start(values: Record<string, unknown>): Promise<number> {
     return 1;
   }
 
+  const { workdir, envFile, dataDir } = target(values);
+  if (workdir) console.log(`Serving the project in ${workdir}`);
   const stack = await startStack({
     apiPort,
     dbPort,
-    dataDir: join(localDir, "db"),
+    dataDir,
+    ...(workdir ? { workdir } : {}),
+    ...(envFile ? { envFile } : {}),
     ...(values.reset ? { reset: true } : {}),
     log: (line) => console.log(`  ${line}`),
   });
   writeFileSync(
     stateFile,
-    JSON.stringify({ pid: process.pid, info: stack.info, startedAt: new Date().toISOString() } satisfies State, null, 2),
+    JSON.stringify(
+      { pid: process.pid, ...(workdir ? { project: workdir } : {}), info: stack.info, startedAt: new Date().toISOString() } satisfies State,
+      null,
+      2,
+    ),
   );
   console.log(
     `\nLocal stack running (Docker-free; PostgREST is a local stand-in).\n${formatEnv(stack.info)}\n\nStop with Ctrl-C${process.stdout.isTTY ? "" : " or: fedjwt-stack stop"}.`,
@@ -171,6 +232,9 @@ async function main(argv: string[]): Promise<number> {
         ephemeral: { type: "boolean" },
         "api-port": { type: "string" },
         "db-port": { type: "string" },
+        project: { type: "string" },
+        // Not --env-file, as `supabase functions serve` names it: Node claims that argument even after the script name.
+        "functions-env": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -190,6 +254,16 @@ async function main(argv: string[]): Promise<number> {
       console.error(`fedjwt-stack: --${p} must be a port number from 1 to 65535`);
       return 2;
     }
+  }
+  if (values.project !== undefined && !existsSync(join(userPath(values.project), "supabase", "config.toml"))) {
+    console.error(
+      `fedjwt-stack: --project ${values.project}: no supabase/config.toml there (give the folder \`supabase init\` made, the one holding supabase/)`,
+    );
+    return 2;
+  }
+  if (values["functions-env"] !== undefined && !existsSync(userPath(values["functions-env"]))) {
+    console.error(`fedjwt-stack: --functions-env ${values["functions-env"]}: no such file`);
+    return 2;
   }
   if (values.ephemeral && values.detach) {
     console.error("fedjwt-stack: --ephemeral runs in the foreground and cannot be combined with --detach");

@@ -38,8 +38,17 @@ export function readFunctions(workdir: string): FunctionConfig[] {
 
 /** Reads supabase/functions/.env (KEY=VALUE lines). Names starting with SUPABASE_ are skipped, as the CLI does. */
 export function readFunctionsEnv(workdir: string): Record<string, string> {
-  const file = join(workdir, "supabase", "functions", ".env");
-  if (!existsSync(file)) return {};
+  const file = functionsEnvFile(workdir);
+  return existsSync(file) ? readEnvFile(file) : {};
+}
+
+/** Where `supabase functions serve` looks for the functions' variables: supabase/functions/.env. */
+export function functionsEnvFile(workdir: string): string {
+  return join(workdir, "supabase", "functions", ".env");
+}
+
+/** Reads an env file (KEY=VALUE lines, # comments, optional quotes). Names starting with SUPABASE_ are skipped, as the CLI does. */
+export function readEnvFile(file: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of readFileSync(file, "utf8").split("\n")) {
     const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);

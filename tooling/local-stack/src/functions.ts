@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import type { FunctionConfig } from "./config.ts";
@@ -109,6 +110,12 @@ export interface ServeDenoOptions {
   allowNet?: string;
   /** false: `--no-lock` (neither read nor write deno.lock). */
   lock?: boolean;
+  /**
+   * How the module serves: "default-export" (`export default { fetch }`, run by `deno serve`, the default) or
+   * "deno-serve" (it calls `Deno.serve(…)` itself, as `supabase functions new` writes it: run by `deno run`, with
+   * DENO_SERVE_ADDRESS naming the port).
+   */
+  style?: "default-export" | "deno-serve";
   /** How long to wait for the port (60 s by default). */
   timeoutMs?: number;
   /** The child's stdio: stdout and stderr piped (kept for errors and given to onOutput) by default. */
@@ -127,17 +134,15 @@ export interface DenoServer {
 }
 
 /** The arguments of `deno serve` for `options` on a loopback port. */
-export function denoServeArgs(options: Pick<ServeDenoOptions, "entrypoint" | "config" | "allowNet" | "lock">, port: number): string[] {
-  const args = ["serve", "--quiet", "--no-prompt"];
+export function denoServeArgs(
+  options: Pick<ServeDenoOptions, "entrypoint" | "config" | "allowNet" | "lock" | "style">,
+  port: number,
+): string[] {
+  const byItself = options.style === "deno-serve";
+  const args = [byItself ? "run" : "serve", "--quiet", "--no-prompt"];
   if (options.lock === false) args.push("--no-lock");
-  args.push(
-    options.allowNet ? `--allow-net=${options.allowNet}` : "--allow-net",
-    "--allow-env",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-  );
+  args.push(options.allowNet ? `--allow-net=${options.allowNet}` : "--allow-net", "--allow-env");
+  if (!byItself) args.push("--host", "127.0.0.1", "--port", String(port));
   if (options.config) args.push("--config", options.config);
   args.push(options.entrypoint);
   return args;
@@ -150,7 +155,7 @@ export async function serveDeno(options: ServeDenoOptions): Promise<DenoServer> 
   // A cold cache downloads the function's npm dependencies on first start: denoEnv passes how Deno reaches registries.
   const child = spawn(denoBinary(), args, {
     cwd: options.cwd,
-    env: denoEnv(options.env),
+    env: denoEnv({ ...options.env, ...(options.style === "deno-serve" ? { DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}` } : {}) }),
     stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -170,7 +175,12 @@ export async function serveDeno(options: ServeDenoOptions): Promise<DenoServer> 
   return { url: `http://127.0.0.1:${port}`, process: child, output: () => output, stop: () => stopChild(child) };
 }
 
-/** Serves one function with `deno serve`, the way the Edge Runtime serves its default export. */
+/** How a function's entrypoint serves: a default export with `fetch`, or its own `Deno.serve(…)` call. */
+export function serveStyle(source: string): "default-export" | "deno-serve" {
+  return /^\s*export\s+default\b/m.test(source) ? "default-export" : "deno-serve";
+}
+
+/** Serves one function under Deno, the way the Edge Runtime serves it: its default export, or its own Deno.serve. */
 export async function serveFunction(
   config: FunctionConfig,
   env: Record<string, string>,
@@ -179,6 +189,7 @@ export async function serveFunction(
   const server = await serveDeno({
     entrypoint: config.entrypoint,
     config: config.importMap,
+    style: serveStyle(readFileSync(config.entrypoint, "utf8")),
     env,
     onOutput: (text) => {
       for (const line of text.split("\n")) if (line.trim()) onLog(config.name, line);

@@ -41,10 +41,22 @@ function forward(req: IncomingMessage, res: ServerResponse, target: string, head
 }
 
 /**
+ * The Authorization header Supabase's gateway sends upstream (its Kong request-transformer rule, on /rest/v1 and
+ * /functions/v1 alike): the caller's own, unless it is missing or carries an API key (`Bearer sb_…`, not a JWT);
+ * then `Bearer <the JWT the apikey stands for>` — anon for the publishable key, service_role for the secret key.
+ * The `apikey` alone decides which: a key in Authorization never raises the role. Unknown apikey: unchanged.
+ */
+export function upstreamAuthorization(authorization: string | undefined, apikey: string | undefined): string | undefined {
+  if (authorization !== undefined && !authorization.startsWith("Bearer sb_")) return authorization;
+  const jwt = apikey === undefined ? undefined : jwtForApiKey(apikey);
+  return jwt ? `Bearer ${jwt}` : authorization;
+}
+
+/**
  * The local API gateway, routed like Supabase's: /rest/v1/* needs a valid `apikey` (header or query
- * parameter; a publishable/secret key without Authorization is swapped for the matching JWT, as
- * Supabase's gateway does) and goes to PostgREST; /functions/v1/<name>/* goes to the function, with the
- * JWT verified first when the function's verify_jwt is true.
+ * parameter) and goes to PostgREST; /functions/v1/<name>/* goes to the function, with the caller's JWT
+ * verified first when the function's verify_jwt is true (an API key in Authorization is no JWT: 401).
+ * Either way Authorization is then set as upstreamAuthorization says.
  */
 export async function startGateway(options: GatewayOptions): Promise<{ url: string; close(): Promise<void> }> {
   const secret = new TextEncoder().encode(options.jwtSecret);
@@ -59,7 +71,7 @@ export async function startGateway(options: GatewayOptions): Promise<{ url: stri
         const jwt = jwtForApiKey(apikey);
         if (!jwt)
           return json(res, 401, { message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." });
-        if (!headers.authorization && apikey.startsWith("sb_")) headers.authorization = `Bearer ${jwt}`;
+        headers.authorization = upstreamAuthorization(req.headers.authorization, apikey);
         const rest = url.pathname.slice("/rest/v1".length) || "/";
         // Like Kong's key-auth with hide_credentials: the apikey parameter is not passed upstream.
         const query = url.search
@@ -83,6 +95,8 @@ export async function startGateway(options: GatewayOptions): Promise<{ url: stri
             : false;
           if (!valid) return json(res, 401, { code: "UNAUTHORIZED_INVALID_JWT_FORMAT", message: "Invalid JWT" });
         }
+        const authorization = upstreamAuthorization(req.headers.authorization, req.headers.apikey as string | undefined);
+        if (authorization !== undefined) headers.authorization = authorization;
         // The Edge Runtime hands the function its path without the /functions/v1 prefix.
         return forward(req, res, `${fn.url}/${fm[1]}${fm[2] ?? ""}${url.search}`, headers);
       }

@@ -3,7 +3,7 @@ import { access, constants, mkdir, rm } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join, sep } from "node:path";
-import { readFunctions, readFunctionsEnv } from "./config.ts";
+import { readEnvFile, readFunctions, readFunctionsEnv } from "./config.ts";
 import { serveFunction, type RunningFunction } from "./functions.ts";
 import { startGateway } from "./gateway.ts";
 import { LOCAL_ANON_KEY, LOCAL_JWT_SECRET, LOCAL_PUBLISHABLE_KEY, LOCAL_SECRET_KEY, LOCAL_SERVICE_ROLE_KEY } from "@fedjwt/local-db";
@@ -23,6 +23,8 @@ export interface StackInfo {
   PUBLISHABLE_KEY: string;
   SECRET_KEY: string;
   JWT_SECRET: string;
+  /** The audience writers must put in `aud`: the `rest` function's FEDJWT_AUDIENCE (API_URL unless an env file sets it). */
+  FEDJWT_AUDIENCE: string;
 }
 
 export interface RunningStack {
@@ -47,6 +49,7 @@ export interface StartStackOptions {
   dataDir?: string;
   /** Start from an empty database (deletes dataDir first). */
   reset?: boolean;
+  /** The project whose supabase/ folder is served: migrations, seed, functions, config.toml (default: this repository). */
   workdir?: string;
   /** Extra environment for functions, over supabase/functions/.env. */
   functionEnv?: Record<string, string>;
@@ -55,6 +58,8 @@ export interface StartStackOptions {
    * .env (pnpm dev writes one for port 54321) must not change its audience or secret.
    */
   useEnvFile?: boolean;
+  /** An env file read instead of supabase/functions/.env (what `supabase functions serve --env-file` takes); wins over useEnvFile. */
+  envFile?: string;
   log?: (line: string) => void;
 }
 
@@ -130,7 +135,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       // (what the stand-in verifies). supabase/functions/.env and functionEnv override them.
       FEDJWT_AUDIENCE: apiUrl,
       FEDJWT_LEGACY_JWT_SECRET: LOCAL_JWT_SECRET,
-      ...(options.useEnvFile === false ? {} : readFunctionsEnv(workdir)),
+      ...(options.envFile ? readEnvFile(options.envFile) : options.useEnvFile === false ? {} : readFunctionsEnv(workdir)),
       ...options.functionEnv,
     };
     const routes = { rest: rest.url, functions: new Map<string, { url: string; verifyJwt: boolean }>() };
@@ -158,6 +163,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         PUBLISHABLE_KEY: LOCAL_PUBLISHABLE_KEY,
         SECRET_KEY: LOCAL_SECRET_KEY,
         JWT_SECRET: LOCAL_JWT_SECRET,
+        FEDJWT_AUDIENCE: functionEnv.FEDJWT_AUDIENCE ?? apiUrl,
       },
       get db() {
         return db;

@@ -1,6 +1,6 @@
 // The Docker-free stack as a whole: gateway routing and apikey rules like Supabase's, functions under
 // Deno with verify_jwt from config.toml, `status` output, and failure modes.
-import { cp, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ beforeAll(async () => {
   // A copy of this repository's supabase/ folder plus a function that keeps verify_jwt = true.
   const workdir = await mkdtemp(join(tmpdir(), "fedjwt-stack-"));
   await cp(join(repoRoot(), "supabase"), join(workdir, "supabase"), { recursive: true });
+  await rm(join(workdir, "supabase", "functions", ".env"), { force: true }); // a developer's (pnpm dev writes one): not this test's
   // The function's deno.json imports the packages' sources by relative path: copy them (not node_modules).
   await cp(join(repoRoot(), "packages"), join(workdir, "packages"), {
     recursive: true,
@@ -46,9 +47,9 @@ describe("the gateway", () => {
     expect((await wrong.json()).message).toBe("Invalid API key");
   });
 
-  it("passes the anon key through as anon (no grant on stock_levels → 401 42501)", async () => {
+  it("sends the anon key on as the anon JWT, as Supabase's gateway does (no grant on stock_levels → 403 42501)", async () => {
     const r = await fetch(`${api}/rest/v1/stock_levels`, { headers: { apikey: LOCAL_ANON_KEY } });
-    expect(r.status).toBe(401);
+    expect(r.status).toBe(403);
     expect((await r.json()).code).toBe("42501");
   });
 
@@ -105,9 +106,12 @@ describe("the gateway", () => {
 describe("status and start-up", () => {
   it("prints API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY and JWT_SECRET like `supabase status -o env`", () => {
     const env = formatEnv(stack.info);
-    for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"])
+    for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET", "FEDJWT_AUDIENCE"])
       expect(env).toMatch(new RegExp(`^${name}="[^"]+"$`, "m"));
     expect(stack.info.JWT_SECRET).toBe(LOCAL_JWT_SECRET);
+    // The audience writers must sign for: the API URL exactly, no trailing slash.
+    expect(stack.info.FEDJWT_AUDIENCE).toBe(api);
+    expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it("the anon and service_role keys are the local secret's HS256 signatures of Supabase's demo claims", async () => {
