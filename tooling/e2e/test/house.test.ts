@@ -1,6 +1,6 @@
-// House rules that hold for the whole repository: every TypeScript source runs under Node's type stripping
-// (no enums, namespaces or parameter properties: tsconfig's erasableSyntaxOnly), and every repository path a
-// doc, comment or script names exists.
+// House rules that hold for the whole repository: the README stays short, every TypeScript source runs under
+// Node's type stripping (no enums, namespaces or parameter properties: tsconfig's erasableSyntaxOnly), and every
+// repository path a doc, comment or script names exists.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { stripTypeScriptTypes } from "node:module";
@@ -11,6 +11,12 @@ import { describe, expect, it } from "vitest";
 const root = repoRoot();
 const tracked = execFileSync("git", ["ls-files"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean);
 const read = (file: string) => readFileSync(join(root, file), "utf8");
+
+describe("README.md", () => {
+  it("stays at most 200 lines: details belong in docs/", () => {
+    expect(read("README.md").split("\n").length - 1).toBeLessThanOrEqual(200);
+  });
+});
 
 describe("TypeScript sources", () => {
   it("every tracked .ts file is erasable syntax: Node's type stripping runs it as it is", () => {
