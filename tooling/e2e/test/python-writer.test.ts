@@ -95,7 +95,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(venv, { recursive: true, force: true }));
 
 describe("the Python writer recipe (apps/python-writer/writer.py)", () => {
-  it("PyJWT + httpx: a token per request, no apikey, reads what stock_reader may", async (ctx) => {
+  it("PyJWT + httpx: a token per request, no apikey, reads what stock_reader may", (ctx) => {
     if (!python.bin) ctx.skip(`Python writer recipe skipped: ${python.skipped.join("; ")}`);
     expect(result!.httpx_read).toMatchObject({ status: 200 });
     const rows = (result!.httpx_read as { body: Array<{ sku: string }> }).body.map((r) => r.sku);
