@@ -1,6 +1,6 @@
 -- pgTAP: the registry rules and the RLS matrix of the examples, as `supabase test db` runs them.
--- The same matrix runs in packages/local-stack (vitest); this file is its small twin for Docker users,
--- and packages/local-stack/test/pgtap.test.ts runs it on the Docker-free stack too.
+-- The same matrix runs in tooling/local-db/test/rls-matrix.test.ts (vitest); this file is its small twin for
+-- Docker users, and tooling/local-db/test/pgtap.test.ts runs it on the Docker-free database too.
 --
 -- Principals: four writers as the gateway presents them (writer role federated_writer, or inventory_service
 -- for the inventory writer; the gateway-only fedjwt_gateway claim), a Supabase Auth user (role authenticated, forged writer claims), and anon.

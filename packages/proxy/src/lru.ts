@@ -5,7 +5,11 @@
 export class LruMap<K, V> {
   readonly #map = new Map<K, V>();
 
-  constructor(readonly max: number) {
+  /** The most entries kept. */
+  readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError("max must be a positive integer");
   }
 

@@ -15,6 +15,11 @@ export const REASONS = {
     message: "The token's algorithm is not allowed",
     hint: "Sign with the algorithm registered for the key (ES256, RS256 or EdDSA).",
   },
+  typ_not_allowed: {
+    status: 401,
+    message: "The token's typ is not JWT",
+    hint: "Leave typ out of the header or set it to JWT.",
+  },
   unknown_issuer: {
     status: 401,
     message: "The issuer is not registered",
@@ -60,7 +65,7 @@ export const REASONS = {
   claim_reserved: {
     status: 401,
     message: "The token carries a claim the gateway reserves",
-    hint: "Do not set role-like or Supabase Auth claims (app_metadata, is_anonymous, app_roles, …); request roles with `roles`.",
+    hint: "Do not set gateway or Supabase Auth claims (app_roles, writer_claims, app_metadata, is_anonymous, …); request roles with `roles`.",
   },
   claim_invalid: {
     status: 401,

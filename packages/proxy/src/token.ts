@@ -45,7 +45,8 @@ export function bearerToken(authorization: string | null): string {
 
 /**
  * Splits and decodes a compact JWS, refusing anything but three base64url segments with a JSON header
- * whose `alg` is on the allow-list (never `none`, never HS*). No `crit`, no JWE, no embedded keys.
+ * whose `alg` is on the allow-list (never `none`, never HS*) and whose `typ` is absent or `JWT`. No `crit`, no
+ * JWE, no embedded keys.
  */
 export function parseToken(token: string): ParsedToken {
   if (token.length > MAX_TOKEN_LENGTH) {
@@ -72,6 +73,11 @@ export function parseToken(token: string): ParsedToken {
   const kid = typeof header.kid === "string" ? header.kid : undefined;
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "" || header.kid.length > 200)) {
     throw new JwtVerificationError("token_malformed", "the kid header is not a short string", { issuer: claimed });
+  }
+  // Explicit typing (RFC 8725 §3.11): a JWT of another kind (`at+jwt`, `dpop+jwt`, …) is not a writer token.
+  // `typ` is a media type, so compared case-insensitively (RFC 7515 §4.1.9).
+  if (header.typ !== undefined && (typeof header.typ !== "string" || header.typ.toUpperCase() !== "JWT")) {
+    throw new JwtVerificationError("typ_not_allowed", "typ must be absent or JWT", { issuer: claimed, kid });
   }
   for (const forbidden of ["crit", "jku", "x5u", "jwk", "x5c", "enc", "zip", "b64"]) {
     if (forbidden in header) {

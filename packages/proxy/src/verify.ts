@@ -141,9 +141,10 @@ function requestedRoles(claims: Record<string, unknown>, ctx: Ctx): string[] {
       out.add(r);
     }
   }
-  // Compatibility with writers that send one role in `role`: it is a requested application role, never a database role.
+  // Compatibility with writers that send one role in `role`: it is a requested application role, never a
+  // database role, held to the same name rule and the same allowed_roles check as each of `roles`.
   if (claims.role !== undefined) {
-    if (typeof claims.role !== "string" || claims.role.length > 63)
+    if (typeof claims.role !== "string" || !APP_ROLE_PATTERN.test(claims.role))
       throw new JwtVerificationError("claim_invalid", "role must be a role name", ctx);
     out.add(claims.role);
   }

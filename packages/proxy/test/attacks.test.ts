@@ -312,6 +312,17 @@ const CASES: Case[] = [
   ["roles as a string", tok(() => world.w, { roles: "widgets_writer" }), 401, "claim_invalid"],
   ["roles with a number", tok(() => world.w, { roles: [1] }), 401, "claim_invalid"],
   ["role as an object", tok(() => world.w, { roles: undefined, role: { name: "x" } }), 401, "claim_invalid"],
+  ["role not a role name (the roles rule)", tok(() => world.w, { roles: undefined, role: "widgets writer; drop" }), 401, "claim_invalid"],
+  // -- typ (explicit typing) ------------------------------------------------------------------------
+  ["typ at+jwt (an access token)", tok(() => world.w, {}, { typ: "at+jwt" }), 401, "typ_not_allowed"],
+  ["typ dpop+jwt", tok(() => world.w, {}, { typ: "dpop+jwt" }), 401, "typ_not_allowed"],
+  ["typ JOSE", tok(() => world.w, {}, { typ: "JOSE" }), 401, "typ_not_allowed"],
+  [
+    "typ a number",
+    raw(() => signedRaw(world.w, { alg: "ES256", kid: world.w.keys.kid, typ: 1 }, goodClaims(world.w))),
+    401,
+    "typ_not_allowed",
+  ],
   // -- reserved claims ------------------------------------------------------------------------------
   ...[
     "app_metadata",

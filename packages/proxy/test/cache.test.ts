@@ -193,4 +193,27 @@ describe("issuers that publish a JWKS", () => {
     const res = await h.handler(request("/rest/widgets", await rawToken(es, goodClaims(es))));
     expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "alg_not_allowed" });
   });
+
+  // The JWKS entry rules docs/token-contract.md states: kid, alg, use and key_ops decide whether an entry is used.
+  it.each([
+    ["use sig, alg EdDSA, key_ops [verify]", { use: "sig", alg: "EdDSA", key_ops: ["verify"] }, false, { status: 200 }],
+    ["no kid in the token, one entry", {}, true, { status: 200 }],
+    ["use enc", { use: "enc" }, false, { status: 401, code: "unknown_kid" }],
+    ["alg of another algorithm", { alg: "ES256" }, false, { status: 401, code: "unknown_kid" }],
+    ["key_ops without verify", { key_ops: ["encrypt"] }, false, { status: 401, code: "unknown_kid" }],
+    ["another kid", { kid: "someone-else" }, false, { status: 401, code: "unknown_kid" }],
+  ])("a JWKS entry with %s", async (_name, patch, noKid, expected) => {
+    const { h, k1 } = await setup();
+    h.project.jwks.set(URI, { body: { keys: [{ ...k1.keys.publicJwk, ...patch }] } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1), noKid ? { kid: undefined } : {})));
+    const body = res.status === 200 ? {} : { code: (await res.json()).code };
+    expect({ status: res.status, ...body }).toEqual(expected);
+  });
+
+  it("a token without kid that two JWKS entries fit is refused with kid_missing", async () => {
+    const { h, k1, k2 } = await setup();
+    h.project.jwks.set(URI, { body: { keys: [k1.keys.publicJwk, k2.keys.publicJwk] } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(k1, goodClaims(k1), { kid: undefined })));
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "kid_missing" });
+  });
 });

@@ -9,11 +9,15 @@ import { fileURLToPath } from "node:url";
 import { jwtVerify } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, JWT_SECRET, registryRow, writer, type Writer } from "../src/testing.ts";
+import { JWT_SECRET, registryRow, writer, type Writer } from "../src/testing.ts";
+import { buildToken, loadVectors, vectorRows, verdictOf, type Vector } from "./vectors.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fnDir = join(root, "supabase", "functions", "rest");
 const DENO_ENV = { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+/** The token contract's vectors: their issuers are registered in the fake project, their audience is the function's. */
+const vectors = loadVectors();
+const AUDIENCE = vectors.audience;
 
 /**
  * A free loopback port below the kernel's ephemeral range, so nothing else on the machine is handed it while
@@ -53,18 +57,30 @@ describe("supabase/functions/rest under Deno", () => {
   beforeAll(async () => {
     bin = denoBin();
     w = await writer("deno-writer");
+    const rows = [registryRow(w), ...vectorRows(vectors)];
+    const consumed = new Set<string>();
     fake = createServer((req, res) => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
-        if (req.url!.startsWith("/rest/v1/jwt_issuers")) {
+        const url = new URL(req.url!, "http://fake");
+        if (url.pathname === "/rest/v1/jwt_issuers") {
           res.setHeader("content-type", "application/json");
-          res.end(JSON.stringify([{ issuer: "deno-writer" }]));
+          res.end(JSON.stringify([...new Set(rows.map((r) => r.issuer))].map((issuer) => ({ issuer }))));
           return;
         }
-        if (req.url!.startsWith("/rest/v1/jwt_registry")) {
+        if (url.pathname === "/rest/v1/jwt_registry") {
+          const issuer = url.searchParams.get("issuer")!.replace(/^eq\./, "");
           res.setHeader("content-type", "application/json");
-          res.end(JSON.stringify([registryRow(w)]));
+          res.end(JSON.stringify(rows.filter((r) => r.issuer === issuer)));
+          return;
+        }
+        if (url.pathname === "/rest/v1/rpc/consume_jwt_id") {
+          const { p_issuer, p_jti } = JSON.parse(body) as { p_issuer: string; p_jti: string };
+          const id = `${p_issuer}\n${p_jti}`;
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(!consumed.has(id)));
+          consumed.add(id);
           return;
         }
         received.push({ url: req.url!, headers: req.headers, body });
@@ -176,4 +192,22 @@ describe("supabase/functions/rest under Deno", () => {
     expect(rejected()).toHaveLength(1);
     expect(rejected()[0]).toMatchObject({ level: "warn", reason: "alg_not_allowed", status: 401 });
   });
+
+  // docs/token-vectors.json through the real function (after the log-line test, which counts its lines):
+  // each recipe signed just before it is sent, with no apikey.
+  it("answers every token vector with its verdict and reason code", async () => {
+    const results: Array<{ name: string; got: unknown; want: unknown }> = [];
+    const send = async (token: string | null) => {
+      const before = received.length;
+      const res = await fetch(`${fnUrl}/rest/widgets?select=id`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+      return verdictOf(res, received.length > before);
+    };
+    for (const vector of vectors.vectors as Vector[]) {
+      const token = await buildToken(vectors, vector, Math.floor(Date.now() / 1000));
+      if (vector.send_twice) results.push({ name: `${vector.name} (first send)`, got: await send(token), want: { verdict: "accept" } });
+      results.push({ name: vector.name, got: await send(token), want: vector.expect });
+    }
+    expect(results.filter((r) => JSON.stringify(r.got) !== JSON.stringify(r.want))).toEqual([]);
+    expect(results.length).toBeGreaterThan(vectors.vectors.length);
+  }, 60_000);
 });

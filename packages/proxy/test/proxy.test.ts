@@ -241,6 +241,15 @@ describe("the outbound token", () => {
     expect(claims.role).toBe("federated_writer");
     expect(claims.app_roles).toEqual(["widgets_writer"]);
   });
+
+  it("accepts a header with no typ, or typ JWT in any case (a media type)", async () => {
+    const w = await writer("widgets-service");
+    const h = harness([w]);
+    for (const typ of [undefined, "JWT", "jwt"]) {
+      const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w), { typ })));
+      expect({ typ, status: res.status }).toEqual({ typ, status: 200 });
+    }
+  });
 });
 
 describe("key shapes", () => {

@@ -1,6 +1,6 @@
 /**
  * The token contract shared by writers (signer) and the gateway (proxy), described for users in the
- * token contract in docs/reference.md. One place, so the two sides cannot drift apart.
+ * token contract in docs/token-contract.md. One place, so the two sides cannot drift apart.
  */
 
 /** Algorithms a writer may sign with. Never `none`, never HS*. */
@@ -24,10 +24,10 @@ export const ABSOLUTE_MAX_LIFETIME_SECONDS = 3600;
 export const REGISTERED_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"] as const;
 
 /**
- * Claims the gateway owns. A writer may never set them: the signer refuses to mint them, and the gateway
- * refuses a token that carries one (401 `claim_reserved`). `role`/`roles` are requested through the
- * `roles` option instead. Every other claim a writer signs reaches PostgREST nested in `writer_claims`,
- * never at the top level.
+ * Claims a writer may not set through the signer's `claims` option. The gateway refuses a token carrying
+ * any of them (401 `claim_reserved`) except `role` and `roles`: those are how a token requests application
+ * roles (`roles: string[]`, or one in `role` for compatibility), which the signer sets from its `roles`
+ * option. Every other claim a writer signs reaches PostgREST nested in `writer_claims`, never at the top level.
  */
 export const GATEWAY_RESERVED_CLAIMS = [
   "role",

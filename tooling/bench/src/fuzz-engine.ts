@@ -1,5 +1,5 @@
 // A property-based fuzzer for the gateway handler (fast-check): generated and mutated tokens, headers, paths,
-// methods and bodies, thrown at createJwtSwapProxy in-process over the fake project of harness.ts.
+// methods and bodies, thrown at createJwtSwapProxy in-process over the fake project of @fedjwt/proxy/testing.
 // Oracle: no exception escapes, no 5xx, every refusal is a {code, message, details, hint} body, and nothing
 // reaches PostgREST unless the request carried an unmodified, validly signed token on an allowed path.
 // A failing case is shrunk to a small one and reported with the seed and path that replay it.

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENV, REASONS } from "@fedjwt/proxy";
+import { GATEWAY_RESERVED_CLAIMS } from "@fedjwt/signer";
 import { repoRoot } from "@fedjwt/local-stack";
 import { describe, expect, it } from "vitest";
 
@@ -65,6 +66,16 @@ describe("docs/reference.md", () => {
           .map((l) => `${f}: ${l.slice(0, 60)}`),
       );
     expect(copies).toEqual([]);
+  });
+});
+
+describe("docs/token-contract.md", () => {
+  it("lists exactly the claims the gateway refuses as reserved (all the signer reserves but role and roles)", () => {
+    const contract = read("docs/token-contract.md");
+    const start = contract.indexOf("**Reserved claims**");
+    const paragraph = contract.slice(start, contract.indexOf("(The TypeScript signer", start));
+    const listed = [...paragraph.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!).filter((c) => c !== "claim_reserved");
+    expect(listed.sort()).toEqual(GATEWAY_RESERVED_CLAIMS.filter((c) => c !== "role" && c !== "roles").sort());
   });
 });
 

@@ -1,7 +1,7 @@
 // One version of each external package: pnpm-workspace.yaml's catalog. Every package.json refers to it —
 // but for the packages users copy into their own workspaces (signer, proxy), which pin the catalog's exact
 // versions, since `catalog:` means nothing elsewhere — and the rest function's deno.json pins the same jose.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "@fedjwt/local-stack";
 import { describe, expect, it } from "vitest";
@@ -17,7 +17,9 @@ function manifests(): string[] {
   const out = ["package.json"];
   for (const group of ["apps", "packages", "tooling"]) {
     for (const dir of readdirSync(join(root, group), { withFileTypes: true })) {
-      if (dir.isDirectory()) out.push(join(group, dir.name, "package.json"));
+      // A folder without a package.json (apps/python-writer, a Python recipe) is no workspace package.
+      const manifest = join(group, dir.name, "package.json");
+      if (dir.isDirectory() && existsSync(join(root, manifest))) out.push(manifest);
     }
   }
   return out;
