@@ -116,9 +116,12 @@ function conditionSql(plan: ReadPlan, c: Condition, params: Params): string {
     case "isdistinct":
       sql = `${col} IS DISTINCT FROM ${params.add(v)}`;
       break;
-    case "in":
-      sql = `${col} = ANY(${params.add(listItems(v))})`;
+    case "in": {
+      // As PostgREST: a list of one empty element is the empty list.
+      const items = c.list ?? listItems(v);
+      sql = `${col} = ANY(${params.add(items.length === 1 && items[0] === "" ? [] : items)})`;
       break;
+    }
     case "fts":
     case "plfts":
     case "phfts":
