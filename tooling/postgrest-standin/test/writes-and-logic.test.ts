@@ -103,3 +103,172 @@ describe("logic trees split as PostgREST's pLogicTree does", () => {
     expect(r.body.message).toBe('"failed to parse logic tree ((id.eq.1)x)" (line 1, column 12)');
   });
 });
+
+describe("PUT: a single-row upsert whose filters are the primary key with eq", () => {
+  it("inserts (201), then replaces (200), and 204 without representation; no Content-Range", async () => {
+    const put = (title: string, prefer: string) =>
+      call("/tickets?id=eq.20&select=id,title,status", {
+        ...svc,
+        method: "PUT",
+        headers: { ...json, prefer },
+        body: JSON.stringify({ id: 20, title, status: "new" }),
+      });
+    const created = await put("twenty", "return=representation");
+    expect([created.status, created.body]).toEqual([201, [{ id: 20, title: "twenty", status: "new" }]]);
+    expect(created.headers.get("content-range")).toBeNull();
+    expect(created.headers.get("preference-applied")).toBe("return=representation");
+    const replaced = await put("TWENTY", "return=representation");
+    expect([replaced.status, replaced.body]).toEqual([200, [{ id: 20, title: "TWENTY", status: "new" }]]);
+    const minimal = await put("again", "return=minimal");
+    expect([minimal.status, minimal.body]).toEqual([204, null]);
+    expect((await call("/tickets?id=eq.20&select=title", svc)).body).toEqual([{ title: "again" }]);
+  });
+
+  it("a payload whose key differs from the URL's: 400 PGRST115, nothing written", async () => {
+    const r = await call("/tickets?id=eq.21", { ...svc, method: "PUT", headers: json, body: JSON.stringify({ id: 22, title: "x" }) });
+    expect([r.status, r.body.code, r.body.message]).toEqual([400, "PGRST115", "Payload values do not match URL in primary key column(s)"]);
+    expect((await call("/tickets?id=in.(21,22)&select=id", svc)).body).toEqual([]);
+  });
+
+  it.each([["title=eq.x"], ["id=gt.1"], ["id=not.eq.1"], ["id=eq(any).{1}"], ["id=eq.1&title=eq.x"], ["id=eq.1&or=(id.eq.1)"], [""]])(
+    "filters ?%s are not the primary key with eq: 405 PGRST105",
+    async (filters) => {
+      const r = await call(`/tickets?${filters}`, { ...svc, method: "PUT", headers: json, body: JSON.stringify({ id: 1, title: "x" }) });
+      expect([r.status, r.body.code]).toEqual([405, "PGRST105"]);
+      expect(r.body.message).toBe("Filters must include all and only primary key columns with 'eq' operators");
+    },
+  );
+
+  it("a table without a primary key: 405 PGRST105; limit or offset: 400 PGRST114", async () => {
+    const loose = await call("/loose?a=eq.1", { ...svc, method: "PUT", headers: json, body: JSON.stringify({ a: 1 }) });
+    expect([loose.status, loose.body.code]).toEqual([405, "PGRST105"]);
+    const limited = await call("/tickets?id=eq.1&limit=1", {
+      ...svc,
+      method: "PUT",
+      headers: json,
+      body: JSON.stringify({ id: 1, title: "x" }),
+    });
+    expect([limited.status, limited.body.code]).toEqual([400, "PGRST114"]);
+  });
+
+  it("a payload without the key column fails as PostgREST's SQL does (42703); unknown keys are PGRST204", async () => {
+    const noKey = await call("/tickets?id=eq.1", { ...svc, method: "PUT", headers: json, body: JSON.stringify({ title: "x" }) });
+    expect([noKey.status, noKey.body.code, noKey.body.message]).toEqual([400, "42703", "column pgrst_body.id does not exist"]);
+    const unknown = await call("/tickets?id=eq.1", { ...svc, method: "PUT", headers: json, body: JSON.stringify({ id: 1, nope: 1 }) });
+    expect([unknown.status, unknown.body.code]).toEqual([400, "PGRST204"]);
+  });
+
+  it("what PostgREST ignores on PUT is refused: missing, resolution, on_conflict, columns", async () => {
+    const body = JSON.stringify({ id: 1, title: "alpha" });
+    for (const [path, prefer] of [
+      ["/tickets?id=eq.1", "missing=default"],
+      ["/tickets?id=eq.1", "resolution=ignore-duplicates"],
+      ["/tickets?id=eq.1&on_conflict=title", ""],
+      ["/tickets?id=eq.1&columns=id", ""],
+    ] as const) {
+      const r = await call(path, { ...svc, method: "PUT", headers: { ...json, prefer }, body });
+      expect([r.status, r.body.code]).toEqual([400, "PGRST127"]);
+    }
+  });
+});
+
+describe("columns= on POST and PATCH: only the listed columns are read from the payload", () => {
+  it("POST: extra keys ignored, missing ones NULL, or their default with missing=default", async () => {
+    const insert = (prefer: string) =>
+      call(`/tickets?columns=${q('id, "title",status')}&select=id,title,status,secret`, {
+        ...svc,
+        method: "POST",
+        headers: { ...json, prefer: `return=representation,tx=rollback${prefer}` },
+        body: JSON.stringify([
+          { id: 30, title: "t30", secret: "ignored" },
+          { id: 31, title: "t31", status: "closed" },
+        ]),
+      });
+    expect((await insert("")).body).toEqual([
+      { id: 30, title: "t30", status: null, secret: null },
+      { id: 31, title: "t31", status: "closed", secret: null },
+    ]);
+    expect((await insert(",missing=default")).body[0]).toEqual({ id: 30, title: "t30", status: "open", secret: null });
+    const unknown = await call("/tickets?columns=id,nope", { ...svc, method: "POST", headers: json, body: JSON.stringify({ id: 32 }) });
+    expect([unknown.status, unknown.body.code]).toEqual([400, "PGRST204"]);
+  });
+
+  it("PATCH: only the listed columns change; a listed key the payload lacks becomes NULL, or its default", async () => {
+    const patch = (columns: string, prefer = "") =>
+      call(`/tickets?id=eq.4&columns=${q(columns)}&select=title,status,secret`, {
+        ...svc,
+        method: "PATCH",
+        headers: { ...json, prefer: `return=representation,tx=rollback${prefer}` },
+        body: JSON.stringify({ title: "DELTA", secret: "not listed" }),
+      });
+    expect((await patch("title")).body).toEqual([{ title: "DELTA", status: "open", secret: "s4" }]);
+    expect((await patch('"title", status')).body).toEqual([{ title: "DELTA", status: null, secret: "s4" }]);
+    const defaults = await patch("title,status", ",missing=default");
+    expect(defaults.body).toEqual([{ title: "DELTA", status: "open", secret: "s4" }]);
+    expect(defaults.headers.get("preference-applied")).toBe("missing=default, return=representation, tx=rollback");
+    const unknown = await patch("title,nope");
+    expect([unknown.status, unknown.body.code]).toEqual([400, "PGRST204"]);
+    const bad = await patch("title.x");
+    expect([bad.status, bad.body.code]).toEqual([400, "PGRST100"]);
+  });
+});
+
+describe("a write's representation reads only what select= asks (plus the key and join columns, as PostgREST)", () => {
+  it("a writer with SELECT on (id, title) inserts with select=id and with return=minimal", async () => {
+    const rep = await call("/tickets?select=id", {
+      ...writer,
+      method: "POST",
+      headers: { ...json, prefer: "return=representation,tx=rollback" },
+      body: JSON.stringify({ id: 40, title: "w" }),
+    });
+    expect([rep.status, rep.body]).toEqual([201, [{ id: 40 }]]);
+    const min = await call("/tickets", {
+      ...writer,
+      method: "POST",
+      headers: { ...json, prefer: "return=minimal,tx=rollback" },
+      body: JSON.stringify({ id: 41, title: "w" }),
+    });
+    expect([min.status, min.body]).toEqual([201, null]);
+    const secret = await call("/tickets?select=id,secret", {
+      ...writer,
+      method: "POST",
+      headers: { ...json, prefer: "return=representation,tx=rollback" },
+      body: JSON.stringify({ id: 42, title: "w" }),
+    });
+    expect([secret.status, secret.body.code]).toEqual([403, "42501"]);
+  });
+
+  it("embeddings and computed fields still work over the narrowed rows", async () => {
+    const embed = await call("/comments?select=body,tickets(title)", {
+      ...svc,
+      method: "POST",
+      headers: { ...json, prefer: "return=representation,tx=rollback" },
+      body: JSON.stringify({ id: 9, ticket_id: 2, body: "new" }),
+    });
+    expect(embed.body).toEqual([{ body: "new", tickets: { title: "a,b (c)" } }]);
+    const computed = await call("/tickets?id=eq.4&select=id,shout", {
+      ...svc,
+      method: "PATCH",
+      headers: { ...json, prefer: "return=representation,tx=rollback" },
+      body: JSON.stringify({ title: "quiet" }),
+    });
+    expect(computed.body).toEqual([{ id: 4, shout: "QUIET" }]);
+    const upsert = await call("/tickets?select=title", {
+      ...svc,
+      method: "POST",
+      headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" },
+      body: JSON.stringify([
+        { id: 1, title: "one" },
+        { id: 50, title: "fifty" },
+      ]),
+    });
+    expect([upsert.status, upsert.body]).toEqual([201, [{ title: "one" }, { title: "fifty" }]]);
+    const updateOnly = await call("/tickets?select=id", {
+      ...svc,
+      method: "POST",
+      headers: { ...json, prefer: "resolution=merge-duplicates,return=representation,tx=rollback" },
+      body: JSON.stringify([{ id: 1, title: "one" }]),
+    });
+    expect([updateOnly.status, updateOnly.body]).toEqual([200, [{ id: 1 }]]);
+  });
+});
