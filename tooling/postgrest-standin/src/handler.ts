@@ -130,6 +130,12 @@ function readPayload(api: ApiRequest, listed: boolean): { rows: Array<Record<str
   const body = api.body;
   const isObject = (o: unknown) => o !== null && typeof o === "object" && !Array.isArray(o);
   if (api.method === "PATCH") {
+    if (Array.isArray(body)) {
+      throw unsupported(
+        "A JSON array body on PATCH",
+        "PostgREST updates each matching row from one of the array's elements, as Postgres picks it.",
+      );
+    }
     if (!isObject(body)) throw new PgrstError(400, "PGRST102", "Empty or invalid json");
     return { rows: [body as Record<string, unknown>], keys: Object.keys(body as object) };
   }

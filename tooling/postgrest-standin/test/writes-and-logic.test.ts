@@ -210,6 +210,13 @@ describe("columns= on POST and PATCH: only the listed columns are read from the 
     expect([unknown.status, unknown.body.code]).toEqual([400, "PGRST204"]);
     const bad = await patch("title.x");
     expect([bad.status, bad.body.code]).toEqual([400, "PGRST100"]);
+    const array = await call("/tickets?id=eq.4&columns=title", {
+      ...svc,
+      method: "PATCH",
+      headers: json,
+      body: JSON.stringify([{ title: "x" }]),
+    });
+    expect([array.status, array.body.code]).toEqual([400, "PGRST127"]);
   });
 });
 
