@@ -363,7 +363,8 @@ export function insertSql(spec: InsertSpec, params: Params): string {
   if (spec.columns.length === 0 && !spec.put) {
     sql = spec.rows.length === 0 ? `INSERT INTO ${t} SELECT * FROM ${qualified(spec.rel)} WHERE false` : `INSERT INTO ${t} DEFAULT VALUES`;
   } else {
-    const where = [...(merge ? [countInserted(1)] : []), ...(spec.put ? spec.put.filters.map((f) => filterSql(spec.put!, f, params)) : [])];
+    // The key conditions first: only a row that passes them is counted.
+    const where = [...(spec.put ? spec.put.filters.map((f) => filterSql(spec.put!, f, params)) : []), ...(merge ? [countInserted(1)] : [])];
     sql =
       `INSERT INTO ${t}${cols ? ` (${cols})` : ""} SELECT ${cols} FROM (SELECT ${cols} FROM ${source} _) pgrst_body` +
       (where.length ? ` WHERE ${where.join(" AND ")}` : "");
