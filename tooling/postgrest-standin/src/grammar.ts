@@ -488,6 +488,30 @@ const FTS_OPS = ["fts", "plfts", "phfts", "wfts"] as const;
 const IS_VALUES = ["null", "not_null", "true", "false", "unknown"] as const;
 const OPERATION = "operator (eq, gt, ...)";
 
+/** One of `names`, then `(modifier)` when `modifier` reads one, a `.` and the value (pFts, pSimpleOp, pQuantOp, tried). */
+function pOperator<N extends string, M extends string>(
+  c: Cursor,
+  names: readonly N[],
+  modifier: (() => M) | null,
+  value: (c: Cursor) => string,
+): { name: N; modifier?: M; value: string } | undefined {
+  return c.attempt(() => {
+    const name = names.find((o) => c.s.startsWith(o, c.i));
+    if (name === undefined) c.fail(OPERATION);
+    c.i += name.length;
+    const m = modifier
+      ? c.attempt(() => {
+          c.need("(");
+          const read = modifier();
+          c.need(")");
+          return read;
+        })
+      : undefined;
+    c.need(".", "delimiter (.)");
+    return { name, value: value(c), ...(m ? { modifier: m } : {}) };
+  });
+}
+
 /** `[not.]op[(modifier)].value` (pOpExpr), the value read by `value`. */
 function pOpExpr(c: Cursor, value: (c: Cursor) => string): Omit<Condition, "kind" | "field"> {
   const negate = c.tryNeed("not", '"not"', true);
@@ -504,46 +528,13 @@ function pOpExpr(c: Cursor, value: (c: Cursor) => string): Omit<Condition, "kind
     return { negate, op: "is", value: v };
   }
   if (op("isdistinct")) return { negate, op: "isdistinct", value: value(c) };
-  const fts = c.attempt(() => {
-    const name = FTS_OPS.find((o) => c.s.startsWith(o, c.i));
-    if (name === undefined) c.fail(OPERATION);
-    c.i += name.length;
-    const lang = c.attempt(() => {
-      c.need("(");
-      const l = pIdentifier(c, "identifier");
-      c.need(")");
-      return l;
-    });
-    c.need(".", "delimiter (.)");
-    const cond: Omit<Condition, "kind" | "field"> = { negate, op: name, value: value(c) };
-    if (lang !== undefined) cond.lang = lang;
-    return cond;
-  });
-  if (fts) return fts;
-  const simple = c.attempt(() => {
-    const name = SIMPLE_OPS.find((o) => c.s.startsWith(o, c.i));
-    if (name === undefined) c.fail(OPERATION);
-    c.i += name.length;
-    c.need(".", "delimiter (.)");
-    return { negate, op: name, value: value(c) };
-  });
-  if (simple) return simple;
-  const quant = c.attempt(() => {
-    const name = QUANT_OPS.find((o) => c.s.startsWith(o, c.i));
-    if (name === undefined) c.fail(OPERATION);
-    c.i += name.length;
-    const q = c.attempt(() => {
-      c.need("(");
-      const which = c.eat("any") ? "any" : c.eat("all") ? "all" : c.fail('"any" or "all"');
-      c.need(")");
-      return which;
-    });
-    c.need(".", "delimiter (.)");
-    const cond: Omit<Condition, "kind" | "field"> = { negate, op: name, value: value(c) };
-    if (q !== undefined) cond.quant = q;
-    return cond;
-  });
-  if (quant) return quant;
+  const fts = pOperator(c, FTS_OPS, () => pIdentifier(c, "identifier"), value);
+  if (fts) return { negate, op: fts.name, value: fts.value, ...(fts.modifier !== undefined ? { lang: fts.modifier } : {}) };
+  const simple = pOperator(c, SIMPLE_OPS, null, value);
+  if (simple) return { negate, op: simple.name, value: simple.value };
+  const quantifier = () => (c.eat("any") ? "any" : c.eat("all") ? "all" : c.fail('"any" or "all"'));
+  const quant = pOperator(c, QUANT_OPS, quantifier, value);
+  if (quant) return { negate, op: quant.name, value: quant.value, ...(quant.modifier !== undefined ? { quant: quant.modifier } : {}) };
   return c.failLabelled(start, OPERATION);
 }
 
@@ -551,6 +542,22 @@ function pOpExpr(c: Cursor, value: (c: Cursor) => string): Omit<Condition, "kind
 export function parseCondition(field: string, expr: string): Condition {
   const op = Cursor.parse(expr, `filter (${expr})`, (c) => pOpExpr(c, (r) => takeUntil(r, "")));
   return { kind: "cond", field: parseFieldPath(field), ...op };
+}
+
+/** `p` one or more times, separated by commas with spaces around them (`p `sepBy1` lexeme (char ','))`). */
+function sepByComma<T>(c: Cursor, p: () => T): T[] {
+  const out = [p()];
+  for (;;) {
+    const at = c.i;
+    c.ws();
+    if (!c.eat(",")) {
+      // Spaces consumed without a comma after them: Parsec's sepBy1 fails there.
+      if (c.i !== at) c.fail('","');
+      return out;
+    }
+    c.ws();
+    out.push(p());
+  }
 }
 
 /** A logic tree node (pLogicTree): a condition first, else `[not.]and(...)` / `[not.]or(...)` with nodes inside. */
@@ -566,17 +573,7 @@ function pLogicTree(c: Cursor): FilterNode {
   c.ws();
   c.need("(");
   c.ws();
-  const children = [pLogicTree(c)];
-  for (;;) {
-    const at = c.i;
-    c.ws();
-    if (!c.eat(",")) {
-      if (c.i !== at) c.fail('","');
-      break;
-    }
-    c.ws();
-    children.push(pLogicTree(c));
-  }
+  const children = sepByComma(c, () => pLogicTree(c));
   c.ws();
   c.need(")");
   c.ws();
@@ -594,20 +591,7 @@ export function parseLogic(op: "and" | "or", negate: boolean, value: string): Fi
 
 /** columns=: names separated by commas with optional spaces, quoted or not (pColumns); duplicates once. */
 export function parseColumns(value: string): string[] {
-  return Cursor.parse(value, `columns parameter (${value})`, (c) => {
-    const names = [pFieldName(c)];
-    for (;;) {
-      const at = c.i;
-      c.ws();
-      if (!c.eat(",")) {
-        if (c.i !== at) c.fail('","');
-        break;
-      }
-      c.ws();
-      names.push(pFieldName(c));
-    }
-    return [...new Set(names)];
-  });
+  return Cursor.parse(value, `columns parameter (${value})`, (c) => [...new Set(sepByComma(c, () => pFieldName(c)))]);
 }
 
 // ---- order ----

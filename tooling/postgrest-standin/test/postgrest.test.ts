@@ -6,6 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_ANON_KEY, LOCAL_JWT_SECRET, LOCAL_SERVICE_ROLE_KEY } from "@fedjwt/local-db";
 import { startPostgrestStandIn, type RunningStandIn } from "../src/server.ts";
+import { authenticatorUrl, caller, startStandIn } from "./http.ts";
 import { useSupabaseDb } from "@fedjwt/local-db/testing";
 
 const { db } = useSupabaseDb();
@@ -50,22 +51,13 @@ beforeAll(async () => {
     grant execute on function public.nums(int), public.set_status(), public.delete_row(int) to service_role;
   `);
   await c.end();
-  rest = await startPostgrestStandIn({
-    dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"),
-    jwtSecret: LOCAL_JWT_SECRET,
-  });
+  rest = await startStandIn(db().url);
 });
 afterAll(async () => {
   await rest?.close();
 });
 
-async function call(path: string, init: RequestInit & { bearer?: string } = {}) {
-  const headers = new Headers(init.headers);
-  if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
-  const res = await fetch(`${rest.url}${path}`, { ...init, headers });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
+const call = caller(() => rest);
 const svc = { bearer: LOCAL_SERVICE_ROLE_KEY };
 
 describe("authentication (docs: Authentication)", () => {
@@ -135,7 +127,7 @@ describe("authentication (docs: Authentication)", () => {
     const other = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(trusted.publicKey)), kid: "signing-key-1", alg: "ES256" };
     const withKeys = await startPostgrestStandIn({
-      dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"),
+      dbUrl: authenticatorUrl(db().url),
       jwtSecret: LOCAL_JWT_SECRET,
       jwks: { keys: [jwk] },
     });
@@ -513,7 +505,7 @@ describe("in-database PostgREST settings (role settings of the authenticator)", 
       await c.query("alter role authenticator set pgrst.db_tx_end to 'commit'");
       await c.query("alter role authenticator set pgrst.db_aggregates_enabled to 'true'");
       rest2 = await startPostgrestStandIn({
-        dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"),
+        dbUrl: authenticatorUrl(db().url),
         jwtSecret: LOCAL_JWT_SECRET,
       });
       const tx = await fetch(`${rest2.url}/items`, {

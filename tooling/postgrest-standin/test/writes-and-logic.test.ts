@@ -5,7 +5,8 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_JWT_SECRET, LOCAL_SERVICE_ROLE_KEY } from "@fedjwt/local-db";
 import { useSupabaseDb } from "@fedjwt/local-db/testing";
-import { type RunningStandIn, startPostgrestStandIn } from "../src/server.ts";
+import type { RunningStandIn } from "../src/server.ts";
+import { caller, startStandIn } from "./http.ts";
 
 const { db, client } = useSupabaseDb();
 let rest: RunningStandIn;
@@ -41,22 +42,13 @@ beforeAll(async () => {
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .sign(new TextEncoder().encode(LOCAL_JWT_SECRET)),
   };
-  rest = await startPostgrestStandIn({
-    dbUrl: db().url.replace("postgres:postgres@", "authenticator:postgres@"),
-    jwtSecret: LOCAL_JWT_SECRET,
-  });
+  rest = await startStandIn(db().url);
 });
 afterAll(async () => {
   await rest?.close();
 });
 
-async function call(path: string, init: RequestInit & { bearer?: string } = {}) {
-  const headers = new Headers(init.headers);
-  if (init.bearer) headers.set("authorization", `Bearer ${init.bearer}`);
-  const res = await fetch(`${rest.url}${path}`, { ...init, headers });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
+const call = caller(() => rest);
 const ids = (body: Array<{ id: number }>) => body.map((r) => r.id);
 const q = encodeURIComponent;
 
