@@ -21,8 +21,9 @@ beforeAll(async () => {
     );
     create table public.comments (id int primary key, ticket_id int references public.tickets (id), body text);
     create table public.loose (a int, b text);
+    create view public.ticket_titles as select id as ref, title as label from public.tickets;
     create function public.shout(t public.tickets) returns text language sql stable as $$ select upper(t.title) $$;
-    grant select, insert, update, delete on public.tickets, public.comments, public.loose to service_role;
+    grant select, insert, update, delete on public.tickets, public.comments, public.loose, public.ticket_titles to service_role;
     grant execute on function public.shout(public.tickets) to service_role;
     insert into public.tickets (id, title, tags, status, secret, meta) values
       (1, 'alpha', '{is:open,priority:high}', 'open', 's1', '{"k": "a,b"}'),
@@ -114,6 +115,16 @@ describe("PUT: a single-row upsert whose filters are the primary key with eq", (
     const minimal = await put("again", "return=minimal");
     expect([minimal.status, minimal.body]).toEqual([204, null]);
     expect((await call("/tickets?id=eq.20&select=title", svc)).body).toEqual([{ title: "again" }]);
+  });
+
+  it("on a view, the key of the table it exposes (as PostgREST infers it)", async () => {
+    const r = await call("/ticket_titles?ref=eq.60&select=ref,label", {
+      ...svc,
+      method: "PUT",
+      headers: { ...json, prefer: "return=representation,tx=rollback" },
+      body: JSON.stringify({ ref: 60, label: "sixty" }),
+    });
+    expect([r.status, r.body]).toEqual([201, [{ ref: 60, label: "sixty" }]]);
   });
 
   it("a payload whose key differs from the URL's: 400 PGRST115, nothing written", async () => {
