@@ -1,5 +1,6 @@
 // PostgREST stand-in — LOCAL DEVELOPMENT AND TESTS ONLY. The query-string grammar (docs.postgrest.org →
-// API → Tables and Views, Resource Embedding): select=, filters with their operators, logic trees, order=.
+// API → Tables and Views, Resource Embedding): select=, filters with their operators, logic trees, columns=,
+// order=; filters, logic trees and columns= as PostgREST's own Parsec parsers read them (ApiRequest/QueryParams).
 // Pure parsing: nothing here touches the catalog; names are checked when the plan is built.
 import { PgrstError } from "./errors.ts";
 
