@@ -246,6 +246,13 @@ export class SchemaCache {
       byTable.set(table, cols);
       viewCols.set(view, byTable);
     }
+    // As PostgREST (addViewPrimaryKeys): a view's primary key is the key of each table whose key columns it all exposes.
+    for (const [view, byTable] of viewCols) {
+      for (const [table, m] of byTable) {
+        if (table.primaryKey.length > 0 && table.primaryKey.every((c) => m.has(c)))
+          view.primaryKey.push(...table.primaryKey.map((c) => m.get(c)!));
+      }
+    }
     /** The relation itself and every view that exposes all of `cols` of it, with the columns renamed. */
     const overlays = (rel: Relation, cols: string[]): Array<{ rel: Relation; cols: string[] }> => {
       const out = [{ rel, cols }];

@@ -1,5 +1,6 @@
 // PostgREST stand-in — LOCAL DEVELOPMENT AND TESTS ONLY. The query-string grammar (docs.postgrest.org →
-// API → Tables and Views, Resource Embedding): select=, filters with their operators, logic trees, order=.
+// API → Tables and Views, Resource Embedding): select=, filters with their operators, logic trees, columns=,
+// order=; filters, logic trees and columns= as PostgREST's own Parsec parsers read them (ApiRequest/QueryParams).
 // Pure parsing: nothing here touches the catalog; names are checked when the plan is built.
 import { PgrstError } from "./errors.ts";
 
@@ -230,7 +231,6 @@ const OPERATORS = new Set<string>([
   "nxl",
   "adj",
 ]);
-const QUANTIFIABLE = new Set(["eq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch"]);
 
 export interface Condition {
   kind: "cond";
@@ -241,6 +241,8 @@ export interface Condition {
   /** The text-search configuration of fts operators. */
   lang?: string;
   value: string;
+  /** The elements of `in.(...)`, split as PostgREST's pListVal splits them. */
+  list?: string[];
 }
 export interface Logic {
   kind: "logic";
@@ -256,40 +258,341 @@ export function isFilterValue(v: string): boolean {
   return m !== null && OPERATORS.has(m[1]!);
 }
 
-/** `[not.]op[(quant)].value` applied to `field`. */
-export function parseCondition(field: string, expr: string): Condition {
-  let rest = expr;
-  let negate = false;
-  if (rest.startsWith("not.")) {
-    negate = true;
-    rest = rest.slice(4);
+// ---- PostgREST's Parsec grammar (its ApiRequest/QueryParams module), for filters, logic trees and columns= ----
+
+/** A parse failure: where, and what was expected there (Parsec's ParseError). */
+class ParseFailure {
+  readonly pos: number;
+  readonly expected: Set<string>;
+  constructor(pos: number, expected: Set<string>) {
+    this.pos = pos;
+    this.expected = expected;
   }
-  const m = /^([a-z]+)(?:\(([^)]*)\))?\.([\s\S]*)$/.exec(rest);
-  if (!m) throw parseError(`"${expr}" is not an operator and a value`, "Filters look like column=eq.value");
-  const op = m[1]!;
-  if (!OPERATORS.has(op)) throw parseError(`"${op}" is not an operator`, `Unknown operator in "${field}=${expr}"`);
-  const cond: Condition = { kind: "cond", field: parseFieldPath(field), negate, op: op as Operator, value: m[3]! };
-  if (m[2] !== undefined) {
-    if (["fts", "plfts", "phfts", "wfts"].includes(op)) cond.lang = m[2];
-    else if ((m[2] === "any" || m[2] === "all") && QUANTIFIABLE.has(op)) cond.quant = m[2];
-    else throw parseError(`"${op}(${m[2]})" is not a valid operator modifier`);
+  /** Parsec's mergeError: the later position wins; at the same position, both expectations. */
+  merge(other: ParseFailure): ParseFailure {
+    if (other.pos !== this.pos) return other.pos > this.pos ? other : this;
+    return new ParseFailure(this.pos, new Set([...this.expected, ...other.expected]));
   }
-  return cond;
 }
 
-/** The inside of `or=(...)` / `and=(...)`. */
-export function parseLogic(op: "and" | "or", negate: boolean, value: string): Logic {
-  const m = /^\(([\s\S]*)\)$/.exec(value);
-  if (!m) throw parseError(`"${value}" must be parenthesised`, `Logic trees look like ${op}=(a.eq.1,b.eq.2)`);
-  const children = splitTopLevel(m[1]!).map((item): FilterNode => {
-    const l = /^(not\.)?(and|or)(\([\s\S]*\))$/.exec(item);
-    if (l) return parseLogic(l[2] as "and" | "or", Boolean(l[1]), l[3]!);
-    // column.op.value — the column may carry a JSON path or be quoted
-    const q = /^("(?:[^"\\]|\\.)*"(?:->>?[^.]+)*|[^.]+)\.([\s\S]*)$/.exec(item);
-    if (!q) throw parseError(`"${item}" is not a condition`);
-    return parseCondition(q[1]!, q[2]!);
+/**
+ * A cursor with the few Parsec combinators PostgREST's parsers use, and Parsec's error reporting: the failures
+ * of alternatives that consumed nothing (after `try`) are merged into the next failure at the same point.
+ */
+class Cursor {
+  i = 0;
+  readonly s: string;
+  /** Failed alternatives, by the position they backtracked to. */
+  private pending: Array<{ at: number; failure: ParseFailure }> = [];
+
+  constructor(s: string) {
+    this.s = s;
+  }
+
+  peek(): string | undefined {
+    return this.s[this.i];
+  }
+  /** Consumes `str` when it is next. */
+  eat(str: string): boolean {
+    if (!this.s.startsWith(str, this.i)) return false;
+    this.i += str.length;
+    return true;
+  }
+  /** Fails unless `str` is next (Parsec's `string`/`char`). */
+  need(str: string, expected = `"${str}"`): void {
+    if (!this.eat(str)) this.fail(expected);
+  }
+  /** `try (string word *> pDelimiter)` (a `.` after the word when `dot`): consumed when next, else nothing is. */
+  tryNeed(word: string, expected: string, dot = false): boolean {
+    return this.attempt(() => (this.need(word, expected), dot && this.need(".", "delimiter (.)"), true)) === true;
+  }
+  /** Spaces and tabs (PostgREST's `ws`). */
+  ws(): void {
+    while (this.s[this.i] === " " || this.s[this.i] === "\t") this.i++;
+  }
+  /** The failure at `pos`, merged with the alternatives that failed here without consuming. */
+  private failure(expected: Set<string>, pos: number, since = 0, until = this.pending.length): ParseFailure {
+    const here = this.pending.slice(since, until).filter((p) => p.at === this.i);
+    return [...here.map((p) => p.failure), new ParseFailure(pos, expected)].reduce((a, b) => a.merge(b));
+  }
+  fail(expected: string, pos = this.i): never {
+    throw this.failure(new Set([expected]), pos);
+  }
+  /** Where the alternatives of a labelled parser start (for `failLabelled`). */
+  mark(): number {
+    return this.pending.length;
+  }
+  /**
+   * Parsec's `p <?> label` for a `p` whose alternatives (tried since `mark`) all failed without consuming: their
+   * merged failure expects `label`, then merges with what failed here before them.
+   */
+  failLabelled(mark: number, label: string): never {
+    const own = this.failure(new Set([label]), this.i, mark);
+    throw this.failure(new Set([label]), own.pos, 0, mark);
+  }
+  /** Parsec's `try p`: on failure, back to where it started and undefined. */
+  attempt<T>(p: () => T): T | undefined {
+    const at = this.i;
+    try {
+      return p();
+    } catch (e) {
+      if (!(e instanceof ParseFailure)) throw e;
+      this.i = at;
+      this.pending = this.pending.filter((x) => x.at <= at);
+      this.pending.push({ at, failure: e });
+      return undefined;
+    }
+  }
+  /** Runs a whole-input parser; a failure, or text left after it, is PostgREST's 400 PGRST100 message. */
+  static parse<T>(s: string, what: string, p: (c: Cursor) => T): T {
+    const c = new Cursor(s);
+    try {
+      const out = p(c);
+      // PostgREST stops where its parser stops and ignores the rest; the stand-in refuses the rest.
+      if (c.i < s.length) c.fail("end of input");
+      return out;
+    } catch (e) {
+      if (!(e instanceof ParseFailure)) throw e;
+      const found = e.pos < s.length ? `"${s[e.pos]}"` : "end of input";
+      const expected = [...e.expected];
+      const list = expected.length > 1 ? `${expected.slice(0, -1).join(", ")} or ${expected[expected.length - 1]}` : (expected[0] ?? "");
+      throw parseError(`"failed to parse ${what}" (line 1, column ${e.pos + 1})`, `unexpected ${found} expecting ${list}`);
+    }
+  }
+}
+
+/** `"..."` with backslash escapes (pQuotedValue). */
+function pQuotedValue(c: Cursor): string {
+  c.need('"');
+  let out = "";
+  for (;;) {
+    const ch = c.peek();
+    if (ch === undefined) c.fail('"\\"" or any character');
+    c.i++;
+    if (ch === '"') return out;
+    if (ch === "\\") {
+      const next = c.peek();
+      if (next === undefined) c.fail("any character");
+      c.i++;
+      out += next;
+    } else out += ch;
+  }
+}
+
+/** many1 of letters, digits, `_`, space and `$`, stripped (pIdentifier). */
+function pIdentifier(c: Cursor, expected = "field name (* or [a..z0..9_$])"): string {
+  const m = /^[\p{L}0-9_ $]+/u.exec(c.s.slice(c.i));
+  if (!m) c.fail(expected);
+  c.i += m[0].length;
+  return m[0].trim();
+}
+
+/** `p` separated by dashes that do not start an arrow (sepByDash). */
+function sepByDash(c: Cursor, p: () => string): string {
+  const parts = [p()];
+  while (c.s[c.i] === "-" && c.s[c.i + 1] !== ">") {
+    c.i++;
+    parts.push(p());
+  }
+  return parts.join("-");
+}
+
+/** A column name: quoted, or identifiers joined by dashes (pFieldName). */
+function pFieldName(c: Cursor): string {
+  return c.peek() === '"' ? pQuotedValue(c) : sepByDash(c, () => pIdentifier(c));
+}
+
+/** `->key`, `->>key`, `->0`, `->>-1`, ... (pJsonPath). */
+function pJsonPath(c: Cursor): JsonStep[] {
+  const path: JsonStep[] = [];
+  for (;;) {
+    const arrow = c.eat("->>") ? "->>" : c.eat("->") ? "->" : null;
+    if (arrow === null) return path;
+    const index = c.attempt(() => {
+      const m = /^-?[0-9]+/.exec(c.s.slice(c.i));
+      if (!m) c.fail("digit");
+      c.i += m[0].length;
+      const rest = c.s.slice(c.i);
+      if (!(rest === "" || /^(->|::|\.|,)/.test(rest))) c.fail('"->", "::", ".", "," or end of input');
+      return m[0];
+    });
+    const key =
+      index ??
+      (c.peek() === '"'
+        ? pQuotedValue(c)
+        : sepByDash(c, () => {
+            const m = /^[^(\-:.,>)]+/.exec(c.s.slice(c.i));
+            if (!m) c.fail("any non reserved character different from: .,>()");
+            c.i += m[0].length;
+            return m[0].trim();
+          }));
+    path.push({ arrow, key });
+  }
+}
+
+/** A column with its JSON path, spaces around (pField). */
+function pField(c: Cursor): { name: string; path: JsonStep[] } {
+  c.ws();
+  const name = pFieldName(c);
+  const path = pJsonPath(c);
+  c.ws();
+  return { name, path };
+}
+
+/** `(a,"b,c", d)`: an element is quoted when the quotes end it, else everything up to `,` or `)` (pListVal). */
+function pListVal(c: Cursor): string[] {
+  c.ws();
+  c.need("(");
+  c.ws();
+  const items: string[] = [];
+  do {
+    const quoted = c.attempt(() => {
+      const v = pQuotedValue(c);
+      if (c.peek() !== undefined && !",)".includes(c.peek()!)) c.fail('"," or ")"');
+      return v;
+    });
+    items.push(quoted ?? takeUntil(c, ",)"));
+  } while (c.eat(","));
+  c.ws();
+  c.need(")");
+  c.ws();
+  return items;
+}
+
+/** Everything up to one of `stops` (many (noneOf stops)). */
+function takeUntil(c: Cursor, stops: string): string {
+  const start = c.i;
+  while (c.i < c.s.length && !stops.includes(c.s[c.i]!)) c.i++;
+  return c.s.slice(start, c.i);
+}
+
+/** A value inside a logic tree: quoted, a `{...}` array literal, or up to `,` or `)` (pLogicSingleVal). */
+function pLogicSingleVal(c: Cursor): string {
+  const quoted = c.attempt(() => {
+    const v = pQuotedValue(c);
+    if (c.peek() !== undefined && !",)".includes(c.peek()!)) c.fail('"," or ")"');
+    return v;
   });
+  if (quoted !== undefined) return quoted;
+  const array = c.attempt(() => {
+    c.need("{");
+    const inner = takeUntil(c, "{}");
+    c.need("}");
+    return `{${inner}}`;
+  });
+  return array ?? takeUntil(c, ",)");
+}
+
+const SIMPLE_OPS = ["neq", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"] as const;
+const QUANT_OPS = ["eq", "gte", "gt", "lte", "lt", "like", "ilike", "match", "imatch"] as const;
+const FTS_OPS = ["fts", "plfts", "phfts", "wfts"] as const;
+const IS_VALUES = ["null", "not_null", "true", "false", "unknown"] as const;
+const OPERATION = "operator (eq, gt, ...)";
+
+/** One of `names`, then `(modifier)` when `modifier` reads one, a `.` and the value (pFts, pSimpleOp, pQuantOp, tried). */
+function pOperator<N extends string, M extends string>(
+  c: Cursor,
+  names: readonly N[],
+  modifier: (() => M) | null,
+  value: (c: Cursor) => string,
+): { name: N; modifier?: M; value: string } | undefined {
+  return c.attempt(() => {
+    const name = names.find((o) => c.s.startsWith(o, c.i));
+    if (name === undefined) c.fail(OPERATION);
+    c.i += name.length;
+    const m = modifier
+      ? c.attempt(() => {
+          c.need("(");
+          const read = modifier();
+          c.need(")");
+          return read;
+        })
+      : undefined;
+    c.need(".", "delimiter (.)");
+    return { name, value: value(c), ...(m ? { modifier: m } : {}) };
+  });
+}
+
+/** `[not.]op[(modifier)].value` (pOpExpr), the value read by `value`. */
+function pOpExpr(c: Cursor, value: (c: Cursor) => string): Omit<Condition, "kind" | "field"> {
+  const negate = c.tryNeed("not", '"not"', true);
+  const start = c.mark();
+  const op = (name: string) => c.tryNeed(name, OPERATION, true);
+  if (op("in")) {
+    const list = pListVal(c);
+    return { negate, op: "in", value: "", list };
+  }
+  if (op("is")) {
+    const v = IS_VALUES.find((k) => c.s.slice(c.i, c.i + k.length).toLowerCase() === k);
+    if (v === undefined) c.fail("isVal: (null, not_null, true, false, unknown)");
+    c.i += v.length;
+    return { negate, op: "is", value: v };
+  }
+  if (op("isdistinct")) return { negate, op: "isdistinct", value: value(c) };
+  const fts = pOperator(c, FTS_OPS, () => pIdentifier(c, "identifier"), value);
+  if (fts) return { negate, op: fts.name, value: fts.value, ...(fts.modifier !== undefined ? { lang: fts.modifier } : {}) };
+  const simple = pOperator(c, SIMPLE_OPS, null, value);
+  if (simple) return { negate, op: simple.name, value: simple.value };
+  const quantifier = () => (c.eat("any") ? "any" : c.eat("all") ? "all" : c.fail('"any" or "all"'));
+  const quant = pOperator(c, QUANT_OPS, quantifier, value);
+  if (quant) return { negate, op: quant.name, value: quant.value, ...(quant.modifier !== undefined ? { quant: quant.modifier } : {}) };
+  return c.failLabelled(start, OPERATION);
+}
+
+/** `[not.]op[(modifier)].value` applied to `field`: the value is the rest of the parameter, as PostgREST's pSingleVal. */
+export function parseCondition(field: string, expr: string): Condition {
+  const op = Cursor.parse(expr, `filter (${expr})`, (c) => pOpExpr(c, (r) => takeUntil(r, "")));
+  return { kind: "cond", field: parseFieldPath(field), ...op };
+}
+
+/** `p` one or more times, separated by commas with spaces around them (`p `sepBy1` lexeme (char ','))`). */
+function sepByComma<T>(c: Cursor, p: () => T): T[] {
+  const out = [p()];
+  for (;;) {
+    const at = c.i;
+    c.ws();
+    if (!c.eat(",")) {
+      // Spaces consumed without a comma after them: Parsec's sepBy1 fails there.
+      if (c.i !== at) c.fail('","');
+      return out;
+    }
+    c.ws();
+    out.push(p());
+  }
+}
+
+/** A logic tree node (pLogicTree): a condition first, else `[not.]and(...)` / `[not.]or(...)` with nodes inside. */
+function pLogicTree(c: Cursor): FilterNode {
+  const cond = c.attempt((): Condition => {
+    const field = pField(c);
+    c.need(".", "delimiter (.)");
+    return { kind: "cond", field, ...pOpExpr(c, pLogicSingleVal) };
+  });
+  if (cond) return cond;
+  const negate = c.tryNeed("not", "negation operator (not)", true);
+  const op = c.tryNeed("and", "logic operator (and, or)") ? "and" : (c.need("or", "logic operator (and, or)"), "or");
+  c.ws();
+  c.need("(");
+  c.ws();
+  const children = sepByComma(c, () => pLogicTree(c));
+  c.ws();
+  c.need(")");
+  c.ws();
   return { kind: "logic", op, negate, children };
+}
+
+/**
+ * `or=(...)`, `and=(...)`, `not.or=(...)` as PostgREST parses them: the key's operator and the value as one tree
+ * (`or(...)`). Inside, commas separate nodes except within double quotes (backslash escapes), `{...}` and the
+ * parentheses of `in.(...)`; errors are 400 PGRST100 at the column PostgREST reports.
+ */
+export function parseLogic(op: "and" | "or", negate: boolean, value: string): FilterNode {
+  return Cursor.parse(`${negate ? "not." : ""}${op}${value}`, `logic tree (${value})`, pLogicTree);
+}
+
+/** columns=: names separated by commas with optional spaces, quoted or not (pColumns); duplicates once. */
+export function parseColumns(value: string): string[] {
+  return Cursor.parse(value, `columns parameter (${value})`, (c) => [...new Set(sepByComma(c, () => pFieldName(c)))]);
 }
 
 // ---- order ----

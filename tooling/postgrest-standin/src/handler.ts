@@ -8,11 +8,23 @@ import { type Catalog, type Relation, SchemaCache } from "./catalog.ts";
 import { PgrstError } from "./errors.ts";
 import { closest } from "./fuzzy.ts";
 import { authenticate, type Ctx, inTransaction, verification } from "./execute.ts";
-import { isFilterValue, parseSelect, type SelectItem } from "./grammar.ts";
-import { findRoutine, nonNegative, type ReadPlan, readPlan, refuseMutationPaging, type Scoped, scopeQuery } from "./plan.ts";
+import { isFilterValue, parseColumns, parseCondition, parseSelect, type SelectItem } from "./grammar.ts";
+import { findRoutine, nonNegative, type ReadPlan, readPlan, refuseMutationPaging, returningFor, type Scoped, scopeQuery } from "./plan.ts";
 import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
 import { type Outcome, respond } from "./response.ts";
-import { callSources, countSql, deleteSql, insertSql, mutationResponseSql, Params, readSql, responseSql, updateSql } from "./sql.ts";
+import {
+  callSources,
+  countSql,
+  deleteSql,
+  INSERTED_SETTING,
+  type InsertSpec,
+  insertSql,
+  mutationResponseSql,
+  Params,
+  readSql,
+  responseSql,
+  updateSql,
+} from "./sql.ts";
 
 export interface HandlerOptions {
   pool: pg.Pool;
@@ -28,7 +40,7 @@ export interface HandlerOptions {
   maxRows?: number | null;
 }
 
-type Row = { body: string | null; n: number; inserted?: number; affected?: number };
+type Row = { body: string | null; n: number; affected?: number };
 
 function pgrstColumnNotFound(rel: Relation, c: string): PgrstError {
   return new PgrstError(400, "PGRST204", `Could not find the '${c}' column of '${rel.name}' in the schema cache`);
@@ -94,12 +106,14 @@ async function refuseResponseSettings(c: pg.PoolClient): Promise<void> {
 function refuseIgnored(api: ApiRequest): void {
   const table = api.target.kind === "table";
   const insert = table && api.method === "POST";
+  const update = table && api.method === "PATCH";
+  const what = table ? api.method : "rpc";
   const p = api.prefer;
-  if (!insert && api.search.has("columns"))
-    throw unsupported(`columns= on ${table ? api.method : "rpc"}`, "PostgREST reads columns= on inserts.");
-  if (!insert && api.search.has("on_conflict")) throw unsupported(`on_conflict= on ${table ? api.method : "rpc"}`);
-  if (!insert && p.resolution) throw unsupported(`Prefer: resolution on ${table ? api.method : "rpc"}`);
-  if (!insert && p.missing) throw unsupported(`Prefer: missing on ${table ? api.method : "rpc"}`);
+  if (!insert && !update && api.search.has("columns"))
+    throw unsupported(`columns= on ${what}`, "The stand-in reads columns= on inserts and updates (PostgREST ignores it on PUT).");
+  if (!insert && api.search.has("on_conflict")) throw unsupported(`on_conflict= on ${what}`);
+  if (!insert && p.resolution) throw unsupported(`Prefer: resolution on ${what}`, "PostgREST applies it to inserts (PUT always merges).");
+  if (!insert && !update && p.missing) throw unsupported(`Prefer: missing on ${what}`, "PostgREST applies it to inserts and updates.");
   if (api.range && api.method !== "GET") {
     throw unsupported(`A Range header on ${api.method}`, "PostgREST reads the Range header on GET only and ignores it on other methods.");
   }
@@ -108,6 +122,61 @@ function refuseIgnored(api: ApiRequest): void {
     throw unsupported(`Prefer: max-affected on ${api.method} of a table`, "PostgREST applies it to PATCH, DELETE and rpc.");
   if (p.maxAffected !== undefined && p.handling !== "strict") {
     throw unsupported("Prefer: max-affected without handling=strict", "PostgREST ignores max-affected unless handling=strict.");
+  }
+}
+
+/** The JSON payload's rows (one for an object) and, unless columns= names them, their keys: PGRST102 as PostgREST. */
+function readPayload(api: ApiRequest, listed: boolean): { rows: Array<Record<string, unknown>>; keys: string[] } {
+  const body = api.body;
+  const isObject = (o: unknown) => o !== null && typeof o === "object" && !Array.isArray(o);
+  if (api.method === "PATCH") {
+    if (Array.isArray(body)) {
+      throw unsupported(
+        "A JSON array body on PATCH",
+        "PostgREST updates each matching row from one of the array's elements, as Postgres picks it.",
+      );
+    }
+    if (!isObject(body)) throw new PgrstError(400, "PGRST102", "Empty or invalid json");
+    return { rows: [body as Record<string, unknown>], keys: Object.keys(body as object) };
+  }
+  const rows = Array.isArray(body) ? body : body === undefined ? null : [body];
+  if (!rows || !rows.every(isObject)) throw new PgrstError(400, "PGRST102", "Empty or invalid json");
+  const list = rows as Array<Record<string, unknown>>;
+  const keys = Object.keys(list[0] ?? {});
+  if (!listed) {
+    const sorted = [...keys].sort().join(",");
+    for (const r of list.slice(1)) {
+      if (Object.keys(r).sort().join(",") !== sorted) throw new PgrstError(400, "PGRST102", "All object keys must match");
+    }
+  }
+  return { rows: list, keys };
+}
+
+/** PUT takes no limit or offset (400 PGRST114, as PostgREST; an offset of 0 is no offset). */
+function refusePutRange(scoped: Scoped): void {
+  if (scoped.offset.get("") === "0") scoped.offset.delete("");
+  if (scoped.limit.has("") || scoped.offset.has("")) {
+    throw new PgrstError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT");
+  }
+}
+
+/**
+ * PostgREST's rule for PUT (Plan.mutatePlan): no logic tree, the filtered columns are exactly the primary key's,
+ * and every filter is a plain `eq`; otherwise 405 PGRST105.
+ */
+function checkPutFilters(api: ApiRequest, rel: Relation, scoped: Scoped): void {
+  const keys = [...api.search.keys()].filter(
+    (k) => !["select", "columns", "on_conflict"].includes(k) && !/(^|\.)(order|limit|offset|and|or)$/.test(k),
+  );
+  const logic = [...api.search.keys()].some((k) => /(^|\.)(and|or)$/.test(k));
+  const fields = new Set(keys);
+  const pk = new Set(rel.primaryKey);
+  const eqOnly = (scoped.filters.get("") ?? []).every(([k, v]) => {
+    const c = parseCondition(k, v);
+    return c.op === "eq" && !c.negate && c.quant === undefined;
+  });
+  if (logic || pk.size === 0 || fields.size !== pk.size || ![...pk].every((c) => fields.has(c)) || !eqOnly) {
+    throw new PgrstError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators");
   }
 }
 
@@ -218,65 +287,14 @@ export function standInHandler(options: HandlerOptions) {
 
   function write(ctx: Ctx, api: ApiRequest, cat: Catalog, rel: Relation, items: SelectItem[]): Promise<Outcome> {
     const scoped = scopeQuery(api.search);
+    const put = api.method === "PUT";
+    if (put) refusePutRange(scoped);
     refuseMutationPaging(scoped);
     const p = api.prefer;
+    const columnsParam = api.search.get("columns");
+    const listed = columnsParam === null ? null : parseColumns(columnsParam);
     const params = new Params();
-    const filterPlan = readPlan({ cat, schema: api.schema, scoped: rootOnly(scoped) }, rel, { kind: "table", rel }, rel.name, []);
-    let withClause: string;
-    let kind: Outcome["kind"];
-    if (api.method === "POST") {
-      kind = "insert";
-      if (filterPlan.filters.length) throw unsupported("Filters on an insert");
-      const body = api.body;
-      const rows = Array.isArray(body) ? body : body === undefined ? null : [body];
-      if (!rows || !rows.every((o) => o !== null && typeof o === "object" && !Array.isArray(o))) {
-        throw new PgrstError(400, "PGRST102", "Empty or invalid json");
-      }
-      const list = rows as Array<Record<string, unknown>>;
-      const columnsParam = api.search.get("columns");
-      let columns: string[];
-      if (columnsParam !== null) {
-        columns = columnsParam.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1"));
-      } else {
-        columns = Object.keys(list[0] ?? {});
-        const sorted = [...columns].sort().join(",");
-        for (const r of list.slice(1)) {
-          if (Object.keys(r).sort().join(",") !== sorted) throw new PgrstError(400, "PGRST102", "All object keys must match");
-        }
-      }
-      for (const c of columns) if (!rel.columns.has(c)) throw pgrstColumnNotFound(rel, c);
-      const spec: Parameters<typeof insertSql>[0] = { rel, alias: rel.name, columns, rows: list, missingDefault: p.missing === "default" };
-      const onConflict = api.search.get("on_conflict");
-      if (p.resolution) {
-        const cols = onConflict !== null ? onConflict.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1")) : rel.primaryKey;
-        if (cols.length === 0) throw new PgrstError(400, "PGRST100", "on_conflict is required: the table has no primary key");
-        for (const c of cols) if (!rel.columns.has(c)) throw pgrstColumnNotFound(rel, c);
-        spec.onConflict = { columns: cols, resolution: p.resolution };
-      } else if (onConflict !== null) {
-        throw unsupported("on_conflict without Prefer: resolution", "Send Prefer: resolution=merge-duplicates or ignore-duplicates.");
-      }
-      withClause = insertSql(spec, params);
-    } else {
-      if (p.missing === "default") throw unsupported("Prefer: missing=default on PATCH or DELETE");
-      if (p.resolution) throw unsupported("Prefer: resolution on PATCH or DELETE");
-      if (api.method === "PATCH") {
-        kind = "update";
-        const body = api.body;
-        if (body === null || typeof body !== "object" || Array.isArray(body))
-          throw new PgrstError(400, "PGRST102", "Empty or invalid json");
-        const keys = Object.keys(body);
-        for (const k of keys) if (!rel.columns.has(k)) throw pgrstColumnNotFound(rel, k);
-        if (keys.length === 0) {
-          // As PostgREST: an empty body updates nothing (it selects no row), so a single object is not there.
-          failNotSingular(api, 0);
-          return Promise.resolve({ kind, body: "[]", n: 0, total: null, offset: 0, inserted: 0, single: false, void: false });
-        }
-        withClause = updateSql(filterPlan, body as Record<string, unknown>, params);
-      } else {
-        kind = "delete";
-        withClause = deleteSql(filterPlan, params);
-      }
-    }
+    const payload = api.method === "DELETE" ? null : readPayload(api, listed !== null);
     const rep = readPlan(
       { cat, schema: api.schema, scoped: embedsOnly(scoped) },
       rel,
@@ -284,28 +302,75 @@ export function standInHandler(options: HandlerOptions) {
       rel.name,
       items,
     );
-    const sql = mutationResponseSql(withClause, rep, format(api), params);
+    const returning = returningFor(rep, p.return === "representation");
+    if (returning.kind === "some" && returning.computed.size > 0) rep.source = { kind: "cte", name: "pgrst_source", computedColumns: true };
+    if (put) checkPutFilters(api, rel, scoped);
+    const filterPlan = readPlan({ cat, schema: api.schema, scoped: rootOnly(scoped) }, rel, { kind: "table", rel }, rel.name, []);
+    const checked = (columns: string[]) => {
+      for (const c of columns) if (!rel.columns.has(c)) throw pgrstColumnNotFound(rel, c);
+      return columns;
+    };
+    let mutation: string;
+    let kind: Outcome["kind"];
+    // An upsert that may update counts what it inserted (insertSql); any other insert inserted every row it touched.
+    let countsInserted = false;
+    if (api.method === "POST" || put) {
+      kind = put ? "put" : "insert";
+      if (!put && filterPlan.filters.length) throw unsupported("Filters on an insert");
+      const { rows, keys } = payload!;
+      const spec: InsertSpec = {
+        rel,
+        alias: rel.name,
+        columns: checked(listed ?? keys),
+        rows,
+        missingDefault: !put && p.missing === "default",
+        returning,
+      };
+      const onConflict = api.search.get("on_conflict");
+      if (put) spec.put = { ...filterPlan, alias: "pgrst_body" };
+      else if (p.resolution) {
+        const cols = onConflict !== null ? onConflict.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1")) : rel.primaryKey;
+        if (cols.length === 0) throw new PgrstError(400, "PGRST100", "on_conflict is required: the table has no primary key");
+        for (const c of cols) if (!rel.columns.has(c)) throw pgrstColumnNotFound(rel, c);
+        spec.onConflict = { columns: cols, resolution: p.resolution };
+      } else if (onConflict !== null) {
+        throw unsupported("on_conflict without Prefer: resolution", "Send Prefer: resolution=merge-duplicates or ignore-duplicates.");
+      }
+      countsInserted = put || (spec.onConflict?.resolution === "merge-duplicates" && spec.columns.length > 0);
+      mutation = insertSql(spec, params);
+    } else if (api.method === "PATCH") {
+      kind = "update";
+      const body = payload!.rows[0]!;
+      const columns = checked(listed ?? Object.keys(body));
+      if (columns.length === 0) {
+        // As PostgREST: an empty body updates nothing (it selects no row), so a single object is not there.
+        failNotSingular(api, 0);
+        return Promise.resolve({ kind, body: "[]", n: 0, total: null, offset: 0, inserted: 0, single: false, void: false });
+      }
+      mutation = updateSql(filterPlan, columns, body, p.missing === "default", returning, params);
+    } else {
+      kind = "delete";
+      mutation = deleteSql(filterPlan, returning, params);
+    }
+    const sql = mutationResponseSql(mutation, returning.kind === "none" ? null : rep, format(api), params);
     return inTransaction(options.pool, ctx, async (c) => {
       if (api.media.kind === "plan") return runExplain(c, api, sql, params.values, kind);
       const row: Row = (await c.query(sql, params.values)).rows[0];
       await refuseResponseSettings(c);
       // PostgREST's page total of a write: the rows of the representation when one is returned, else every
-      // row the statement touched. Both checks run before the commit and roll the change back.
+      // row the statement touched. The checks run before the commit and roll the change back.
       const rows = p.return === "representation" ? row.n : (row.affected ?? 0);
-      failNotSingular(api, rows);
+      if (put && rows !== 1) throw new PgrstError(400, "PGRST115", "Payload values do not match URL in primary key column(s)");
+      if (!put) failNotSingular(api, rows);
       if (p.handling === "strict" && p.maxAffected !== undefined && kind !== "insert" && rows > p.maxAffected) {
         throw new PgrstError(400, "PGRST124", "Query result exceeds max-affected preference constraint", `The query affects ${rows} rows`);
       }
-      return {
-        kind,
-        body: row.body,
-        n: rows,
-        total: p.count ? rows : null,
-        offset: 0,
-        inserted: row.inserted ?? 0,
-        single: false,
-        void: false,
-      };
+      const inserted = countsInserted
+        ? (await c.query(`select coalesce(nullif(current_setting('${INSERTED_SETTING}', true), '')::int, 0) as n`)).rows[0].n
+        : kind === "insert"
+          ? (row.affected ?? 0)
+          : 0;
+      return { kind, body: row.body, n: rows, total: p.count ? rows : null, offset: 0, inserted, single: false, void: false };
     });
   }
 
@@ -481,7 +546,7 @@ export function standInHandler(options: HandlerOptions) {
     const items = select === null ? null : parseSelect(select);
     let outcome: Outcome;
     if (api.target.kind === "rpc") {
-      if (api.method === "PATCH" || api.method === "DELETE")
+      if (api.method === "PUT" || api.method === "PATCH" || api.method === "DELETE")
         throw new PgrstError(405, "PGRST101", "Only GET and POST are allowed for functions");
       outcome = await call(ctx, api, cat, api.target.name, items);
     } else {

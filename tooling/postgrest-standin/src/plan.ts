@@ -4,6 +4,7 @@
 import type { Catalog, FkRelationship, Relation, Relationship, Routine } from "./catalog.ts";
 import { PgrstError } from "./errors.ts";
 import { closest } from "./fuzzy.ts";
+import type { Returning } from "./sql.ts";
 import {
   type Condition,
   type EmbedItem,
@@ -20,7 +21,8 @@ import {
 /** Where a read plan's rows come from. */
 export type Source =
   | { kind: "table"; rel: Relation }
-  | { kind: "cte"; name: string }
+  /** A CTE's rows; `computedColumns`: a write's RETURNING computed the selected computed fields as columns. */
+  | { kind: "cte"; name: string; computedColumns?: boolean }
   | { kind: "call"; fn: Routine; parentAlias: string; parentIsCte: boolean; parentRel: Relation }
   /** An rpc call: the function with its arguments (by name, or the raw body for one unnamed parameter). */
   | { kind: "rpc"; fn: Routine; args: Record<string, unknown> | null; raw: string | null };
@@ -416,6 +418,29 @@ export function findRoutine(cat: Catalog, schema: string, name: string, keys: st
     `Searched for the function ${schema}.${name}${detailPrms}${isPost && jsonBody ? " or with a single unnamed json/jsonb parameter" : ""}, but no matches were found in the schema cache.`,
     noRoutineHint(cat, schema, name, keys, candidates),
   );
+}
+
+/**
+ * What a write must return for its representation `rep`, as PostgREST's inferColsEmbedNeeds decides: every
+ * column when the select has `*` (or `count()`) or embeds a function, else the selected columns and computed
+ * fields, the columns its embeddings join on and the primary key. Nothing without a representation.
+ */
+export function returningFor(rep: ReadPlan, representation: boolean): Returning {
+  if (!representation) return { kind: "none" };
+  if (rep.star || rep.embeds.some((e) => e.rel.kind === "computed")) return { kind: "all" };
+  const columns = new Set<string>();
+  const computed = new Map<string, Routine>();
+  for (const f of rep.fields) {
+    if (f.expr.kind === "count") return { kind: "all" };
+    if (f.expr.kind === "computed") computed.set(f.expr.name, f.expr.fn!);
+    else columns.add(f.expr.name);
+  }
+  for (const e of rep.embeds) {
+    const r = e.rel as FkRelationship;
+    for (const [parentCol] of r.junction ? r.junction.fromCols : r.columns) columns.add(parentCol);
+  }
+  for (const c of rep.rel.primaryKey) columns.add(c);
+  return { kind: "some", columns: [...columns], computed };
 }
 
 /** An order term on mutations is refused: the stand-in does not implement limited updates/deletes. */

@@ -21,7 +21,7 @@ export type Media =
   | { kind: "plan"; format: "json" | "text"; for: "json" | "object" | "csv"; options: string[] };
 
 export interface ApiRequest {
-  method: "GET" | "HEAD" | "POST" | "PATCH" | "DELETE";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
   target: { kind: "table" | "rpc"; name: string };
   schema: string;
   /** The path as received (for request.path). */
@@ -229,8 +229,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
 export async function parseRequest(req: IncomingMessage, schemas: string[], maxBody: number): Promise<ApiRequest> {
   const url = new URL(req.url ?? "/", "http://stand-in");
   const method = req.method ?? "GET";
-  if (!["GET", "HEAD", "POST", "PATCH", "DELETE"].includes(method)) {
-    if (method === "PUT" || method === "OPTIONS") throw unsupported(`${method} requests`);
+  if (!["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].includes(method)) {
+    if (method === "OPTIONS") throw unsupported(`${method} requests`);
     throw new PgrstError(405, "PGRST117", `Unsupported HTTP method: ${method}`);
   }
   const segments = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
@@ -239,7 +239,7 @@ export async function parseRequest(req: IncomingMessage, schemas: string[], maxB
   else if (segments.length === 1) target = { kind: "table", name: segments[0]! };
   else if (segments.length === 0) throw unsupported("The OpenAPI root endpoint");
   else throw new PgrstError(404, "PGRST125", "Invalid path specified in request URL");
-  const write = method === "POST" || method === "PATCH" || method === "DELETE";
+  const write = method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE";
   const profile = (write ? req.headers["content-profile"] : req.headers["accept-profile"]) as string | undefined;
   const schema = profile ?? schemas[0]!;
   if (!schemas.includes(schema)) throw new PgrstError(406, "PGRST106", `The schema must be one of the following: ${schemas.join(", ")}`);
@@ -248,7 +248,7 @@ export async function parseRequest(req: IncomingMessage, schemas: string[], maxB
   const contentType = ((req.headers["content-type"] as string | undefined) ?? "application/json").split(";")[0]!.trim().toLowerCase();
   const jsonBody = contentType === "application/json" || contentType === "";
   let body: unknown;
-  if (method === "POST" || method === "PATCH") {
+  if (method === "POST" || method === "PUT" || method === "PATCH") {
     const text = await readBody(req, maxBody);
     if (!jsonBody) throw unsupported(`Content-Type: ${contentType}`, "The stand-in reads JSON bodies only.");
     if (text.trim() !== "") {

@@ -7,7 +7,7 @@ import type { ApiRequest } from "./request.ts";
 
 /** What executing a request produced. */
 export interface Outcome {
-  kind: "read" | "insert" | "update" | "delete" | "call";
+  kind: "read" | "insert" | "put" | "update" | "delete" | "call";
   /** JSON (array, or a single value for `single`), CSV or plan text; null: nothing to send. */
   body: string | null;
   n: number;
@@ -47,7 +47,7 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
   const p = api.prefer;
   const headers: Record<string, string> = {};
   // Preference-Applied as PostgREST's responsePreferences builds it: only what the request kind applies, in its order.
-  const write = o.kind === "insert" || o.kind === "update" || o.kind === "delete";
+  const write = o.kind === "insert" || o.kind === "put" || o.kind === "update" || o.kind === "delete";
   const applied = [
     o.kind === "insert" && p.resolution ? `resolution=${p.resolution}` : null,
     (o.kind === "insert" || o.kind === "update") && p.missing ? `missing=${p.missing}` : null,
@@ -55,7 +55,7 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
     p.count ? `count=${p.count}` : null,
     p.tx ? `tx=${p.tx}` : null,
     p.handling ? `handling=${p.handling}` : null,
-    o.kind !== "read" && o.kind !== "insert" && p.handling === "strict" && p.maxAffected !== undefined
+    (o.kind === "update" || o.kind === "delete" || o.kind === "call") && p.handling === "strict" && p.maxAffected !== undefined
       ? `max-affected=${p.maxAffected}`
       : null,
   ].filter((x) => x !== null);
@@ -79,6 +79,10 @@ export function respond(res: ServerResponse, api: ApiRequest, o: Outcome): void 
       status = 204;
       body = null;
     }
+  } else if (o.kind === "put") {
+    // As PostgREST's single upsert: no Content-Range; 201 when the row was inserted, 200 when replaced.
+    status = p.return === "representation" ? (o.inserted > 0 ? 201 : 200) : 204;
+    if (p.return !== "representation") body = null;
   } else if (o.kind === "insert") {
     headers["content-range"] = `*/${p.count ? o.n : "*"}`;
     status = o.inserted > 0 || o.n === 0 ? 201 : 200;

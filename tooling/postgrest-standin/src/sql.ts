@@ -33,6 +33,8 @@ export function rowOf(alias: string, rel: Relation, fromCte: boolean): string {
 function fieldSql(plan: ReadPlan, e: FieldExpr, params: Params): string {
   let sql: string;
   if (e.kind === "count") sql = "*";
+  else if (e.kind === "computed" && plan.source.kind === "cte" && plan.source.computedColumns)
+    sql = `${ident(plan.alias)}.${ident(e.name)}`;
   else if (e.kind === "computed") sql = `${qualified(e.fn!)}(${rowOf(plan.alias, plan.rel, plan.source.kind === "cte")})`;
   else sql = `${ident(plan.alias)}.${ident(e.name)}`;
   if (e.path.length) sql = `${e.kind === "computed" ? `to_jsonb(${sql})` : sql}${jsonPath(e.path, params)}`;
@@ -116,9 +118,12 @@ function conditionSql(plan: ReadPlan, c: Condition, params: Params): string {
     case "isdistinct":
       sql = `${col} IS DISTINCT FROM ${params.add(v)}`;
       break;
-    case "in":
-      sql = `${col} = ANY(${params.add(listItems(v))})`;
+    case "in": {
+      // As PostgREST: a list of one empty element is the empty list.
+      const items = c.list ?? listItems(v);
+      sql = `${col} = ANY(${params.add(items.length === 1 && items[0] === "" ? [] : items)})`;
       break;
+    }
     case "fts":
     case "plfts":
     case "phfts":
@@ -299,6 +304,29 @@ export function countSql(plan: ReadPlan, params: Params): string {
   return `SELECT count(*)::int AS n FROM (${readSql({ ...plan, limit: null, offset: 0, order: [] }, params)}) _pgrst_c`;
 }
 
+/**
+ * What a write's RETURNING gives its representation: nothing (no representation), every column (`*`), or the
+ * named columns and computed fields (PostgREST's returnings: the selected fields plus key and join columns).
+ */
+export type Returning = { kind: "none" } | { kind: "all" } | { kind: "some"; columns: string[]; computed: Map<string, Routine> };
+
+function returningSql(alias: string, r: Returning): string {
+  if (r.kind === "none") return "RETURNING 1";
+  if (r.kind === "all") return `RETURNING ${ident(alias)}.*`;
+  const cols = r.columns.map((c) => `${ident(alias)}.${ident(c)}`);
+  const computed = [...r.computed].map(([name, fn]) => `${qualified(fn)}(${ident(alias)}) AS ${ident(name)}`);
+  return `RETURNING ${[...cols, ...computed].join(", ")}`;
+}
+
+/** The setting an upsert counts its inserted rows in (reading xmax would need SELECT on the table). */
+export const INSERTED_SETTING = "pgrst_standin.inserted";
+
+/** A condition that is true and adds `delta` to the inserted-rows count, for a WHERE evaluated once per row. */
+function countInserted(delta: 1 | -1): string {
+  const current = `coalesce(nullif(current_setting('${INSERTED_SETTING}', true), '')::int, 0)`;
+  return `set_config('${INSERTED_SETTING}', (${current} ${delta > 0 ? "+" : "-"} 1)::text, true) IS NOT NULL`;
+}
+
 export interface InsertSpec {
   rel: Relation;
   alias: string;
@@ -307,69 +335,95 @@ export interface InsertSpec {
   /** Missing keys take the column default (Prefer: missing=default) instead of NULL. */
   missingDefault: boolean;
   onConflict?: { columns: string[]; resolution: "merge-duplicates" | "ignore-duplicates" };
+  /** PUT: the URL's primary-key conditions, checked on the payload's row (a plan aliased pgrst_body). */
+  put?: ReadPlan;
+  returning: Returning;
 }
 
-/** Data-modifying CTEs: pgrst_mut (with pgrst_inserted) and pgrst_source (the table's columns). */
-function withMutation(mutation: string, rel: Relation): string {
-  const cols = [...rel.columns.keys()].map(ident).join(", ");
-  return `WITH pgrst_mut AS (${mutation}), pgrst_source AS (SELECT ${cols} FROM pgrst_mut) `;
-}
-
-/** INSERT ... (upsert with ON CONFLICT) as PostgREST builds it; the rows are one bound JSON parameter. */
+/**
+ * INSERT ... (upsert with ON CONFLICT) as PostgREST builds it; the rows are one bound JSON parameter, read as
+ * `pgrst_body` with only the inserted columns. An upsert that may update (merge-duplicates, PUT) counts the rows
+ * it inserts in INSERTED_SETTING.
+ */
 export function insertSql(spec: InsertSpec, params: Params): string {
   const t = `${qualified(spec.rel)} AS ${ident(spec.alias)}`;
   const cols = spec.columns.map(ident).join(", ");
-  let sql: string;
-  if (spec.columns.length === 0) {
-    sql = spec.rows.length === 0 ? `INSERT INTO ${t} SELECT * FROM ${qualified(spec.rel)} WHERE false` : `INSERT INTO ${t} DEFAULT VALUES`;
-  } else if (spec.missingDefault) {
+  const merge = spec.put !== undefined || spec.onConflict?.resolution === "merge-duplicates";
+  let source: string;
+  if (spec.missingDefault && spec.columns.length > 0) {
     // As PostgREST: every row is merged over an object of the columns' defaults (evaluated for every row).
     const defs = spec.columns.flatMap((c) => {
       const d = spec.rel.columns.get(c)?.defaultExpr;
       return d ? [`${params.add(c)}::text, ${d}`] : [];
     });
     const rows = `(SELECT jsonb_agg(jsonb_build_object(${defs.join(", ")}) || _e) FROM jsonb_array_elements(${params.add(JSON.stringify(spec.rows))}::jsonb) _e)`;
-    sql = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(null::${qualified(spec.rel)}, ${rows}) _`;
+    source = `jsonb_populate_recordset(null::${qualified(spec.rel)}, ${rows})`;
+  } else source = `json_populate_recordset(null::${qualified(spec.rel)}, ${params.add(JSON.stringify(spec.rows))}::json)`;
+  let sql: string;
+  if (spec.columns.length === 0 && !spec.put) {
+    sql = spec.rows.length === 0 ? `INSERT INTO ${t} SELECT * FROM ${qualified(spec.rel)} WHERE false` : `INSERT INTO ${t} DEFAULT VALUES`;
   } else {
-    sql = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM json_populate_recordset(null::${qualified(spec.rel)}, ${params.add(JSON.stringify(spec.rows))}::json) _`;
+    // The key conditions first: only a row that passes them is counted.
+    const where = [...(spec.put ? spec.put.filters.map((f) => filterSql(spec.put!, f, params)) : []), ...(merge ? [countInserted(1)] : [])];
+    sql =
+      `INSERT INTO ${t}${cols ? ` (${cols})` : ""} SELECT ${cols} FROM (SELECT ${cols} FROM ${source} _) pgrst_body` +
+      (where.length ? ` WHERE ${where.join(" AND ")}` : "");
   }
-  if (spec.onConflict && spec.columns.length > 0) {
-    const target = spec.onConflict.columns.map(ident).join(", ");
+  const conflict = spec.put ? { columns: spec.rel.primaryKey, resolution: "merge-duplicates" as const } : spec.onConflict;
+  if (conflict && (spec.columns.length > 0 || spec.put)) {
+    const target = conflict.columns.map(ident).join(", ");
     sql +=
-      spec.onConflict.resolution === "ignore-duplicates"
+      conflict.resolution === "ignore-duplicates" || spec.columns.length === 0
         ? ` ON CONFLICT (${target}) DO NOTHING`
-        : ` ON CONFLICT (${target}) DO UPDATE SET ${spec.columns.map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`).join(", ")}`;
+        : ` ON CONFLICT (${target}) DO UPDATE SET ${spec.columns.map((c) => `${ident(c)} = EXCLUDED.${ident(c)}`).join(", ")} WHERE ${countInserted(-1)}`;
   }
-  return withMutation(`${sql} RETURNING ${ident(spec.alias)}.*, (xmax = 0) AS pgrst_inserted`, spec.rel);
+  return `${sql} ${returningSql(spec.alias, spec.returning)}`;
 }
 
-/** UPDATE ... SET from one bound JSON object, with the request's filters. */
-export function updateSql(filterPlan: ReadPlan, body: Record<string, unknown>, params: Params): string {
+/**
+ * UPDATE ... SET the `columns` from one bound JSON object read as `pgrst_body` (with the listed columns' defaults
+ * under it for Prefer: missing=default, evaluated once as PostgREST does), with the request's filters.
+ */
+export function updateSql(
+  filterPlan: ReadPlan,
+  columns: string[],
+  body: Record<string, unknown>,
+  missingDefault: boolean,
+  returning: Returning,
+  params: Params,
+): string {
   const rel = filterPlan.rel;
-  const rec = `json_populate_record(null::${qualified(rel)}, ${params.add(JSON.stringify(body))}::json)`;
-  const sets = Object.keys(body)
-    .map((k) => `${ident(k)} = (${rec}).${ident(k)}`)
-    .join(", ");
+  let source: string;
+  if (missingDefault) {
+    const defs = columns.flatMap((c) => {
+      const d = rel.columns.get(c)?.defaultExpr;
+      return d ? [`${params.add(c)}::text, ${d}`] : [];
+    });
+    source = `jsonb_populate_record(null::${qualified(rel)}, jsonb_build_object(${defs.join(", ")}) || ${params.add(JSON.stringify(body))}::jsonb)`;
+  } else source = `json_populate_record(null::${qualified(rel)}, ${params.add(JSON.stringify(body))}::json)`;
+  const sets = columns.map((k) => `${ident(k)} = pgrst_body.${ident(k)}`).join(", ");
   const where = filterPlan.filters.map((f) => filterSql(filterPlan, f, params));
-  const sql = `UPDATE ${qualified(rel)} AS ${ident(filterPlan.alias)} SET ${sets}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
-  return withMutation(`${sql} RETURNING ${ident(filterPlan.alias)}.*, false AS pgrst_inserted`, rel);
+  const sql = `UPDATE ${qualified(rel)} AS ${ident(filterPlan.alias)} SET ${sets} FROM ${source} AS pgrst_body${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
+  return `${sql} ${returningSql(filterPlan.alias, returning)}`;
 }
 
 /** DELETE with the request's filters. */
-export function deleteSql(filterPlan: ReadPlan, params: Params): string {
+export function deleteSql(filterPlan: ReadPlan, returning: Returning, params: Params): string {
   const rel = filterPlan.rel;
   const where = filterPlan.filters.map((f) => filterSql(filterPlan, f, params));
   const sql = `DELETE FROM ${qualified(rel)} AS ${ident(filterPlan.alias)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
-  return withMutation(`${sql} RETURNING ${ident(filterPlan.alias)}.*, false AS pgrst_inserted`, rel);
+  return `${sql} ${returningSql(filterPlan.alias, returning)}`;
 }
 
-/** The response of a mutation: the representation read over pgrst_source, plus inserted and affected counts. */
-export function mutationResponseSql(withClause: string, read: ReadPlan, format: "json" | "csv", params: Params): string {
+/**
+ * A write and its response: the statement in a CTE (pgrst_source), the representation read over it (none when
+ * RETURNING gives nothing), the number of rows it touched.
+ */
+export function mutationResponseSql(mutation: string, read: ReadPlan | null, format: "json" | "csv", params: Params): string {
+  const withClause = `WITH pgrst_source AS (${mutation}) `;
+  if (read === null) return `${withClause}SELECT NULL::text AS body, count(*)::int AS n, count(*)::int AS affected FROM pgrst_source`;
   const inner = readSql(read, params);
-  return (
-    `${withClause}SELECT _r.body, _r.n, (SELECT count(*) FROM pgrst_mut WHERE pgrst_inserted)::int AS inserted, ` +
-    `(SELECT count(*) FROM pgrst_mut)::int AS affected FROM (${responseSql(inner, format)}) _r`
-  );
+  return `${withClause}SELECT _r.body, _r.n, (SELECT count(*) FROM pgrst_source)::int AS affected FROM (${responseSql(inner, format)}) _r`;
 }
 
 /** How a function is called: positional (whole body to one unnamed parameter) or by name from a JSON object. */
