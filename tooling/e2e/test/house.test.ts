@@ -43,7 +43,10 @@ describe("TypeScript sources", () => {
 const NOT_IN_REPO: Record<string, string> = {
   "supabase/functions/.env": "written by pnpm dev (gitignored)",
   "supabase/signing_keys.json": "written by fedjwt adopt in the user's project",
-  "supabase/functions/_shared/fedjwt": "copied by fedjwt adopt into the user's project",
+  "supabase/functions/_shared": "copied by fedjwt adopt into the user's project",
+  "supabase/fedjwt-adopted.json": "the manifest fedjwt adopt writes in the user's project",
+  "packages/proxy/src/stale.ts": "a file the adopt test adds to a copy of the template",
+  "supabase/functions/writers": "the function an adopt test makes with --function writers",
   "supabase/package.json": "the supabase npm package",
   "supabase/postgres": "Supabase's repository",
   "supabase/setup-cli": "Supabase's GitHub Action",
