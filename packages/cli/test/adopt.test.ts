@@ -376,6 +376,68 @@ describe("fedjwt adopt upgrades an adoption", () => {
   });
 });
 
+describe("fedjwt adopt trusts no manifest beyond the folders it adopts", () => {
+  const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+  /** An adopted project whose manifest also lists `extra` (path → current content's sha256). */
+  function craft(extra: (dir: string) => Record<string, string>): { dir: string; before: Record<string, string> } {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    Object.assign(manifest.files, extra(dir));
+    writeFileSync(path, JSON.stringify(manifest));
+    return { dir, before: tree(dir) };
+  }
+
+  it.each([
+    ["a file outside the project (../)", (dir: string) => `../${dir.split("/").pop()}-victim.txt`],
+    ["an absolute path", (dir: string) => `${dir}-victim.txt`],
+    ["a file of the project's own, outside the adopted folders", () => "src/app.ts"],
+    ["the signing key", () => "keys/supabase-signing-key.json"],
+    ["a migration", () => "supabase/migrations/20270101120000_profiles.sql"],
+    ["a path that climbs out of an adopted folder", () => "supabase/functions/rest/../../../src/app.ts"],
+    ["another function's file", () => "supabase/functions/other/index.ts"],
+  ])("a manifest listing %s as adopted: refused, nothing removed or written", (_label, listed) => {
+    let victim = "";
+    const { dir, before } = craft((d) => {
+      const rel = listed(d);
+      victim = rel.startsWith("/") ? rel : join(d, rel);
+      mkdirSync(dirname(victim), { recursive: true });
+      writeFileSync(victim, "precious\n");
+      return { [rel]: sha("precious\n") };
+    });
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("supabase/fedjwt-adopted.json is not a manifest fedjwt adopt wrote");
+    expect(r.stderr).toContain(JSON.stringify(listed(dir)));
+    expect(readFileSync(victim, "utf8")).toBe("precious\n");
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it.each([
+    ["files: null", { files: null }],
+    ["migrations: null", { migrations: null }],
+    ["files as a list", { files: ["supabase/functions/rest/index.ts"] }],
+    ["a hash that is no sha256", { files: { "supabase/functions/rest/index.ts": 5 } }],
+    ["a migration record without its sha256", { migrations: { "20261129000100_federation_helpers.sql": { file: "x.sql" } } }],
+    ["a function name that is no name", { function: "../../x" }],
+    ["a function name that is not a string", { function: 5 }],
+    ["not an object", null],
+  ])("a malformed manifest (%s): refused with bad_manifest's message, not a crash", (_label, change) => {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify(change === null ? null : { ...manifest, ...change }));
+    const before = tree(dir);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^fedjwt adopt: supabase\/fedjwt-adopted\.json is not a manifest fedjwt adopt wrote/);
+    expect(r.stderr).not.toContain("unexpected failure");
+    expect(tree(dir)).toEqual(before);
+  });
+});
+
 describe("fedjwt adopt --function", () => {
   it("a project with a rest function of its own: the refusal says --function", () => {
     const dir = project();

@@ -252,6 +252,42 @@ function tomlValue(block: string, key: string): string | undefined {
   return new RegExp(`^\\s*${key}\\s*=\\s*("?)([^"\\n#]*)\\1`, "m").exec(block)?.[2]?.trim();
 }
 
+const SHA256 = /^[0-9a-f]{64}$/;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The manifest in `text`, checked before anything trusts it: a function name, sha256 hashes, and only files adopt
+ * writes (in the function's folder or _shared/fedjwt, spelled without `.`, `..` or a backslash), since an upgrade deletes
+ * the unedited files it lists. Anything else is bad_manifest, naming what is wrong.
+ */
+export function parseManifest(text: string): Manifest {
+  const bad = (why: string) =>
+    new CliError("bad_manifest", `${MANIFEST} is not a manifest fedjwt adopt wrote (${why}); restore it from version control`);
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    throw bad("not JSON");
+  }
+  if (!isRecord(m) || m.manifest !== 1) throw bad('no "manifest": 1');
+  const name = m.function;
+  if (typeof name !== "string" || !FUNCTION_NAME.test(name) || name === "_shared")
+    throw bad(`its function, ${JSON.stringify(name)}, is not a function name`);
+  if (!isRecord(m.files)) throw bad("its files are not an object");
+  const folders = [`supabase/functions/${name}/`, "supabase/functions/_shared/fedjwt/"];
+  for (const [path, hash] of Object.entries(m.files)) {
+    const plain = !path.includes("\\") && path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+    if (!plain || !folders.some((f) => path.startsWith(f)))
+      throw bad(`it lists ${JSON.stringify(path)}, not a file adopt writes (those are in ${folders.join(" and ")})`);
+    if (typeof hash !== "string" || !SHA256.test(hash)) throw bad(`the sha256 it records for ${JSON.stringify(path)} is not one`);
+  }
+  if (!isRecord(m.migrations)) throw bad("its migrations are not an object");
+  for (const [t, r] of Object.entries(m.migrations))
+    if (!isRecord(r) || typeof r.file !== "string" || typeof r.sha256 !== "string" || !SHA256.test(r.sha256))
+      throw bad(`its record of the migration ${JSON.stringify(t)} has no file and sha256`);
+  return m as unknown as Manifest;
+}
+
 /** `fedjwt adopt`: adds the function, its sources, the migrations, config and .gitignore entries to a project, or upgrades them. */
 export async function adopt(values: FlagValues<typeof flags>, positionals: string[], io: Io, now: Date = new Date()): Promise<void> {
   if (positionals.length !== 1) throw new CliError("bad_arguments", "give exactly one project folder (see: fedjwt adopt --help)");
@@ -299,15 +335,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   // What an earlier run recorded.
   const manifestPath = join(project, MANIFEST);
   const manifestText = (await inside(manifestPath)) ? await readOptional(manifestPath) : undefined;
-  let manifest: Manifest | undefined;
-  if (manifestText !== undefined) {
-    try {
-      manifest = JSON.parse(manifestText) as Manifest;
-      if (manifest.manifest !== 1 || typeof manifest.files !== "object" || typeof manifest.migrations !== "object") throw new Error();
-    } catch {
-      throw new CliError("bad_manifest", `${MANIFEST} is not a manifest fedjwt adopt wrote; restore it from version control`);
-    }
-  }
+  const manifest = manifestText === undefined ? undefined : parseManifest(manifestText);
   const name = values.function ?? manifest?.function ?? "rest";
   if (!FUNCTION_NAME.test(name) || name === "_shared")
     throw new CliError("bad_arguments", `--function ${JSON.stringify(name)}: a function name is a letter, then letters, digits, _ or -`);
@@ -508,7 +536,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const later = newMigrations.find((m) => m.template.endsWith("_writer_function_default_privileges.sql"));
   if (later)
     notes.push(
-      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema: in public anon and authenticated still get it by Supabase's default privileges; elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
+      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema, and takes it from those already in public: there anon and authenticated still get it by Supabase's default privileges (with its Default privileges for new entities off, grant it to them); elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
     );
   const memberships = newMigrations.find((m) => m.template.endsWith("_writer_role_memberships.sql"));
   if (memberships && adopted.size > 0)
