@@ -31,7 +31,7 @@ alter default privileges for role postgres revoke execute on functions from publ
 -- …001000 did, so an upgrade leaves no writer-callable function behind. anon, authenticated and service_role
 -- keep what Supabase's default privileges granted them (a function they reached only through PUBLIC, as with
 -- "Default privileges for new entities" off, needs its grant); functions postgres does not own only warn.
-revoke execute on all functions in schema public from public;
+revoke execute on all routines in schema public from public;
 
 do $$
 begin

@@ -211,7 +211,9 @@ describe("functions in public", () => {
     // built-in default); the upgrade applies the new migration once, after it.
     await asPostgres(
       `create function public.probe_between() returns int language sql set search_path = '' as 'select 1';
-       grant execute on function public.probe_between() to public`,
+       grant execute on function public.probe_between() to public;
+       create procedure public.probe_between_proc() language sql as 'select 1';
+       grant execute on procedure public.probe_between_proc() to public`,
     );
     try {
       const sql = readFileSync(join(repoRoot(), "supabase/migrations/20261204000100_writer_function_default_privileges.sql"), "utf8");
@@ -219,8 +221,13 @@ describe("functions in public", () => {
       const denied = await run(client(), writer("orders-service", []), "select public.probe_between() as v");
       expect("error" in denied && denied.error).toBe("42501");
       expect(await run(client(), authUser(randomUUID()), "select public.probe_between() as v")).toEqual({ rows: [{ v: 1 }] });
+      // Procedures too (GRANT's ALL FUNCTIONS leaves them out; ALL ROUTINES does not).
+      const { rows } = await client().query(
+        "select has_function_privilege('federated_writer', 'public.probe_between_proc()', 'EXECUTE') as v",
+      );
+      expect(rows[0]!.v).toBe(false);
     } finally {
-      await asPostgres("drop function public.probe_between()");
+      await asPostgres("drop function public.probe_between(); drop procedure public.probe_between_proc()");
     }
   });
 
