@@ -262,6 +262,36 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     expect({ project: tree(dir), outside: tree(outsideDir) }).toEqual(before);
   });
 
+  it.each([
+    ["a dangling link to a file inside the project", "missing.ts", false],
+    ["a link to a file of the project's own, recorded as adopted", "src/app.ts", true],
+  ])("a file adopt writes that is itself a symbolic link (%s): refused, named, nothing written", (_label, target, recorded) => {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    const index = join(dir, "supabase/functions/rest/index.ts");
+    rmSync(index);
+    if (recorded) {
+      // The manifest records the link's target as adopted and unedited: an upgrade would write through the link.
+      mkdirSync(join(dir, "src"));
+      writeFileSync(join(dir, target), "export const app = 1;\n");
+      manifest.files["supabase/functions/rest/index.ts"] = sha("export const app = 1;\n");
+    }
+    symlinkSync(join(dir, target), index);
+    // An older handler.ts, so that the run has something else to write first.
+    const older = join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts");
+    writeFileSync(older, `${readFileSync(older, "utf8")}// an older version\n`);
+    manifest.files["supabase/functions/_shared/fedjwt/proxy/handler.ts"] = sha(readFileSync(older, "utf8"));
+    writeFileSync(path, JSON.stringify(manifest));
+    const before = tree(dir);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toContain("supabase/functions/rest/index.ts is a symbolic link");
+    expect(r.code).toBe(2);
+    expect(tree(dir)).toEqual(before);
+  });
+
   it("a link inside the project to a folder inside it is followed", () => {
     const dir = project();
     mkdirSync(join(dir, "edge"));

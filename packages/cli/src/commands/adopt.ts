@@ -360,6 +360,11 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const plan = async (path: string, content: string) => {
     if (!(await inside(path))) return;
     const rel = relative(project, path);
+    // Writing through a link would change (or fail on) the file it leads to, not one adopt wrote.
+    if ((await lstat(path).catch(() => undefined))?.isSymbolicLink()) {
+      conflicts.push(`${rel} is a symbolic link; adopt writes only files of its own there: replace the link with the file, or remove it`);
+      return;
+    }
     const existing = await readOptional(path);
     const recorded = manifest?.files[rel];
     if (existing === undefined) planned.push({ path, content, status: "create" });
