@@ -292,6 +292,24 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     expect(tree(dir)).toEqual(before);
   });
 
+  it("a file adopt writes that is a FIFO: refused by name, not read", () => {
+    const dir = project();
+    mkdirSync(join(dir, "supabase/functions/rest"), { recursive: true });
+    expect(spawnSync("mkfifo", [join(dir, "supabase/functions/rest/index.ts")]).status).toBe(0);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toContain("supabase/functions/rest/index.ts is not a regular file");
+    expect(r.code).toBe(2);
+  });
+
+  it("a .sql entry in supabase/migrations that is no regular file (a folder, a FIFO) is passed over, not read", () => {
+    const dir = project();
+    mkdirSync(join(dir, "supabase/migrations/20270101130000_a_folder.sql"));
+    expect(spawnSync("mkfifo", [join(dir, "supabase/migrations/20270101140000_a_fifo.sql")]).status).toBe(0);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("a link inside the project to a folder inside it is followed", () => {
     const dir = project();
     mkdirSync(join(dir, "edge"));

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, posix, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError } from "../errors.ts";
@@ -360,9 +360,13 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const plan = async (path: string, content: string) => {
     if (!(await inside(path))) return;
     const rel = relative(project, path);
-    // Writing through a link would change (or fail on) the file it leads to, not one adopt wrote.
-    if ((await lstat(path).catch(() => undefined))?.isSymbolicLink()) {
-      conflicts.push(`${rel} is a symbolic link; adopt writes only files of its own there: replace the link with the file, or remove it`);
+    // Writing through a link would change (or fail on) the file it leads to, not one adopt wrote; a FIFO or a
+    // device would never end the read.
+    const kind = await lstat(path).catch(() => undefined);
+    if (kind !== undefined && !kind.isFile()) {
+      conflicts.push(
+        `${rel} is ${kind.isSymbolicLink() ? "a symbolic link" : "not a regular file"}; adopt writes only files of its own there: replace it with the file, or remove it`,
+      );
       return;
     }
     const existing = await readOptional(path);
@@ -393,6 +397,12 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   for (const [rel, hash] of Object.entries(manifest?.files ?? {})) {
     const path = join(project, rel);
     if (planned.some((p) => p.path === path) || !(await inside(path))) continue;
+    const kind = await lstat(path).catch(() => undefined);
+    if (kind === undefined) continue;
+    if (!kind.isFile()) {
+      leftAlone.push(rel); // a link, a folder or a FIFO where adopt wrote a file: not adopt's to remove
+      continue;
+    }
     const existing = await readOptional(path);
     if (existing === undefined) continue;
     if (sha256(existing) === hash) planned.push({ path, content: existing, status: "remove" });
@@ -407,6 +417,8 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       : [];
   const adopted = new Map<string, { file: string; text: string; body: string }>();
   for (const f of ownNames) {
+    // Regular files only: a folder fails the read, a FIFO or a device (through a link) never ends it.
+    if (!(await stat(join(migrationsDir, f)).catch(() => undefined))?.isFile()) continue;
     const text = await readFile(join(migrationsDir, f), "utf8");
     const first = text.split("\n", 1)[0]!;
     if (first.startsWith(MIGRATION_MARKER))
