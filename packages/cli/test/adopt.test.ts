@@ -6,6 +6,7 @@ import {
   copyFileSync,
   cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -290,6 +291,22 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     expect(r.stderr).toContain("supabase/functions/rest/index.ts is a symbolic link");
     expect(r.code).toBe(2);
     expect(tree(dir)).toEqual(before);
+  });
+
+  it("a file adopt would update that has another hard link (here outside the project): refused by name, neither changed", () => {
+    const older = templateCopy();
+    const handler = join(older, "packages/proxy/src/handler.ts");
+    writeFileSync(handler, `${readFileSync(handler, "utf8")}// an older version\n`);
+    const dir = project();
+    expect(fedjwt(["adopt", dir, "--template", older]).code).toBe(0);
+    const adopted = join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts");
+    const elsewhere = join(tempDir(), "handler.ts");
+    linkSync(adopted, elsewhere);
+    const before = readFileSync(elsewhere, "utf8");
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toContain("supabase/functions/_shared/fedjwt/proxy/handler.ts is a file with other hard links");
+    expect(r.code).toBe(2);
+    expect(readFileSync(elsewhere, "utf8")).toBe(before);
   });
 
   it("a file adopt writes that is a FIFO: refused by name, not read", () => {

@@ -361,12 +361,11 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     if (!(await inside(path))) return;
     const rel = relative(project, path);
     // Writing through a link would change (or fail on) the file it leads to, not one adopt wrote; a FIFO or a
-    // device would never end the read.
+    // device would never end the read; a file with other hard links would change under its other names too.
     const kind = await lstat(path).catch(() => undefined);
-    if (kind !== undefined && !kind.isFile()) {
-      conflicts.push(
-        `${rel} is ${kind.isSymbolicLink() ? "a symbolic link" : "not a regular file"}; adopt writes only files of its own there: replace it with the file, or remove it`,
-      );
+    if (kind !== undefined && (!kind.isFile() || kind.nlink > 1)) {
+      const what = kind.isSymbolicLink() ? "a symbolic link" : kind.isFile() ? "a file with other hard links" : "not a regular file";
+      conflicts.push(`${rel} is ${what}; adopt writes only files of its own there: replace it with the file, or remove it`);
       return;
     }
     const existing = await readOptional(path);
