@@ -7,11 +7,14 @@
 -- the SQL editor, the dashboard) gets no EXECUTE for PUBLIC, in any schema:
 --   * in `public`, Supabase's own per-schema default privileges still grant it to anon, authenticated and
 --     service_role, as before: the Data API keeps working for them; a writer role gets 42501 until a migration
---     grants it (`grant execute on function public.f(…) to federated_writer;`);
+--     grants it (`grant execute on function public.f(…) to federated_writer;`). A project with Supabase's
+--     "Default privileges for new entities" turned off has no such grants: grant anon and authenticated
+--     what they call, as Supabase's Data API guide says for that setting;
 --   * in any other schema (`private`, `extensions`, your own), nobody but the owner (and superusers) may call
 --     it until you grant it. A helper that your RLS policies call for signed-in users needs
---     `grant execute on function private.f(…) to authenticated;` (a policy calls it as the current role).
---     Trigger functions need nothing (EXECUTE is checked when the trigger is created, by its owner).
+--     `grant execute on function private.f(…) to authenticated;`: policies, views, column defaults, check
+--     constraints, the body of a trigger function and PostgREST's db_pre_request all call functions as the
+--     current role. A trigger function itself needs nothing (EXECUTE is checked when the trigger is created).
 --   * functions of an extension you create later are created by whoever runs its script: by `postgres`
 --     where it is a superuser (a local cluster) they get no PUBLIC EXECUTE either; on hosted Supabase
 --     the platform runs extension scripts as `supabase_admin`, whose default privileges `postgres` cannot
@@ -22,6 +25,13 @@
 -- migration is left byte for byte as it was, since projects have already applied and adopted it. Undo with
 -- `alter default privileges for role postgres grant execute on functions to public;`.
 alter default privileges for role postgres revoke execute on functions from public;
+
+-- A project that adopted …001000 before this migration existed may have added functions to `public` since
+-- (or its own migrations may sort between the two): they got PUBLIC's EXECUTE back. Take it again, as
+-- …001000 did, so an upgrade leaves no writer-callable function behind. anon, authenticated and service_role
+-- keep what Supabase's default privileges granted them (a function they reached only through PUBLIC, as with
+-- "Default privileges for new entities" off, needs its grant); functions postgres does not own only warn.
+revoke execute on all routines in schema public from public;
 
 do $$
 begin

@@ -6,6 +6,7 @@ import {
   copyFileSync,
   cpSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -262,6 +263,70 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     expect({ project: tree(dir), outside: tree(outsideDir) }).toEqual(before);
   });
 
+  it.each([
+    ["a dangling link to a file inside the project", "missing.ts", false],
+    ["a link to a file of the project's own, recorded as adopted", "src/app.ts", true],
+  ])("a file adopt writes that is itself a symbolic link (%s): refused, named, nothing written", (_label, target, recorded) => {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    const index = join(dir, "supabase/functions/rest/index.ts");
+    rmSync(index);
+    if (recorded) {
+      // The manifest records the link's target as adopted and unedited: an upgrade would write through the link.
+      mkdirSync(join(dir, "src"));
+      writeFileSync(join(dir, target), "export const app = 1;\n");
+      manifest.files["supabase/functions/rest/index.ts"] = sha("export const app = 1;\n");
+    }
+    symlinkSync(join(dir, target), index);
+    // An older handler.ts, so that the run has something else to write first.
+    const older = join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts");
+    writeFileSync(older, `${readFileSync(older, "utf8")}// an older version\n`);
+    manifest.files["supabase/functions/_shared/fedjwt/proxy/handler.ts"] = sha(readFileSync(older, "utf8"));
+    writeFileSync(path, JSON.stringify(manifest));
+    const before = tree(dir);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toContain("supabase/functions/rest/index.ts is a symbolic link");
+    expect(r.code).toBe(2);
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it("a file adopt would update that has another hard link (here outside the project): refused by name, neither changed", () => {
+    const older = templateCopy();
+    const handler = join(older, "packages/proxy/src/handler.ts");
+    writeFileSync(handler, `${readFileSync(handler, "utf8")}// an older version\n`);
+    const dir = project();
+    expect(fedjwt(["adopt", dir, "--template", older]).code).toBe(0);
+    const adopted = join(dir, "supabase/functions/_shared/fedjwt/proxy/handler.ts");
+    const elsewhere = join(tempDir(), "handler.ts");
+    linkSync(adopted, elsewhere);
+    const before = readFileSync(elsewhere, "utf8");
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toContain("supabase/functions/_shared/fedjwt/proxy/handler.ts is a file with other hard links");
+    expect(r.code).toBe(2);
+    expect(readFileSync(elsewhere, "utf8")).toBe(before);
+  });
+
+  it("a file adopt writes that is a FIFO: refused by name, not read", () => {
+    const dir = project();
+    mkdirSync(join(dir, "supabase/functions/rest"), { recursive: true });
+    expect(spawnSync("mkfifo", [join(dir, "supabase/functions/rest/index.ts")]).status).toBe(0);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toContain("supabase/functions/rest/index.ts is not a regular file");
+    expect(r.code).toBe(2);
+  });
+
+  it("a .sql entry in supabase/migrations that is no regular file (a folder, a FIFO) is passed over, not read", () => {
+    const dir = project();
+    mkdirSync(join(dir, "supabase/migrations/20270101130000_a_folder.sql"));
+    expect(spawnSync("mkfifo", [join(dir, "supabase/migrations/20270101140000_a_fifo.sql")]).status).toBe(0);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("a link inside the project to a folder inside it is followed", () => {
     const dir = project();
     mkdirSync(join(dir, "edge"));
@@ -373,6 +438,68 @@ describe("fedjwt adopt upgrades an adoption", () => {
       "supabase/functions/_shared/fedjwt/signer/sign.ts exists with other content and no record of adopting it (no supabase/fedjwt-adopted.json: adopted by an older fedjwt, or a file of yours); if you never edited it, delete it and run adopt again",
     );
     expect(existsSync(join(dir, "supabase/fedjwt-adopted.json"))).toBe(false);
+  });
+});
+
+describe("fedjwt adopt trusts no manifest beyond the folders it adopts", () => {
+  const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+  /** An adopted project whose manifest also lists `extra` (path → current content's sha256). */
+  function craft(extra: (dir: string) => Record<string, string>): { dir: string; before: Record<string, string> } {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    Object.assign(manifest.files, extra(dir));
+    writeFileSync(path, JSON.stringify(manifest));
+    return { dir, before: tree(dir) };
+  }
+
+  it.each([
+    ["a file outside the project (../)", (dir: string) => `../${dir.split("/").pop()}-victim.txt`],
+    ["an absolute path", (dir: string) => `${dir}-victim.txt`],
+    ["a file of the project's own, outside the adopted folders", () => "src/app.ts"],
+    ["the signing key", () => "keys/supabase-signing-key.json"],
+    ["a migration", () => "supabase/migrations/20270101120000_profiles.sql"],
+    ["a path that climbs out of an adopted folder", () => "supabase/functions/rest/../../../src/app.ts"],
+    ["another function's file", () => "supabase/functions/other/index.ts"],
+  ])("a manifest listing %s as adopted: refused, nothing removed or written", (_label, listed) => {
+    let victim = "";
+    const { dir, before } = craft((d) => {
+      const rel = listed(d);
+      victim = rel.startsWith("/") ? rel : join(d, rel);
+      mkdirSync(dirname(victim), { recursive: true });
+      writeFileSync(victim, "precious\n");
+      return { [rel]: sha("precious\n") };
+    });
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("supabase/fedjwt-adopted.json is not a manifest fedjwt adopt wrote");
+    expect(r.stderr).toContain(JSON.stringify(listed(dir)));
+    expect(readFileSync(victim, "utf8")).toBe("precious\n");
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it.each([
+    ["files: null", { files: null }],
+    ["migrations: null", { migrations: null }],
+    ["files as a list", { files: ["supabase/functions/rest/index.ts"] }],
+    ["a hash that is no sha256", { files: { "supabase/functions/rest/index.ts": 5 } }],
+    ["a migration record without its sha256", { migrations: { "20261129000100_federation_helpers.sql": { file: "x.sql" } } }],
+    ["a function name that is no name", { function: "../../x" }],
+    ["a function name that is not a string", { function: 5 }],
+    ["not an object", null],
+  ])("a malformed manifest (%s): refused with bad_manifest's message, not a crash", (_label, change) => {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify(change === null ? null : { ...manifest, ...change }));
+    const before = tree(dir);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^fedjwt adopt: supabase\/fedjwt-adopted\.json is not a manifest fedjwt adopt wrote/);
+    expect(r.stderr).not.toContain("unexpected failure");
+    expect(tree(dir)).toEqual(before);
   });
 });
 

@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runAdvisorLints } from "../src/advisor-lints.ts";
+import { repoRoot } from "../src/paths.ts";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer } from "../src/testing.ts";
 
 // As on hosted Supabase: migrations applied by a non-superuser postgres, writer roles without the auth schema.
@@ -200,6 +203,31 @@ describe("functions in public", () => {
       expect(await run(client(), writer("orders-service", []), "select public.probe_definer() as v")).toEqual({ rows: [{ v: 1 }] });
     } finally {
       await asPostgres("drop function public.probe_definer()");
+    }
+  });
+
+  it("an upgrade: a function postgres created in public between …001000 and …20261204000100 loses PUBLIC's EXECUTE too", async () => {
+    // An adoption made before …20261204000100: a function added since then got PUBLIC's EXECUTE (Postgres's
+    // built-in default); the upgrade applies the new migration once, after it.
+    await asPostgres(
+      `create function public.probe_between() returns int language sql set search_path = '' as 'select 1';
+       grant execute on function public.probe_between() to public;
+       create procedure public.probe_between_proc() language sql as 'select 1';
+       grant execute on procedure public.probe_between_proc() to public`,
+    );
+    try {
+      const sql = readFileSync(join(repoRoot(), "supabase/migrations/20261204000100_writer_function_default_privileges.sql"), "utf8");
+      await asPostgres(sql);
+      const denied = await run(client(), writer("orders-service", []), "select public.probe_between() as v");
+      expect("error" in denied && denied.error).toBe("42501");
+      expect(await run(client(), authUser(randomUUID()), "select public.probe_between() as v")).toEqual({ rows: [{ v: 1 }] });
+      // Procedures too (GRANT's ALL FUNCTIONS leaves them out; ALL ROUTINES does not).
+      const { rows } = await client().query(
+        "select has_function_privilege('federated_writer', 'public.probe_between_proc()', 'EXECUTE') as v",
+      );
+      expect(rows[0]!.v).toBe(false);
+    } finally {
+      await asPostgres("drop function public.probe_between(); drop procedure public.probe_between_proc()");
     }
   });
 

@@ -40,6 +40,11 @@ function forward(req: IncomingMessage, res: ServerResponse, target: string, head
   req.pipe(upstream);
 }
 
+/** A query parameter's name as URLSearchParams reads it (percent-decoded, `+` a space), so `ap%69key` is `apikey`. */
+function paramName(param: string): string | undefined {
+  return new URLSearchParams(param).keys().next().value;
+}
+
 /**
  * The Authorization header Supabase's gateway sends upstream (its Kong request-transformer rule, on /rest/v1 and
  * /functions/v1 alike): the caller's own, unless it is missing or carries an API key (`Bearer sb_…`, not a JWT);
@@ -77,7 +82,7 @@ export async function startGateway(options: GatewayOptions): Promise<{ url: stri
         const query = url.search
           .slice(1)
           .split("&")
-          .filter((p) => p && !p.startsWith("apikey="))
+          .filter((p) => p && paramName(p) !== "apikey")
           .join("&");
         return forward(req, res, `${options.routes.rest}${rest}${query ? `?${query}` : ""}`, headers);
       }

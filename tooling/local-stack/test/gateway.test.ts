@@ -105,3 +105,37 @@ describe("the gateway with the new API keys", () => {
     });
   });
 });
+
+describe("the apikey query parameter", () => {
+  let upstream: Server;
+  let gateway: { url: string; close(): Promise<void> };
+
+  beforeAll(async () => {
+    // Answers with the URL it was asked for: what PostgREST would see.
+    upstream = createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ url: req.url }));
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    gateway = await startGateway({
+      port: 0,
+      jwtSecret: "super-secret-jwt-token-with-at-least-32-characters-long",
+      routes: { rest: url, functions: new Map() },
+    });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    upstream?.close();
+  });
+
+  it.each([
+    ["plain", "apikey"],
+    ["percent-encoded", "ap%69key"],
+    ["with its first letter percent-encoded", "%61pikey"],
+  ])("spelled %s: read as the key and never passed upstream", async (_label, name) => {
+    const r = await fetch(`${gateway.url}/rest/v1/t?select=id&${name}=${encodeURIComponent(LOCAL_SECRET_KEY)}&id=eq.1`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ url: "/t?select=id&id=eq.1" });
+  });
+});

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, posix, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError } from "../errors.ts";
@@ -252,6 +252,42 @@ function tomlValue(block: string, key: string): string | undefined {
   return new RegExp(`^\\s*${key}\\s*=\\s*("?)([^"\\n#]*)\\1`, "m").exec(block)?.[2]?.trim();
 }
 
+const SHA256 = /^[0-9a-f]{64}$/;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The manifest in `text`, checked before anything trusts it: a function name, sha256 hashes, and only files adopt
+ * writes (in the function's folder or _shared/fedjwt, spelled without `.`, `..` or a backslash), since an upgrade deletes
+ * the unedited files it lists. Anything else is bad_manifest, naming what is wrong.
+ */
+export function parseManifest(text: string): Manifest {
+  const bad = (why: string) =>
+    new CliError("bad_manifest", `${MANIFEST} is not a manifest fedjwt adopt wrote (${why}); restore it from version control`);
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    throw bad("not JSON");
+  }
+  if (!isRecord(m) || m.manifest !== 1) throw bad('no "manifest": 1');
+  const name = m.function;
+  if (typeof name !== "string" || !FUNCTION_NAME.test(name) || name === "_shared")
+    throw bad(`its function, ${JSON.stringify(name)}, is not a function name`);
+  if (!isRecord(m.files)) throw bad("its files are not an object");
+  const folders = [`supabase/functions/${name}/`, "supabase/functions/_shared/fedjwt/"];
+  for (const [path, hash] of Object.entries(m.files)) {
+    const plain = !path.includes("\\") && path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+    if (!plain || !folders.some((f) => path.startsWith(f)))
+      throw bad(`it lists ${JSON.stringify(path)}, not a file adopt writes (those are in ${folders.join(" and ")})`);
+    if (typeof hash !== "string" || !SHA256.test(hash)) throw bad(`the sha256 it records for ${JSON.stringify(path)} is not one`);
+  }
+  if (!isRecord(m.migrations)) throw bad("its migrations are not an object");
+  for (const [t, r] of Object.entries(m.migrations))
+    if (!isRecord(r) || typeof r.file !== "string" || typeof r.sha256 !== "string" || !SHA256.test(r.sha256))
+      throw bad(`its record of the migration ${JSON.stringify(t)} has no file and sha256`);
+  return m as unknown as Manifest;
+}
+
 /** `fedjwt adopt`: adds the function, its sources, the migrations, config and .gitignore entries to a project, or upgrades them. */
 export async function adopt(values: FlagValues<typeof flags>, positionals: string[], io: Io, now: Date = new Date()): Promise<void> {
   if (positionals.length !== 1) throw new CliError("bad_arguments", "give exactly one project folder (see: fedjwt adopt --help)");
@@ -299,15 +335,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   // What an earlier run recorded.
   const manifestPath = join(project, MANIFEST);
   const manifestText = (await inside(manifestPath)) ? await readOptional(manifestPath) : undefined;
-  let manifest: Manifest | undefined;
-  if (manifestText !== undefined) {
-    try {
-      manifest = JSON.parse(manifestText) as Manifest;
-      if (manifest.manifest !== 1 || typeof manifest.files !== "object" || typeof manifest.migrations !== "object") throw new Error();
-    } catch {
-      throw new CliError("bad_manifest", `${MANIFEST} is not a manifest fedjwt adopt wrote; restore it from version control`);
-    }
-  }
+  const manifest = manifestText === undefined ? undefined : parseManifest(manifestText);
   const name = values.function ?? manifest?.function ?? "rest";
   if (!FUNCTION_NAME.test(name) || name === "_shared")
     throw new CliError("bad_arguments", `--function ${JSON.stringify(name)}: a function name is a letter, then letters, digits, _ or -`);
@@ -332,6 +360,14 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const plan = async (path: string, content: string) => {
     if (!(await inside(path))) return;
     const rel = relative(project, path);
+    // Writing through a link would change (or fail on) the file it leads to, not one adopt wrote; a FIFO or a
+    // device would never end the read; a file with other hard links would change under its other names too.
+    const kind = await lstat(path).catch(() => undefined);
+    if (kind !== undefined && (!kind.isFile() || kind.nlink > 1)) {
+      const what = kind.isSymbolicLink() ? "a symbolic link" : kind.isFile() ? "a file with other hard links" : "not a regular file";
+      conflicts.push(`${rel} is ${what}; adopt writes only files of its own there: replace it with the file, or remove it`);
+      return;
+    }
     const existing = await readOptional(path);
     const recorded = manifest?.files[rel];
     if (existing === undefined) planned.push({ path, content, status: "create" });
@@ -360,6 +396,12 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   for (const [rel, hash] of Object.entries(manifest?.files ?? {})) {
     const path = join(project, rel);
     if (planned.some((p) => p.path === path) || !(await inside(path))) continue;
+    const kind = await lstat(path).catch(() => undefined);
+    if (kind === undefined) continue;
+    if (!kind.isFile()) {
+      leftAlone.push(rel); // a link, a folder or a FIFO where adopt wrote a file: not adopt's to remove
+      continue;
+    }
     const existing = await readOptional(path);
     if (existing === undefined) continue;
     if (sha256(existing) === hash) planned.push({ path, content: existing, status: "remove" });
@@ -374,6 +416,8 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
       : [];
   const adopted = new Map<string, { file: string; text: string; body: string }>();
   for (const f of ownNames) {
+    // Regular files only: a folder fails the read, a FIFO or a device (through a link) never ends it.
+    if (!(await stat(join(migrationsDir, f)).catch(() => undefined))?.isFile()) continue;
     const text = await readFile(join(migrationsDir, f), "utf8");
     const first = text.split("\n", 1)[0]!;
     if (first.startsWith(MIGRATION_MARKER))
@@ -508,7 +552,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
   const later = newMigrations.find((m) => m.template.endsWith("_writer_function_default_privileges.sql"));
   if (later)
     notes.push(
-      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema: in public anon and authenticated still get it by Supabase's default privileges; elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
+      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema, and takes it from those already in public: there anon and authenticated still get it by Supabase's default privileges (with its Default privileges for new entities off, grant it to them); elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
     );
   const memberships = newMigrations.find((m) => m.template.endsWith("_writer_role_memberships.sql"));
   if (memberships && adopted.size > 0)
