@@ -58,7 +58,13 @@ export function parseToken(token: string): ParsedToken {
   const header = decodeJsonObject(parts[0]!, "header");
   // The algorithm is judged first, so an unsigned `alg: none` token is named for what it is.
   if (!isSupportedAlg(header.alg)) {
-    throw new JwtVerificationError("alg_not_allowed", `alg ${JSON.stringify(header.alg ?? null)} is not allowed`);
+    // An HS* token here is almost always the project's own: Supabase's gateway puts the anon JWT in
+    // Authorization when a caller sends only the publishable key, and Auth sessions used to be HS256.
+    const own =
+      typeof header.alg === "string" && /^HS/i.test(header.alg)
+        ? " (a Supabase API key or user session, not a writer token: send the writer's token as Bearer)"
+        : "";
+    throw new JwtVerificationError("alg_not_allowed", `alg ${JSON.stringify(header.alg ?? null)} is not allowed${own}`);
   }
   if (!SEGMENT.test(parts[1]!) || !SEGMENT.test(parts[2]!)) {
     throw new JwtVerificationError("token_malformed", "a segment is empty or not base64url");

@@ -7,7 +7,7 @@ import { inWindow } from "../src/verify.ts";
 import { isAllowedJwksUri } from "../src/jwks.ts";
 import { resolveTarget } from "../src/paths.ts";
 import { isJwtKey } from "../src/registry.ts";
-import { bearerToken } from "../src/token.ts";
+import { bearerToken, parseToken } from "../src/token.ts";
 import { isUuid, uuidV5 } from "../src/uuid.ts";
 
 describe("resolveTarget", () => {
@@ -95,6 +95,29 @@ describe("small rules", () => {
   it("legacy JWT keys get a Bearer, new sb_ keys do not", () => {
     expect(isJwtKey("eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.sig")).toBe(true);
     expect(isJwtKey("sb_secret_abc")).toBe(false);
+  });
+});
+
+describe("parseToken on a token that is not a writer's", () => {
+  const token = (header: object) => `${Buffer.from(JSON.stringify(header)).toString("base64url")}.e30.c2ln`;
+  const details = (header: object) => {
+    try {
+      parseToken(token(header));
+    } catch (e) {
+      return { code: (e as ProxyError).reason, details: (e as ProxyError).details };
+    }
+    return null;
+  };
+
+  it("names an HS* token as the project's own key or session (the gateway's anon JWT when only the apikey was sent)", () => {
+    expect(details({ alg: "HS256", typ: "JWT" })).toEqual({
+      code: "alg_not_allowed",
+      details: 'alg "HS256" is not allowed (a Supabase API key or user session, not a writer token: send the writer\'s token as Bearer)',
+    });
+  });
+
+  it("does not say so of other refused algorithms", () => {
+    expect(details({ alg: "none" })).toEqual({ code: "alg_not_allowed", details: 'alg "none" is not allowed' });
   });
 });
 

@@ -156,10 +156,10 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
     // No writer token, only the publishable key: the gateway hands the function the anon JWT (as Supabase's
     // does), which is no writer's token.
     const keyOnly = await fetch(`${info.API_URL}/functions/v1/rest/service_notes`, { headers: { apikey: info.PUBLISHABLE_KEY } });
-    expect({ status: keyOnly.status, code: ((await keyOnly.json()) as { code?: string }).code }).toEqual({
-      status: 401,
-      code: "alg_not_allowed",
-    });
+    const keyOnlyBody = (await keyOnly.json()) as { code?: string; details?: string };
+    expect({ status: keyOnly.status, code: keyOnlyBody.code }).toEqual({ status: 401, code: "alg_not_allowed" });
+    // …and the refusal says what the caller sent instead of a writer token.
+    expect(keyOnlyBody.details).toContain("a Supabase API key or user session, not a writer token");
     // The project's own table is not the writer's: no grant to its role.
     const refused = await writer.from("announcements").select("title");
     expect({ status: refused.status, code: refused.error?.code }).toEqual({ status: 403, code: "42501" });
