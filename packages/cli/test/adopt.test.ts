@@ -551,7 +551,7 @@ describe("what adopt prints", () => {
     const dir = project();
     const out = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
     const step = out.next.find((c: string) => c.includes("gen signing-key"));
-    expect(step).toMatch(/^\(umask 077 && mkdir -p keys && supabase gen signing-key .* > keys\/supabase-signing-key\.json\)$/);
+    expect(step).toMatch(/^\(umask 077 && set -C && mkdir -p keys && supabase gen signing-key .* > keys\/supabase-signing-key\.json\)$/);
     // Run it with a stand-in `supabase` that prints a JWK: the file is 600, its folder 700.
     const bin = tempDir();
     writeFileSync(join(bin, "supabase"), '#!/bin/sh\necho \'{"kty":"EC"}\'\n', { mode: 0o755 });

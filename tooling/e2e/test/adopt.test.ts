@@ -236,21 +236,23 @@ describe("adopting the template into an existing Supabase project", () => {
 
   it("adopt's signing-key step, run as printed with the pinned CLI, writes a private JWK only its owner can read", async () => {
     const step = first.next.find((c) => c.includes("gen signing-key"))!;
-    const sh = await run("sh", ["-c", `umask 022; ${step}`], {
-      cwd: project,
-      env: {
-        ...process.env,
-        PATH: `${join(ROOT, "tooling", "local-db", "node_modules", ".bin")}:${process.env.PATH}`,
-        SUPABASE_TELEMETRY_DISABLED: "1",
-        DO_NOT_TRACK: "1",
-      },
-    });
+    const env = {
+      ...process.env,
+      PATH: `${join(ROOT, "tooling", "local-db", "node_modules", ".bin")}:${process.env.PATH}`,
+      SUPABASE_TELEMETRY_DISABLED: "1",
+      DO_NOT_TRACK: "1",
+    };
+    const sh = await run("sh", ["-c", `umask 022; ${step}`], { cwd: project, env });
     expect(sh.code, sh.stderr).toBe(0);
     const file = join(project, "keys", "supabase-signing-key.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     signingKey = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
     expect(signingKey).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", key_ops: ["sign", "verify"] });
     expect(typeof signingKey.d).toBe("string");
+    // Run again, the step refuses to overwrite the key already made (and perhaps imported): the file is unchanged.
+    const again = await run("sh", ["-c", step], { cwd: project, env });
+    expect(again.code).not.toBe(0);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(signingKey);
   });
 
   it("a writer's request through the copied function, signed for PostgREST with that key, succeeds", async () => {

@@ -535,7 +535,7 @@ export async function adopt(values: FlagValues<typeof flags>, positionals: strin
     ? [
         "supabase link --project-ref <ref>",
         "supabase db push --remote",
-        "(umask 077 && mkdir -p keys && supabase gen signing-key --algorithm ES256 > keys/supabase-signing-key.json)",
+        "(umask 077 && set -C && mkdir -p keys && supabase gen signing-key --algorithm ES256 > keys/supabase-signing-key.json)",
         'supabase secrets set FEDJWT_AUDIENCE=https://<ref>.supabase.co FEDJWT_SIGNING_JWK="$(cat keys/supabase-signing-key.json)"',
         deploy,
         "fedjwt keygen --issuer <issuer> --target https://<ref>.supabase.co",
