@@ -8,7 +8,7 @@ alter table public.jwt_issuers add column if not exists rate_limit_burst integer
 alter table public.jwt_issuers drop constraint if exists jwt_issuers_rate_limit_valid;
 alter table public.jwt_issuers add constraint jwt_issuers_rate_limit_valid check (
   (rate_limit_per_second is null and rate_limit_burst is null)
-  or (rate_limit_per_second > 0 and rate_limit_per_second <= 100000
+  or (rate_limit_per_second is not null and rate_limit_per_second > 0 and rate_limit_per_second <= 100000
       and (rate_limit_burst is null or rate_limit_burst between 1 and 100000)));
 
 -- The gateway's read model gains the two columns (appended: a view keeps its existing columns in order).
