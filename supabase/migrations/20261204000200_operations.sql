@@ -57,9 +57,12 @@ create index if not exists jwt_key_usage_hour_idx on public.jwt_key_usage (hour)
 comment on table public.jwt_key_usage is 'Requests per (issuer, kid, hour) counted by the rest gateway (fedjwt list shows it).';
 alter table public.jwt_key_usage enable row level security;
 revoke all on table public.jwt_key_usage from anon, authenticated, public;
--- service_role reads it (fedjwt list/rotate/doctor); only record_key_usage writes it.
+-- service_role reads it (fedjwt list/rotate/doctor); only record_key_usage writes it. The policy changes
+-- no access (service_role bypasses RLS): it states the intent where the Advisor looks.
 revoke all on table public.jwt_key_usage from service_role;
 grant select on table public.jwt_key_usage to service_role;
+drop policy if exists "service_role reads usage" on public.jwt_key_usage;
+create policy "service_role reads usage" on public.jwt_key_usage for select to service_role using (true);
 
 -- Adds one batch of counts: [{issuer, kid, hour, requests, errors, last_seen_at}, …] (at most 1000 rows).
 -- Called by the gateway with the service key every few seconds; sums into the hour's row and keeps the
@@ -93,6 +96,24 @@ end
 $$;
 revoke execute on function public.record_key_usage(jsonb) from public, anon, authenticated;
 grant execute on function public.record_key_usage(jsonb) to service_role;
+
+-- One row per (issuer, kid) ever counted (within the 35 days kept): when it was last seen, and its requests
+-- and errors in the hours starting at or after date_trunc('hour', p_since). Read by fedjwt list/rotate/doctor.
+create or replace function public.key_usage_summary(p_since timestamptz)
+returns table (issuer text, kid text, last_seen_at timestamptz, requests bigint, errors bigint)
+language sql
+stable
+set search_path = ''
+as $$
+  select u.issuer, u.kid, max(u.last_seen_at),
+    coalesce(sum(u.requests) filter (where u.hour >= date_trunc('hour', p_since)), 0)::bigint,
+    coalesce(sum(u.errors) filter (where u.hour >= date_trunc('hour', p_since)), 0)::bigint
+  from public.jwt_key_usage u
+  group by u.issuer, u.kid
+  order by u.issuer, u.kid
+$$;
+revoke execute on function public.key_usage_summary(timestamptz) from public, anon, authenticated;
+grant execute on function public.key_usage_summary(timestamptz) to service_role;
 
 -- Statement timeout ------------------------------------------------------------------------------------
 -- PostgREST applies the settings of the role it switches to (ALTER ROLE … SET, "impersonated role

@@ -28,6 +28,15 @@ describe("usage", () => {
     }
     const got = rows(await run(client(), serviceRole, "select kid, requests::int, errors::int, last_seen_at from public.jwt_key_usage"));
     expect(got).toEqual([{ kid: "k1", requests: 5, errors: 1, last_seen_at: new Date("2026-12-04T10:20:00Z") }]);
+    const summary = (since: string) =>
+      run(client(), serviceRole, "select kid, last_seen_at, requests::int, errors::int from public.key_usage_summary($1)", [since]);
+    // The window counts whole hours: 10:59 still takes in the 10:00 hour; 11:00 does not, but last_seen_at stays.
+    expect(rows(await summary("2026-12-04T10:59:00Z"))).toEqual([
+      { kid: "k1", last_seen_at: new Date("2026-12-04T10:20:00Z"), requests: 5, errors: 1 },
+    ]);
+    expect(rows(await summary("2026-12-04T11:00:00Z"))).toEqual([
+      { kid: "k1", last_seen_at: new Date("2026-12-04T10:20:00Z"), requests: 0, errors: 0 },
+    ]);
   });
 
   it("only service_role may record or read usage; nobody writes the table directly", async () => {
@@ -36,6 +45,7 @@ describe("usage", () => {
         "42501",
       );
       expect(errorCode(await run(client(), who, "select * from public.jwt_key_usage"))).toBe("42501");
+      expect(errorCode(await run(client(), who, "select * from public.key_usage_summary(now())"))).toBe("42501");
     }
     expect(errorCode(await run(client(), serviceRole, "update public.jwt_key_usage set requests = 0"))).toBe("42501");
     expect(errorCode(await run(client(), serviceRole, "select public.record_key_usage('{}'::jsonb)"))).toBe("22023");
