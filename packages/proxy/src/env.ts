@@ -16,6 +16,7 @@ export const ENV = {
   allowedSchemas: "FEDJWT_ALLOWED_SCHEMAS",
   bodyTimeout: "FEDJWT_BODY_TIMEOUT_MS",
   accessLog: "FEDJWT_ACCESS_LOG",
+  usageFlush: "FEDJWT_USAGE_FLUSH_MS",
 } as const;
 
 /** Picks a key from SUPABASE_*_KEYS (a JSON object of named keys): "default", else the first. */
@@ -92,6 +93,10 @@ export function proxyOptionsFromEnv(get: (name: string) => string | undefined): 
     if (typeof mode === "string") problems.push(`${ENV.accessLog} ${mode}`);
     else options.accessLog = mode;
   }
+  const flush = positiveInt(get, ENV.usageFlush, problems);
+  if (flush === 0) options.usage = false;
+  else if (flush !== undefined && flush < 100) problems.push(`${ENV.usageFlush} must be 0 (off) or at least 100`);
+  else if (flush !== undefined) options.usage = { flushIntervalMs: flush };
   const schemas = get(ENV.allowedSchemas);
   if (schemas !== undefined && schemas !== "") {
     const list = schemas

@@ -76,17 +76,22 @@ describe("access log", () => {
     expect(sample.logs.map((l) => l.status)).toEqual([200, 200, 200, 401]);
   });
 
-  it("FEDJWT_ACCESS_LOG is validated: a bad value makes the gateway refuse to serve", () => {
+  it("FEDJWT_ACCESS_LOG, FEDJWT_BODY_TIMEOUT_MS and FEDJWT_USAGE_FLUSH_MS are validated: a bad value makes the gateway refuse to serve", () => {
     expect(parseAccessLogMode("all")).toEqual({ kind: "all" });
     expect(parseAccessLogMode("sample:10")).toEqual({ kind: "sample", every: 10 });
     for (const bad of ["none", "sample:0", "sample:x", "ALL", "sample:"]) expect(typeof parseAccessLogMode(bad)).toBe("string");
     const base = { SUPABASE_URL: "http://x.test", SUPABASE_SERVICE_ROLE_KEY: "s", SUPABASE_ANON_KEY: "a", FEDJWT_AUDIENCE: "aud" };
     expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_ACCESS_LOG: "errors" })[n]).accessLog).toEqual({ kind: "errors" });
-    const bad = proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_ACCESS_LOG: "verbose", FEDJWT_BODY_TIMEOUT_MS: "soon" })[n]);
+    const bad = proxyOptionsFromEnv(
+      (n) => ({ ...base, FEDJWT_ACCESS_LOG: "verbose", FEDJWT_BODY_TIMEOUT_MS: "soon", FEDJWT_USAGE_FLUSH_MS: "10" })[n],
+    );
     expect(bad.configProblems).toEqual([
       "FEDJWT_BODY_TIMEOUT_MS must be a whole number",
       "FEDJWT_ACCESS_LOG must be all, errors or sample:N (N a whole number ≥ 1)",
+      "FEDJWT_USAGE_FLUSH_MS must be 0 (off) or at least 100",
     ]);
+    expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_USAGE_FLUSH_MS: "0" })[n]).usage).toBe(false);
+    expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_USAGE_FLUSH_MS: "2000" })[n]).usage).toEqual({ flushIntervalMs: 2000 });
   });
 });
 
