@@ -33,8 +33,8 @@ export const SEEN_WITHIN_FLAG = {
   "seen-within": {
     type: "string",
     value: "<duration>",
-    default: "24h",
-    description: "refuse (unless --force) when the gateway saw the key within this window, e.g. 30m, 24h, 7d",
+    default: "1h",
+    description: "refuse (unless --force) when the gateway saw the key within this window, e.g. 30m, 1h, 25h",
   },
 } as const satisfies FlagSpecs;
 

@@ -19,7 +19,7 @@ export const deactivateCommand = defineCommand({
   usage: ["--issuer <name> [--kid <kid>]"],
   description: `Stop accepting a writer's tokens: the whole issuer, or one of its keys. The row stays (audited); the
 gateway refuses new requests within its key cache TTL (5 s by default). With --kid, a key the gateway saw
-within --seen-within (default 24h) is refused unless --force: a writer still uses it. Deactivating a whole
+within --seen-within (default 1h) is refused unless --force: a writer still uses it. Deactivating a whole
 issuer is the emergency stop and is never held back.`,
   flags,
   examples: ["fedjwt deactivate --issuer orders-service --kid <kid>", "fedjwt deactivate --issuer orders-service"],

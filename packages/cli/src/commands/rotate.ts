@@ -32,8 +32,8 @@ export const rotateCommand = defineCommand({
   3. switch the writer to the new private key
   4. after the overlap (the issuer's max token lifetime + the gateway's 5 s cache):
      fedjwt rotate --issuer <name> --retire <old kid>
-Retiring refuses a key the gateway saw within --seen-within (default 24h; see LAST SEEN in fedjwt list),
-unless --force.`,
+Retiring refuses a key the gateway saw within --seen-within (default 1h; LAST SEEN in fedjwt list), unless
+--force: wait until the old key has gone quiet (for writers that run daily, use --seen-within 25h).`,
   flags,
   examples: [
     "fedjwt rotate --issuer orders-service --public-key keys/next/orders-service-local.pub",
