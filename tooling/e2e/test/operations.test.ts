@@ -10,7 +10,7 @@ import { fedjwt, keyDir, keygen, register, useTarget, viaGateway } from "./targe
 // Usage written every 200 ms, so the test waits for it (bounded) rather than for the default 5 s.
 const target = useTarget({ functionEnv: { FEDJWT_USAGE_FLUSH_MS: "200" } });
 
-async function signer(keys: { privateKey: string }, issuer: string): Promise<Signer> {
+function signer(keys: { privateKey: string }, issuer: string): Promise<Signer> {
   return createSigner({ privateKey: readFileSync(keys.privateKey, "utf8"), issuer, audience: target().audience });
 }
 
