@@ -1,9 +1,12 @@
 // Usage-aware commands without a project: flag checks (exit 2, one line, before any request), help text,
 // how a JWKS registration's usage is summed, and the doctor's keys check over a faked project.
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { doctor } from "../src/doctor.ts";
 import { parseDuration, usageOf } from "../src/usage.ts";
-import { fedjwt, tempDir, type Run } from "./helpers.ts";
+import { BIN, fedjwt, tempDir, type Run } from "./helpers.ts";
 
 function refused(r: Run, pattern: RegExp): void {
   expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
@@ -99,5 +102,48 @@ describe("doctor's keys check", () => {
       [{ issuer: "a", kid: "used", last_seen_at: "2026-12-04T11:59:00Z", requests: 3, errors: 0 }],
     );
     expect(report.checks.find((c) => c.id === "keys")!.status).toBe("ok");
+  });
+});
+
+describe("list on a registry from before usage was recorded", () => {
+  it("still lists, shows usage as unknown and says how to get it", async () => {
+    const server = createServer((req, res) => {
+      const path = new URL(req.url!, "http://x").pathname;
+      res.setHeader("content-type", "application/json");
+      if (path === "/rest/v1/rpc/key_usage_summary") {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ code: "PGRST202", message: "Could not find the function public.key_usage_summary" }));
+      } else if (path === "/rest/v1/jwt_issuers") {
+        res.end(
+          JSON.stringify([
+            {
+              issuer: "old-service",
+              db_role: "federated_writer",
+              allowed_roles: [],
+              max_token_lifetime_seconds: 300,
+              require_jti: false,
+              is_active: true,
+            },
+          ]),
+        );
+      } else res.end(JSON.stringify([{ issuer: "old-service", kid: "k1", alg: "ES256", jwks_uri: null, is_active: true }]));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const r = await new Promise<Run>((resolve) => {
+        const child = spawn(process.execPath, [BIN, "list", "--url", url, "--service-role-key", "sb_secret_x"]);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/old-service\s+k1\s+ES256\s+public key\s+yes\s+\?\s+\?\s+\?\s+federated_writer/);
+      expect(r.stderr).toMatch(/^Usage unknown \(\?\): .* has no key usage yet; apply the template's latest migrations/);
+    } finally {
+      server.close();
+    }
   });
 });

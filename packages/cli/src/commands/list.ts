@@ -1,3 +1,4 @@
+import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
@@ -50,11 +51,15 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
     `jwt_public_keys?select=issuer,kid,alg,jwks_uri,is_active,not_before,expires_at,created_at&order=issuer,created_at${filter}`,
   );
   const now = Date.now();
-  const usage = await fetchUsage(client, now - windowMs);
+  // A registry from before usage was recorded still lists; its usage shows as unknown.
+  const usage = await fetchUsage(client, now - windowMs).catch((e: unknown) => {
+    if (e instanceof CliError && e.code === "registry_outdated") return null;
+    throw e;
+  });
   const withUsage = (i: IssuerRow) => {
     const own = keys.filter((k) => k.issuer === i.issuer);
     const staticKids = own.flatMap((k) => (k.kid === null ? [] : [k.kid]));
-    return own.map((k) => ({ ...k, usage: usageOf(usage, i.issuer, k.kid, staticKids) }));
+    return own.map((k) => ({ ...k, usage: usage ? usageOf(usage, i.issuer, k.kid, staticKids) : null }));
   };
   if (values.json) {
     printJson(io, {
@@ -78,7 +83,7 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
     if (own.length === 0) rows.push([i.issuer, "(no keys)", "", "", i.is_active ? "yes" : "NO", "", "", "", ...policy]);
     for (const k of own) {
       const active = i.is_active && k.is_active ? "yes" : "NO";
-      const seen = k.usage.last_seen_at ? ago(k.usage.last_seen_at, now) : "never";
+      const seen = !k.usage ? "?" : k.usage.last_seen_at ? ago(k.usage.last_seen_at, now) : "never";
       const source = k.jwks_uri ?? "public key";
       rows.push([
         i.issuer,
@@ -87,8 +92,8 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
         source,
         active,
         seen,
-        String(k.usage.requests),
-        String(k.usage.errors),
+        String(k.usage?.requests ?? "?"),
+        String(k.usage?.errors ?? "?"),
         ...policy,
       ]);
     }
@@ -114,4 +119,5 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
       rows,
     ),
   );
+  if (!usage) io.err(`Usage unknown (?): ${client.url} has no key usage yet; apply the template's latest migrations (supabase db push).`);
 }
