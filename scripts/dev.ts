@@ -7,7 +7,7 @@
 //      writer impersonating a Supabase Auth user (it runs as its writer role, with a derived subject);
 //   5. a summary: what happened, the URLs and keys, how to stop.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main as fedjwt } from "@fedjwt/cli";
 import { runInventoryWriter } from "@fedjwt/inventory-writer";
@@ -43,6 +43,30 @@ async function cli(args: string[], env: Record<string, string>): Promise<string>
   const code = await fedjwt(args, io);
   if (code !== 0) throw new Error(`fedjwt ${args[0]} failed:\n${out}`);
   return out.trimEnd();
+}
+
+/** Where the running function's output goes: the Docker-free stack's log, or functions serve's. */
+const functionLog = () => join(root, ".local", useDocker ? "functions.log" : "stack.log");
+const logSize = () => (existsSync(functionLog()) ? statSync(functionLog()).size : 0);
+
+/** The function's access lines written after byte `from`, waiting (≤ 3 s) for the log to catch up. */
+async function accessLines(from: number): Promise<Array<Record<string, unknown>>> {
+  let lines: Array<Record<string, unknown>> = [];
+  for (let i = 0, last = -1; i < 30 && !(lines.length > 0 && lines.length === last); i++) {
+    last = lines.length;
+    await new Promise((r) => setTimeout(r, 100));
+    const text = existsSync(functionLog()) ? readFileSync(functionLog()).subarray(from).toString("utf8") : "";
+    lines = text.split("\n").flatMap((l) => {
+      const json = l.indexOf('{"');
+      try {
+        const e = json >= 0 ? (JSON.parse(l.slice(json)) as Record<string, unknown>) : undefined;
+        return e?.event === "request" || e?.event === "request_rejected" ? [e] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+  return lines;
 }
 
 /** Starts the local Supabase and returns `status -o env` values. */
@@ -158,6 +182,7 @@ async function main(): Promise<void> {
     console.log(inventoryReg.replace(/^/gm, "  "));
 
     step(4, "Run the writers");
+    const logFrom = logSize();
     const base = { apiUrl, anonKey, audience };
     const orders = await runOrdersWriter({ ...base, issuer: "orders-service", privateKeyPem: ordersKey });
     const inventory = await runInventoryWriter({ ...base, issuer: "inventory-service", privateKeyPem: inventoryKey });
@@ -197,6 +222,13 @@ async function main(): Promise<void> {
       `  impersonation: orders-service signs an Auth user's id as sub → user_notes ${impersonation.status} ${impersonationBody.code}` +
         ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`,
     );
+
+    const access = await accessLines(logFrom);
+    console.log(`  access log (${access.length} lines, one JSON line per request in ${functionLog().slice(root.length)}):`);
+    for (const e of access)
+      console.log(
+        `    ${e.status} ${String(e.issuer ?? "-").padEnd(17)} ${String(e.method).padEnd(5)} ${String(e.target ?? "-").padEnd(22)} upstream ${e.upstream_status ?? "-"}  cache ${e.cache ?? "-"}  ${e.ms} ms${e.reason ? `  ${e.reason}` : ""}`,
+      );
 
     step(5, "Summary");
     const all = [...orders, ...inventory];

@@ -3,15 +3,55 @@ import { REASONS } from "@fedjwt/proxy";
 import { createSigner, generateKeyPair, type Signer } from "@fedjwt/signer";
 import { CliError } from "./errors.ts";
 import { enc, RegistryClient, type IssuerRow, type KeyRow } from "./registry-client.ts";
+import { fetchUsage, usageOf } from "./usage.ts";
+
+/** Keys that expire within this are reported by the keys check. */
+export const EXPIRY_WARNING_MS = 7 * 86_400_000;
+
+/** The keys check: active keys never seen by the gateway (in the 35 days of usage kept) and keys expiring within 7 days. */
+async function keysCheck(client: RegistryClient, nowMs: number): Promise<DoctorCheck> {
+  try {
+    const keys = await client.request<KeyRow[]>(
+      "GET",
+      "jwt_public_keys?select=issuer,kid,is_active,expires_at&is_active=is.true&order=issuer,created_at",
+    );
+    const usage = await fetchUsage(client, nowMs);
+    const neverSeen: string[] = [];
+    const expiring: string[] = [];
+    for (const k of keys) {
+      const staticKids = keys.flatMap((o) => (o.issuer === k.issuer && o.kid !== null ? [o.kid] : []));
+      const name = `${k.issuer}/${k.kid ?? "jwks"}`;
+      if (!usageOf(usage, k.issuer, k.kid, staticKids).last_seen_at) neverSeen.push(name);
+      const expires = k.expires_at === null ? Number.NaN : Date.parse(k.expires_at);
+      if (expires > nowMs && expires - nowMs <= EXPIRY_WARNING_MS) expiring.push(`${name} (${k.expires_at})`);
+    }
+    const parts = [
+      ...(neverSeen.length ? [`never seen by the gateway: ${neverSeen.join(", ")}`] : []),
+      ...(expiring.length ? [`expiring within 7 days: ${expiring.join(", ")}`] : []),
+    ];
+    if (parts.length === 0)
+      return { id: "keys", status: "ok", message: `${keys.length} active key(s), each seen by the gateway, none expiring within 7 days` };
+    return {
+      id: "keys",
+      status: "warn",
+      message: parts.join("; "),
+      fix: "a key never seen is unused (retire it: fedjwt rotate --retire) or its writer is not running; rotate expiring keys (fedjwt rotate)",
+    };
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    return { id: "keys", status: "fail", message: e.message, fix: "apply the template's latest migrations (supabase db push)" };
+  }
+}
 
 /** The checks, in the order they run and are printed. */
-export const DOCTOR_CHECKS = ["function", "registry", "clock", "writer", "audience", "postgrest"] as const;
+export const DOCTOR_CHECKS = ["function", "registry", "keys", "clock", "writer", "audience", "postgrest"] as const;
 export type DoctorCheckId = (typeof DOCTOR_CHECKS)[number];
 
 /** One check's outcome: `fix` says what to do when it failed. */
 export interface DoctorCheck {
   id: DoctorCheckId;
-  status: "ok" | "fail" | "skip";
+  /** warn: worth a look, not a failure (the exit code stays 0). */
+  status: "ok" | "warn" | "fail" | "skip";
   message: string;
   fix?: string;
   /** What the deployment answered, when it decided the outcome. */
@@ -219,6 +259,10 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
       set({ id: "registry", status: "ok", message: `registry tables present (${REGISTRY_TABLES.join(", ")})` });
     }
   }
+
+  // 2b. The keys: active keys the gateway never saw, and keys that expire soon.
+  if (checks.get("registry")?.status === "ok") set(await keysCheck(new RegistryClient(url, options.serviceKey!, doFetch), now()));
+  else set({ id: "keys", status: "skip", message: "not checked: the registry check did not pass" });
 
   // 3. The clock, against the server's Date header (tokens carry iat/exp; the gateway allows ±30 s by default).
   const date = probeAnswer?.date ? Date.parse(probeAnswer.date) : Number.NaN;

@@ -32,6 +32,8 @@ export const CLI_CODES = [
   "db_role_refused",
   "policy_refused",
   "last_active_key",
+  "key_in_use",
+  "registry_outdated",
   // the world failed (exit 1)
   "unreachable",
   "upstream_failed",

@@ -1,5 +1,6 @@
 import type { JWK } from "jose";
 import type { ProxyOptions } from "./handler.ts";
+import { parseAccessLogMode } from "./log.ts";
 
 /** The custom secrets the function reads (names starting with SUPABASE_ are reserved by the platform). */
 export const ENV = {
@@ -13,6 +14,9 @@ export const ENV = {
   upstreamTimeout: "FEDJWT_UPSTREAM_TIMEOUT_MS",
   registryTimeout: "FEDJWT_REGISTRY_TIMEOUT_MS",
   allowedSchemas: "FEDJWT_ALLOWED_SCHEMAS",
+  bodyTimeout: "FEDJWT_BODY_TIMEOUT_MS",
+  accessLog: "FEDJWT_ACCESS_LOG",
+  usageFlush: "FEDJWT_USAGE_FLUSH_MS",
 } as const;
 
 /** Picks a key from SUPABASE_*_KEYS (a JSON object of named keys): "default", else the first. */
@@ -81,6 +85,18 @@ export function proxyOptionsFromEnv(get: (name: string) => string | undefined): 
   if (upstream !== undefined) options.upstreamTimeoutMs = upstream;
   const registry = positiveInt(get, ENV.registryTimeout, problems);
   if (registry !== undefined) options.registryTimeoutMs = registry;
+  const bodyTimeout = positiveInt(get, ENV.bodyTimeout, problems);
+  if (bodyTimeout !== undefined) options.bodyTimeoutMs = bodyTimeout;
+  const accessLog = get(ENV.accessLog);
+  if (accessLog !== undefined && accessLog !== "") {
+    const mode = parseAccessLogMode(accessLog);
+    if (typeof mode === "string") problems.push(`${ENV.accessLog} ${mode}`);
+    else options.accessLog = mode;
+  }
+  const flush = positiveInt(get, ENV.usageFlush, problems);
+  if (flush === 0) options.usage = false;
+  else if (flush !== undefined && flush < 100) problems.push(`${ENV.usageFlush} must be 0 (off) or at least 100`);
+  else if (flush !== undefined) options.usage = { flushIntervalMs: flush };
   const schemas = get(ENV.allowedSchemas);
   if (schemas !== undefined && schemas !== "") {
     const list = schemas

@@ -2,14 +2,16 @@ import { ProxyError, JwtVerificationError } from "./errors.ts";
 import { checkDeclaredSize, readBody } from "./body.ts";
 import { responseHeaders, upstreamHeaders } from "./headers.ts";
 import { JwksPool, type JwksOptions } from "./jwks.ts";
-import { consoleLogger, type Logger } from "./log.ts";
+import { accessLogFilter, type AccessLogMode, capText, consoleLogger, type Logger } from "./log.ts";
 import { createOutboundSigner, outboundClaims, type OutboundSigner, type SigningKeyConfig } from "./outbound.ts";
 import { resolveTarget } from "./paths.ts";
 import { checkAccept, checkPrefer, checkProfiles } from "./profiles.ts";
 import { REASONS, type Reason } from "./reasons.ts";
-import { cachedRegistry, postgrestRegistry, type KeyRegistry } from "./registry.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { cachedRegistry, postgrestRegistry, postgrestUsageSink, type KeyRegistry } from "./registry.ts";
 import { bearerToken } from "./token.ts";
 import { VerifiedTokenCache } from "./token-cache.ts";
+import { UsageRecorder, type UsageSink } from "./usage.ts";
 import { verifyMultiIssuerJwt } from "./verify.ts";
 
 /** Everything the gateway needs. Built from env by `proxyOptionsFromEnv` in the Edge Function. */
@@ -32,6 +34,15 @@ export interface ProxyOptions {
   keyCacheTtlMs?: number;
   /** Largest request body (default 1 MiB). */
   bodyLimitBytes?: number;
+  /** Time allowed for the whole request body to arrive (default 10 s); later → 408 body_timeout. */
+  bodyTimeoutMs?: number;
+  /** Which requests get an access log line (default all; refusals are logged in every mode). */
+  accessLog?: AccessLogMode;
+  /**
+   * Where per-key usage is written, or false to count nothing (default: public.record_key_usage through
+   * PostgREST with `serviceKey`).
+   */
+  usage?: false | { sink?: UsageSink; flushIntervalMs?: number; maxRows?: number };
   /** Time allowed for PostgREST to answer (default 10 s). */
   upstreamTimeoutMs?: number;
   /** Time allowed for a registry read (default 3 s). */
@@ -53,9 +64,9 @@ export interface ProxyOptions {
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]);
 
-function errorResponse(reason: Reason, details: string | null): Response {
+function errorResponse(reason: Reason, details: string | null, extraHeaders: Record<string, string> = {}): Response {
   const r = REASONS[reason];
-  const headers = new Headers({ "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  const headers = new Headers({ "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...extraHeaders });
   if (reason === "token_missing") headers.set("www-authenticate", 'Bearer realm="supabase-federated-writers"');
   else if (r.status === 401) headers.set("www-authenticate", `Bearer error="invalid_token", error_description="${reason}"`);
   else if (r.status === 403) headers.set("www-authenticate", `Bearer error="insufficient_scope", error_description="${reason}"`);
@@ -106,35 +117,80 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
     if (!s) log({ level: "error", event: "proxy_misconfigured", problems, note: "every request is refused with 503 until this is fixed" });
   });
 
-  function reject(reason: Reason, details: string | null, req: Request, extra: Record<string, unknown> = {}): Response {
-    log({
-      level: "warn",
-      event: "request_rejected",
-      reason,
-      status: REASONS[reason].status,
-      method: req.method,
-      path: new URL(req.url).pathname,
-      ...extra,
-    });
-    return errorResponse(reason, details);
+  const bodyTimeout = options.bodyTimeoutMs ?? 10_000;
+  const wantsLine = accessLogFilter(options.accessLog ?? { kind: "all" });
+  const limiter = new RateLimiter({ now });
+  const usage =
+    options.usage === false
+      ? null
+      : new UsageRecorder({
+          sink:
+            options.usage?.sink ??
+            postgrestUsageSink({
+              supabaseUrl: base,
+              serviceKey: options.serviceKey,
+              fetch: doFetch,
+              timeoutMs: options.registryTimeoutMs ?? 3000,
+            }),
+          intervalMs: options.usage?.flushIntervalMs ?? 5000,
+          maxRows: options.usage?.maxRows ?? 1000,
+          now,
+          log,
+        });
+
+  /** What one request's access line says; filled in as the request goes. */
+  interface Access {
+    reason?: Reason;
+    target?: string;
+    issuer?: string | undefined;
+    kid?: string | undefined;
+    writerSub?: string;
+    /** True once the token verified: only then is (issuer, kid) counted as usage. */
+    verified?: boolean;
+    cache?: "hit" | "miss" | "off";
+    upstreamStatus?: number;
   }
 
-  return async function handle(req: Request): Promise<Response> {
-    let issuer: string | undefined;
-    let kid: string | undefined;
+  function reject(a: Access, reason: Reason, details: string | null, headers?: Record<string, string>): Response {
+    a.reason = reason;
+    return errorResponse(reason, details, headers);
+  }
+
+  /** Writes the request's one access line (refusals keep the event name `request_rejected` and their reason). */
+  function accessLine(req: Request, a: Access, status: number, ms: number): void {
+    if (!wantsLine(status)) return;
+    const entry: Parameters<Logger>[0] = a.reason
+      ? { level: "warn", event: "request_rejected", reason: a.reason }
+      : { level: "info", event: "request" };
+    entry.status = status;
+    entry.upstream_status = a.upstreamStatus ?? null;
+    entry.method = capText(req.method, 16);
+    entry.target = a.target ?? null;
+    if (a.reason) entry.path = capText(new URL(req.url).pathname);
+    entry.issuer = a.issuer === undefined ? null : capText(a.issuer, 64);
+    entry.kid = a.kid === undefined ? null : capText(a.kid, 128);
+    entry.writer_sub = a.writerSub === undefined ? null : capText(a.writerSub, 128);
+    entry.cache = a.cache ?? null;
+    entry.ms = Math.round(ms * 100) / 100;
+    log(entry);
+  }
+
+  async function serve(req: Request, a: Access): Promise<Response> {
     try {
-      if (!METHODS.has(req.method)) return reject("method_not_allowed", null, req);
+      if (!METHODS.has(req.method)) return reject(a, "method_not_allowed", null);
       const target = resolveTarget(req.url, functionName);
+      a.target = target.path;
       checkProfiles(req.headers, allowedSchemas);
       checkPrefer(req.headers);
       checkAccept(req.headers);
       const sign = await signer;
-      if (!sign) return reject("proxy_misconfigured", null, req);
+      if (!sign) return reject(a, "proxy_misconfigured", null);
       checkDeclaredSize(req, bodyLimit);
 
       const token = bearerToken(req.headers.get("authorization"));
       // A token seen before (and still valid, see token-cache.ts) skips the signature check and the signing.
       let admitted = await tokenCache?.lookup(token);
+      a.cache = tokenCache ? (admitted ? "hit" : "miss") : "off";
       if (!admitted) {
         const verified = await verifyMultiIssuerJwt(token, {
           registry,
@@ -148,9 +204,16 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
         await tokenCache?.store(token, admitted, claims.exp!);
       }
       const { verified, outbound } = admitted;
-      issuer = verified.issuer;
-      kid = verified.kid;
-      const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, bodyLimit);
+      a.issuer = verified.issuer;
+      a.kid = verified.kid;
+      a.writerSub = verified.claims.sub;
+      a.verified = true;
+      const rps = verified.policy.rate_limit_per_second;
+      if (rps != null) {
+        const wait = limiter.take(verified.issuer, { perSecond: rps, burst: verified.policy.rate_limit_burst });
+        if (wait > 0) return reject(a, "rate_limited", null, { "retry-after": String(wait) });
+      }
+      const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, bodyLimit, bodyTimeout);
 
       let upstream: Response;
       try {
@@ -164,15 +227,16 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
       } catch (e) {
         const name = (e as Error)?.name;
         return name === "TimeoutError" || name === "AbortError"
-          ? reject("upstream_timeout", `no answer within ${upstreamTimeout} ms`, req, { issuer, kid })
-          : reject("upstream_unreachable", null, req, { issuer, kid });
+          ? reject(a, "upstream_timeout", `no answer within ${upstreamTimeout} ms`)
+          : reject(a, "upstream_unreachable", null);
       }
+      a.upstreamStatus = upstream.status;
       if (upstream.status === 401) {
         log({
           level: "error",
           event: "upstream_rejected_token",
-          issuer,
-          kid,
+          issuer: a.issuer,
+          kid: a.kid,
           note: "PostgREST refused the re-signed token: does the signing key match the project's JWT secret or signing key?",
         });
       }
@@ -182,10 +246,24 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
         headers: responseHeaders(upstream.headers),
       });
     } catch (e) {
-      if (e instanceof JwtVerificationError) return reject(e.reason, e.details, req, { issuer: e.issuer, kid: e.kid });
-      if (e instanceof ProxyError) return reject(e.reason, e.details, req, { issuer, kid });
-      log({ level: "error", event: "internal_error", error: (e as Error)?.name ?? "unknown", issuer, kid });
-      return errorResponse("internal_error", null);
+      if (e instanceof JwtVerificationError) {
+        // Unverified issuer and kid, as the token claimed them: for the audit line only.
+        a.issuer = e.issuer;
+        a.kid = e.kid;
+        return reject(a, e.reason, e.details);
+      }
+      if (e instanceof ProxyError) return reject(a, e.reason, e.details);
+      log({ level: "error", event: "internal_error", error: (e as Error)?.name ?? "unknown", issuer: a.issuer, kid: a.kid });
+      return reject(a, "internal_error", null);
     }
+  }
+
+  return async function handle(req: Request): Promise<Response> {
+    const started = performance.now();
+    const a: Access = {};
+    const res = await serve(req, a);
+    accessLine(req, a, res.status, performance.now() - started);
+    if (a.verified) usage?.record(a.issuer!, a.kid ?? "", res.status >= 400);
+    return res;
   };
 }

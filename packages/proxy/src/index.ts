@@ -12,6 +12,7 @@ export {
   isJwtKey,
   type KeyRegistry,
   postgrestRegistry,
+  postgrestUsageSink,
   type RegistryKey,
 } from "./registry.ts";
 export { isAllowedJwksUri, JwksPool, type JwksOptions } from "./jwks.ts";
@@ -27,4 +28,6 @@ export { checkProfiles } from "./profiles.ts";
 export { resolveTarget, type Target } from "./paths.ts";
 export { FORWARDED_REQUEST_HEADERS } from "./headers.ts";
 export { isUuid, uuidV5, WRITER_SUB_NAMESPACE } from "./uuid.ts";
-export { consoleLogger, type Logger } from "./log.ts";
+export { type AccessLogMode, capText, consoleLogger, type Logger, parseAccessLogMode } from "./log.ts";
+export { type RateLimit, RateLimiter } from "./rate-limit.ts";
+export { type UsageOptions, UsageRecorder, type UsageRow, type UsageSink } from "./usage.ts";

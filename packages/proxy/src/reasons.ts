@@ -106,6 +106,16 @@ export const REASONS = {
     hint: "Use <function>/<table>, <function>/rpc/<fn>, or <function>/rest/v1/<table>.",
   },
   method_not_allowed: { status: 405, message: "This method is not allowed", hint: "Use GET, HEAD, POST, PATCH, PUT or DELETE." },
+  body_timeout: {
+    status: 408,
+    message: "The request body did not arrive in time",
+    hint: "Send the whole body promptly (see FEDJWT_BODY_TIMEOUT_MS).",
+  },
+  rate_limited: {
+    status: 429,
+    message: "This issuer is over its request rate",
+    hint: "Slow down and retry after the Retry-After seconds; the limit is the issuer's rate_limit_per_second.",
+  },
   body_too_large: { status: 413, message: "The request body is too large", hint: "Split the write into smaller requests." },
   registry_unavailable: { status: 503, message: "The key registry could not be read", hint: "Retry later." },
   jwks_unavailable: {

@@ -2,6 +2,7 @@ import type { JWK } from "jose";
 import type { SupportedAlg } from "@fedjwt/signer";
 import { ProxyError } from "./errors.ts";
 import { LruMap } from "./lru.ts";
+import type { UsageSink } from "./usage.ts";
 
 /** One key row as the gateway reads it (the `jwt_registry` view). */
 export interface RegistryKey {
@@ -25,6 +26,10 @@ export interface IssuerPolicy {
   allowed_roles: string[];
   max_token_lifetime_seconds: number;
   require_jti: boolean;
+  /** Requests per second this issuer may make per gateway instance (token bucket); null = no limit. */
+  rate_limit_per_second?: number | null;
+  /** The bucket's size (default: the rate rounded up). */
+  rate_limit_burst?: number | null;
 }
 
 /** Everything the gateway knows about one issuer. */
@@ -58,7 +63,7 @@ export interface PostgrestRegistryOptions {
 }
 
 const COLUMNS =
-  "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,db_role_valid,allowed_roles,max_token_lifetime_seconds,require_jti";
+  "issuer,kid,alg,public_key_pem,public_jwk,jwks_uri,usable,not_before,expires_at,db_role,db_role_valid,allowed_roles,max_token_lifetime_seconds,require_jti,rate_limit_per_second,rate_limit_burst";
 
 /** True when a key is a JWT (legacy anon/service_role), false for sb_publishable_/sb_secret_ keys. */
 export function isJwtKey(key: string): boolean {
@@ -84,7 +89,9 @@ function isRow(v: unknown): v is Row {
     typeof r.db_role_valid === "boolean" &&
     Array.isArray(r.allowed_roles) &&
     typeof r.max_token_lifetime_seconds === "number" &&
-    typeof r.require_jti === "boolean"
+    typeof r.require_jti === "boolean" &&
+    (r.rate_limit_per_second == null || typeof r.rate_limit_per_second === "number") &&
+    (r.rate_limit_burst == null || typeof r.rate_limit_burst === "number")
   );
 }
 
@@ -124,9 +131,14 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       const rows = body as Row[];
       if (rows.length === 0) return null;
       const { db_role, db_role_valid, allowed_roles, max_token_lifetime_seconds, require_jti } = rows[0]!;
+      const policy: IssuerPolicy = { db_role, db_role_valid, allowed_roles, max_token_lifetime_seconds, require_jti };
+      if (rows[0]!.rate_limit_per_second != null) {
+        policy.rate_limit_per_second = rows[0]!.rate_limit_per_second;
+        policy.rate_limit_burst = rows[0]!.rate_limit_burst ?? null;
+      }
       return {
         issuer,
-        policy: { db_role, db_role_valid, allowed_roles, max_token_lifetime_seconds, require_jti },
+        policy,
         keys: rows.map(({ issuer, kid, alg, public_key_pem, public_jwk, jwks_uri, usable, not_before, expires_at }) => ({
           issuer,
           kid,
@@ -166,6 +178,27 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
       if (total === undefined || total !== body.length) return null;
       return new Set((body as { issuer: string }[]).map((r) => r.issuer));
     },
+  };
+}
+
+/**
+ * Writes usage batches with public.record_key_usage through PostgREST with the service key; rejects on any
+ * failure (the recorder keeps the counts and logs it).
+ */
+export function postgrestUsageSink(options: PostgrestRegistryOptions): UsageSink {
+  const base = options.supabaseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const auth = apiKeyHeaders(options.serviceKey);
+  return async (rows) => {
+    const res = await doFetch(`${base}/rest/v1/rpc/record_key_usage`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json", prefer: "return=minimal" },
+      body: JSON.stringify({ p_usage: rows }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`record_key_usage answered ${res.status}`);
   };
 }
 

@@ -58,6 +58,10 @@ export class FakeProject {
   maxRows: number | undefined;
   jwksFetches = 0;
   jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean; raw?: () => Response }>();
+  /** Batches written with rpc/record_key_usage. */
+  usageBatches: unknown[][] = [];
+  /** When "down", rpc/record_key_usage fails (the rest of the registry is unaffected). */
+  usageMode: "ok" | "down" | "500" = "ok";
   /** Overrides for failure tests. */
   registryMode: "ok" | "500" | "hang" | "down" = "ok";
   upstreamMode: "ok" | "hang" | "down" = "ok";
@@ -87,6 +91,13 @@ export class FakeProject {
       return new Response(JSON.stringify(j.body), {
         headers: { "content-type": "application/json", ...(j.cacheControl ? { "cache-control": j.cacheControl } : {}) },
       });
+    }
+    if (u.pathname === "/rest/v1/rpc/record_key_usage") {
+      if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });
+      if (this.usageMode === "down") throw new TypeError("fetch failed");
+      if (this.usageMode === "500") return new Response("{}", { status: 500 });
+      this.usageBatches.push((JSON.parse(String(init?.body)) as { p_usage: unknown[] }).p_usage);
+      return new Response(null, { status: 204 });
     }
     if (u.pathname === "/rest/v1/jwt_registry" || u.pathname === "/rest/v1/rpc/consume_jwt_id" || u.pathname === "/rest/v1/jwt_issuers") {
       if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });

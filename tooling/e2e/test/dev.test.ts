@@ -53,6 +53,10 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
       /impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501 \(the database sees role federated_writer, sub [0-9a-f]{8}… derived/,
     );
     expect(r.out).toContain("Everything behaved as the policies say.");
+    // The function's access lines for this run: one per request, refusals with their reason.
+    expect(r.out).toMatch(/access log \([1-9][0-9]* lines, one JSON line per request in \/\.local\/stack\.log\)/);
+    expect(r.out).toMatch(/201 orders-service\s+POST\s+orders\s+upstream 201/);
+    expect(r.out).toMatch(/403 orders-service\s+GET\s+jwt_public_keys\s+upstream -\s+cache miss\s+[0-9.]+ ms\s+role_not_allowed/);
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
     expect(r.out).toMatch(/audience\s+http:\/\/127\.0\.0\.1:54321 {3}\(what writers put in aud/);
     expect(r.out).not.toContain("✗");

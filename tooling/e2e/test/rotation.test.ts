@@ -86,7 +86,9 @@ describe("rotate", () => {
     }
     w.use(nextSigner);
     await sleep(300);
-    const retired = await fedjwt(t, ["rotate", "--issuer", "rotating-service", "--retire", old.kid]);
+    // The old key was used a moment ago, until the switch: the recent-use guard would hold the retirement
+    // back (its own test is operations.test.ts); this test is about the switch, so it forces it.
+    const retired = await fedjwt(t, ["rotate", "--issuer", "rotating-service", "--retire", old.kid, "--force"]);
     expect(retired.code, retired.stderr).toBe(0);
     await sleep(t.cacheTtlMs + 500);
     await w.stop();

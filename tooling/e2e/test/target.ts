@@ -25,7 +25,9 @@ export interface Target {
 const LOCAL_TTL_MS = 1000;
 
 /** Starts (or names) the stack for the calling test file. `faults` keeps the database on disk so it can restart. */
-export function useTarget(options: { faults?: boolean } = {}): () => Target & { stack: RunningStack | undefined } {
+export function useTarget(
+  options: { faults?: boolean; functionEnv?: Record<string, string> } = {},
+): () => Target & { stack: RunningStack | undefined } {
   let target: (Target & { stack: RunningStack | undefined }) | undefined;
   let stack: RunningStack | undefined;
   beforeAll(async () => {
@@ -50,7 +52,7 @@ export function useTarget(options: { faults?: boolean } = {}): () => Target & { 
       dbPort: 0,
       useEnvFile: false,
       ...(options.faults ? { dataDir: join(mkdtempSync(join(tmpdir(), "fedjwt-e2e-db-")), "db") } : {}),
-      functionEnv: { FEDJWT_KEY_CACHE_TTL_MS: String(LOCAL_TTL_MS) },
+      functionEnv: { FEDJWT_KEY_CACHE_TTL_MS: String(LOCAL_TTL_MS), ...options.functionEnv },
     });
     target = {
       apiUrl: stack.info.API_URL,

@@ -56,11 +56,13 @@ export const doctorCommand = defineCommand({
   description: `Check a deployment of the rest function end to end, one line per check:
   function   the function answers and verify_jwt is off (the platform does not refuse writer tokens)
   registry   the key registry's migrations are applied (read with the service key)
+  keys       warns of active keys the gateway never saw and keys expiring within 7 days
   clock      this machine's clock against the server's Date header
   writer     the writer's issuer and key are registered and active          (with --issuer/--key)
   audience   the function accepts the writer's aud (FEDJWT_AUDIENCE)          (with --issuer/--key)
   postgrest  PostgREST accepts the function's re-signed token (signing key)  (with --issuer/--key)
-Each failed check says what to do. Exit code 1 when a check failed, 0 when none did (skipped checks pass).`,
+Each failed check says what to do. Exit code 1 when a check failed, 0 when none did (skipped checks and
+warnings pass).`,
   flags,
   examples: [
     'fedjwt doctor --url https://prod-abc123.supabase.co --anon-key "$ANON_KEY" --service-role-key "$SERVICE_KEY"',
@@ -69,18 +71,21 @@ Each failed check says what to do. Exit code 1 when a check failed, 0 when none 
   run: ({ values }, io) => doctorCli(values, io),
 });
 
-const MARK = { ok: "✓", fail: "✗", skip: "-" } as const;
+const MARK = { ok: "✓", warn: "!", fail: "✗", skip: "-" } as const;
 
 /** Renders a report as one line per check, then a summary line. */
 export function formatReport(report: DoctorReport): string {
   const width = Math.max(...report.checks.map((c) => c.id.length));
   const lines = report.checks.map(
-    (c) => `${MARK[c.status]} ${c.id.padEnd(width)}  ${c.message}${c.status === "fail" && c.fix ? ` — fix: ${c.fix}` : ""}`,
+    (c) => `${MARK[c.status]} ${c.id.padEnd(width)}  ${c.message}${c.status !== "ok" && c.fix ? ` — fix: ${c.fix}` : ""}`,
   );
   const failed = report.checks.filter((c) => c.status === "fail").length;
   const skipped = report.checks.filter((c) => c.status === "skip").length;
+  const warned = report.checks.filter((c) => c.status === "warn").length;
   lines.push(
-    failed === 0 ? `No problem found (${report.checks.length - skipped} checks passed, ${skipped} skipped).` : `${failed} check(s) failed.`,
+    failed === 0
+      ? `No problem found (${report.checks.length - skipped - warned} checks passed, ${warned ? `${warned} warning(s), ` : ""}${skipped} skipped).`
+      : `${failed} check(s) failed.`,
   );
   return lines.join("\n");
 }

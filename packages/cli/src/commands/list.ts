@@ -1,9 +1,17 @@
+import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
+import { ago, fetchUsage, parseDuration, usageOf } from "../usage.ts";
 
 const flags = {
   issuer: { type: "string", value: "<name>", description: "only this issuer" },
+  "usage-window": {
+    type: "string",
+    value: "<duration>",
+    default: "24h",
+    description: "count requests and errors over this window, in whole hours (e.g. 1h, 24h, 7d)",
+  },
   ...CONNECTION_FLAGS,
 } as const satisfies FlagSpecs;
 
@@ -12,7 +20,10 @@ export const listCommand = defineCommand({
   name: "list",
   summary: "list registered issuers and keys",
   usage: ["[--issuer <name>] [--json]"],
-  description: "List registered issuers, their policy and their keys (active or not).",
+  description: `List registered issuers, their policy and their keys (active or not), with each key's usage as
+the gateway records it: LAST SEEN, and REQUESTS and ERRORS (answers of 400 or more) over --usage-window.
+Counts are kept per hour, so the window takes in the whole hour it starts in; each gateway instance
+writes its counts every few seconds, and they are kept 35 days.`,
   flags,
   examples: ['fedjwt list --url https://prod-abc123.supabase.co --service-role-key "$SUPABASE_SECRET_KEY"'],
   run: ({ values }, io) => list(values, io),
@@ -31,6 +42,7 @@ export function table(headers: string[], rows: string[][]): string {
 
 /** `fedjwt list`. */
 export async function list(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const windowMs = parseDuration(values["usage-window"], "--usage-window");
   const client = connection(values, "list");
   const filter = values.issuer ? `&issuer=eq.${enc(values.issuer)}` : "";
   const issuers = await client.request<IssuerRow[]>("GET", `jwt_issuers?select=*&order=issuer${filter}`);
@@ -38,8 +50,22 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
     "GET",
     `jwt_public_keys?select=issuer,kid,alg,jwks_uri,is_active,not_before,expires_at,created_at&order=issuer,created_at${filter}`,
   );
+  const now = Date.now();
+  // A registry from before usage was recorded still lists; its usage shows as unknown.
+  const usage = await fetchUsage(client, now - windowMs).catch((e: unknown) => {
+    if (e instanceof CliError && e.code === "registry_outdated") return null;
+    throw e;
+  });
+  const withUsage = (i: IssuerRow) => {
+    const own = keys.filter((k) => k.issuer === i.issuer);
+    const staticKids = own.flatMap((k) => (k.kid === null ? [] : [k.kid]));
+    return own.map((k) => ({ ...k, usage: usage ? usageOf(usage, i.issuer, k.kid, staticKids) : null }));
+  };
   if (values.json) {
-    printJson(io, { issuers: issuers.map((i) => ({ ...i, keys: keys.filter((k) => k.issuer === i.issuer) })) });
+    printJson(io, {
+      usage_window: values["usage-window"],
+      issuers: issuers.map((i) => ({ ...i, keys: withUsage(i) })),
+    });
     return;
   }
   if (issuers.length === 0) {
@@ -48,13 +74,50 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
   }
   const rows: string[][] = [];
   for (const i of issuers) {
-    const own = keys.filter((k) => k.issuer === i.issuer);
-    const policy = [i.db_role, i.allowed_roles.join(",") || "-", `${i.max_token_lifetime_seconds}s`, i.require_jti ? "yes" : "no"];
-    if (own.length === 0) rows.push([i.issuer, "(no keys)", "", "", i.is_active ? "yes" : "NO", ...policy]);
+    const own = withUsage(i);
+    const rate =
+      i.rate_limit_per_second == null
+        ? "-"
+        : `${i.rate_limit_per_second}/s${i.rate_limit_burst == null ? "" : ` burst ${i.rate_limit_burst}`}`;
+    const policy = [i.db_role, i.allowed_roles.join(",") || "-", `${i.max_token_lifetime_seconds}s`, i.require_jti ? "yes" : "no", rate];
+    if (own.length === 0) rows.push([i.issuer, "(no keys)", "", "", i.is_active ? "yes" : "NO", "", "", "", ...policy]);
     for (const k of own) {
       const active = i.is_active && k.is_active ? "yes" : "NO";
-      rows.push([i.issuer, k.kid ?? "(from JWKS)", k.alg, k.jwks_uri ?? "public key", active, ...policy]);
+      const seen = !k.usage ? "?" : k.usage.last_seen_at ? ago(k.usage.last_seen_at, now) : "never";
+      const source = k.jwks_uri ?? "public key";
+      rows.push([
+        i.issuer,
+        k.kid ?? "(from JWKS)",
+        k.alg,
+        source,
+        active,
+        seen,
+        String(k.usage?.requests ?? "?"),
+        String(k.usage?.errors ?? "?"),
+        ...policy,
+      ]);
     }
   }
-  io.out(table(["ISSUER", "KID", "ALG", "SOURCE", "ACTIVE", "DB_ROLE", "ALLOWED_ROLES", "MAX_LIFETIME", "REQUIRE_JTI"], rows));
+  const w = values["usage-window"];
+  io.out(
+    table(
+      [
+        "ISSUER",
+        "KID",
+        "ALG",
+        "SOURCE",
+        "ACTIVE",
+        "LAST SEEN",
+        `REQUESTS (${w})`,
+        `ERRORS (${w})`,
+        "DB_ROLE",
+        "ALLOWED_ROLES",
+        "MAX_LIFETIME",
+        "REQUIRE_JTI",
+        "RATE_LIMIT",
+      ],
+      rows,
+    ),
+  );
+  if (!usage) io.err(`Usage unknown (?): ${client.url} has no key usage yet; apply the template's latest migrations (supabase db push).`);
 }

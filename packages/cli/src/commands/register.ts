@@ -27,6 +27,13 @@ export const POLICY_FLAGS = {
   "max-lifetime": { type: "string", value: "<seconds>", group: POLICY, description: "longest token lifetime accepted, 1–3600 [300]" },
   "require-jti": { type: "boolean", group: POLICY, description: "accept each jti once (replay protection)" },
   description: { type: "string", value: "<text>", group: POLICY, description: "free text" },
+  "rate-limit": {
+    type: "string",
+    value: "<per-second>",
+    group: POLICY,
+    description: "requests per second per gateway instance, over it 429 rate_limited; none removes it [none]",
+  },
+  "rate-burst": { type: "string", value: "<n>", group: POLICY, description: "requests allowed at once [the rate, rounded up]" },
 } as const satisfies FlagSpecs;
 
 /** The flags naming one key: a public key file or a JWKS URL, and its window (shared with rotate). */
@@ -136,6 +143,30 @@ function checkDbRole(role: string): string {
   return role;
 }
 
+/** --rate-limit / --rate-burst as registry columns (only those given); `--rate-limit none` clears both. */
+function rateLimitFromFlags(values: Record<string, unknown>): Partial<IssuerRow> {
+  const rate = values["rate-limit"] as string | undefined;
+  const burst = values["rate-burst"] as string | undefined;
+  if (rate === "none") {
+    if (burst !== undefined) throw new CliError("bad_arguments", "--rate-burst does not go with --rate-limit none");
+    return { rate_limit_per_second: null, rate_limit_burst: null };
+  }
+  const out: Partial<IssuerRow> = {};
+  if (rate !== undefined) {
+    const n = Number(rate);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(rate) || !(n > 0) || n > 100_000)
+      throw new CliError("bad_arguments", "--rate-limit must be a number of requests per second above 0 and at most 100000, or none");
+    out.rate_limit_per_second = n;
+  }
+  if (burst !== undefined) {
+    const n = Number(burst);
+    if (!/^[0-9]+$/.test(burst) || n < 1 || n > 100_000)
+      throw new CliError("bad_arguments", "--rate-burst must be a whole number from 1 to 100000");
+    out.rate_limit_burst = n;
+  }
+  return out;
+}
+
 /** The policy columns given on the command line (only those). */
 export function policyFromFlags(values: Record<string, unknown>): Partial<IssuerRow> {
   const policy: Partial<IssuerRow> = {};
@@ -149,6 +180,7 @@ export function policyFromFlags(values: Record<string, unknown>): Partial<Issuer
   }
   if (values["require-jti"] !== undefined) policy.require_jti = values["require-jti"] as boolean;
   if (values.description !== undefined) policy.description = values.description as string;
+  Object.assign(policy, rateLimitFromFlags(values));
   return policy;
 }
 
@@ -244,8 +276,11 @@ export function registerSummary(
     : issuerAction === "unchanged"
       ? `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; nothing to do.`
       : `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; updated the issuer's policy.`;
-  return [
+  const lines = [
     first,
     `  issuer: db_role=${row.db_role} allowed_roles=[${row.allowed_roles.join(", ")}] max_lifetime=${row.max_token_lifetime_seconds}s require_jti=${row.require_jti}${row.is_active ? "" : " (issuer is DEACTIVATED)"}`,
-  ].join("\n");
+  ];
+  const rate = row.rate_limit_per_second;
+  if (rate != null) lines.push(`  rate limit: ${rate}/s per gateway instance, burst ${row.rate_limit_burst ?? Math.ceil(rate)}`);
+  return lines.join("\n");
 }

@@ -2,6 +2,7 @@ import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
+import { parseDuration, refuseIfRecentlySeen, SEEN_WITHIN_FLAG } from "../usage.ts";
 import { deactivateKey } from "./deactivate.ts";
 import { addKey, keyFromFlags } from "./register.ts";
 
@@ -11,7 +12,12 @@ const flags = {
   kid: { type: "string", value: "<kid>", description: "the new key's id (default: the JWK's kid, else its RFC 7638 thumbprint)" },
   alg: { type: "string", value: "<alg>", description: "ES256, RS256 or EdDSA (default: from the key)" },
   retire: { type: "string", value: "<kid>", description: "deactivate the old key once writers have switched" },
-  force: { type: "boolean", default: false, description: "retire even if it leaves the issuer with no active key" },
+  force: {
+    type: "boolean",
+    default: false,
+    description: "retire even if it leaves the issuer with no active key, or the gateway saw the key recently",
+  },
+  ...SEEN_WITHIN_FLAG,
   ...CONNECTION_FLAGS,
 } as const satisfies FlagSpecs;
 
@@ -25,7 +31,9 @@ export const rotateCommand = defineCommand({
   2. fedjwt rotate --issuer <name> --public-key keys/next/<…>.pub     (registered beside the old key)
   3. switch the writer to the new private key
   4. after the overlap (the issuer's max token lifetime + the gateway's 5 s cache):
-     fedjwt rotate --issuer <name> --retire <old kid>`,
+     fedjwt rotate --issuer <name> --retire <old kid>
+Retiring refuses a key the gateway saw within --seen-within (default 1h; LAST SEEN in fedjwt list), unless
+--force: wait until the old key has gone quiet (for writers that run daily, use --seen-within 25h).`,
   flags,
   examples: [
     "fedjwt rotate --issuer orders-service --public-key keys/next/orders-service-local.pub",
@@ -46,6 +54,7 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
   if (values["public-key"] !== undefined && values.force) {
     throw new CliError("bad_arguments", "--force applies to --retire only (adding a key never needs it)");
   }
+  const window = { ms: parseDuration(values["seen-within"], "--seen-within"), text: values["seen-within"] };
   const key = values["public-key"] !== undefined ? await keyFromFlags(values, issuer) : undefined;
   const client = connection(values, "rotate");
   const [policy] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
@@ -64,6 +73,10 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
         "last_active_key",
         `${values.retire} is the last active key of "${issuer}": retiring it stops the writer (pass --force to do it anyway)`,
       );
+    }
+    if (!values.force) {
+      const staticKids = keys.flatMap((k) => (k.kid === null ? [] : [k.kid]));
+      await refuseIfRecentlySeen(client, { issuer, kid: retiring.kid, staticKids }, window, "retire it");
     }
     await deactivateKey(client, issuer, values.retire);
     if (values.json) printJson(io, { issuer, retired: values.retire, active: othersActive.map((k) => k.kid ?? "jwks") });

@@ -1,0 +1,95 @@
+// The operations migration, applied as on hosted Supabase (non-superuser postgres): usage recorded only
+// through record_key_usage by service_role, rate-limit columns checked, writer roles' statement timeout.
+import { describe, expect, it } from "vitest";
+import { anon, authUser, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
+
+const { client } = useSupabaseDb({ hostedLayout: true });
+
+function errorCode(o: Outcome): string | undefined {
+  return "error" in o ? o.error : undefined;
+}
+function rows(o: Outcome): Record<string, unknown>[] {
+  if ("error" in o) throw new Error(`${o.error} ${o.message}`);
+  return o.rows;
+}
+
+const batch = (requests: number, errors: number, lastSeen: string) =>
+  JSON.stringify([{ issuer: "svc-u", kid: "k1", hour: "2026-12-04T10:00:00Z", requests, errors, last_seen_at: lastSeen }]);
+
+describe("usage", () => {
+  it("record_key_usage sums batches per (issuer, kid, hour) and keeps the latest last_seen_at", async () => {
+    for (const [r, e, seen] of [
+      [3, 1, "2026-12-04T10:20:00Z"],
+      [2, 0, "2026-12-04T10:10:00Z"],
+    ] as const) {
+      expect(rows(await run(client(), serviceRole, "select public.record_key_usage($1::jsonb) as n", [batch(r, e, seen)], true))).toEqual([
+        { n: 1 },
+      ]);
+    }
+    const got = rows(await run(client(), serviceRole, "select kid, requests::int, errors::int, last_seen_at from public.jwt_key_usage"));
+    expect(got).toEqual([{ kid: "k1", requests: 5, errors: 1, last_seen_at: new Date("2026-12-04T10:20:00Z") }]);
+    const summary = (since: string) =>
+      run(client(), serviceRole, "select kid, last_seen_at, requests::int, errors::int from public.key_usage_summary($1)", [since]);
+    // The window counts whole hours: 10:59 still takes in the 10:00 hour; 11:00 does not, but last_seen_at stays.
+    expect(rows(await summary("2026-12-04T10:59:00Z"))).toEqual([
+      { kid: "k1", last_seen_at: new Date("2026-12-04T10:20:00Z"), requests: 5, errors: 1 },
+    ]);
+    expect(rows(await summary("2026-12-04T11:00:00Z"))).toEqual([
+      { kid: "k1", last_seen_at: new Date("2026-12-04T10:20:00Z"), requests: 0, errors: 0 },
+    ]);
+  });
+
+  it("only service_role may record or read usage; nobody writes the table directly", async () => {
+    for (const who of [anon, authUser("8d0fd2b3-9ca1-4a58-8b0c-000000000009"), writer("orders-service", ["orders_writer"])]) {
+      expect(errorCode(await run(client(), who, "select public.record_key_usage($1::jsonb)", [batch(1, 0, "2026-12-04T10:00:00Z")]))).toBe(
+        "42501",
+      );
+      expect(errorCode(await run(client(), who, "select * from public.jwt_key_usage"))).toBe("42501");
+      expect(errorCode(await run(client(), who, "select * from public.key_usage_summary(now())"))).toBe("42501");
+    }
+    expect(errorCode(await run(client(), serviceRole, "update public.jwt_key_usage set requests = 0"))).toBe("42501");
+    expect(errorCode(await run(client(), serviceRole, "select public.record_key_usage('{}'::jsonb)"))).toBe("22023");
+  });
+});
+
+describe("rate-limit columns", () => {
+  it("take a positive rate with an optional burst; a burst without a rate, or a zero rate, is refused", async () => {
+    const add = (issuer: string, rps: number | null, burst: number | null) =>
+      run(client(), serviceRole, "insert into public.jwt_issuers (issuer, rate_limit_per_second, rate_limit_burst) values ($1, $2, $3)", [
+        issuer,
+        rps,
+        burst,
+      ]);
+    expect(errorCode(await add("rl-ok", 2.5, 10))).toBeUndefined();
+    expect(errorCode(await add("rl-none", null, null))).toBeUndefined();
+    expect(errorCode(await add("rl-burst-only", null, 5))).toBe("23514");
+    expect(errorCode(await add("rl-zero", 0, null))).toBe("23514");
+    expect(errorCode(await add("rl-neg-burst", 1, 0))).toBe("23514");
+  });
+});
+
+describe("writer statement timeout", () => {
+  const timeoutOf = async (role: string) =>
+    rows(
+      await run(
+        client(),
+        serviceRole,
+        `select c.cfg from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, unnest(s.setconfig) c(cfg)
+         where r.rolname = $1 and c.cfg like 'statement_timeout=%'`,
+        [role],
+      ),
+    ).map((r) => r.cfg);
+
+  it("federated_writer and writer roles that existed before the migration get 8s", async () => {
+    expect(await timeoutOf("federated_writer")).toEqual(["statement_timeout=8s"]);
+    expect(await timeoutOf("inventory_service")).toEqual(["statement_timeout=8s"]);
+  });
+
+  it("create_writer_role sets it on a new role and keeps an override on an existing one", async () => {
+    await client().query("select federation.create_writer_role('ops_new_writer')");
+    expect(await timeoutOf("ops_new_writer")).toEqual(["statement_timeout=8s"]);
+    await client().query("alter role ops_new_writer set statement_timeout = '30s'");
+    await client().query("select federation.create_writer_role('ops_new_writer')");
+    expect(await timeoutOf("ops_new_writer")).toEqual(["statement_timeout=30s"]);
+  });
+});
