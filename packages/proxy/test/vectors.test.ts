@@ -39,7 +39,7 @@ describe("token vectors (in-process)", () => {
   it("covers every reason code a token can trigger, and names only real ones", () => {
     const expected = new Set([...v.vectors, ...v.fixed.tokens].flatMap((x) => (x.expect.verdict === "reject" ? [x.expect.code] : [])));
     for (const code of expected) expect(REASONS, code).toHaveProperty(code);
-    // Codes no token can cause: the request's path, method, headers or body, or the gateway's own state.
+    // Codes no token can cause: the request's path, method, headers, body or rate, or the gateway's own state.
     const notFromTokens = new Set([
       "schema_not_allowed",
       "prefer_not_allowed",
@@ -47,6 +47,8 @@ describe("token vectors (in-process)", () => {
       "path_not_allowed",
       "method_not_allowed",
       "body_too_large",
+      "body_timeout",
+      "rate_limited",
       "registry_unavailable",
       "jwks_unavailable",
       "jwks_too_large",
