@@ -207,17 +207,19 @@ export async function functionCpu(stack: Stack, w: Writer, log: (s: string) => v
     "bare deno serve + one fetch upstream": { script: "hop", side: "direct" },
     "rest function, reused token (cache hit)": { side: "reused" },
     "rest function, per-request token (miss)": { side: "per-request" },
-  } as const satisfies Record<string, { script?: "serve" | "hop"; side: Side }>;
+    // The same hits without success lines (FEDJWT_ACCESS_LOG=errors): the difference is what one access line costs.
+    "rest function, cache hit, access lines for errors only": { side: "reused", env: { FEDJWT_ACCESS_LOG: "errors" } },
+  } as const satisfies Record<string, { script?: "serve" | "hop"; side: Side; env?: Record<string, string> }>;
   type What = keyof typeof cases;
   const scripts: Array<{ remove(): void }> = [];
   const servers: DenoServer[] = [];
   try {
     const targets = {} as Record<What, Target>;
     for (const what of Object.keys(cases) as What[]) {
-      const c: { script?: "serve" | "hop"; side: Side } = cases[what];
+      const c: { script?: "serve" | "hop"; side: Side; env?: Record<string, string> } = cases[what];
       const bare = c.script ? bareScript(c.script) : undefined;
       if (bare) scripts.push(bare);
-      const server = bare ? await serveBench(bare.path, env) : await serveRest(env);
+      const server = bare ? await serveBench(bare.path, env) : await serveRest({ ...env, ...c.env });
       servers.push(server);
       targets[what] = { url: server.url, prefix: "/rest/", side: c.side, groups: { fn: () => [server.process.pid!] } };
     }
