@@ -38,8 +38,23 @@ describe("pnpm stack and pnpm dev", () => {
   // pnpm itself echoes "> pkg@ script" and the command line first (pnpm -s hides that); what follows is the command's.
   const ownLines = (text: string) => text.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("> "));
 
+  // A turbo that prints its banner on both streams and succeeds, building nothing: a real build here (forced under
+  // CI) would rewrite every package's dist/ while the other suites run those files.
+  const fakeTurbo = () => {
+    const dir = mkdtempSync(join(tmpdir(), "fake-turbo-"));
+    const bin = join(dir, "turbo");
+    writeFileSync(
+      bin,
+      `#!/bin/sh\necho "turbo 2.x"; echo "   • Packages in scope: @fedjwt/cli"; echo ">>> FULL TURBO" >&2; echo "$@" > "${dir}/args"\n`,
+      { mode: 0o755 },
+    );
+    return { env: { ...process.env, FEDJWT_TURBO: bin }, args: () => readFileSync(join(dir, "args"), "utf8").trim() };
+  };
+
   it("pnpm stack prints its own output first: no turbo banner on stdout or stderr", () => {
-    const r = spawnSync("pnpm", ["stack", "--help"], { encoding: "utf8", cwd: root });
+    const turbo = fakeTurbo();
+    const r = spawnSync("pnpm", ["stack", "--help"], { encoding: "utf8", cwd: root, env: turbo.env });
+    expect(turbo.args()).toBe("run build --output-logs=errors-only --filter=@fedjwt/local-stack...");
     expect(r.status).toBe(0);
     expect(ownLines(r.stdout)[0]).toBe("Usage: fedjwt-stack <command> [options]");
     expect(r.stderr).toBe("");
@@ -49,12 +64,17 @@ describe("pnpm stack and pnpm dev", () => {
     const scripts = (JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { scripts: Record<string, string> }).scripts;
     const before = scripts.dev!.replace(/ && node scripts\/dev\.ts$/, "");
     expect(before).not.toBe(scripts.dev);
+    const turbo = fakeTurbo();
     const r = spawnSync("sh", ["-c", before], {
       encoding: "utf8",
       cwd: root,
-      env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
+      env: { ...turbo.env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
     });
-    expect({ status: r.status, out: r.stdout + r.stderr }).toEqual({ status: 0, out: "" });
+    expect({ status: r.status, out: r.stdout + r.stderr, turbo: turbo.args() }).toEqual({
+      status: 0,
+      out: "",
+      turbo: "run build --output-logs=errors-only",
+    });
   }, 120_000);
 
   it("a failing build still prints turbo's error and fails", () => {
