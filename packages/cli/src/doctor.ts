@@ -3,7 +3,7 @@ import { REASONS } from "@fedjwt/proxy";
 import { createSigner, generateKeyPair, type Signer } from "@fedjwt/signer";
 import { CliError } from "./errors.ts";
 import { enc, RegistryClient, type IssuerRow, type KeyRow } from "./registry-client.ts";
-import { fetchUsage, usageOf } from "./usage.ts";
+import { fetchUsage, staticKids, usageOf } from "./usage.ts";
 
 /** Keys that expire within this are reported by the keys check. */
 export const EXPIRY_WARNING_MS = 7 * 86_400_000;
@@ -19,9 +19,9 @@ async function keysCheck(client: RegistryClient, nowMs: number): Promise<DoctorC
     const neverSeen: string[] = [];
     const expiring: string[] = [];
     for (const k of keys) {
-      const staticKids = keys.flatMap((o) => (o.issuer === k.issuer && o.kid !== null ? [o.kid] : []));
       const name = `${k.issuer}/${k.kid ?? "jwks"}`;
-      if (!usageOf(usage, k.issuer, k.kid, staticKids).last_seen_at) neverSeen.push(name);
+      const kids = staticKids(keys.filter((o) => o.issuer === k.issuer));
+      if (!usageOf(usage, k.issuer, k.kid, kids).last_seen_at) neverSeen.push(name);
       const expires = k.expires_at === null ? Number.NaN : Date.parse(k.expires_at);
       if (expires > nowMs && expires - nowMs <= EXPIRY_WARNING_MS) expiring.push(`${name} (${k.expires_at})`);
     }

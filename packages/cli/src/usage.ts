@@ -38,6 +38,16 @@ export const SEEN_WITHIN_FLAG = {
   },
 } as const satisfies FlagSpecs;
 
+/** The --seen-within window of rotate --retire and deactivate --kid, parsed (and as the user wrote it). */
+export function seenWithin(values: { "seen-within": string }): { ms: number; text: string } {
+  return { ms: parseDuration(values["seen-within"], "--seen-within"), text: values["seen-within"] };
+}
+
+/** The kids of an issuer's static keys (its registry rows other than a JWKS row): what usageOf tells apart. */
+export function staticKids(keys: readonly { kid: string | null }[]): string[] {
+  return keys.flatMap((k) => (k.kid === null ? [] : [k.kid]));
+}
+
 /** A short "how long ago": 42s ago, 5m ago, 3h ago, 2d ago. */
 export function ago(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));

@@ -89,17 +89,14 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
   const upstreamTimeout = options.upstreamTimeoutMs ?? 10_000;
   const base = options.supabaseUrl.replace(/\/+$/, "");
   const keyCacheTtlMs = options.keyCacheTtlMs ?? 5000;
-  const registry =
-    options.registry ??
-    cachedRegistry(
-      postgrestRegistry({
-        supabaseUrl: base,
-        serviceKey: options.serviceKey,
-        fetch: doFetch,
-        timeoutMs: options.registryTimeoutMs ?? 3000,
-      }),
-      { ttlMs: keyCacheTtlMs, now },
-    );
+  // How the registry is read, and usage written: PostgREST with the service key.
+  const registryAccess = {
+    supabaseUrl: base,
+    serviceKey: options.serviceKey,
+    fetch: doFetch,
+    timeoutMs: options.registryTimeoutMs ?? 3000,
+  };
+  const registry = options.registry ?? cachedRegistry(postgrestRegistry(registryAccess), { ttlMs: keyCacheTtlMs, now });
   const jwks = new JwksPool({ ...options.jwks, fetch: doFetch, now });
   const tokenCache =
     options.tokenCache === false ? null : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: keyCacheTtlMs, now });
@@ -124,14 +121,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
     options.usage === false
       ? null
       : new UsageRecorder({
-          sink:
-            options.usage?.sink ??
-            postgrestUsageSink({
-              supabaseUrl: base,
-              serviceKey: options.serviceKey,
-              fetch: doFetch,
-              timeoutMs: options.registryTimeoutMs ?? 3000,
-            }),
+          sink: options.usage?.sink ?? postgrestUsageSink(registryAccess),
           intervalMs: options.usage?.flushIntervalMs ?? 5000,
           maxRows: options.usage?.maxRows ?? 1000,
           now,

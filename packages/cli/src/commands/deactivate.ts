@@ -2,7 +2,7 @@ import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type KeyRow, type RegistryClient } from "../registry-client.ts";
-import { parseDuration, refuseIfRecentlySeen, SEEN_WITHIN_FLAG } from "../usage.ts";
+import { refuseIfRecentlySeen, SEEN_WITHIN_FLAG, seenWithin, staticKids } from "../usage.ts";
 
 const flags = {
   issuer: { type: "string", value: "<name>", required: true, description: "the issuer" },
@@ -38,16 +38,16 @@ export async function deactivateKey(client: RegistryClient, issuer: string, kid:
 /** `fedjwt deactivate`. */
 export async function deactivate(values: FlagValues<typeof flags>, io: Io): Promise<void> {
   const issuer = values.issuer;
-  const window = { ms: parseDuration(values["seen-within"], "--seen-within"), text: values["seen-within"] };
+  const window = seenWithin(values);
   if (values.force && values.kid === undefined) throw new CliError("bad_arguments", "--force applies to --kid only");
   const client = connection(values, "deactivate");
   if (values.kid !== undefined) {
     if (!values.force) {
       const keys = await client.request<KeyRow[]>("GET", `jwt_public_keys?issuer=eq.${enc(issuer)}&select=kid`);
       const kid = values.kid === "jwks" ? null : values.kid;
-      const staticKids = keys.flatMap((k) => (k.kid === null ? [] : [k.kid]));
-      if (kid === null || staticKids.includes(kid))
-        await refuseIfRecentlySeen(client, { issuer, kid, staticKids }, window, "deactivate it");
+      const kids = staticKids(keys);
+      if (kid === null || kids.includes(kid))
+        await refuseIfRecentlySeen(client, { issuer, kid, staticKids: kids }, window, "deactivate it");
     }
     await deactivateKey(client, issuer, values.kid);
   } else {

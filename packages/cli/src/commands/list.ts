@@ -2,7 +2,7 @@ import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
-import { ago, fetchUsage, parseDuration, usageOf } from "../usage.ts";
+import { ago, fetchUsage, parseDuration, staticKids, usageOf } from "../usage.ts";
 
 const flags = {
   issuer: { type: "string", value: "<name>", description: "only this issuer" },
@@ -58,8 +58,8 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
   });
   const withUsage = (i: IssuerRow) => {
     const own = keys.filter((k) => k.issuer === i.issuer);
-    const staticKids = own.flatMap((k) => (k.kid === null ? [] : [k.kid]));
-    return own.map((k) => ({ ...k, usage: usage ? usageOf(usage, i.issuer, k.kid, staticKids) : null }));
+    const kids = staticKids(own);
+    return own.map((k) => ({ ...k, usage: usage ? usageOf(usage, i.issuer, k.kid, kids) : null }));
   };
   if (values.json) {
     printJson(io, {

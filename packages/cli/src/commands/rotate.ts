@@ -2,7 +2,7 @@ import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
-import { parseDuration, refuseIfRecentlySeen, SEEN_WITHIN_FLAG } from "../usage.ts";
+import { refuseIfRecentlySeen, SEEN_WITHIN_FLAG, seenWithin, staticKids } from "../usage.ts";
 import { deactivateKey } from "./deactivate.ts";
 import { addKey, keyFromFlags } from "./register.ts";
 
@@ -54,7 +54,7 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
   if (values["public-key"] !== undefined && values.force) {
     throw new CliError("bad_arguments", "--force applies to --retire only (adding a key never needs it)");
   }
-  const window = { ms: parseDuration(values["seen-within"], "--seen-within"), text: values["seen-within"] };
+  const window = seenWithin(values);
   const key = values["public-key"] !== undefined ? await keyFromFlags(values, issuer) : undefined;
   const client = connection(values, "rotate");
   const [policy] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
@@ -74,10 +74,7 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
         `${values.retire} is the last active key of "${issuer}": retiring it stops the writer (pass --force to do it anyway)`,
       );
     }
-    if (!values.force) {
-      const staticKids = keys.flatMap((k) => (k.kid === null ? [] : [k.kid]));
-      await refuseIfRecentlySeen(client, { issuer, kid: retiring.kid, staticKids }, window, "retire it");
-    }
+    if (!values.force) await refuseIfRecentlySeen(client, { issuer, kid: retiring.kid, staticKids: staticKids(keys) }, window, "retire it");
     await deactivateKey(client, issuer, values.retire);
     if (values.json) printJson(io, { issuer, retired: values.retire, active: othersActive.map((k) => k.kid ?? "jwks") });
     else
