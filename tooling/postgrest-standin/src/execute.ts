@@ -6,7 +6,7 @@ import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, jwtVerify,
 import type pg from "pg";
 import { ident } from "./catalog.ts";
 import { fromPgError, PgrstError } from "./errors.ts";
-import { applyRoleSettings } from "./role-settings.ts";
+import { roleSettingsSql } from "./role-settings.ts";
 
 /** Who runs the request and the settings PostgREST gives its transaction. */
 export interface Ctx {
@@ -79,9 +79,9 @@ export async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolC
   try {
     await client.query("begin");
     await client.query(`set local role ${ident(ctx.role)}`);
-    await applyRoleSettings(client, ctx.role);
+    // One statement, as PostgREST sets its transaction's settings: the role's own settings first.
     await client.query(
-      `select set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
+      `select ${roleSettingsSql(6)}, set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
               set_config('request.method', $3, true), set_config('request.path', $4, true),
               set_config('request.headers', $5, true)`,
       [
@@ -90,6 +90,7 @@ export async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolC
         ctx.method,
         ctx.path,
         JSON.stringify(ctx.headers),
+        ctx.role,
       ],
     );
     const result = await fn(client);
