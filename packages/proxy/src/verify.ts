@@ -12,6 +12,7 @@ import { JwtVerificationError, ProxyError } from "./errors.ts";
 import { JwksPool } from "./jwks.ts";
 import { consumeJti } from "./jti.ts";
 import { LruMap } from "./lru.ts";
+import { isPlainText } from "./text.ts";
 import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
 import { parseToken } from "./token.ts";
 
@@ -221,6 +222,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 256) {
     throw new JwtVerificationError("claim_invalid", "sub must be a non-empty string", ctx);
   }
+  if (!isPlainText(claims.sub)) throw new JwtVerificationError("token_malformed", "sub has control characters or invalid UTF-16", ctx);
   if (claims.aud === undefined) throw new JwtVerificationError("claim_missing", "the aud claim is required", ctx);
   const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!auds.includes(options.audience)) throw new JwtVerificationError("audience_mismatch", null, ctx);
@@ -240,6 +242,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > 200)) {
     throw new JwtVerificationError("claim_invalid", "jti must be a short string", ctx);
   }
+  if (jti !== undefined && !isPlainText(jti))
+    throw new JwtVerificationError("token_malformed", "jti has control characters or invalid UTF-16", ctx);
   const roles = requestedRoles(claims, ctx);
   const denied = roles.filter((r) => !record.policy.allowed_roles.includes(r));
   if (denied.length > 0) {
