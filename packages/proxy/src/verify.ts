@@ -32,7 +32,7 @@ export interface VerifyOptions {
 /** A token that passed every check. Only these claims may be acted upon. */
 export interface VerifiedToken {
   issuer: string;
-  /** The kid that verified it (the JWKS key's kid for jwks_uri issuers). */
+  /** The kid of the key that verified it (the registered key's when the token sent none; the JWKS key's for jwks_uri issuers). */
   kid: string | undefined;
   alg: SupportedAlg;
   claims: Record<string, unknown> & { iss: string; sub: string; exp: number; iat: number };
@@ -191,7 +191,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   }
 
   let verifiedPayload: Uint8Array;
-  let verifiedKid = header.kid;
+  // Without a kid in the header, the registered key that was chosen: usage and writer_kid name the key used.
+  let verifiedKid = header.kid ?? choice.row.kid ?? undefined;
   try {
     if (choice.kind === "static") {
       const key = await importRowKey(choice.row).catch(() => {

@@ -6,7 +6,7 @@ import { capText, parseAccessLogMode } from "../src/log.ts";
 import { RateLimiter } from "../src/rate-limit.ts";
 import { isPlainText } from "../src/text.ts";
 import { UsageRecorder, UsageRefusedError, type UsageRow } from "../src/usage.ts";
-import { goodClaims, harness, rawToken, request, writer } from "../src/testing.ts";
+import { goodClaims, harness, outboundClaims, rawToken, request, writer } from "../src/testing.ts";
 
 async function codeOf(res: Response): Promise<{ status: number; code: unknown }> {
   return { status: res.status, code: ((await res.json()) as { code?: unknown }).code };
@@ -230,6 +230,17 @@ describe("usage", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(calls).toBe(1);
     expect(u.pendingRows).toBe(8);
+  });
+
+  it("a token without kid is counted, logged and forwarded under the kid of the key that verified it", async () => {
+    const w = await writer("one-key-service");
+    const h = harness([w], { usage: { flushIntervalMs: 1 } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w), { kid: undefined })));
+    expect(res.status).toBe(200);
+    expect((await outboundClaims(h.project.calls[0]!)).writer_kid).toBe(w.keys.kid);
+    expect(h.logs.find((l) => l.event === "request")?.kid).toBe(w.keys.kid);
+    await vi.waitFor(() => expect(h.project.usageBatches.length).toBeGreaterThan(0));
+    expect((h.project.usageBatches.flat() as UsageRow[]).map((r) => r.kid)).toEqual([w.keys.kid]);
   });
 
   it("the gateway records verified requests only, and an outage of the usage write never fails a request", async () => {
