@@ -10,6 +10,7 @@ import type { Target } from "./paths.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { REASONS, type Reason } from "./reasons.ts";
 import type { KeyRegistry } from "./registry.ts";
+import type { SharedLimits } from "./shared-limits.ts";
 import type { VerifiedTokenCache } from "./token-cache.ts";
 import type { UsageRecorder } from "./usage.ts";
 import type { VerifiedToken } from "./verify.ts";
@@ -36,6 +37,8 @@ export interface Gateway {
   /** Resolves to null when the gateway is misconfigured (then every request gets 503). */
   signer: Promise<OutboundSigner | null>;
   limiter: RateLimiter;
+  /** null when each instance limits on its own (limits: false). */
+  sharedLimits: SharedLimits | null;
   /** null when usage is not counted. */
   usage: UsageRecorder | null;
 }

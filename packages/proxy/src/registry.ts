@@ -2,6 +2,7 @@ import type { JWK } from "jose";
 import type { SupportedAlg } from "@fedjwt/signer";
 import { ProxyError } from "./errors.ts";
 import { LruMap } from "./lru.ts";
+import type { LimitSink, LimitWindow } from "./shared-limits.ts";
 import { isRowRefusal, UsageRefusedError, type UsageSink } from "./usage.ts";
 
 /** One key row as the gateway reads it (the `jwt_registry` view). */
@@ -26,7 +27,7 @@ export interface IssuerPolicy {
   allowed_roles: string[];
   max_token_lifetime_seconds: number;
   require_jti: boolean;
-  /** Requests per second this issuer may make per gateway instance (token bucket); null = no limit. */
+  /** Requests per second this issuer may make, project-wide (instances share counts, see shared-limits.ts); null = no limit. */
   rate_limit_per_second?: number | null;
   /** The bucket's size (default: the rate rounded up). */
   rate_limit_burst?: number | null;
@@ -208,6 +209,32 @@ export function postgrestUsageSink(options: PostgrestRegistryOptions): UsageSink
 
 /** Lookups per second, per instance, of names missing from the issuer list (see cachedRegistry). */
 export const RECHECKS_PER_SECOND = 5;
+
+/**
+ * Reports an instance's counts of rate-limited writers with public.record_rate_windows through PostgREST with
+ * the service key, and returns the project-wide windows (see shared-limits.ts); rejects on any failure.
+ */
+export function postgrestLimitSink(options: PostgrestRegistryOptions): LimitSink {
+  const base = options.supabaseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const auth = apiKeyHeaders(options.serviceKey);
+  return async (instance, rows) => {
+    const res = await doFetch(`${base}/rest/v1/rpc/record_rate_windows`, {
+      method: "POST",
+      headers: { ...auth, accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ p_instance: instance, p_counts: rows }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`record_rate_windows answered ${res.status}`);
+    }
+    const body = (await res.json()) as unknown;
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("unexpected answer from record_rate_windows");
+    return body as Record<string, LimitWindow>;
+  };
+}
 
 export interface CacheOptions {
   /** How long a lookup is reused: the bound on how late a deactivation is seen (default 5000 ms). */

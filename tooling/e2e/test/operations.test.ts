@@ -118,7 +118,7 @@ describe("rate limit", () => {
       "--rate-burst",
       "3",
     ]);
-    expect(out).toContain("rate limit: 0.1/s per gateway instance, burst 3");
+    expect(out).toContain("rate limit: 0.1/s for the project (shared by every gateway instance), burst 3");
     await register(t, ["--issuer", "ops-calm", "--public-key", calm.publicKey, "--allowed-role", "orders_writer"]);
     const floodToken = await (await signer(flood, "ops-flood")).sign({ roles: ["orders_writer"] });
     const calmToken = await (await signer(calm, "ops-calm")).sign({ roles: ["orders_writer"] });
