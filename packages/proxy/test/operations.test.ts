@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { proxyOptionsFromEnv } from "../src/env.ts";
 import { capText, parseAccessLogMode } from "../src/log.ts";
 import { RateLimiter } from "../src/rate-limit.ts";
+import { SharedLimits } from "../src/shared-limits.ts";
 import { isPlainText } from "../src/text.ts";
 import { UsageRecorder, UsageRefusedError, type UsageRow } from "../src/usage.ts";
 import { goodClaims, harness, outboundClaims, rawToken, request, writer } from "../src/testing.ts";
@@ -311,6 +312,53 @@ describe("rate limit", () => {
     clock += 1000;
     expect((await h.handler(request("/rest/widgets", second))).status).toBe(200);
     expect(h.project.calls).toHaveLength(2);
+  });
+});
+
+describe("rate limits shared by instances", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("an instance refills at its share of the project's limit, as the database reports it", async () => {
+    const w = await writer("shared-service", "ES256", { rate_limit_per_second: 4, rate_limit_burst: 4 });
+    let clock = Date.now();
+    const h = harness([w], { usage: false, now: () => clock });
+    // The database says: over the window this instance saw a quarter of the writer's requests.
+    h.project.limitAnswer = () => ({ "shared-service": { seen: 400, mine: 100 } });
+    const token = await rawToken(w, goodClaims(w));
+    const send = async () => (await h.handler(request("/rest/widgets", token))).status;
+    expect(await send()).toBe(200); // no answer yet: the instance's own bucket (full: 4)
+    await vi.waitFor(() => expect(h.project.limitReports.length).toBeGreaterThan(0)); // a new writer is reported at once
+    expect(h.project.limitReports[0]!.p_counts).toEqual([{ issuer: "shared-service", second: expect.any(String), seen: 1, admitted: 1 }]);
+    await new Promise((r) => setTimeout(r, 10));
+    // Share 0.25: the bucket holds 1 (burst 4 × 0.25) and refills at 1/s.
+    const first = [await send(), await send(), await send()];
+    expect(first).toEqual([200, 429, 429]);
+    clock += 1000;
+    expect([await send(), await send()]).toEqual([200, 429]);
+  });
+
+  it("when the database does not answer, each instance limits on its own (fail open for limits), said once", async () => {
+    vi.useFakeTimers();
+    const logs: Array<Record<string, unknown>> = [];
+    let up = false;
+    const limits = new SharedLimits({
+      sink: () => (up ? Promise.resolve({ w: { seen: 10, mine: 5 } }) : Promise.reject(new Error("record_rate_windows answered 503"))),
+      log: (e) => logs.push(e),
+    });
+    for (let i = 0; i < 3; i++) {
+      limits.observe("w", true);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(limits.share("w")).toBe(1);
+    expect(logs.map((l) => l.event)).toEqual(["limit_sync_failed"]);
+    up = true;
+    limits.observe("w", true);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(limits.share("w")).toBe(0.5);
+    expect(logs.map((l) => l.event)).toEqual(["limit_sync_failed", "limit_sync_recovered"]);
+    up = false;
+    await vi.advanceTimersByTimeAsync(10_000); // no fresh answer for 10 s: the share is 1 again
+    expect(limits.share("w")).toBe(1);
   });
 });
 
