@@ -7,7 +7,7 @@
 -- this instance's part of it; the instance then admits that part of the writer's limit until its next report.
 -- Written by the function only (service key); nobody reads the table directly. Safe to apply twice.
 
-create table if not exists public.jwt_rate_windows (
+create table if not exists federation.rate_windows (
   issuer text not null check (length(issuer) between 1 and 63),
   -- A random id each function instance draws when it starts.
   instance uuid not null,
@@ -18,11 +18,11 @@ create table if not exists public.jwt_rate_windows (
   admitted integer not null default 0 check (admitted >= 0 and admitted <= seen),
   primary key (issuer, second, instance)
 );
-create index if not exists jwt_rate_windows_second_idx on public.jwt_rate_windows (second);
-comment on table public.jwt_rate_windows is
+create index if not exists rate_windows_second_idx on federation.rate_windows (second);
+comment on table federation.rate_windows is
   'Requests per (writer, second, function instance) of rate-limited writers, shared so that a limit holds for the project (kept 30 s).';
-alter table public.jwt_rate_windows enable row level security;
-revoke all on table public.jwt_rate_windows from anon, authenticated, service_role, public;
+-- Like federation.jti_replay: outside the Data API's schemas, no privilege for any API role.
+revoke all on table federation.rate_windows from anon, authenticated, service_role, public;
 
 -- Adds one instance's counts, [{issuer, second, seen, admitted}, …] (at most 1000 rows; rows outside the
 -- last minute are ignored), prunes rows older than 30 s, and answers, for each writer in the batch,
@@ -40,7 +40,7 @@ begin
   if p_instance is null or jsonb_typeof(p_counts) is distinct from 'array' or jsonb_array_length(p_counts) > 1000 then
     raise exception 'p_counts must be an array of at most 1000 rows, p_instance a uuid' using errcode = '22023';
   end if;
-  insert into public.jwt_rate_windows as w (issuer, instance, second, seen, admitted)
+  insert into federation.rate_windows as w (issuer, instance, second, seen, admitted)
   select r.issuer, p_instance, date_trunc('second', r.second), sum(r.seen), sum(least(r.admitted, r.seen))
   from jsonb_to_recordset(p_counts) as r(issuer text, second timestamptz, seen integer, admitted integer)
   where r.issuer is not null and length(r.issuer) between 1 and 63
@@ -50,7 +50,7 @@ begin
   on conflict (issuer, second, instance) do update
     set seen = w.seen + excluded.seen,
         admitted = w.admitted + excluded.admitted;
-  delete from public.jwt_rate_windows where second < now() - interval '30 seconds';
+  delete from federation.rate_windows where second < now() - interval '30 seconds';
   select coalesce(jsonb_object_agg(t.issuer, jsonb_build_object('seen', t.seen, 'mine', t.mine, 'admitted', t.admitted)), '{}'::jsonb)
   into result
   from (
@@ -58,7 +58,7 @@ begin
       sum(w.seen) as seen,
       coalesce(sum(w.seen) filter (where w.instance = p_instance), 0) as mine,
       sum(w.admitted) as admitted
-    from public.jwt_rate_windows w
+    from federation.rate_windows w
     where w.issuer in (select distinct r.issuer from jsonb_to_recordset(p_counts) as r(issuer text))
       -- The 10 whole seconds before the last two: every instance has reported them by now (each reports about
       -- once a second), so this instance's part is not overstated by its own fresher counts.

@@ -1,3 +1,5 @@
+import { NOT_PLAIN } from "./text.ts";
+
 /** A structured log sink: one JSON object per event. Never given a token or key. */
 export type Logger = (entry: Record<string, unknown> & { level: "info" | "warn" | "error"; event: string }) => void;
 
@@ -23,7 +25,7 @@ export function parseAccessLogMode(raw: string): AccessLogMode | string {
 /** Longest text a log line carries for any one value that came from the caller, in bytes of the JSON line. */
 export const MAX_LOGGED_TEXT = 256;
 
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE = new RegExp(NOT_PLAIN.source, "g");
 
 /**
  * Makes a caller-supplied value safe and small for a log line: control characters and lone surrogates are

@@ -2,7 +2,8 @@
 // text: Postgres refuses NUL (22P05), a lone surrogate is not UTF-8, and control characters forge log lines.
 
 /** C0 and C1 control characters (with DEL), and UTF-16 surrogates not part of a pair. */
-const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+export const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** True when `s` has no control character and no lone surrogate. */
 export function isPlainText(s: string): boolean {

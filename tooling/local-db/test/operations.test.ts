@@ -86,9 +86,9 @@ describe("rate windows shared by gateway instances", () => {
   it("only service_role may report; the table is closed to every role", async () => {
     for (const who of [anon, authUser("8d0fd2b3-9ca1-4a58-8b0c-00000000000a"), writer("orders-service", ["orders_writer"])]) {
       expect(errorCode(await run(client(), who, "select public.record_rate_windows($1::uuid, '[]'::jsonb)", [A]))).toBe("42501");
-      expect(errorCode(await run(client(), who, "select * from public.jwt_rate_windows"))).toBe("42501");
+      expect(errorCode(await run(client(), who, "select * from federation.rate_windows"))).toBe("42501");
     }
-    expect(errorCode(await run(client(), serviceRole, "select * from public.jwt_rate_windows"))).toBe("42501");
+    expect(errorCode(await run(client(), serviceRole, "select * from federation.rate_windows"))).toBe("42501");
     expect(errorCode(await run(client(), serviceRole, "select public.record_rate_windows($1::uuid, '{}'::jsonb)", [A]))).toBe("22023");
   });
 });
