@@ -4,7 +4,7 @@
 // Adding a stage = one module exporting a factory `(g: Gateway) => Stage`, and one line in handler.ts.
 import { JwtVerificationError, ProxyError } from "./errors.ts";
 import type { JwksPool } from "./jwks.ts";
-import type { Logger } from "./log.ts";
+import { capText, type Logger } from "./log.ts";
 import type { OutboundSigner } from "./outbound.ts";
 import type { Target } from "./paths.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -111,7 +111,13 @@ export async function runStages(stages: readonly Stage[], s: RequestState, log: 
       return reject(s, e.reason, e.details);
     }
     if (e instanceof ProxyError) return reject(s, e.reason, e.details);
-    log({ level: "error", event: "internal_error", error: (e as Error)?.name ?? "unknown", issuer: s.issuer, kid: s.kid });
+    log({
+      level: "error",
+      event: "internal_error",
+      error: capText(String((e as Error)?.name ?? "unknown"), 64),
+      issuer: s.issuer === undefined ? null : capText(s.issuer, 64),
+      kid: s.kid === undefined ? null : capText(s.kid, 128),
+    });
     return reject(s, "internal_error", null);
   }
 }
