@@ -28,16 +28,18 @@ function gitTemplate(commit: string): TemplateSource {
     if (m) tree.set(m[2]!, m[1]!);
   }
   return {
-    read: async (path) => {
+    read: (path) => {
       const blob = tree.get(path);
-      if (blob === undefined) return undefined;
+      if (blob === undefined) return Promise.resolve(undefined);
       if (!blobs.has(blob)) blobs.set(blob, git(["cat-file", "blob", blob]));
-      return blobs.get(blob);
+      return Promise.resolve(blobs.get(blob));
     },
-    list: async (path) =>
-      [...tree.keys()]
-        .filter((p) => p.startsWith(`${path}/`) && !p.slice(path.length + 1).includes("/"))
-        .map((p) => p.slice(path.length + 1)),
+    list: (path) =>
+      Promise.resolve(
+        [...tree.keys()]
+          .filter((p) => p.startsWith(`${path}/`) && !p.slice(path.length + 1).includes("/"))
+          .map((p) => p.slice(path.length + 1)),
+      ),
   };
 }
 

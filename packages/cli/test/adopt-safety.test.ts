@@ -49,7 +49,7 @@ function templateCopy(): string {
   return dir;
 }
 
-const plan = async (dir: string, template = TEMPLATE) =>
+const plan = (dir: string, template = TEMPLATE) =>
   planAdoption({
     project: dir,
     template,

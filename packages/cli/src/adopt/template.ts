@@ -45,7 +45,7 @@ export function diskTemplate(root: string): TemplateSource {
         throw new CliError("template_broken", `cannot read the template's ${path}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, 1);
       }
     },
-    list: async (path) => readdir(join(root, path)).catch(() => []),
+    list: (path) => readdir(join(root, path)).catch(() => []),
   };
 }
 

@@ -78,7 +78,9 @@ async function templateVersion(template: string): Promise<Manifest["template"]> 
   let version: string | null = null;
   try {
     version = pkg ? ((JSON.parse(pkg) as { version?: string }).version ?? null) : null;
-  } catch {}
+  } catch {
+    version = null;
+  }
   const git = spawnSync("git", ["-C", template, "rev-parse", "HEAD"], { encoding: "utf8" });
   const commit = git.status === 0 && /^[0-9a-f]{40}$/.test(git.stdout.trim()) ? git.stdout.trim() : null;
   return { version, commit };
