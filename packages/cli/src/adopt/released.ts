@@ -1,7 +1,7 @@
 // The sha256 of every version of every file adopt has written, by path (function files as adopted under the name
 // rest, which every adoption made before the manifest used) and by template migration (with its header line).
 // released.json is generated from this repository's git history by `pnpm --filter @fedjwt/cli released`
-// (scripts/released-files.ts); a test fails when the current template's files are not in it.
+// (packages/cli/scripts/released-files.ts); a test fails when the current template's files are not in it.
 import released from "./released.json" with { type: "json" };
 
 /** What released.json holds. */
