@@ -16,8 +16,7 @@ const TEMPLATE = fileURLToPath(new URL("../../../", import.meta.url));
 const CONFIG = `project_id = "existing"\n\n[api]\nenabled = true\n`;
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
-function project(): string {
-  const dir = tempDir();
+function project(dir = tempDir()): string {
   mkdirSync(join(dir, "supabase", "migrations"), { recursive: true });
   writeFileSync(join(dir, "supabase", "config.toml"), CONFIG);
   writeFileSync(
@@ -116,8 +115,8 @@ describe("a template whose function imports out of its function folder", () => {
     const target = join(template, "supabase/functions/rest", spec);
     mkdirSync(join(target, ".."), { recursive: true });
     writeFileSync(target, "export const x = 1;\n");
-    const dir = project();
-    const parent = join(dir, "..");
+    const parent = tempDir(); // the project's own parent, which nothing else writes to
+    const dir = project(join(parent, "app"));
     const before = { project: tree(dir), beside: readdirSync(parent).sort() };
     const r = fedjwt(["adopt", dir, "--template", template]);
     expect(r.code).toBe(1);
@@ -282,6 +281,7 @@ describe("fedjwt adopt --dry-run", () => {
   it("--help names --dry-run and what adopt never does", () => {
     const r = fedjwt(["adopt", "--help"]);
     expect(r.stdout).toContain("--dry-run");
-    expect(r.stdout).toContain("It never writes through a symbolic link, and never changes a function of yours");
+    expect(r.stdout).toContain("--dry-run prints that plan (each file written, updated or removed, and why) and writes nothing");
+    expect(r.stdout).toContain("never changes a function of yours");
   });
 });

@@ -42,7 +42,7 @@ export const adoptCommand = defineCommand({
   summary: "add the rest function, its migrations and config to an existing Supabase project",
   usage: ["<project> [--template <dir>] [--examples] [--function <name>] [--dry-run] [--json]"],
   description: `Add the federated-writers gateway to an existing Supabase project (a folder with supabase/config.toml, as
-\`supabase init\` makes it). Writes into <project> (<name> = rest unless --function says otherwise), and nowhere else:
+\`supabase init\` makes it). Writes into <project>, and nowhere else (<name> = rest unless --function says so):
   supabase/functions/<name>/index.ts, deno.json the Edge Function, its imports pointing at
   ${SHARED}/<package>/   the proxy and signer sources it imports (nothing else)
   supabase/migrations/<new timestamp>_<name>.sql the template's migrations (registry, helpers; no examples
@@ -50,11 +50,12 @@ export const adoptCommand = defineCommand({
   supabase/config.toml                           a [functions.<name>] block (verify_jwt = false), appended
   .gitignore                                     what it lacks of ${GITIGNORE_ENTRIES.slice(0, 3).join(", ")},
                                                  ${GITIGNORE_ENTRIES.slice(3).join(", ")}
-  ${MANIFEST}                     what it adopted: the template's version and commit, and
+  ${MANIFEST}                   what it adopted: the template's version and commit, and
                                                  the sha256 of every file it wrote
-It never writes through a symbolic link, and never changes a function of yours: a supabase/functions/<name>
-whose index.ts has no fedjwt adopt header is refused (adopt under another name with --function), and so is a
-[functions.<name>] block without verify_jwt = false. --dry-run prints the plan and writes nothing.
+--dry-run prints that plan (each file written, updated or removed, and why) and writes nothing. adopt never
+writes through a symbolic link, and never changes a function of yours: a supabase/functions/<name> whose
+index.ts has no fedjwt adopt header is refused (adopt under another name with --function), and so is a
+[functions.<name>] block without verify_jwt = false.
 Then prints the commands that deploy it (supabase db push --remote, secrets, functions deploy) and register
 a first writer (fedjwt keygen, fedjwt register), and what an adopted migration changes in your own objects:
 …_writer_function_privileges revokes PUBLIC's EXECUTE on the functions already in your public schema, and
@@ -63,7 +64,7 @@ a first writer (fedjwt keygen, fedjwt register), and what an adopted migration c
 Run it again to upgrade (docs/upgrading.md): a file still as it was adopted (its recorded sha256, or an
 unedited file of any earlier release) is updated to the template's, new template migrations are added, and
 adopted migrations are never rewritten or re-stamped (recognised by their header). An adoption made before
-${MANIFEST} existed is recognised and upgraded in the same way. Refuses, names the files, and writes nothing
+the manifest existed is recognised and upgraded the same way. Refuses, names the files, and writes nothing
 where it would overwrite a file you edited or one of your own, or contradict your config.toml. A name other
 than rest is wired into the adopted index.ts (FEDJWT_FUNCTION_NAME's default there).`,
   flags,
