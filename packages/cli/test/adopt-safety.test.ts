@@ -91,6 +91,19 @@ describe("a crafted manifest that names another function of the project", () => 
     expect(readFileSync(join(dir, "supabase/config.toml"), "utf8")).not.toContain("[functions.mine]");
   });
 
+  it("naming a function that does not exist: not trusted either (no new function with verify_jwt = false appears)", () => {
+    const dir = project();
+    expect(fedjwt(["adopt", dir]).code).toBe(0);
+    const path = join(dir, "supabase/fedjwt-adopted.json");
+    const manifest = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify({ ...manifest, function: "ghost", files: {} }));
+    const before = tree(dir);
+    const r = fedjwt(["adopt", dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("names the function ghost, but supabase/functions/ghost is not one adopt wrote (it does not exist)");
+    expect(tree(dir)).toEqual(before);
+  });
+
   it("an existing function's verify_jwt is never changed: --function naming a function of the project's own is refused", () => {
     const dir = project();
     mkdirSync(join(dir, "supabase/functions/mine"), { recursive: true });

@@ -169,23 +169,35 @@ export async function planAdoption(input: PlanInput): Promise<Plan> {
   const fnLook = await look(project, fnDir);
   const indexLook = await look(project, `${fnDir}/index.ts`);
   const fnAdopted = indexLook.kind === "file" && isAdoptedIndex(indexLook.content);
-  // A function folder that is there and not adopt's: nothing of it is adopt's to write, nor its verify_jwt to change.
-  if (fnLook.kind === "dir" && (indexLook.kind === "missing" || (indexLook.kind === "file" && !fnAdopted))) {
-    const why = indexLook.kind === "file" ? "its index.ts has no fedjwt adopt header" : "it has no index.ts";
-    if (manifest !== undefined && name === manifest.function)
-      return refuse({
-        code: "bad_manifest",
-        situation: "manifest names a function of yours",
-        paths: [MANIFEST, fnDir],
-        message: `${MANIFEST} names the function ${name}, but ${fnDir} is not one adopt wrote (${why}), so the manifest is not trusted: a manifest naming a function of yours would have adopt replace its files, delete its helpers and turn its verify_jwt off. If you edited the adopted ${fnDir}/index.ts, restore it (git checkout) and move your change aside; if ${name} is a function of yours, restore ${MANIFEST} from version control`,
-      });
+  // The manifest's function is believed only when that folder's index.ts carries adopt's header; a function folder
+  // that is there and not adopt's is never written, nor its verify_jwt changed.
+  const plainIndex = indexLook.kind === "missing" || indexLook.kind === "file"; // a link or a FIFO is refused below, by name
+  const why =
+    fnLook.kind === "missing"
+      ? "it does not exist"
+      : indexLook.kind === "file"
+        ? "its index.ts has no fedjwt adopt header"
+        : "it has no index.ts";
+  if (
+    manifest !== undefined &&
+    name === manifest.function &&
+    !fnAdopted &&
+    plainIndex &&
+    (fnLook.kind === "dir" || fnLook.kind === "missing")
+  )
+    return refuse({
+      code: "bad_manifest",
+      situation: "manifest names a function that is not the adopted one",
+      paths: [MANIFEST, fnDir],
+      message: `${MANIFEST} names the function ${name}, but ${fnDir} is not one adopt wrote (${why}), so the manifest is not trusted: a manifest naming a function of yours would have adopt replace its files, delete its helpers and turn its verify_jwt off. If you edited or removed the adopted ${fnDir}/index.ts, restore it (git checkout) and move your change aside; if ${name} is not the function adopt wrote, restore ${MANIFEST} from version control (or delete it: adopt then recognises the adoption by its files)`,
+    });
+  if (fnLook.kind === "dir" && !fnAdopted && plainIndex)
     return refuse({
       code: "would_overwrite",
       situation: "a function of yours has the name",
       paths: [fnDir],
       message: `${fnDir} is a function of your own (${why}): adopt the gateway under another name, e.g. \`fedjwt adopt ${project} --function writers\`, and writers call …/functions/v1/writers/…; your ${name} function and its config stay as they are`,
     });
-  }
 
   // Migrations already adopted: recognised by their header line (regular files only; a link is never read).
   const ownNames = (await listFiles(project, MIGRATIONS))
