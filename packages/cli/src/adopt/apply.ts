@@ -4,7 +4,8 @@
 import { CliError } from "../errors.ts";
 import { createFile, removeFile, replaceFile, sha256 } from "./files.ts";
 import { MANIFEST } from "./manifest.ts";
-import { CONFIG, functionBlock, GITIGNORE, MIGRATIONS, type Plan, type Write } from "./plan.ts";
+import { CONFIG, functionBlock, GITIGNORE, MIGRATIONS } from "./layout.ts";
+import type { Plan, Write } from "./types.ts";
 import { MIGRATION_MARKER, SHARED } from "./template.ts";
 
 /** Why `w` is not a write adopt makes, or undefined when it is one. */
