@@ -4,7 +4,9 @@
 -- bucket per writer (the first line, for bursts) and, about once a second while a rate-limited writer is
 -- active, reports through public.record_rate_windows how many of that writer's requests it saw and admitted
 -- in each second. The answer is the project-wide count of the writer's requests over 10 recent seconds and
--- this instance's part of it; the instance then admits that part of the writer's limit until its next report.
+-- this instance's part of it; the instance then admits its part of the writer's limit until its next report
+-- (its own traffic plus an even part of what is unused while the writer is under its limit, else its
+-- proportion of the limit).
 -- Written by the function only (service key); nobody reads the table directly. Safe to apply twice.
 
 create table if not exists federation.rate_windows (
@@ -27,7 +29,7 @@ revoke all on table federation.rate_windows from anon, authenticated, service_ro
 -- Adds one instance's counts, [{issuer, second, seen, admitted}, …] (at most 1000 rows; rows outside the
 -- last minute are ignored), prunes rows older than 30 s, and answers, for each writer in the batch,
 -- {"seen": project-wide requests in 10 whole seconds (the 10 before the last two), "mine": this instance's
--- part, "admitted": project-wide admitted}. Security definer so that service_role needs no grant on the table.
+-- part, "admitted": project-wide admitted, "instances": how many instances saw the writer in them}. Security definer so that service_role needs no grant on the table.
 create or replace function public.record_rate_windows(p_instance uuid, p_counts jsonb)
 returns jsonb
 language plpgsql
@@ -51,13 +53,14 @@ begin
     set seen = w.seen + excluded.seen,
         admitted = w.admitted + excluded.admitted;
   delete from federation.rate_windows where second < now() - interval '30 seconds';
-  select coalesce(jsonb_object_agg(t.issuer, jsonb_build_object('seen', t.seen, 'mine', t.mine, 'admitted', t.admitted)), '{}'::jsonb)
+  select coalesce(jsonb_object_agg(t.issuer, jsonb_build_object('seen', t.seen, 'mine', t.mine, 'admitted', t.admitted, 'instances', t.instances)), '{}'::jsonb)
   into result
   from (
     select w.issuer,
       sum(w.seen) as seen,
       coalesce(sum(w.seen) filter (where w.instance = p_instance), 0) as mine,
-      sum(w.admitted) as admitted
+      sum(w.admitted) as admitted,
+      count(distinct w.instance) as instances
     from federation.rate_windows w
     where w.issuer in (select distinct r.issuer from jsonb_to_recordset(p_counts) as r(issuer text))
       -- The 10 whole seconds before the last two: every instance has reported them by now (each reports about

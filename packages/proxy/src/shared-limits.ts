@@ -3,7 +3,8 @@
 // the database it already writes usage to (public.record_rate_windows). The answer says how many of the
 // writer's requests the whole project saw over the last 10 s and how many of them were this instance's: that
 // part is the instance's share, and its bucket for the writer refills at share × the limit until the next
-// report. Without a fresh answer (a new writer, the database slow or down) the share is 1: each instance
+// report (while the writer is under its limit, its own rate plus an even part of the unused rest). Without a
+// fresh answer (a new writer, the database slow or down) the share is 1: each instance
 // then limits on its own (fail open for limits; authentication never depends on this).
 import type { Logger } from "./log.ts";
 
@@ -16,11 +17,16 @@ export interface LimitCountRow {
   admitted: number;
 }
 
-/** What the database answers per writer: requests over the last 10 s, project-wide and this instance's. */
+/** What the database answers per writer: requests over WINDOW_SECONDS, project-wide and this instance's. */
 export interface LimitWindow {
   seen: number;
   mine: number;
+  /** Instances that saw the writer in the window (absent: 1). */
+  instances?: number;
 }
+
+/** The seconds record_rate_windows sums over (10 whole seconds, the 10 before the last two). */
+export const WINDOW_SECONDS = 10;
 
 /** Sends one report and returns the windows per writer; rejects when it failed. */
 export type LimitSink = (instance: string, rows: LimitCountRow[]) => Promise<Record<string, LimitWindow>>;
@@ -66,7 +72,9 @@ export class SharedLimits {
   readonly #log: Logger | undefined;
   readonly #keepAlive: ((p: Promise<unknown>) => void) | undefined;
   #pending = new Map<string, Counted>();
-  readonly #shares = new Map<string, { share: number; at: number }>();
+  readonly #shares = new Map<string, { seen: number; mine: number; instances: number; at: number }>();
+  /** Writers reported at least once (bounded like the shares: cleared past maxRows × 10). */
+  readonly #reported = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #syncing: Promise<void> | undefined;
   #failing = false;
@@ -81,10 +89,18 @@ export class SharedLimits {
     this.#keepAlive = options.keepAlive ?? edgeRuntimeWaitUntil();
   }
 
-  /** This instance's share of the writer's limit (MIN_SHARE to 1); 1 without a fresh answer. */
-  share(issuer: string): number {
-    const s = this.#shares.get(issuer);
-    return s && this.#now() - s.at < this.#stale ? s.share : 1;
+  /**
+   * This instance's share of a writer's limit of `perSecond` (MIN_SHARE to 1); 1 without a fresh answer. Under
+   * the limit, its own rate plus an even part of what the project leaves unused (so a writer under its limit
+   * gets more than it asks for on every instance); over it, its proportion of the project's requests.
+   */
+  share(issuer: string, perSecond: number): number {
+    const w = this.#shares.get(issuer);
+    if (!w || this.#now() - w.at >= this.#stale) return 1;
+    const total = w.seen / WINDOW_SECONDS;
+    const mine = w.mine / WINDOW_SECONDS;
+    const rate = total < perSecond ? mine + (perSecond - total) / (w.instances + (w.mine === 0 ? 1 : 0)) : (perSecond * mine) / total;
+    return Math.min(1, Math.max(MIN_SHARE, rate / perSecond));
   }
 
   /** Counts one request that reached the writer's limit (O(1), no I/O); the report goes out on a timer. */
@@ -99,8 +115,10 @@ export class SharedLimits {
     }
     c.seen++;
     if (admitted) c.admitted++;
-    // A writer this instance has no answer for is reported at once, so a new instance learns its share fast.
-    this.#schedule(this.#shares.has(issuer) ? this.#interval : 0);
+    // A writer this instance never reported is reported at once, so a new instance learns its share fast.
+    const first = !this.#reported.has(issuer);
+    if (first) this.#reported.add(issuer);
+    this.#schedule(first ? 0 : this.#interval);
   }
 
   #schedule(delay: number): void {
@@ -135,9 +153,14 @@ export class SharedLimits {
     this.#syncing = this.#sink(this.instance, rows)
       .then((windows) => {
         const at = this.#now();
+        if (this.#shares.size > this.#maxRows * 10) {
+          for (const [issuer, v] of this.#shares) if (at - v.at >= this.#stale) this.#shares.delete(issuer);
+        }
+        if (this.#reported.size > this.#maxRows * 10) this.#reported.clear();
         for (const [issuer, w] of Object.entries(windows)) {
           if (!(typeof w?.seen === "number" && typeof w.mine === "number" && w.seen > 0)) continue;
-          this.#shares.set(issuer, { share: Math.min(1, Math.max(MIN_SHARE, w.mine / w.seen)), at });
+          const instances = typeof w.instances === "number" && w.instances >= 1 ? w.instances : 1;
+          this.#shares.set(issuer, { seen: w.seen, mine: Math.min(w.mine, w.seen), instances, at });
         }
         if (this.#failing) this.#log?.({ level: "info", event: "limit_sync_recovered" });
         this.#failing = false;

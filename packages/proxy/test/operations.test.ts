@@ -337,6 +337,18 @@ describe("rate limits shared by instances", () => {
     expect([await send(), await send()]).toEqual([200, 429]);
   });
 
+  it("under the limit an instance gets its own rate plus an even part of the unused rest; over it, its proportion", async () => {
+    let answer = { w: { seen: 20, mine: 2, instances: 4 } }; // 2/s project-wide of 10/s, 0.2/s of it here
+    const limits = new SharedLimits({ sink: () => Promise.resolve(answer) });
+    limits.observe("w", true);
+    await limits.sync();
+    expect(limits.share("w", 10)).toBeCloseTo((0.2 + (10 - 2) / 4) / 10); // 2.2/s of 10/s: 11 × what it asks
+    answer = { w: { seen: 400, mine: 50, instances: 4 } }; // 40/s project-wide: 5/s here is an eighth
+    limits.observe("w", true);
+    await limits.sync();
+    expect(limits.share("w", 10)).toBeCloseTo(1 / 8);
+  });
+
   it("when the database does not answer, each instance limits on its own (fail open for limits), said once", async () => {
     vi.useFakeTimers();
     const logs: Array<Record<string, unknown>> = [];
@@ -349,16 +361,16 @@ describe("rate limits shared by instances", () => {
       limits.observe("w", true);
       await vi.advanceTimersByTimeAsync(1000);
     }
-    expect(limits.share("w")).toBe(1);
+    expect(limits.share("w", 1)).toBe(1);
     expect(logs.map((l) => l.event)).toEqual(["limit_sync_failed"]);
     up = true;
     limits.observe("w", true);
     await vi.advanceTimersByTimeAsync(1000);
-    expect(limits.share("w")).toBe(0.5);
+    expect(limits.share("w", 1)).toBe(0.5);
     expect(logs.map((l) => l.event)).toEqual(["limit_sync_failed", "limit_sync_recovered"]);
     up = false;
     await vi.advanceTimersByTimeAsync(10_000); // no fresh answer for 10 s: the share is 1 again
-    expect(limits.share("w")).toBe(1);
+    expect(limits.share("w", 1)).toBe(1);
   });
 });
 

@@ -78,9 +78,9 @@ describe("rate windows shared by gateway instances", () => {
       ]),
     );
     // Seconds 4 and 5 ago count (6 + 2 + 2 seen); the current second and a second 30 s ago do not.
-    expect(row!.w).toEqual({ "rw-a": { seen: 10, mine: 4, admitted: 8 } });
+    expect(row!.w).toEqual({ "rw-a": { seen: 10, mine: 4, admitted: 8, instances: 2 } });
     const [again] = rows(await report(A, [["rw-a", 5, 1, 1]]));
-    expect(again!.w).toEqual({ "rw-a": { seen: 11, mine: 7, admitted: 9 } });
+    expect(again!.w).toEqual({ "rw-a": { seen: 11, mine: 7, admitted: 9, instances: 2 } });
   });
 
   it("only service_role may report; the table is closed to every role", async () => {

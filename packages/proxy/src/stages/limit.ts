@@ -11,7 +11,7 @@ export function limitStage(g: Gateway): Stage {
     const rps = v.policy.rate_limit_per_second;
     if (rps == null) return undefined;
     // The project-wide limit: this instance's share of it (1 until the database has answered, see shared-limits.ts).
-    const share = g.sharedLimits?.share(v.issuer) ?? 1;
+    const share = g.sharedLimits?.share(v.issuer, rps) ?? 1;
     const burst = v.policy.rate_limit_burst ?? Math.ceil(rps);
     const wait = g.limiter.take(v.issuer, { perSecond: rps * share, burst: Math.max(1, burst * share) });
     g.sharedLimits?.observe(v.issuer, wait === 0);
