@@ -203,7 +203,7 @@ export async function firstSeen(log: (s: string) => void, writersCount = 200, sl
     const names = Object.keys(sides);
     const next = Object.fromEntries(names.map((n) => [n, 0])) as Record<string, number>;
     const raws = Object.fromEntries(names.map((n) => [n, [] as RawRun[]])) as Record<string, RawRun[]>;
-    const run = async (name: string) => {
+    const run = (name: string) => {
       const server = sides[name]!;
       return cannon({
         url: server.url,
