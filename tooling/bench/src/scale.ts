@@ -66,12 +66,12 @@ async function sliced(o: Omit<Parameters<typeof cannon>[0], "amount">, slice: nu
 }
 
 /** The scale case: see the file's head. */
-export async function scale(log: (s: string) => void): Promise<ScaleResult> {
+export async function scale(log: (s: string) => void, functionEnv: Record<string, string> = {}): Promise<ScaleResult> {
   const { registered, active, ttlMs, ttls } = SCALE;
   log(`  generating ${registered} writers' ES256 keys…`);
   const writers = await benchWriters("scale", registered);
   const project = await startFakeSupabase(writers);
-  const fn = await serveRest({ ...fakeProjectEnv(project.url), FEDJWT_KEY_CACHE_TTL_MS: String(ttlMs) });
+  const fn = await serveRest({ ...fakeProjectEnv(project.url), FEDJWT_KEY_CACHE_TTL_MS: String(ttlMs), ...functionEnv });
   const pid = fn.process.pid!;
   try {
     const mint = async (w: BenchWriter) =>
