@@ -30,6 +30,8 @@ export const SCALE = {
   ttlMs: 5_000,
   /** The steady phase lasts at least this many key-cache TTLs. */
   ttls: 4,
+  /** Requests per second in the steady phase: each active writer about once every two seconds. */
+  rate: Number(process.env.FEDJWT_BENCH_SCALE_RATE ?? 500),
 };
 
 /** What the scale run measured. */
@@ -37,6 +39,8 @@ export interface ScaleResult {
   registered: number;
   active: number;
   ttlMs: number;
+  /** The steady phase's pace, requests per second. */
+  rate: number;
   steady: {
     seconds: number;
     requests: number;
@@ -53,7 +57,14 @@ export interface ScaleResult {
   };
   sweep: { requests: number; errors: number; seconds: number; cpuMsPerRequest: number };
   /** Resident memory of the Deno process, MB: after the warm-up, after the steady phase, after the sweep, and its peak. */
-  memoryMB: { start: number; afterActive: number; afterSweep: number; peak: number };
+  memoryMB: {
+    start: number;
+    afterActive: number;
+    afterSweep: number;
+    peak: number;
+    /** What a bare deno serve + one fetch grew by under the same paced load at the same time (the runtime's own). */
+    controlGrowth: number;
+  };
   hit: { node: ScaleHit; deno: ScaleHit };
 }
 
@@ -67,12 +78,14 @@ async function sliced(o: Omit<Parameters<typeof cannon>[0], "amount">, slice: nu
 
 /** The scale case: see the file's head. */
 export async function scale(log: (s: string) => void, functionEnv: Record<string, string> = {}): Promise<ScaleResult> {
-  const { registered, active, ttlMs, ttls } = SCALE;
+  const { registered, active, ttlMs, ttls, rate } = SCALE;
   log(`  generating ${registered} writers' ES256 keys…`);
   const writers = await benchWriters("scale", registered);
   const project = await startFakeSupabase(writers);
   const fn = await serveRest({ ...fakeProjectEnv(project.url), FEDJWT_KEY_CACHE_TTL_MS: String(ttlMs), ...functionEnv });
   const pid = fn.process.pid!;
+  const hop = bareScript("hop");
+  const control = await serveBench(hop.path, { UPSTREAM: `${project.url}/rest/v1` });
   try {
     const mint = async (w: BenchWriter) =>
       (await createSigner({ privateKey: w.keys.privateKeyPem, issuer: w.issuer, audience: project.url })).sign({
@@ -97,17 +110,23 @@ export async function scale(log: (s: string) => void, functionEnv: Record<string
       connections: 50,
       groups: { fn: () => [pid] },
     });
+    // The control: a bare deno serve + one fetch (no code of ours) under the same paced load at the same
+    // time, so the runtime's own memory growth is told apart from the function's.
+    const hopPid = control.process.pid!;
+    const controlRun = (amount: number) =>
+      cannon({ url: control.url, mix: MIX, headers: {}, bearer: () => "none", connections: 50, amount, overallRate: rate, groups: {} });
     let w = 0;
-    await cannon({ ...o(() => warmTokens[w++ % warmTokens.length]!), amount: 500 });
+    await Promise.all([cannon({ ...o(() => warmTokens[w++ % warmTokens.length]!), amount: 500 }), controlRun(500)]);
     const start = memoryMB(pid).rss;
+    const controlStart = memoryMB(hopPid).rss;
     project.reset();
     let a = 0;
-    const steady = await sliced(
-      o(() => activeTokens[a++ % active]!),
-      5000,
-      (ttls * ttlMs) / 1000,
-    );
+    const [steady] = await Promise.all([
+      sliced({ ...o(() => activeTokens[a++ % active]!), overallRate: rate }, rate * 5, (ttls * ttlMs) / 1000),
+      controlRun(rate * ttls * (ttlMs / 1000)),
+    ]);
     const afterActive = memoryMB(pid).rss;
+    const controlGrowth = memoryMB(hopPid).rss - controlStart;
     const reads = activeWriters.map((x) => project.readsByIssuer.get(x.issuer) ?? 0);
     const totalReads = reads.reduce((s, n) => s + n, 0);
     const ttlWindows = Math.ceil((steady.seconds * 1000) / ttlMs);
@@ -123,13 +142,13 @@ export async function scale(log: (s: string) => void, functionEnv: Record<string
       listReads: project.listReads(),
     };
     log(
-      `  steady: ${active} of ${registered} writers, reused tokens, ${s.requests} requests in ${s.seconds.toFixed(1)} s (${s.rps.toFixed(0)} req/s, errors ${s.errors}); registry reads ${s.readsPerWriterPerTtl.toFixed(2)} per writer per TTL (at most ${s.maxReadsOneWriter} by one writer in ${ttlWindows} TTL windows; ${s.listReads} issuer-list reads); function CPU ${s.cpuMsPerRequest.toFixed(3)} ms/request`,
+      `  steady: ${active} of ${registered} writers, reused tokens, ${rate} req/s paced, ${s.requests} requests in ${s.seconds.toFixed(1)} s (${s.rps.toFixed(0)} req/s, errors ${s.errors}); registry reads ${s.readsPerWriterPerTtl.toFixed(2)} per writer per TTL (at most ${s.maxReadsOneWriter} by one writer in ${ttlWindows} TTL windows; ${s.listReads} issuer-list reads); function CPU ${s.cpuMsPerRequest.toFixed(3)} ms/request`,
     );
     // Every registered writer once, each with a new token: the caches fill to their bounds.
     const sweepTokens = await Promise.all(writers.map(mint));
     let k = 0;
     const t0 = performance.now();
-    const sweep = await cannon({ ...o(() => sweepTokens[k++ % sweepTokens.length]!), amount: sweepTokens.length });
+    const sweep = await cannon({ ...o(() => sweepTokens[k++ % sweepTokens.length]!), amount: sweepTokens.length, overallRate: rate });
     const sw = {
       requests: sweep.requests,
       errors: sweep.errors,
@@ -137,16 +156,18 @@ export async function scale(log: (s: string) => void, functionEnv: Record<string
       cpuMsPerRequest: sweep.cpuMsPerRequest.fn!,
     };
     const mem = memoryMB(pid);
-    const memory = { start, afterActive, afterSweep: mem.rss, peak: mem.peak };
+    const memory = { start, afterActive, afterSweep: mem.rss, peak: mem.peak, controlGrowth };
     log(
-      `  sweep: all ${registered} writers once with a new token (${sw.requests} requests, errors ${sw.errors}, ${sw.cpuMsPerRequest.toFixed(3)} ms CPU each); function RSS ${start.toFixed(1)} MB after warm-up, ${afterActive.toFixed(1)} after the steady phase (+${(afterActive - start).toFixed(1)}), ${mem.rss.toFixed(1)} after the sweep (+${(mem.rss - start).toFixed(1)}), peak ${mem.peak.toFixed(1)}`,
+      `  sweep: all ${registered} writers once with a new token (${sw.requests} requests, errors ${sw.errors}, ${sw.cpuMsPerRequest.toFixed(3)} ms CPU each); function RSS ${start.toFixed(1)} MB after warm-up, ${afterActive.toFixed(1)} after the steady phase (+${(afterActive - start).toFixed(1)}; a bare serve + fetch under the same load: +${controlGrowth.toFixed(1)}), ${mem.rss.toFixed(1)} after the sweep (+${(mem.rss - start).toFixed(1)}), peak ${mem.peak.toFixed(1)}`,
     );
     const node = await measureScaleHit(active, registered);
     const deno = await inDeno<ScaleHit>(`measureScaleHit(${active}, ${registered})`);
     log(`  hit path with ${active} writers in the caches: node ${node.hitMs.toFixed(4)} ms, deno ${deno.hitMs.toFixed(4)} ms per request`);
-    return { registered, active, ttlMs, steady: s, sweep: sw, memoryMB: memory, hit: { node, deno } };
+    return { registered, active, ttlMs, rate, steady: s, sweep: sw, memoryMB: memory, hit: { node, deno } };
   } finally {
     await fn.stop();
+    await control.stop();
+    hop.remove();
     await project.close();
   }
 }

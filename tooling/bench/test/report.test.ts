@@ -56,6 +56,7 @@ function results(reusedRps: number, reusedP50: number): BenchResults {
       registered: 10_000,
       active: 1_000,
       ttlMs: 5000,
+      rate: 500,
       steady: {
         seconds: 21,
         requests: 30_000,
@@ -68,7 +69,7 @@ function results(reusedRps: number, reusedP50: number): BenchResults {
         listReads: 5,
       },
       sweep: { requests: 10_000, errors: 0, seconds: 20, cpuMsPerRequest: 0.9 },
-      memoryMB: { start: 60, afterActive: 90, afterSweep: 150, peak: 160 },
+      memoryMB: { start: 60, afterActive: 90, afterSweep: 150, peak: 160, controlGrowth: 20 },
       hit: {
         node: { active: 1000, registered: 10_000, hitMs: 0.02, rounds: 5 },
         deno: { active: 1000, registered: 10_000, hitMs: 0.03, rounds: 5 },
@@ -129,7 +130,9 @@ describe("bench report", () => {
     const met = renderMarkdown(r, "chart.svg", "scale.svg");
     expect(met).toMatch(/scale: hit path ≤ 0\.05 ms with 1000 of 10000 writers active \(Deno, in-process\) \| 0\.030 ms \| met/);
     expect(met).toMatch(/registry reads ≤ 1 per writer per key-cache TTL \| 0\.95 \(at most 5 by one writer in 5 TTLs\) \| met/);
-    expect(met).toMatch(/memory growth ≤ 64 MB with 1000 writers active \| 30\.0 MB \| met/);
+    expect(met).toMatch(
+      /memory growth ≤ 64 MB with 1000 writers active \| 30\.0 MB \(a bare serve \+ fetch under the same load: \+20\.0 MB\) \| met/,
+    );
     expect(met).toMatch(/first-seen token ≤ 0\.75× of e72c865's \(same run\) \| 0\.70× \(0\.560 vs 0\.800 ms\) \| met/);
     expect(met).toContain("![Memory of the function and CPU per first-seen token](scale.svg)");
     r.scale.steady.maxReadsOneWriter = 6;
@@ -137,7 +140,7 @@ describe("bench report", () => {
     r.firstSeen.ratio = 0.8;
     const missed = renderMarkdown(r, "chart.svg", "scale.svg");
     expect(missed).toMatch(/at most 6 by one writer in 5 TTLs\) \| \*\*missed\*\*/);
-    expect(missed).toMatch(/\| 65\.0 MB \| \*\*missed\*\*/);
+    expect(missed).toMatch(/\| 65\.0 MB \(a bare serve \+ fetch under the same load: \+20\.0 MB\) \| \*\*missed\*\*/);
     expect(missed).toMatch(/\| 0\.80× \(0\.560 vs 0\.800 ms\) \| \*\*missed\*\*/);
   });
 
