@@ -175,7 +175,7 @@ export async function scale(log: (s: string) => void, functionEnv: Record<string
 /** The commit the first-seen comparison measures against (the function before its miss path was trimmed). */
 export const FIRST_SEEN_BASELINE = process.env.FEDJWT_BENCH_BASELINE ?? "e72c865";
 
-/** What the first-seen comparison measured: CPU per request of each Deno process, same tokens, same run. */
+/** What the first-seen comparison measured: CPU per request of each Deno process, same tokens, same run (sides in this order: baseline, this tree, bare hop, verifying hop). */
 export interface FirstSeenResult {
   baselineCommit: string;
   writers: number;
@@ -183,6 +183,10 @@ export interface FirstSeenResult {
   sides: Array<{ what: string; cpuMsPerRequest: number; rps: number; errors: number }>;
   /** This tree's CPU per first-seen token over the baseline's. */
   ratio: number;
+  /** The verifying floor (bare serve + the ES256 check + fetch) over the baseline's. */
+  floorRatio: number;
+  /** When this comparison ran (it can be re-run alone: bench --only=first-seen). */
+  measuredAt: string;
 }
 
 /**
@@ -201,8 +205,10 @@ export async function firstSeen(log: (s: string) => void, writersCount = 200, sl
   const project = await startFakeSupabase(writers);
   const servers: DenoServer[] = [];
   const hop = bareScript("hop");
+  const verifyHop = bareScript("verify-hop");
   try {
     const env = fakeProjectEnv(project.url);
+    const spki = Object.fromEntries(writers.map((w) => [w.issuer, w.keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, "")]));
     const fnDir = (base: string) => join(base, "supabase/functions/rest");
     const sides = {
       [`rest function at ${FIRST_SEEN_BASELINE} (baseline)`]: await serveBench(
@@ -212,6 +218,11 @@ export async function firstSeen(log: (s: string) => void, writersCount = 200, sl
       ),
       "rest function, this tree": await serveRest(env),
       "bare deno serve + one fetch upstream (the floor)": await serveBench(hop.path, { ...env, UPSTREAM: `${project.url}/rest/v1` }),
+      "bare deno serve + the ES256 check + one fetch (a verifying gateway's floor)": await serveBench(verifyHop.path, {
+        ...env,
+        UPSTREAM: `${project.url}/rest/v1`,
+        KEYS: JSON.stringify(spki),
+      }),
     };
     servers.push(...Object.values(sides));
     const signers = await Promise.all(
@@ -244,11 +255,21 @@ export async function firstSeen(log: (s: string) => void, writersCount = 200, sl
       return { what, cpuMsPerRequest: r.cpuMsPerRequest.fn!, rps: r.rps, errors: r.errors };
     });
     const ratio = out[1]!.cpuMsPerRequest / out[0]!.cpuMsPerRequest;
-    log(`  this tree / baseline: ${ratio.toFixed(2)}×`);
-    return { baselineCommit: FIRST_SEEN_BASELINE, writers: writersCount, tokensPerSide: slice * slices, sides: out, ratio };
+    const floorRatio = out[3]!.cpuMsPerRequest / out[0]!.cpuMsPerRequest;
+    log(`  this tree / baseline: ${ratio.toFixed(2)}×; a verifying gateway's floor / baseline: ${floorRatio.toFixed(2)}×`);
+    return {
+      baselineCommit: FIRST_SEEN_BASELINE,
+      measuredAt: new Date().toISOString(),
+      writers: writersCount,
+      tokensPerSide: slice * slices,
+      sides: out,
+      ratio,
+      floorRatio,
+    };
   } finally {
     for (const s of servers) await s.stop();
     hop.remove();
+    verifyHop.remove();
     await project.close();
     execFileSync("git", ["-C", root, "worktree", "remove", "--force", tree], { stdio: "ignore" });
     rmSync(dir, { recursive: true, force: true });

@@ -83,8 +83,11 @@ function results(reusedRps: number, reusedP50: number): BenchResults {
         { what: "rest function at e72c865 (baseline)", cpuMsPerRequest: 0.8, rps: 400, errors: 0 },
         { what: "rest function, this tree", cpuMsPerRequest: 0.56, rps: 450, errors: 0 },
         { what: "bare deno serve + one fetch upstream (the floor)", cpuMsPerRequest: 0.25, rps: 600, errors: 0 },
+        { what: "bare deno serve + the ES256 check + one fetch (a verifying gateway's floor)", cpuMsPerRequest: 0.5, rps: 500, errors: 0 },
       ],
       ratio: 0.7,
+      floorRatio: 0.625,
+      measuredAt: "2026-01-01T00:00:00.000Z",
     },
   };
 }
@@ -151,6 +154,19 @@ describe("bench report", () => {
     expect(svg).toContain("1000 writers active");
     expect(svg).toContain("function at e72c865");
     expect(svg).toContain("0.560");
+    expect(svg).toContain("serve + ES256 check + fetch");
+  });
+
+  it("says when section 8 was re-measured alone, and what the verifying floor leaves", () => {
+    const r = results(850, 2.2);
+    expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("re-measured alone");
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain(
+      "can spend here is 0.63× (0.500 ms: 0.250 ms for the runtime's hop, 0.250 ms for the\nES256 check); of the 0.060 ms",
+    );
+    r.firstSeen.measuredAt = "2026-01-02T10:20:00.000Z";
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain(
+      "(re-measured alone on 2026-01-02 10:20 UTC with `pnpm bench --only=first-seen`)",
+    );
   });
 
   it("draws an SVG chart with both panels", async () => {
