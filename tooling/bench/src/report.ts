@@ -421,6 +421,9 @@ it was verified against. So reads per writer are bounded by the TTL windows a ru
 rate. The caches are bounded per instance — 10,000 issuers (registry, imported keys, rate-limit buckets,
 outbound subjects) and 10,000 tokens or 16 MiB (verified-token cache), least recently used first — so the sweep
 shows the most they hold; beyond 10,000 writers on one instance the least recently seen are read again.
+Usage counts are bounded differently: an instance keeps at most 1,000 (issuer, kid, hour) counts between two
+writes (every 5 s; \`record_key_usage\` takes 1,000 rows a call), so with more distinct keys active in one interval
+— ${sc.active.toLocaleString("en")} writers plus the warm-up's here — the rest are not counted and a \`usage_dropped\` line says how many.
 `;
 }
 
