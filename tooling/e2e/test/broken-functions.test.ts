@@ -4,7 +4,7 @@
 // The stack still comes up: `rest` (adopted) is served, every function that fails to load answers 500 with its load
 // error, the stack's log names each one and why, and the status lines list each function as serving or BROKEN.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,6 +108,12 @@ describe("a project with functions that fail to load (fedjwt-stack start --proje
       expect(hello).toMatchObject({ status: "broken", error: expect.stringMatching(/jsr|npm|functions-js|@supabase/) });
       expect(res.status).toBe(500);
     }
+  });
+
+  it("serving leaves no deno.lock in the project (none was there; Deno reads one only where a project keeps it)", () => {
+    const fns = join(project, "supabase", "functions");
+    const locks = readdirSync(fns).filter((name) => existsSync(join(fns, name, "deno.lock")));
+    expect(locks).toEqual([]);
   });
 
   it("the stack's log names each function that failed and why; the status lines list each function", () => {
