@@ -75,6 +75,18 @@ describe("the fedjwt commands the docs print run as printed", () => {
     120_000,
   );
 
+  it("doctor --local checks the running stack with its own URL, keys and audience", async () => {
+    const t = target();
+    const r = await fedjwt(t, ["doctor", "--local", "--json"], {
+      FEDJWT_STACK_STATE: stateFile,
+      SUPABASE_URL: "",
+      SUPABASE_SERVICE_ROLE_KEY: "",
+    });
+    const report = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; message: string }> };
+    expect({ code: r.code, ok: report.ok }, r.stdout).toEqual({ code: 0, ok: true });
+    expect(report.checks.find((c) => c.id === "registry")?.status).toBe("ok");
+  });
+
   it("a policy change alone leaves the keys as they are (fedjwt policy)", async () => {
     const t = target();
     const before = JSON.parse((await fedjwt(t, ["list", "--issuer", "orders-service", "--json"])).stdout);
