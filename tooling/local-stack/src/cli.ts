@@ -111,9 +111,9 @@ async function ephemeral(values: Record<string, unknown>): Promise<number> {
     apiPort: Number(values["api-port"] ?? 0),
     dbPort: Number(values["db-port"] ?? 0),
     useEnvFile: false,
-    // Only the stack's own notes on its functions (one that failed to load, and why), not their output.
+    // Only a function that failed to load, and why (on stderr): not the stack's other notes nor the functions' output.
     log: (line) => {
-      if (line.startsWith("functions: ")) console.error(line);
+      if (line.startsWith("functions: ") && line.includes(" FAILED TO LOAD")) console.error(line);
     },
     ...(workdir ? { workdir } : {}),
     ...(envFile ? { envFile } : {}),
