@@ -101,7 +101,10 @@ async function startSupabase(): Promise<Record<string, string>> {
   const started = run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "start", "--detach"]);
   if (started.code !== 0) throw new Error(started.out.trim());
   for (const line of started.out.split("\n").slice(0, 1)) console.log(`  ${line}`);
-  return parseEnv(run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "status"]).out);
+  const status = run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "status"]).out;
+  // A function that failed to load is served as a 500 while the others run: say which, here and not only in the log.
+  for (const line of status.split("\n").filter((l) => /^# function .* BROKEN/.test(l))) console.log(`  ${line.slice(2)}`);
+  return parseEnv(status);
 }
 
 async function main(): Promise<void> {
