@@ -320,7 +320,9 @@ function policyLines(row: IssuerRow): string[] {
   ];
   const rate = row.rate_limit_per_second;
   if (rate != null)
-    lines.push(`  rate limit: ${rate}/s for the project (shared by every gateway instance), burst ${row.rate_limit_burst ?? Math.ceil(rate)}`);
+    lines.push(
+      `  rate limit: ${rate}/s for the project (shared by every gateway instance), burst ${row.rate_limit_burst ?? Math.ceil(rate)}`,
+    );
   return lines;
 }
 
