@@ -157,7 +157,7 @@ function gateway(options: ProxyOptions): Gateway {
         : new UsageRecorder({
             sink: options.usage?.sink ?? postgrestUsageSink(registryAccess),
             intervalMs: options.usage?.flushIntervalMs ?? 5000,
-            maxRows: options.usage?.maxRows ?? 1000,
+            ...(options.usage?.maxRows !== undefined ? { maxRows: options.usage.maxRows } : {}),
             now,
             log,
           }),

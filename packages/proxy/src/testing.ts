@@ -100,7 +100,10 @@ export class FakeProject {
       if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });
       if (this.usageMode === "down") throw new TypeError("fetch failed");
       if (this.usageMode === "500") return new Response("{}", { status: 500 });
-      this.usageBatches.push((JSON.parse(String(init?.body)) as { p_usage: unknown[] }).p_usage);
+      const rows = (JSON.parse(String(init?.body)) as { p_usage: unknown[] }).p_usage;
+      // As public.record_key_usage: at most 1000 rows a call (22023, which PostgREST answers with 400).
+      if (rows.length > 1000) return new Response('{"code":"22023"}', { status: 400 });
+      this.usageBatches.push(rows);
       return new Response(null, { status: 204 });
     }
     if (u.pathname === "/rest/v1/rpc/record_rate_windows") {

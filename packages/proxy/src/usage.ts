@@ -1,6 +1,7 @@
 // Per-key usage: the gateway counts requests per (issuer, kid, hour) in memory and writes them to the
-// registry in batches (public.record_key_usage), at most one small write per instance every `intervalMs`,
-// off the request path. A failed write keeps the counts for the next try (bounded) and never fails a request.
+// registry in batches (public.record_key_usage), at most one write round per instance every `intervalMs`,
+// off the request path: up to 10,000 keys between two rounds, written in chunks of at most 1,000 rows (the
+// function's cap). A failed write keeps the counts for the next try (bounded) and never fails a request.
 import { capText, type Logger } from "./log.ts";
 
 /** One row of a usage batch, as public.record_key_usage takes it. */
@@ -41,8 +42,10 @@ export interface UsageOptions {
   sink: UsageSink;
   /** Time between a first count and its write (default 5000 ms): at most one write per interval. */
   intervalMs?: number;
-  /** Most distinct (issuer, kid, hour) rows held; counts for further ones are dropped and logged (default 1000). */
+  /** Most distinct (issuer, kid, hour) rows held; counts for further ones are dropped and logged (default 10,000). */
   maxRows?: number;
+  /** Most rows in one write (default 1000, record_key_usage's cap); a round writes its rows in such chunks. */
+  batchRows?: number;
   now?: () => number;
   log?: Logger;
   /** Keeps the runtime alive until a pending write is done (EdgeRuntime.waitUntil on Supabase). */
@@ -71,6 +74,7 @@ export class UsageRecorder {
   readonly #sink: UsageSink;
   readonly #interval: number;
   readonly #maxRows: number;
+  readonly #batchRows: number;
   readonly #now: () => number;
   readonly #log: Logger | undefined;
   readonly #keepAlive: ((p: Promise<unknown>) => void) | undefined;
@@ -82,7 +86,8 @@ export class UsageRecorder {
   constructor(options: UsageOptions) {
     this.#sink = options.sink;
     this.#interval = options.intervalMs ?? 5000;
-    this.#maxRows = options.maxRows ?? 1000;
+    this.#maxRows = options.maxRows ?? 10_000;
+    this.#batchRows = Math.max(1, options.batchRows ?? 1000);
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
     this.#keepAlive = options.keepAlive ?? edgeRuntimeWaitUntil();
@@ -126,7 +131,7 @@ export class UsageRecorder {
     this.#keepAlive?.(finished);
   }
 
-  /** Writes what is pending now (one batch); on failure the counts are kept for the next write. */
+  /** Writes what is pending now (in chunks of at most batchRows); on failure the counts are kept for the next write. */
   flush(): Promise<void> {
     if (this.#flushing) return this.#flushing;
     if (this.#timer !== undefined) {
@@ -140,7 +145,7 @@ export class UsageRecorder {
     this.#dropped = 0;
     if (dropped > 0)
       this.#log?.({ level: "warn", event: "usage_dropped", requests: dropped, note: `more than ${this.#maxRows} keys in one interval` });
-    this.#flushing = this.#write([...batch.values()])
+    this.#flushing = this.#writeChunks([...batch.values()])
       .then((failed) => {
         if (failed.length > 0) this.#restore(failed);
       })
@@ -149,6 +154,19 @@ export class UsageRecorder {
         if (this.#pending.size > 0) this.#schedule();
       });
     return this.#flushing;
+  }
+
+  /**
+   * Writes the rows in chunks of at most batchRows, one after the other, and returns those to put back: after
+   * a chunk that could not be written for the request itself (the database down, slow, or refusing the key),
+   * the remaining chunks are not tried in this round.
+   */
+  async #writeChunks(rows: Pending[]): Promise<Pending[]> {
+    for (let i = 0; i < rows.length; i += this.#batchRows) {
+      const failed = await this.#write(rows.slice(i, i + this.#batchRows));
+      if (failed.length > 0) return [...failed, ...rows.slice(i + this.#batchRows)];
+    }
+    return [];
   }
 
   /**

@@ -217,6 +217,54 @@ describe("usage", () => {
     expect(written.filter((r) => r.issuer === "honest-0")).toHaveLength(2);
   });
 
+  it("more than 1,000 active keys between two writes are all counted, in writes of at most 1,000 rows", async () => {
+    vi.useFakeTimers();
+    const batches: UsageRow[][] = [];
+    const logs: Array<Record<string, unknown>> = [];
+    const u = new UsageRecorder({
+      // As public.record_key_usage answers a batch over its 1,000-row cap (22023 → 400).
+      sink: (rows) => {
+        if (rows.length > 1000) return Promise.reject(new UsageRefusedError(400));
+        batches.push(rows);
+        return Promise.resolve();
+      },
+      intervalMs: 5000,
+      log: (e) => logs.push(e),
+    });
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 2500; i++) u.record(`writer-${i}`, "k", i % 2 === 0);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(logs.map((l) => l.event)).toEqual([]);
+    expect(batches.map((b) => b.length)).toEqual([1000, 1000, 500]);
+    const rows = batches.flat();
+    expect(new Set(rows.map((r) => r.issuer)).size).toBe(2500);
+    expect(rows.reduce((n, r) => n + r.requests, 0)).toBe(5000);
+    expect(rows.reduce((n, r) => n + r.errors, 0)).toBe(2500);
+    expect(u.pendingRows).toBe(0);
+  });
+
+  it("after a chunk that fails for the request itself the round stops and the rest is kept for the next write; written chunks are not written again", async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const written: UsageRow[] = [];
+    const u = new UsageRecorder({
+      sink: (rows) => {
+        calls++;
+        if (calls === 2) return Promise.reject(new Error("record_key_usage answered 503"));
+        written.push(...rows);
+        return Promise.resolve();
+      },
+      intervalMs: 1000,
+    });
+    for (let i = 0; i < 2500; i++) u.record(`writer-${i}`, "k", false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(2);
+    expect(written).toHaveLength(1000);
+    expect(u.pendingRows).toBe(1500);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(written).toHaveLength(2500);
+    expect(new Set(written.map((r) => r.issuer)).size).toBe(2500);
+  });
+
   it("a batch refused for the request itself (401, 5xx) is kept whole for the next write, never split", async () => {
     vi.useFakeTimers();
     let calls = 0;
