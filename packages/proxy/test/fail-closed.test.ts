@@ -47,6 +47,25 @@ describe("fails closed", () => {
     await expectReason(await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w)))), 504, "upstream_timeout");
   });
 
+  it("the upstream deadline ends when PostgREST answers: nothing of an answered request is held until the deadline", async () => {
+    const w = await writer("widgets-service");
+    const signals: AbortSignal[] = [];
+    const h: ReturnType<typeof harness> = harness([w], {
+      upstreamTimeoutMs: 50,
+      fetch: (input, init) => {
+        if (String(input).includes("/rest/v1/widgets") && init?.signal) signals.push(init.signal);
+        return h.project.fetch(input, init);
+      },
+    });
+    const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))));
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(signals).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 150));
+    // A deadline still armed after the answer would fire here (and keep the request's fetch state until then).
+    expect(signals[0]!.aborted).toBe(false);
+  });
+
   it("logs when PostgREST refuses the re-signed token (signing key mismatch)", async () => {
     const w = await writer("widgets-service");
     const h = harness([w]);

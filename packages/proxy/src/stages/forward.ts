@@ -5,13 +5,18 @@ import { reject, type Gateway, type Stage } from "../pipeline.ts";
 
 /**
  * Stage 6, forward: reads the body (bounded in size and time) and sends the request to PostgREST with the
- * re-signed token; 502 upstream_unreachable / 504 upstream_timeout when it does not answer. Always answers.
+ * re-signed token; 502 upstream_unreachable / 504 upstream_timeout when it does not answer (the deadline covers
+ * PostgREST's answer up to its headers; PostgREST has the whole result by then). Always answers.
  */
 export function forwardStage(g: Gateway): Stage {
   return async (s) => {
     const { req } = s;
     const target = s.target!;
     const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, g.bodyLimit, g.bodyTimeoutMs);
+    // The deadline runs until PostgREST answers and is then cleared: an AbortSignal.timeout would stay armed
+    // (and keep the request's fetch state reachable) for the whole timeout after every answered request.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), g.upstreamTimeoutMs);
     let upstream: Response;
     try {
       upstream = await g.fetch(`${g.base}/rest/v1/${target.path}${target.query}`, {
@@ -19,13 +24,15 @@ export function forwardStage(g: Gateway): Stage {
         headers: upstreamHeaders(req.headers, g.apiKey, s.outbound!),
         body,
         redirect: "manual",
-        signal: AbortSignal.timeout(g.upstreamTimeoutMs),
+        signal: deadline.signal,
       });
     } catch (e) {
       const name = (e as Error)?.name;
-      return name === "TimeoutError" || name === "AbortError"
+      return deadline.signal.aborted || name === "TimeoutError" || name === "AbortError"
         ? reject(s, "upstream_timeout", `no answer within ${g.upstreamTimeoutMs} ms`)
         : reject(s, "upstream_unreachable", null);
+    } finally {
+      clearTimeout(timer);
     }
     s.upstreamStatus = upstream.status;
     if (upstream.status === 401) {
