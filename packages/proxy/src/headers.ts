@@ -27,23 +27,25 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   "content-length",
 ]);
 
-/** Builds the upstream request headers: the allow-listed ones from the writer, then our own credentials. */
-export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: string): Headers {
-  const out = new Headers();
+/**
+ * Builds the upstream request headers: the allow-listed ones from the writer, then our own credentials. A list
+ * rather than a Headers object: fetch copies (and checks) headers once either way, a Headers object twice.
+ */
+export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: string): [string, string][] {
+  const out: [string, string][] = [];
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const v = incoming.get(name);
-    if (v !== null) out.set(name, v);
+    if (v !== null) out.push([name, v]);
   }
-  out.set("apikey", apiKey);
-  out.set("authorization", `Bearer ${bearer}`);
+  out.push(["apikey", apiKey], ["authorization", `Bearer ${bearer}`]);
   return out;
 }
 
-/** Copies an upstream response's headers minus hop-by-hop and cookie headers. */
-export function responseHeaders(upstream: Headers): Headers {
-  const out = new Headers();
+/** Upstream response headers minus hop-by-hop and cookie headers, as a list for the Response constructor. */
+export function responseHeaders(upstream: Headers): [string, string][] {
+  const out: [string, string][] = [];
   upstream.forEach((value, name) => {
-    if (!DROPPED_RESPONSE_HEADERS.has(name.toLowerCase())) out.append(name, value);
+    if (!DROPPED_RESPONSE_HEADERS.has(name)) out.push([name, value]);
   });
   return out;
 }

@@ -38,7 +38,10 @@ const UNSAFE = new RegExp(NOT_PLAIN.source, "g");
  */
 export function capText(value: string, max = MAX_LOGGED_TEXT): string {
   UNSAFE.lastIndex = 0;
-  const s = UNSAFE.test(value) ? value.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : value;
+  const unsafe = UNSAFE.test(value);
+  // No UTF-16 unit costs more than 3 bytes (a pair 4 for 2 units, an escaped `"` or `\\` 2): short enough as it is.
+  if (!unsafe && value.length * 3 <= max) return value;
+  const s = unsafe ? value.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : value;
   let bytes = 0;
   let i = 0;
   while (i < s.length) {
