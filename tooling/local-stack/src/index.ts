@@ -3,7 +3,7 @@
 export * from "@fedjwt/local-db";
 export { startPostgrestStandIn, type RunningStandIn, type StandInOptions } from "@fedjwt/postgrest-standin";
 export { startStack, formatEnv, type RunningStack, type StackInfo, type StartStackOptions } from "./stack.ts";
-export { startGateway, upstreamAuthorization } from "./gateway.ts";
+export { edgeRuntimeToken, kongBearerToken, kongHeaders, startGateway } from "./gateway.ts";
 export {
   denoBinary,
   denoEnv,
