@@ -173,7 +173,8 @@ function evalLua(source: string, headers: Record<string, string | undefined>): L
 
 /**
  * What Kong sends upstream for `service`: its request-transformer's header rules in Kong's order (remove,
- * rename, replace, add, append), each value the rendered template. A value that renders to nil sets nothing.
+ * rename, replace, add, append), each value the rendered template. Penlight renders `$(x)` as `tostring(x or '')`:
+ * nil gives an empty header, which reaches no one as a value (no token): modelled as absent.
  */
 function kong(serviceName: string, request: Record<string, string | undefined>): Record<string, string | undefined> {
   const config = transformer(serviceName);
@@ -185,7 +186,7 @@ function kong(serviceName: string, request: Record<string, string | undefined>):
     const m = /^\$\((.*)\)$/s.exec(filled);
     if (!m) return filled;
     const v = evalLua(m[1]!, request);
-    return v === undefined || v === false ? undefined : String(v);
+    return v === undefined || v === false ? "" : String(v);
   };
   const out = { ...request };
   const rule = (line: string) => {
@@ -194,12 +195,13 @@ function kong(serviceName: string, request: Record<string, string | undefined>):
   };
   for (const line of config.replace?.headers ?? []) {
     const [name, value] = rule(line);
-    if (out[name] !== undefined && value !== undefined) out[name] = value;
+    if (out[name] !== undefined) out[name] = value;
   }
   for (const line of config.add?.headers ?? []) {
     const [name, value] = rule(line);
-    if (out[name] === undefined && value !== undefined) out[name] = value;
+    if (out[name] === undefined) out[name] = value;
   }
+  for (const [name, value] of Object.entries(out)) if (value === "") out[name] = undefined;
   return out;
 }
 
@@ -326,6 +328,19 @@ describe("the gateway, request by request, against the CLI's rules", () => {
       expect({ status: got.status, authorization: got.authorization }).toEqual({
         status: 200,
         authorization: kong("rest-v1", request).authorization,
+      });
+    },
+  );
+
+  it.each(AUTHORIZATIONS.flatMap((a) => [...KNOWN_KEYS].map((k) => [label(a), label(k), a, k] as const)))(
+    "/rest/v1 with Authorization %s, ?apikey=%s (the key check passes; Kong reads only the apikey header)",
+    async (_a, _k, authorization, key) => {
+      const h: Record<string, string> = authorization === undefined ? {} : { authorization };
+      const r = await fetch(`${gateway.url}/rest/v1/t?apikey=${encodeURIComponent(key)}`, { headers: h });
+      const body = (await r.json()) as { authorization?: string | null };
+      expect({ status: r.status, authorization: body.authorization ?? undefined }).toEqual({
+        status: 200,
+        authorization: kong("rest-v1", { authorization, apikey: undefined }).authorization,
       });
     },
   );
