@@ -160,7 +160,12 @@ async function startSupabase(): Promise<Record<string, string>> {
     serve.unref();
     writeFileSync(join(root, ".local", "functions.pid"), String(serve.pid ?? ""));
     console.log("  supabase functions serve started (log: .local/functions.log); waiting for the rest function to answer");
-    await functionAnswers(env.API_URL, env.ANON_KEY ?? "", served);
+    try {
+      await functionAnswers(env.API_URL, env.ANON_KEY ?? "", served);
+    } catch (e) {
+      if (!served.exited && serve.pid !== undefined) process.kill(serve.pid); // ours: no serve left behind on failure
+      throw e;
+    }
     return env;
   }
   console.log(
