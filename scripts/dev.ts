@@ -72,14 +72,15 @@ const lastLines = (text: string, n = 15) =>
 
 /**
  * Waits until the `rest` function itself answers through the gateway (its 401 `token_missing` to a request with
- * no token), as the GitHub workflow does; fails when `functions serve` exits or after `timeoutMs`.
+ * no token); each try may take a minute, since the first one boots the worker. Fails when `functions serve`
+ * exits or after `timeoutMs`.
  */
 async function functionAnswers(apiUrl: string, anonKey: string, served: { exited: boolean }, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer yet";
   while (Date.now() < deadline && !served.exited) {
     try {
-      const r = await fetch(`${apiUrl}/functions/v1/rest/widgets`, { headers: { apikey: anonKey }, signal: AbortSignal.timeout(5000) });
+      const r = await fetch(`${apiUrl}/functions/v1/rest/widgets`, { headers: { apikey: anonKey }, signal: AbortSignal.timeout(60_000) });
       const text = await r.text();
       if (r.status === 401 && text.includes('"token_missing"')) return;
       last = `${r.status} ${text.slice(0, 200)}`;
