@@ -243,10 +243,11 @@ function policySection(r: BenchResults): string {
 
 Measured by tooling/bench/src/policy-cost.ts (in every \`pnpm bench\`, or alone with \`pnpm bench --policy\`) on ${p.measuredAt.slice(0, 10)}, load average ${p.loadAverage.join(", ")} on ${r.machine.cores} cores when it started.
 The policies are GitHub Actions policies of one owner, one per repository (every other one also pins an
-environment). Matching looks the token's pinned ID up in an index built when the issuer's policies are read,
-then checks the few policies found: its cost does not grow with the number of policies. The handler figures
-are net of the fake upstream, best of ${p.node.rounds} rounds; compare the hit with section 4's (a writer's own key) in the same
-conditions: a workload token's hit does the same work on a larger token.
+environment). Matching looks the token's pinned ID up in an index built when the issuer's policies are read
+and checks only the policies found there. Compiling happens once per read of the issuer's policies (every
+key-cache TTL, single flight), on the request that triggers the read. The handler figures are net of the fake
+upstream, best of ${p.node.rounds} rounds. Run with the full bench, section 4's hit (a writer's own key) is the same-conditions
+comparison; run alone, this section's conditions are its own.
 
 `;
 }
