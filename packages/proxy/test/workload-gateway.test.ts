@@ -147,6 +147,16 @@ describe("workload identity through the gateway", () => {
     },
   );
 
+  it("an unverified issuer URL reaches the access line capped like every caller-supplied field", async () => {
+    const h = harness([], { usage: false });
+    const idp = await TestIdp.create(`https://idp.example.com/${"a".repeat(480)}`);
+    const res = await h.handler(request("/rest/widgets", await idp.sign({ aud: AUDIENCE, sub: "x" })));
+    expect(await codeOf(res)).toEqual({ status: 401, code: "unknown_issuer" });
+    const line = h.logs.find((l) => l.reason === "unknown_issuer")!;
+    expect(String(line.issuer).startsWith("https://idp.example.com/aaa")).toBe(true);
+    expect(String(line.issuer).length).toBeLessThan(300);
+  });
+
   it("trustRegistry: false serves no workload tokens (unknown_issuer) and reads nothing for them", async () => {
     const h = harness([], { usage: false, trustRegistry: false });
     const idp = await github(h, [trustPolicy("ci", "github-actions", { repository_owner_id: "74", repository_id: "1296269" })]);
