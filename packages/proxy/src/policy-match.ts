@@ -160,7 +160,7 @@ export function matchPolicies(compiled: CompiledPolicies, claims: Record<string,
   }
   if (admitted.length === 1) return { ok: true, policy: admitted[0]! };
   if (admitted.length > 1) {
-    return { ok: false, reason: "ambiguous_policy", log: { policies: admitted.slice(0, 10).map((p) => p.id), matched: admitted.length } };
+    return { ok: false, reason: "ambiguous_policy", log: { policies: admitted.slice(0, 5).map((p) => p.id), matched: admitted.length } };
   }
   return refusedOrNone(compiled, claims, matched, refused);
 }
@@ -176,16 +176,16 @@ function refusedOrNone(
   // the templates' unlifted refusals.
   const own = refused.find((r) => r.reason === "event_not_allowed" || r.reason === "runner_not_allowed");
   if (own)
-    return { ok: false, reason: own.reason as "event_not_allowed" | "runner_not_allowed", log: { refused_policies: refused.slice(0, 10) } };
+    return { ok: false, reason: own.reason as "event_not_allowed" | "runner_not_allowed", log: { refused_policies: refused.slice(0, 5) } };
   const none = { allowSelfHosted: false, allowEvents: [] };
   for (const t of compiled.templates) {
     const r = templateRefusal(t, claims, none);
-    if (r) return { ok: false, reason: r.reason, log: { refusal: r.details, refused_policies: refused.slice(0, 10) } };
+    if (r) return { ok: false, reason: r.reason, log: { refusal: r.details, refused_policies: refused.slice(0, 5) } };
   }
   return {
     ok: false,
     reason: "no_matching_policy",
-    log: matched.length > 0 ? { refused_policies: refused.slice(0, 10) } : { policies: compiled.all.length },
+    log: matched.length > 0 ? { refused_policies: refused.slice(0, 5) } : { policies: compiled.all.length },
   };
 }
 
