@@ -456,14 +456,14 @@ describe("other templates", () => {
     expect(await code(g.verify(await idp.sign({ aud: AUDIENCE, sub: "svc", team_id: "t-2" })))).toBe("no_matching_policy");
   });
 
-  it("a CI template policy on an access-token issuer never admits (the registry refuses it too)", async () => {
+  it("a CI template policy on an access-token issuer never admits (the registry refuses it too): token_kind_mismatch", async () => {
     const idp = await TestIdp.create("https://mixed.example.com");
     register(idp, [trustPolicy("ci", "github-actions", { repository_owner_id: "74", repository_id: "1296269" })], {
       token_kind: "access_token",
     });
     const r = await refusal(gateway().verify(await idp.sign(githubClaims())));
-    expect(r.code).toBe("no_matching_policy");
-    expect(r.log).toMatchObject({ refused_policies: [{ reason: "token_kind_not_allowed" }] });
+    expect(r.code).toBe("token_kind_mismatch");
+    expect(r.log).toMatchObject({ refused_policies: [{ reason: "token_kind_mismatch" }] });
   });
 });
 
