@@ -148,6 +148,7 @@ describe.skipIf(!!process.env.E2E_API_URL)("statement timeout", () => {
       await admin.query(`
         select federation.create_writer_role('ops_hasty_writer');
         alter role ops_hasty_writer set statement_timeout = '200ms';
+        notify pgrst, 'reload config';
         create or replace function public.ops_nap(seconds float8) returns text language sql volatile as $$
           select pg_sleep(seconds)::text || current_setting('statement_timeout')
         $$;
@@ -166,8 +167,12 @@ describe.skipIf(!!process.env.E2E_API_URL)("statement timeout", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ seconds }),
       });
-    // The stand-in's schema cache picks the new function up within its TTL: wait for it, bounded.
-    await vi.waitFor(async () => expect((await nap(patient, "ops-patient", 0)).status).toBe(200), { timeout: 15_000, interval: 250 });
+    // The stand-in's schema cache picks the new function up within its TTL, and the role's settings on the
+    // reload notification (as PostgREST): wait for both, bounded.
+    await vi.waitFor(async () => expect(await nap(hasty, "ops-hasty", 0)).toEqual({ status: 200, body: "200ms" }), {
+      timeout: 15_000,
+      interval: 250,
+    });
     const cancelled = await nap(hasty, "ops-hasty", 1);
     expect({ status: cancelled.status, code: (cancelled.body as { code?: string }).code }).toEqual({ status: 500, code: "57014" });
     expect(await nap(patient, "ops-patient", 0.5)).toEqual({ status: 200, body: "8s" });

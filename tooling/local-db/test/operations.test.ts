@@ -1,9 +1,10 @@
 // The operations migration, applied as on hosted Supabase (non-superuser postgres): usage recorded only
 // through record_key_usage by service_role, rate-limit columns checked, writer roles' statement timeout.
-import { describe, expect, it } from "vitest";
+import pg from "pg";
+import { describe, expect, it, vi } from "vitest";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
-const { client } = useSupabaseDb({ hostedLayout: true });
+const { client, db } = useSupabaseDb({ hostedLayout: true });
 
 function errorCode(o: Outcome): string | undefined {
   return "error" in o ? o.error : undefined;
@@ -91,5 +92,26 @@ describe("writer statement timeout", () => {
     await client().query("alter role ops_new_writer set statement_timeout = '30s'");
     await client().query("select federation.create_writer_role('ops_new_writer')");
     expect(await timeoutOf("ops_new_writer")).toEqual(["statement_timeout=30s"]);
+  });
+
+  it("create_writer_role notifies PostgREST to reload its config (role settings)", async () => {
+    // PostgREST applies role settings it loaded with its config: without this notification a new role's
+    // timeout (or a changed one) is not applied until it restarts.
+    const listener = new pg.Client({ connectionString: db().url });
+    await listener.connect();
+    const heard: Array<{ channel: string; payload: string | undefined }> = [];
+    listener.on("notification", (n) => heard.push({ channel: n.channel, payload: n.payload }));
+    try {
+      await listener.query("listen pgrst");
+      await client().query("select federation.create_writer_role('ops_notified_writer')");
+      await vi.waitFor(() => expect(heard).toEqual([{ channel: "pgrst", payload: "reload config" }]), { timeout: 5_000 });
+      expect(await timeoutOf("ops_notified_writer")).toEqual(["statement_timeout=8s"]);
+      // An existing role (its timeout kept) still gets the grants create_writer_role makes: notified again.
+      await client().query("select federation.create_writer_role('ops_notified_writer')");
+      await vi.waitFor(() => expect(heard).toHaveLength(2), { timeout: 5_000 });
+      expect(heard[1]).toEqual({ channel: "pgrst", payload: "reload config" });
+    } finally {
+      await listener.end();
+    }
   });
 });
