@@ -2,6 +2,7 @@ import { base64url, importJWK, type JWK, type JWTPayload } from "jose";
 import { GATEWAY_RESERVED_CLAIMS, MAX_WRITER_CLAIMS_BYTES, REGISTERED_CLAIMS } from "@fedjwt/signer";
 import { JwtVerificationError } from "./errors.ts";
 import { LruMap } from "./lru.ts";
+import { isPlainJson } from "./text.ts";
 import { uuidV5 } from "./uuid.ts";
 import type { VerifiedToken } from "./verify.ts";
 
@@ -71,6 +72,9 @@ export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<J
   const own = Object.entries(v.claims).filter(([name]) => !NOT_WRITER_CLAIMS.has(name));
   const writerClaims: Record<string, unknown> = Object.fromEntries(own);
   const count = own.length;
+  if (count > 0 && !isPlainJson(writerClaims)) {
+    throw new JwtVerificationError("token_malformed", "a claim has control characters or invalid UTF-16", { issuer: v.issuer, kid: v.kid });
+  }
   if (count > 0 && encoder.encode(JSON.stringify(writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
     throw new JwtVerificationError("claim_invalid", `the writer's own claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, {
       issuer: v.issuer,
@@ -101,7 +105,10 @@ export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<J
  * with the policy id and issuer URL. Nothing else from the provider's token.
  */
 function trustOutboundClaims(v: VerifiedToken, trust: NonNullable<VerifiedToken["trust"]>, now: number): JWTPayload {
-  if (new TextEncoder().encode(JSON.stringify(trust.writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
+  if (!isPlainJson(trust.writerClaims)) {
+    throw new JwtVerificationError("token_malformed", "a claim has control characters or invalid UTF-16", { issuer: v.issuer, kid: v.kid });
+  }
+  if (encoder.encode(JSON.stringify(trust.writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
     throw new JwtVerificationError("claim_invalid", `the allow-listed claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, {
       issuer: v.issuer,
       kid: v.kid,

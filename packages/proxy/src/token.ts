@@ -2,6 +2,7 @@ import { base64url } from "jose";
 import { ISSUER_PATTERN, isSupportedAlg, type SupportedAlg } from "@fedjwt/signer";
 import { JwtVerificationError } from "./errors.ts";
 import { URL_ISSUER_ALGS, type UrlIssuerAlg } from "./providers.ts";
+import { isPlainText } from "./text.ts";
 import { isUrlIssuerShape } from "./url-issuer.ts";
 
 /** Longest token accepted (bytes of the compact form). Writer tokens are a few hundred bytes. */
@@ -119,10 +120,14 @@ export function parseToken(token: string): ParsedToken {
   // Logged with a refusal only when it has the shape of an issuer name: an unverified iss of any other shape
   // (a log line's worth of text, say) never reaches the logs.
   const claimed = typeof payload.iss === "string" && (ISSUER_PATTERN.test(payload.iss) || urlIssuer) ? payload.iss : undefined;
-  const kid = typeof header.kid === "string" ? header.kid : undefined;
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "" || header.kid.length > 200)) {
     throw new JwtVerificationError("token_malformed", "the kid header is not a short string", { issuer: claimed });
   }
+  // The kid is counted in SQL (usage) and logged: no control characters, no lone surrogates.
+  if (header.kid !== undefined && !isPlainText(header.kid as string)) {
+    throw new JwtVerificationError("token_malformed", "the kid header has control characters or invalid UTF-16", { issuer: claimed });
+  }
+  const kid = header.kid as string | undefined;
   // Explicit typing (RFC 8725 §3.11): a JWT of another kind (`at+jwt`, `dpop+jwt`, …) is not a writer token.
   // `typ` is a media type, so compared case-insensitively (RFC 7515 §4.1.9).
   if (urlIssuer) {

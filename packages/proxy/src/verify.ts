@@ -12,6 +12,7 @@ import { JwtVerificationError, ProxyError } from "./errors.ts";
 import { JwksPool } from "./jwks.ts";
 import { consumeJti } from "./jti.ts";
 import { LruMap } from "./lru.ts";
+import { isPlainText } from "./text.ts";
 import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
 import { DiscoveryCache as DiscoveryCacheImpl, type DiscoveryCache } from "./discovery.ts";
 import type { UrlIssuerAlg } from "./providers.ts";
@@ -40,7 +41,7 @@ export interface VerifyOptions {
 /** A token that passed every check. Only these claims may be acted upon. */
 export interface VerifiedToken {
   issuer: string;
-  /** The kid that verified it (the JWKS key's kid for jwks_uri issuers). */
+  /** The kid of the key that verified it (the registered key's when the token sent none; the JWKS key's for jwks_uri issuers). */
   kid: string | undefined;
   alg: SupportedAlg | UrlIssuerAlg;
   claims: Record<string, unknown> & { iss: string; sub: string; exp: number; iat: number };
@@ -205,7 +206,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   }
 
   let claims: Record<string, unknown>;
-  let verifiedKid = header.kid;
+  // Without a kid in the header, the registered key that was chosen: usage and writer_kid name the key used.
+  let verifiedKid = header.kid ?? choice.row.kid ?? undefined;
   try {
     if (choice.kind === "static") {
       const key = await importRowKey(choice.row).catch(() => {
@@ -239,6 +241,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 256) {
     throw new JwtVerificationError("claim_invalid", "sub must be a non-empty string", ctx);
   }
+  if (!isPlainText(claims.sub)) throw new JwtVerificationError("token_malformed", "sub has control characters or invalid UTF-16", ctx);
   if (claims.aud === undefined) throw new JwtVerificationError("claim_missing", "the aud claim is required", ctx);
   const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!auds.includes(options.audience)) throw new JwtVerificationError("audience_mismatch", null, ctx);
@@ -258,6 +261,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > 200)) {
     throw new JwtVerificationError("claim_invalid", "jti must be a short string", ctx);
   }
+  if (jti !== undefined && !isPlainText(jti))
+    throw new JwtVerificationError("token_malformed", "jti has control characters or invalid UTF-16", ctx);
   const roles = requestedRoles(claims, ctx);
   const denied = roles.filter((r) => !record.policy.allowed_roles.includes(r));
   if (denied.length > 0) {
