@@ -9,69 +9,96 @@
 
 -- Templates -------------------------------------------------------------------------------------------
 
--- The conditions each provider template requires: a list of alternatives, each a list of claims that must
--- all be pinned (exact value). A policy must satisfy at least one alternative. `custom` and `oauth-client`
--- are handled below (any one exact pin; one of the client claims).
-create or replace function federation.trust_policy_required_pins(p_provider text)
+-- Each provider template as the registry checks it (mirrors packages/proxy/src/providers.ts; a test compares
+-- the two): `required_pins`, alternatives of claims that must all be pinned (custom: any one claim);
+-- `claims`, the condition names a policy may use, each with the shape its value must have (null: any exact
+-- value); `not_pinnable`, names that are renamable or reusable and never identify a workload; `refused_events`,
+-- events refused unless a policy lifts them; `runner_rule`, whether self-hosted runners are refused unless
+-- allowed; `token_kinds`, the URL issuer token kinds the template accepts. Null for an unknown provider.
+create or replace function federation.trust_policy_template(p_provider text)
 returns jsonb
 language sql immutable
 set search_path = ''
 as $$
   select case p_provider
-    when 'github-actions' then '[["repository_owner_id", "repository_id"]]'
-    when 'gitlab' then '[["namespace_id", "project_id"]]'
-    when 'kubernetes' then
-      '[["kubernetes.io/namespace", "kubernetes.io/serviceaccount/name"], ["kubernetes.io/serviceaccount/uid"]]'
-    when 'google' then '[["sub"]]'
-    when 'aws' then '[["https://sts.amazonaws.com/aws_account", "sub"]]'
-    when 'entra' then '[["tid", "oid"]]'
-    when 'oauth-client' then '[["sub"], ["client_id"], ["azp"]]'
-    when 'custom' then '[]'
-  end::jsonb
-$$;
-comment on function federation.trust_policy_required_pins(text) is
-  'Per provider template: alternatives of claims a trust policy must pin (mirrors providers.ts).';
-
--- The shape an immutable ID claim must have, per template: a pin on an ID never takes a name, a pattern or
--- a wildcard. Null when the claim is not an ID claim of the template.
-create or replace function federation.trust_policy_id_pattern(p_provider text, p_claim text)
-returns text
-language sql immutable
-set search_path = ''
-as $$
-  select case
-    when p_provider = 'github-actions'
-      and p_claim in ('repository_owner_id', 'repository_id', 'enterprise_id', 'actor_id') then '^[0-9]{1,20}$'
-    when p_provider = 'gitlab' and p_claim in ('namespace_id', 'project_id') then '^[0-9]{1,20}$'
-    when p_provider = 'google' and p_claim = 'sub' then '^[0-9]{1,30}$'
-    when p_provider = 'kubernetes' and p_claim = 'kubernetes.io/serviceaccount/uid'
-      then '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-    when p_provider = 'aws' and p_claim = 'https://sts.amazonaws.com/aws_account' then '^[0-9]{12}$'
-    when p_provider = 'entra' and p_claim in ('tid', 'oid')
-      then '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    when 'github-actions' then jsonb_build_object(
+      'required_pins', '[["repository_owner_id", "repository_id"]]'::jsonb,
+      'claims', jsonb_build_object(
+        'repository_owner_id', '^[0-9]{1,20}$', 'repository_id', '^[0-9]{1,20}$',
+        'enterprise_id', '^[0-9]{1,20}$', 'actor_id', '^[0-9]{1,20}$',
+        'environment', null, 'ref', null, 'ref_type', null, 'ref_protected', null, 'job_workflow_ref', null,
+        'workflow_ref', null, 'event_name', null, 'repository_visibility', null, 'runner_environment', null),
+      'not_pinnable', '["repository", "repository_owner", "actor", "sub", "sha", "workflow", "run_id", "run_attempt"]'::jsonb,
+      'refused_events', '["pull_request_target", "workflow_run"]'::jsonb,
+      'runner_rule', true,
+      'token_kinds', '["id_token"]'::jsonb)
+    when 'gitlab' then jsonb_build_object(
+      'required_pins', '[["namespace_id", "project_id"]]'::jsonb,
+      'claims', jsonb_build_object(
+        'namespace_id', '^[0-9]{1,20}$', 'project_id', '^[0-9]{1,20}$',
+        'ref', null, 'ref_type', null, 'ref_protected', null, 'environment', null, 'environment_protected', null,
+        'deployment_tier', null, 'pipeline_source', null, 'ci_config_ref_uri', null, 'runner_environment', null),
+      'not_pinnable', '["project_path", "namespace_path", "sub", "user_email", "user_login", "sha", "pipeline_id", "job_id"]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["id_token"]'::jsonb)
+    when 'kubernetes' then jsonb_build_object(
+      'required_pins', '[["service_account_uid"], ["namespace", "service_account_name"]]'::jsonb,
+      'claims', jsonb_build_object(
+        'namespace', '^\S(.*\S)?$', 'service_account_name', '^\S(.*\S)?$',
+        'service_account_uid', '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
+      'not_pinnable', '["sub", "pod_name"]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["id_token"]'::jsonb)
+    when 'google' then jsonb_build_object(
+      'required_pins', '[["sub"]]'::jsonb,
+      'claims', jsonb_build_object('sub', '^[0-9]{10,30}$', 'email', null, 'azp', '^\S(.*\S)?$'),
+      'not_pinnable', '["email_verified"]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["id_token"]'::jsonb)
+    when 'aws' then jsonb_build_object(
+      'required_pins', '[["aws_account", "sub"]]'::jsonb,
+      'claims', jsonb_build_object(
+        'aws_account', '^[0-9]{12}$', 'sub', '^arn:aws[a-z-]*:\S+$',
+        'principal_id', '^\S(.*\S)?$', 'org_id', '^\S(.*\S)?$', 'source_region', null),
+      'not_pinnable', '["request_tags", "principal_tags"]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["id_token"]'::jsonb)
+    when 'entra' then jsonb_build_object(
+      'required_pins', '[["tid", "oid"]]'::jsonb,
+      'claims', jsonb_build_object(
+        'tid', '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        'oid', '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        'azp', '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        'appid', '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        'idtyp', null),
+      'not_pinnable', '["sub", "upn", "preferred_username"]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["access_token", "id_token"]'::jsonb)
+    when 'oauth-client' then jsonb_build_object(
+      'required_pins', '[["client_id"], ["azp"], ["cid"], ["sub"]]'::jsonb,
+      'claims', jsonb_build_object(
+        'sub', '^\S(.*\S)?$', 'client_id', '^\S(.*\S)?$', 'azp', '^\S(.*\S)?$', 'cid', '^\S(.*\S)?$',
+        'scope', null),
+      'not_pinnable', '["preferred_username"]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["access_token", "id_token"]'::jsonb)
+    when 'custom' then jsonb_build_object(
+      'required_pins', '[]'::jsonb,
+      'claims', null,
+      'not_pinnable', '[]'::jsonb,
+      'refused_events', '[]'::jsonb,
+      'runner_rule', false,
+      'token_kinds', '["id_token", "access_token"]'::jsonb)
   end
 $$;
-
--- Events a template refuses unless a policy lifts them explicitly (allow_events).
-create or replace function federation.trust_policy_refused_events(p_provider text)
-returns text[]
-language sql immutable
-set search_path = ''
-as $$
-  select case p_provider
-    when 'github-actions' then array['pull_request_target', 'workflow_run']
-    else '{}'::text[]
-  end
-$$;
-
--- Templates whose tokens say whether the runner is the platform's own (runner_environment).
-create or replace function federation.trust_policy_has_runner_rule(p_provider text)
-returns boolean
-language sql immutable
-set search_path = ''
-as $$
-  select p_provider in ('github-actions', 'gitlab')
-$$;
+comment on function federation.trust_policy_template(text) is
+  'Provider templates as the registry checks them (mirrors packages/proxy/src/providers.ts).';
 
 -- Issuers that serve every tenant of a platform: only that platform's template may use them, since its
 -- pins are what tells one tenant from another. (`custom` with one pin on `ref` would admit every repository.)
@@ -152,8 +179,8 @@ create table if not exists public.jwt_trust_policies (
   issuer_url text not null references public.jwt_url_issuers (issuer_url) on update cascade on delete restrict,
   provider text not null
     check (provider in ('github-actions', 'gitlab', 'kubernetes', 'google', 'aws', 'entra', 'oauth-client', 'custom')),
-  -- Claim name -> exact string value; every condition must hold (AND). Nested claims are named by their
-  -- path with '/' (kubernetes.io/serviceaccount/uid). No patterns: a '*' would be a literal.
+  -- Condition name -> exact string value; every condition must hold (AND). Names are the template's (its
+  -- nested claims have flat names: kubernetes service_account_uid, aws aws_account); no patterns.
   conditions jsonb not null,
   -- Admit tokens from self-hosted runners (runner_environment = self-hosted); refused by default.
   allow_self_hosted boolean not null default false,
@@ -176,102 +203,119 @@ create unique index if not exists jwt_trust_policies_same_conditions_key
   on public.jwt_trust_policies (issuer_url, conditions) where is_active;
 
 -- Why a policy is refused, or null. Run by a trigger on every insert and update (so an update cannot undo
--- a pin either); the message starts with a stable code the CLI shows as is.
+-- a pin either). The answer starts with the same stable code providers.ts's policyProblems() gives.
 create or replace function federation.trust_policy_problem(
   p_provider text,
   p_issuer_url text,
   p_conditions jsonb,
   p_allow_self_hosted boolean,
-  p_allow_events text[]
+  p_allow_events text[],
+  p_token_kind text
 )
 returns text
 language plpgsql immutable
 set search_path = ''
 as $$
 declare
+  t jsonb := federation.trust_policy_template(p_provider);
   c record;
+  v text;
   pattern text;
-  alternatives jsonb := federation.trust_policy_required_pins(p_provider);
-  alternative jsonb;
   satisfied boolean := false;
   platform text := federation.trust_policy_platform_issuer(p_issuer_url);
   tenant text;
 begin
-  if alternatives is null then
+  if t is null then
     return format('unknown_provider: %s is not a provider template', coalesce(p_provider, 'null'));
   end if;
+  -- Entra: a tenant-specific issuer (a GUID in its path), never a shared one.
+  if p_provider = 'entra' then
+    if p_issuer_url ~* '/(common|organizations|consumers|\{tenantid\}|%7btenantid%7d)(/|$)' then
+      return 'issuer_not_allowed: Entra''s common, organizations and consumers issuers are shared by every tenant: use the tenant-specific issuer';
+    end if;
+    tenant := lower(substring(p_issuer_url from
+      '^https?://[^/]+/(?:[^/]*/)*?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?:/|$)'));
+    if tenant is null then
+      return 'issuer_not_allowed: an Entra issuer names its tenant ID (a GUID) in its path';
+    end if;
+  end if;
+  -- A platform's shared issuer belongs to that platform's template: its pins tell one tenant from another.
+  if platform is not null and platform <> p_provider then
+    return format('issuer_not_allowed: %s is %s''s issuer, shared by all its tenants: use provider %s',
+      p_issuer_url, platform, platform);
+  end if;
   if jsonb_typeof(p_conditions) is distinct from 'object' then
-    return 'conditions_invalid: conditions must be a JSON object of claim name -> exact string value';
+    return 'conditions_invalid: conditions must be an object of claim name -> exact string value';
   end if;
-  if (select count(*) from jsonb_object_keys(p_conditions)) = 0 then
-    return 'missing_required_pin: a policy needs at least one exact condition';
+  if (select count(*) from jsonb_object_keys(p_conditions)) > 16 then
+    return 'conditions_invalid: at most 16 conditions';
   end if;
-  if (select count(*) from jsonb_object_keys(p_conditions)) > 32 then
-    return 'conditions_invalid: at most 32 conditions';
-  end if;
-  for c in select key, value from jsonb_each(p_conditions) loop
-    if c.key !~ '^[A-Za-z0-9_][A-Za-z0-9_.:/~-]{0,199}$' then
-      return format('conditions_invalid: %s is not a claim name (letters, digits and _.:/~-; nested claims as a/b)', c.key);
+  for c in select key, value from jsonb_each(p_conditions) order by key loop
+    if c.key in ('iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'typ') then
+      return format('claim_not_pinnable: %s is checked by the gateway itself, not by a policy', c.key);
     end if;
-    if c.key in ('iss', 'aud', 'exp', 'nbf', 'iat', 'jti') then
-      return format('conditions_invalid: %s is checked by the gateway itself, not by a condition', c.key);
+    if t -> 'not_pinnable' ? c.key then
+      return format('claim_not_pinnable: %s is a name or one run''s value under %s, not an immutable ID', c.key, p_provider);
     end if;
-    if jsonb_typeof(c.value) is distinct from 'string' then
-      return format('conditions_invalid: the value of %s must be a string (exact match)', c.key);
+    if p_provider = 'custom' then
+      if c.key !~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,99}$' then
+        return format('unknown_claim: %s is not a claim name (letters, digits, _ . : / -)', c.key);
+      end if;
+      pattern := null;
+    elsif not (t -> 'claims') ? c.key then
+      return format('unknown_claim: %s policies pin only %s', p_provider,
+        (select string_agg(k, ', ') from jsonb_object_keys(t -> 'claims') k));
+    else
+      pattern := t -> 'claims' ->> c.key;
     end if;
-    if length(c.value #>> '{}') not between 1 and 512 then
-      return format('conditions_invalid: the value of %s must be 1 to 512 characters', c.key);
+    v := c.value #>> '{}';
+    if jsonb_typeof(c.value) is distinct from 'string' or v = '' or length(v) > 512 then
+      return format('condition_value_invalid: %s must be a non-empty string of at most 512 characters (matching is exact)', c.key);
     end if;
-    if (c.value #>> '{}') ~ '[*?]' then
-      return format('glob_not_allowed: conditions are exact; %s = %s holds a wildcard', c.key, c.value #>> '{}');
+    if v ~ '[*?]' or v ~ '\[.*\]' then
+      return format('glob_not_allowed: %s: matching is exact; write the exact value, not a pattern', c.key);
     end if;
-    pattern := federation.trust_policy_id_pattern(p_provider, c.key);
-    if pattern is not null and (c.value #>> '{}') !~ pattern then
-      return format('id_claim_invalid: %s is an immutable ID of %s and takes its exact ID (%s), not a name or pattern',
-        c.key, p_provider, pattern);
+    if pattern is not null and v !~ pattern then
+      return format('pin_value_invalid: %s must match %s', c.key, pattern);
     end if;
   end loop;
   -- The template's required pins.
   if p_provider = 'custom' then
-    satisfied := true;
+    satisfied := exists (select 1 from jsonb_object_keys(p_conditions));
+    if not satisfied then
+      return 'missing_pin: a custom policy pins at least one claim exactly';
+    end if;
   else
-    for alternative in select value from jsonb_array_elements(alternatives) loop
-      if (select bool_and(p_conditions ? claim) from jsonb_array_elements_text(alternative) as claim) then
-        satisfied := true;
-      end if;
-    end loop;
-  end if;
-  if not satisfied then
-    return format('missing_required_pin: %s requires exact conditions on %s', p_provider,
-      (select string_agg((select string_agg(x, ' and ') from jsonb_array_elements_text(a) x), ', or on ')
-         from jsonb_array_elements(alternatives) a));
-  end if;
-  -- A platform's shared issuer belongs to that platform's template.
-  if platform is not null and platform <> p_provider then
-    return format('provider_mismatch: %s is %s''s issuer, shared by all its tenants: use --provider %s',
-      p_issuer_url, platform, platform);
-  end if;
-  -- Entra: a tenant-specific issuer, and the policy's tid must be that tenant.
-  if p_provider = 'entra' then
-    tenant := substring(p_issuer_url from '^https://(?:login\.microsoftonline\.com|login\.microsoft\.com|sts\.windows\.net)/([^/]+)');
-    if tenant is not null and lower(tenant) <> lower(p_conditions ->> 'tid') then
-      return format('issuer_not_allowed: the issuer''s tenant %s differs from the tid condition', tenant);
+    satisfied := exists (
+      select 1 from jsonb_array_elements(t -> 'required_pins') alt
+      where not exists (select 1 from jsonb_array_elements_text(alt) n where not p_conditions ? n));
+    if not satisfied then
+      return format('missing_pin: %s policies must pin %s', p_provider,
+        (select string_agg((select string_agg(n, ' + ') from jsonb_array_elements_text(alt) n), ', or ')
+           from jsonb_array_elements(t -> 'required_pins') alt));
     end if;
   end if;
-  if p_allow_self_hosted and not federation.trust_policy_has_runner_rule(p_provider) then
-    return format('conditions_invalid: %s tokens say nothing about runners; --allow-self-hosted does not apply', p_provider);
+  if p_provider = 'entra' and lower(p_conditions ->> 'tid') <> tenant then
+    return 'issuer_mismatch: tid must be the tenant ID in the issuer URL';
   end if;
   if p_allow_events is null or array_position(p_allow_events, null) is not null
-     or not p_allow_events <@ federation.trust_policy_refused_events(p_provider) then
-    return format('conditions_invalid: allow_events may only lift events %s refuses (%s)', p_provider,
-      coalesce(nullif(array_to_string(federation.trust_policy_refused_events(p_provider), ', '), ''), 'none'));
+     or not to_jsonb(p_allow_events) <@ (t -> 'refused_events') then
+    return format('allow_events_invalid: allow_events lifts only events %s refuses (%s)', p_provider,
+      coalesce((select string_agg(e, ', ') from jsonb_array_elements_text(t -> 'refused_events') e), 'none'));
+  end if;
+  if p_allow_self_hosted and not (t ->> 'runner_rule')::boolean then
+    return format('allow_self_hosted_invalid: %s has no runner rule: allow_self_hosted must be false', p_provider);
+  end if;
+  if p_token_kind is not null and not (t -> 'token_kinds') ? p_token_kind then
+    return format('token_kind_not_allowed: %s accepts %s issuers only, not %s', p_provider,
+      (select string_agg(k, ' or ') from jsonb_array_elements_text(t -> 'token_kinds') k), p_token_kind);
   end if;
   return null;
 end
 $$;
 
--- The trigger behind it: also refuses a CI template on an access-token issuer (their tokens are ID tokens).
--- Security definer: service_role needs no grant on the federation helpers it calls.
+-- The trigger behind it, with the URL issuer's token kind. Security definer: service_role needs no grant
+-- on the federation helpers it calls.
 create or replace function federation.check_trust_policy()
 returns trigger
 language plpgsql
@@ -279,17 +323,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  problem text := federation.trust_policy_problem(
-    new.provider, new.issuer_url, new.conditions, new.allow_self_hosted, new.allow_events);
-  kind text;
+  problem text;
 begin
-  if problem is null and new.provider in ('github-actions', 'gitlab', 'kubernetes', 'google', 'aws') then
-    select u.token_kind into kind from public.jwt_url_issuers u where u.issuer_url = new.issuer_url;
-    if kind = 'access_token' then
-      problem := format('token_kind_mismatch: %s tokens are ID tokens; %s is registered for access tokens',
-        new.provider, new.issuer_url);
-    end if;
-  end if;
+  problem := federation.trust_policy_problem(new.provider, new.issuer_url, new.conditions, new.allow_self_hosted,
+    new.allow_events, (select u.token_kind from public.jwt_url_issuers u where u.issuer_url = new.issuer_url));
   if problem is not null then
     raise exception 'trust policy refused: %', problem
       using errcode = '23514', constraint = 'jwt_trust_policies_template',
@@ -304,19 +341,24 @@ drop trigger if exists check_template on public.jwt_trust_policies;
 create trigger check_template before insert or update on public.jwt_trust_policies
   for each row execute function federation.check_trust_policy();
 
--- An issuer whose token kind changes under a CI policy would break the rule above: refuse that too.
+-- An issuer whose token kind changes under a policy whose template refuses the new kind: refused too.
 create or replace function federation.check_url_issuer_kind()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  refused text;
 begin
-  if new.token_kind = 'access_token' and exists (
-    select 1 from public.jwt_trust_policies p
-    where p.issuer_url = new.issuer_url and p.provider in ('github-actions', 'gitlab', 'kubernetes', 'google', 'aws')
-  ) then
-    raise exception 'trust policy refused: token_kind_mismatch: % has policies for ID-token providers', new.issuer_url
+  select p.provider into refused
+  from public.jwt_trust_policies p
+  where p.issuer_url = new.issuer_url
+    and not (federation.trust_policy_template(p.provider) -> 'token_kinds') ? new.token_kind
+  limit 1;
+  if refused is not null then
+    raise exception 'trust policy refused: token_kind_not_allowed: % has % policies, which accept no % issuer',
+      new.issuer_url, refused, new.token_kind
       using errcode = '23514', constraint = 'jwt_url_issuers_token_kind';
   end if;
   return new;
@@ -361,10 +403,8 @@ create policy "service_role manages trust policies" on public.jwt_trust_policies
 
 -- Template helpers are for the triggers; nobody calls them through the API. The CHECKs of jwt_url_issuers
 -- run as the writing role, so service_role keeps url_issuer_problem.
-revoke execute on function federation.trust_policy_required_pins(text), federation.trust_policy_id_pattern(text, text),
-  federation.trust_policy_refused_events(text), federation.trust_policy_has_runner_rule(text),
-  federation.trust_policy_platform_issuer(text), federation.url_issuer_problem(text),
-  federation.trust_policy_problem(text, text, jsonb, boolean, text[])
+revoke execute on function federation.trust_policy_template(text), federation.trust_policy_platform_issuer(text),
+  federation.url_issuer_problem(text), federation.trust_policy_problem(text, text, jsonb, boolean, text[], text)
   from public, anon, authenticated;
 grant execute on function federation.url_issuer_problem(text) to service_role;
 

@@ -8,7 +8,7 @@
 -- (SET ROLE + request.jwt.claims), always rolls it back, and returns 'rows:<n>' or the SQLSTATE.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(84);
+select plan(85);
 
 create function pg_temp.attempt(principal text, stmt text) returns text
 language plpgsql
@@ -83,7 +83,8 @@ select throws_ok($$insert into public.jwt_url_issuers (issuer_url, algs) values 
 select throws_ok($$insert into public.jwt_url_issuers (issuer_url, algs) values ('https://login.microsoftonline.com/common/v2.0', '{RS256}')$$, '23514', null, 'Entra''s common issuer is refused');
 select throws_ok($$insert into public.jwt_url_issuers (issuer_url, algs, max_lifetime_seconds) values ('https://long.example', '{RS256}', 5401)$$, '23514', null, 'a lifetime over 5400 s is refused');
 insert into public.jwt_url_issuers (issuer_url, algs) values ('https://token.actions.githubusercontent.com', '{RS256}');
-select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository": "octo-org/octo-repo"}')$$, '23514', 'trust policy refused: missing_required_pin: github-actions requires exact conditions on repository_owner_id and repository_id', 'a GitHub policy pinned on a name only is refused');
+select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74"}')$$, '23514', 'trust policy refused: missing_pin: github-actions policies must pin repository_owner_id + repository_id', 'a GitHub policy without repository_id is refused');
+select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74", "repository_id": "1", "repository": "octo-org/octo-repo"}')$$, '23514', null, 'a renamable repository name is refused as a condition');
 select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74", "repository_id": "*"}')$$, '23514', null, 'a wildcard on an ID claim is refused');
 insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions)
 values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74", "repository_id": "1296269"}');

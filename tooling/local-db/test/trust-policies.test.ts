@@ -1,6 +1,14 @@
 // The trust-policy migration, applied by the real Supabase CLI as on hosted Supabase: URL issuers and trust
 // policies are service_role only, every template refusal comes with its reason, every change is audited,
 // and trust_policies_for gives the gateway its read model.
+import {
+  MAX_URL_ISSUER_LIFETIME_SECONDS,
+  PROVIDER_NAMES,
+  PROVIDERS,
+  type PolicyInput,
+  policyProblems,
+  URL_ISSUER_ALGS,
+} from "@fedjwt/proxy";
 import { describe, expect, it } from "vitest";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
@@ -138,15 +146,21 @@ describe("trust policy templates", () => {
       GH,
       "github-actions",
       { repository_owner_id: OWNER },
-      /missing_required_pin: github-actions requires exact conditions on repository_owner_id and repository_id/,
+      /missing_pin: github-actions policies must pin repository_owner_id \+ repository_id/,
     ],
-    ["github-actions pinned on names only", GH, "github-actions", { repository: "octo-org/octo-repo" }, /missing_required_pin/],
+    [
+      "github-actions pinned on a name",
+      GH,
+      "github-actions",
+      { repository_owner_id: OWNER, repository: "octo-org/octo-repo" },
+      /claim_not_pinnable: repository/,
+    ],
     [
       "github-actions with a name in an ID claim",
       GH,
       "github-actions",
       { repository_owner_id: "octo-org", repository_id: REPO },
-      /id_claim_invalid: repository_owner_id/,
+      /pin_value_invalid: repository_owner_id/,
     ],
     [
       "github-actions with a wildcard ID",
@@ -167,93 +181,94 @@ describe("trust policy templates", () => {
       "https://gitlab.com",
       "gitlab",
       { namespace_id: "42" },
-      /missing_required_pin: gitlab requires exact conditions on namespace_id and project_id/,
+      /missing_pin: gitlab policies must pin namespace_id \+ project_id/,
     ],
     [
       "kubernetes on the namespace alone",
       "https://k8s.example",
       "kubernetes",
-      { "kubernetes.io/namespace": "jobs" },
-      /missing_required_pin: kubernetes/,
+      { namespace: "jobs" },
+      /missing_pin: kubernetes policies must pin service_account_uid, or namespace \+ service_account_name/,
     ],
     [
       "kubernetes with a non-uid uid",
       "https://k8s.example",
       "kubernetes",
-      { "kubernetes.io/serviceaccount/uid": "writer" },
-      /id_claim_invalid/,
+      { service_account_uid: "writer" },
+      /pin_value_invalid: service_account_uid/,
     ],
     [
       "google on the email alone",
       "https://accounts.google.com",
       "google",
       { email: "w@p.iam.gserviceaccount.com" },
-      /missing_required_pin: google requires exact conditions on sub/,
+      /missing_pin: google policies must pin sub/,
     ],
     [
       "google with a non-numeric sub",
       "https://accounts.google.com",
       "google",
       { sub: "w@p.iam.gserviceaccount.com" },
-      /id_claim_invalid: sub/,
+      /pin_value_invalid: sub/,
     ],
     [
       "aws without the account",
       "https://abc.tokens.sts.global.api.aws",
       "aws",
       { sub: "arn:aws:iam::123456789012:role/w" },
-      /missing_required_pin: aws/,
+      /missing_pin: aws policies must pin aws_account \+ sub/,
     ],
     [
       "entra without oid",
       "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
       "entra",
       { tid: "72f988bf-86f1-41af-91ab-2d7cd011db47" },
-      /missing_required_pin: entra/,
+      /missing_pin: entra/,
     ],
     [
       "entra whose tid is not the issuer's tenant",
       "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
       "entra",
       { tid: "00000000-0000-4000-8000-000000000001", oid: "00000000-0000-4000-8000-000000000002" },
-      /issuer_not_allowed/,
+      /issuer_mismatch: tid/,
+    ],
+    [
+      "entra on an issuer without a tenant",
+      "http://127.0.0.1:47009/v2.0",
+      "entra",
+      { tid: "00000000-0000-4000-8000-000000000001", oid: "00000000-0000-4000-8000-000000000002" },
+      /issuer_not_allowed: an Entra issuer names its tenant ID/,
     ],
     [
       "oauth-client without a client claim",
       "https://tenant.auth0.com/",
       "oauth-client",
       { scope: "write" },
-      /missing_required_pin: oauth-client requires exact conditions on sub, or on client_id, or on azp/,
+      /missing_pin: oauth-client policies must pin client_id, or azp, or cid, or sub/,
     ],
-    [
-      "custom with no condition",
-      "https://tenant.auth0.com/",
-      "custom",
-      {},
-      /missing_required_pin: a policy needs at least one exact condition/,
-    ],
-    ["custom on GitHub's shared issuer", GH, "custom", { ref: "refs/heads/main" }, /provider_mismatch: .*use --provider github-actions/],
-    ["oauth-client on Google's shared issuer", "https://accounts.google.com", "oauth-client", { sub: "123" }, /provider_mismatch/],
+    ["custom with no condition", "https://tenant.auth0.com/", "custom", {}, /missing_pin: a custom policy pins at least one claim exactly/],
+    ["custom on GitHub's shared issuer", GH, "custom", { ref: "refs/heads/main" }, /issuer_not_allowed: .*use provider github-actions/],
+    ["oauth-client on Google's shared issuer", "https://accounts.google.com", "oauth-client", { sub: "123" }, /issuer_not_allowed/],
     [
       "an aud condition",
       GH,
       "github-actions",
       { repository_owner_id: OWNER, repository_id: REPO, aud: "x" },
-      /conditions_invalid: aud is checked by the gateway/,
+      /claim_not_pinnable: aud is checked by the gateway/,
     ],
     [
       "a non-string value",
       GH,
       "github-actions",
       { repository_owner_id: 74, repository_id: REPO },
-      /conditions_invalid: the value of repository_owner_id must be a string/,
+      /condition_value_invalid: repository_owner_id/,
     ],
     [
       "conditions that are not an object",
       GH,
       "github-actions",
       [["repository_id", REPO]],
-      /conditions_invalid: conditions must be a JSON object/,
+      /conditions_invalid: conditions must be an object/,
     ],
     ["an unknown provider", GH, "jenkins", { repository_owner_id: OWNER }, /provider_check|unknown_provider/],
   ])("refuses %s, with the reason", async (_label, url, provider, conditions, reason) => {
@@ -271,7 +286,7 @@ describe("trust policy templates", () => {
     const pins = { repository_owner_id: OWNER, repository_id: "99" };
     const bad = await addPolicy("events-writer", GH, "github-actions", pins, { allow_events: ["push"] });
     expect(message(bad)).toMatch(
-      /conditions_invalid: allow_events may only lift events github-actions refuses \(pull_request_target, workflow_run\)/,
+      /allow_events_invalid: allow_events lifts only events github-actions refuses \(pull_request_target, workflow_run\)/,
     );
     const good = await addPolicy("events-writer", GH, "github-actions", pins, { allow_events: ["workflow_run"], allow_self_hosted: true });
     expect(errorCode(good)).toBeUndefined();
@@ -282,21 +297,21 @@ describe("trust policy templates", () => {
       { sub: "1234567890" },
       { allow_self_hosted: true },
     );
-    expect(message(google)).toMatch(/--allow-self-hosted does not apply/);
+    expect(message(google)).toMatch(/allow_self_hosted_invalid: google has no runner rule/);
   });
 
   it("refuses a CI template on an access-token issuer, and turning an issuer with CI policies into one", async () => {
     await addWriter("kind-writer");
     await addUrlIssuer("https://as.example", { token_kind: "access_token" });
     const o = await addPolicy("kind-writer", "https://as.example", "kubernetes", {
-      "kubernetes.io/serviceaccount/uid": "0d7f3a5e-1c2b-4d3e-8f9a-0b1c2d3e4f5a",
+      service_account_uid: "0d7f3a5e-1c2b-4d3e-8f9a-0b1c2d3e4f5a",
     });
-    expect(message(o)).toMatch(/token_kind_mismatch/);
+    expect(message(o)).toMatch(/token_kind_not_allowed/);
     await addUrlIssuer("https://k8s-kind.example");
     expect(
       errorCode(
         await addPolicy("kind-writer", "https://k8s-kind.example", "kubernetes", {
-          "kubernetes.io/serviceaccount/uid": "0d7f3a5e-1c2b-4d3e-8f9a-0b1c2d3e4f5a",
+          service_account_uid: "0d7f3a5e-1c2b-4d3e-8f9a-0b1c2d3e4f5a",
         }),
       ),
     ).toBeUndefined();
@@ -305,7 +320,7 @@ describe("trust policy templates", () => {
       serviceRole,
       "update public.jwt_url_issuers set token_kind = 'access_token' where issuer_url = 'https://k8s-kind.example'",
     );
-    expect(message(flip)).toMatch(/token_kind_mismatch/);
+    expect(message(flip)).toMatch(/token_kind_not_allowed/);
   });
 
   it("an update cannot drop a required pin", async () => {
@@ -318,7 +333,7 @@ describe("trust policy templates", () => {
       "update public.jwt_trust_policies set conditions = conditions - 'repository_id' where id = $1",
       [id],
     );
-    expect(message(o)).toMatch(/missing_required_pin/);
+    expect(message(o)).toMatch(/missing_pin/);
   });
 
   it("refuses a second active policy with the same conditions on the same issuer", async () => {
@@ -511,5 +526,123 @@ describe("audit and usage", () => {
       errors: 1,
     });
     expect(summary.find((r) => r.policy_id === idle)).toEqual({ policy_id: idle, last_seen_at: null, requests: 0, errors: 0 });
+  });
+});
+
+describe("the registry's templates are the gateway's (packages/proxy/src/providers.ts)", () => {
+  it.each(PROVIDER_NAMES)(
+    "%s: required pins, pinnable claims and their shapes, names refused, events, runner rule, token kinds",
+    async (name) => {
+      const template = PROVIDERS[name];
+      const { rows: sql } = await client().query("select federation.trust_policy_template($1) as t", [name]);
+      const t = sql[0].t as {
+        required_pins: string[][];
+        claims: Record<string, string | null> | null;
+        not_pinnable: string[];
+        refused_events: string[];
+        runner_rule: boolean;
+        token_kinds: string[];
+      };
+      expect(t.required_pins).toEqual(template.requiredPins);
+      // Claims a policy may pin: the template's claims less the names it refuses.
+      const pinnable = Object.fromEntries(
+        Object.entries(template.claims)
+          .filter(([claim]) => !Object.hasOwn(template.notPinnable, claim))
+          .map(([claim, spec]) => [claim, spec.shape ? spec.shape.pattern.source : null]),
+      );
+      expect(t.claims ?? {}).toEqual(pinnable);
+      expect([...t.not_pinnable].sort()).toEqual(Object.keys(template.notPinnable).sort());
+      expect(t.refused_events).toEqual(template.events?.refused ?? []);
+      expect(t.runner_rule).toBe(template.runner !== null);
+      expect([...t.token_kinds].sort()).toEqual([...template.tokenKinds].sort());
+    },
+  );
+
+  it("unknown providers, algs and the lifetime cap agree", async () => {
+    const { rows } = await client().query(
+      `select federation.trust_policy_template('jenkins') as unknown,
+              pg_get_constraintdef(c.oid) as algs
+         from pg_constraint c where c.conname = 'jwt_url_issuers_algs_valid'`,
+    );
+    expect(rows[0].unknown).toBeNull();
+    for (const alg of URL_ISSUER_ALGS) expect(rows[0].algs).toContain(`'${alg}'`);
+    expect(rows[0].algs.match(/'[A-Za-z0-9]+'/g)).toHaveLength(URL_ISSUER_ALGS.length);
+    const cap = await run(
+      client(),
+      serviceRole,
+      "insert into public.jwt_url_issuers (issuer_url, algs, max_lifetime_seconds) values ('https://cap.example', '{RS256}', $1)",
+      [MAX_URL_ISSUER_LIFETIME_SECONDS],
+    );
+    expect(errorCode(cap)).toBeUndefined();
+  });
+
+  // The same policies through both checks: the first word of the database's refusal is policyProblems()'s code.
+  const cases: Array<[string, PolicyInput]> = [
+    ["pins complete", { provider: "github-actions", issuerUrl: GH, conditions: { repository_owner_id: OWNER, repository_id: REPO } }],
+    ["a missing pin", { provider: "gitlab", issuerUrl: "https://gitlab.com", conditions: { namespace_id: "1" } }],
+    [
+      "a renamable name",
+      { provider: "github-actions", issuerUrl: GH, conditions: { repository_owner_id: OWNER, repository_id: REPO, repository: "o/r" } },
+    ],
+    [
+      "an unknown claim",
+      { provider: "google", issuerUrl: "https://accounts.google.com", conditions: { sub: "1234567890", hd: "example.com" } },
+    ],
+    [
+      "a name beside the pin",
+      {
+        provider: "google",
+        issuerUrl: "https://accounts.google.com",
+        conditions: { sub: "1234567890", email: "w@p.iam.gserviceaccount.com" },
+      },
+    ],
+    [
+      "a wildcard",
+      { provider: "kubernetes", issuerUrl: "https://k8s.example", conditions: { namespace: "a*", service_account_name: "w" } },
+    ],
+    ["a bracket pattern", { provider: "custom", issuerUrl: "https://custom.example", conditions: { sub: "svc-[0-9]" } }],
+    [
+      "a bad ID shape",
+      { provider: "aws", issuerUrl: "https://aws.example", conditions: { aws_account: "12345", sub: "arn:aws:iam::123456789012:role/w" } },
+    ],
+    [
+      "entra common",
+      {
+        provider: "entra",
+        issuerUrl: "https://login.microsoftonline.com/common/v2.0",
+        conditions: { tid: "00000000-0000-4000-8000-000000000001", oid: "00000000-0000-4000-8000-000000000002" },
+      },
+    ],
+    [
+      "an event no template refuses",
+      { provider: "gitlab", issuerUrl: "https://gitlab.com", conditions: { namespace_id: "1", project_id: "2" }, allowEvents: ["push"] },
+    ],
+    [
+      "self-hosted where there is no runner rule",
+      { provider: "gitlab", issuerUrl: "https://gitlab.com", conditions: { namespace_id: "1", project_id: "2" }, allowSelfHosted: true },
+    ],
+    [
+      "an access-token issuer for a CI template",
+      {
+        provider: "kubernetes",
+        issuerUrl: "https://k8s.example",
+        conditions: { service_account_uid: "0d7f3a5e-1c2b-4d3e-8f9a-0b1c2d3e4f5a" },
+        tokenKind: "access_token",
+      },
+    ],
+  ];
+  it.each(cases)("%s: same verdict, same code", async (_label, input) => {
+    const js = policyProblems(input);
+    const { rows } = await client().query("select federation.trust_policy_problem($1, $2, $3, $4, $5, $6) as p", [
+      input.provider,
+      input.issuerUrl,
+      JSON.stringify(input.conditions),
+      input.allowSelfHosted ?? false,
+      input.allowEvents ?? [],
+      input.tokenKind ?? "id_token",
+    ]);
+    const problem = rows[0].p as string | null;
+    expect(problem === null, `${problem} vs ${JSON.stringify(js)}`).toBe(js.length === 0);
+    if (problem !== null) expect(js.map((p) => p.code)).toContain(problem.split(":")[0]);
   });
 });
