@@ -87,7 +87,7 @@ describe("URL issuers", () => {
     expect(errorCode(o)).toBe("23514");
     // The CHECK names the rule; url_issuer_problem gives the words the CLI prints.
     expect(message(o)).toMatch(/jwt_url_issuers_(url|jwks_uri)_valid/);
-    const why = await client().query("select federation.url_issuer_problem($1) as p", [row.jwks_uri ?? issuer_url]);
+    const why = await client().query("select federation.url_issuer_problem($1) as p", [(row as { jwks_uri?: string }).jwks_uri ?? issuer_url]);
     expect(why.rows[0].p).toMatch(reason);
   });
 
