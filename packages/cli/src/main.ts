@@ -8,6 +8,7 @@ import { listCommand } from "./commands/list.ts";
 import { mintCommand } from "./commands/mint.ts";
 import { registerCommand } from "./commands/register.ts";
 import { rotateCommand } from "./commands/rotate.ts";
+import { trustCommand, untrustCommand } from "./commands/trust.ts";
 import { CliError } from "./errors.ts";
 import { processIo, type Io } from "./output.ts";
 import type { Command } from "./spec.ts";
@@ -21,6 +22,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deactivateCommand,
   rotateCommand,
+  trustCommand,
+  untrustCommand,
   doctorCommand,
   adoptCommand,
 ];

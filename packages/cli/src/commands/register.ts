@@ -208,29 +208,28 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
   return { created: false };
 }
 
-/** `fedjwt register`. */
-export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
-  const issuer = checkIssuer(values.issuer);
-  const key = await keyFromFlags(values, issuer);
-  const policy = policyFromFlags(values);
-  const client = connection(values, "register");
-
+/**
+ * Creates the issuer (writer) with `policy` when it is new, or updates only the policy columns that differ;
+ * a CHECK refusal becomes db_role_refused or policy_refused with the registry's reason.
+ */
+export async function ensureIssuer(
+  client: RegistryClient,
+  issuer: string,
+  policy: Partial<IssuerRow>,
+): Promise<"created" | "updated" | "unchanged"> {
   const [existing] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
-  let issuerAction: "created" | "updated" | "unchanged" = "unchanged";
   try {
     if (!existing) {
       await client.request("POST", "jwt_issuers", { issuer, ...policy }, "return=minimal");
-      issuerAction = "created";
-    } else {
-      // Only what differs: an unchanged policy writes nothing (and adds no audit row).
-      const changed = Object.fromEntries(
-        Object.entries(policy).filter(([k, v]) => JSON.stringify(existing[k as keyof IssuerRow]) !== JSON.stringify(v)),
-      );
-      if (Object.keys(changed).length > 0) {
-        await client.request("PATCH", `jwt_issuers?issuer=eq.${enc(issuer)}`, changed, "return=minimal");
-        issuerAction = "updated";
-      }
+      return "created";
     }
+    // Only what differs: an unchanged policy writes nothing (and adds no audit row).
+    const changed = Object.fromEntries(
+      Object.entries(policy).filter(([k, v]) => JSON.stringify(existing[k as keyof IssuerRow]) !== JSON.stringify(v)),
+    );
+    if (Object.keys(changed).length === 0) return "unchanged";
+    await client.request("PATCH", `jwt_issuers?issuer=eq.${enc(issuer)}`, changed, "return=minimal");
+    return "updated";
   } catch (e) {
     // A CHECK violation (SQLSTATE 23514) names its constraint; the db_role one has its own fix.
     if (e instanceof CliError && e.upstreamCode === "23514") {
@@ -251,6 +250,16 @@ export async function register(values: FlagValues<typeof flags>, io: Io): Promis
     }
     throw e;
   }
+}
+
+/** `fedjwt register`. */
+export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
+  const issuer = checkIssuer(values.issuer);
+  const key = await keyFromFlags(values, issuer);
+  const policy = policyFromFlags(values);
+  const client = connection(values, "register");
+
+  const issuerAction = await ensureIssuer(client, issuer, policy);
   const { created } = await addKey(client, key);
   const [row] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
   const source = key.jwks_uri ?? "public key";
