@@ -411,15 +411,16 @@ grant execute on function federation.url_issuer_problem(text) to service_role;
 -- Gateway read model -------------------------------------------------------------------------------------
 
 -- What the gateway reads for a token whose `iss` is a URL: the issuer and its active policies whose writer
--- is active, each with the writer's policy under the names the gateway's per-issuer policy uses. Null when
--- no active URL issuer with exactly that URL has one. db_role_valid re-checks the writer's db_role now.
+-- is active, each with the writer's policy under the names the gateway's per-issuer policy uses. JSON null
+-- when no active URL issuer with exactly that URL has one (a JSON null, not SQL NULL, so the Data API
+-- answers `null` whatever serves it). db_role_valid re-checks the writer's db_role now.
 create or replace function public.trust_policies_for(p_issuer_url text)
 returns jsonb
 language sql
 stable
 set search_path = ''
 as $$
-  select jsonb_build_object(
+  select coalesce((select jsonb_build_object(
     'issuer', jsonb_build_object(
       'issuer_url', u.issuer_url,
       'jwks_uri', u.jwks_uri,
@@ -447,7 +448,7 @@ as $$
   join public.jwt_trust_policies p on p.issuer_url = u.issuer_url and p.is_active
   join public.jwt_issuers w on w.issuer = p.writer and w.is_active
   where u.issuer_url = p_issuer_url and u.is_active
-  group by u.issuer_url
+  group by u.issuer_url), 'null'::jsonb)
 $$;
 revoke execute on function public.trust_policies_for(text) from public, anon, authenticated;
 grant execute on function public.trust_policies_for(text) to service_role;

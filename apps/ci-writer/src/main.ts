@@ -16,7 +16,9 @@ if (!process.env.ACTIONS_ID_TOKEN_REQUEST_URL) {
 if (process.env.GITHUB_ACTIONS !== "true") {
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
-    String(chunk).startsWith("::") ? true : (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
+    String(chunk).startsWith("::")
+      ? true
+      : (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
 }
 const outcomes = await runCiWriter({
   apiUrl,

@@ -33,8 +33,8 @@ export interface Outcome {
 export function idTokenSource(audience: string, fetchToken: (aud: string) => Promise<string> = getIDToken): () => Promise<string> {
   let current: { token: string; refreshAt: number } | undefined;
   let pending: Promise<string> | undefined;
-  return async () => {
-    if (current && Date.now() < current.refreshAt) return current.token;
+  return () => {
+    if (current && Date.now() < current.refreshAt) return Promise.resolve(current.token);
     pending ??= fetchToken(audience)
       .then((token) => {
         const exp = decodeJwt(token).exp;
@@ -60,7 +60,11 @@ export async function runCiWriter(config: CiWriterConfig, tokens?: () => Promise
   const supabase = ciClient(config, tokens);
   const label = config.label ?? `build of ${process.env.GITHUB_REPOSITORY ?? "?"}@${(process.env.GITHUB_SHA ?? "?").slice(0, 12)}`;
   const out: Outcome[] = [];
-  const inserted = await supabase.from("widgets").insert({ name: label.slice(0, 200) }).select("id, name, owner_issuer, created_by").single();
+  const inserted = await supabase
+    .from("widgets")
+    .insert({ name: label.slice(0, 200) })
+    .select("id, name, owner_issuer, created_by")
+    .single();
   out.push({
     action: "insert into widgets",
     ok: !inserted.error,
@@ -88,7 +92,8 @@ export function formatOutcomes(title: string, outcomes: Outcome[]): string {
   return [
     title,
     ...outcomes.map(
-      (o) => `  ${o.ok ? "✓" : "✗"} ${o.action.padEnd(20)} ${String(o.status).padEnd(4)} ${o.ok ? "allowed" : `denied (${o.code ?? "?"})`}: ${o.message}`,
+      (o) =>
+        `  ${o.ok ? "✓" : "✗"} ${o.action.padEnd(20)} ${String(o.status).padEnd(4)} ${o.ok ? "allowed" : `denied (${o.code ?? "?"})`}: ${o.message}`,
     ),
   ].join("\n");
 }

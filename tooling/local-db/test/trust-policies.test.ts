@@ -87,7 +87,9 @@ describe("URL issuers", () => {
     expect(errorCode(o)).toBe("23514");
     // The CHECK names the rule; url_issuer_problem gives the words the CLI prints.
     expect(message(o)).toMatch(/jwt_url_issuers_(url|jwks_uri)_valid/);
-    const why = await client().query("select federation.url_issuer_problem($1) as p", [(row as { jwks_uri?: string }).jwks_uri ?? issuer_url]);
+    const why = await client().query("select federation.url_issuer_problem($1) as p", [
+      (row as { jwks_uri?: string }).jwks_uri ?? issuer_url,
+    ]);
     expect(why.rows[0].p).toMatch(reason);
   });
 
@@ -396,6 +398,10 @@ describe("trust_policies_for", () => {
     await addUrlIssuer(url, { jwks_uri: `${url}/jwks`, max_lifetime_seconds: 600, clock_tolerance_seconds: 10, algs: ["RS256", "ES256"] });
     const read = async (u: string) => rows(await run(client(), serviceRole, "select public.trust_policies_for($1) as r", [u]))[0]!.r;
     expect(await read(url)).toBeNull();
+    // A JSON null (not SQL NULL): the Data API answers the body `null`, which the gateway reads as "no policy".
+    expect(rows(await run(client(), serviceRole, "select public.trust_policies_for('https://nobody.example')::text as t"))).toEqual([
+      { t: "null" },
+    ]);
     const id = rows(
       await addPolicy(
         "read-model-writer",
