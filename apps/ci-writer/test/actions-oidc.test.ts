@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(() => oidc.stop());
 
 /** Runs `fn` with a job's runtime variables set, as the runner sets them for a step. */
-async function inJob<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+async function inJob<T>(env: object, fn: () => Promise<T>): Promise<T> {
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
