@@ -23,7 +23,13 @@ afterAll(async () => {
 /** Runs apps/ci-writer as a job step: the job's runtime variables and the project's URL and anon key. */
 function runJob(job: Parameters<LocalActionsOidc["job"]>[0] = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const t = target();
-  const env = { ...process.env, ...oidc.job(job), FEDJWT_API_URL: t.apiUrl, FEDJWT_ANON_KEY: t.anonKey, FEDJWT_AUDIENCE: t.audience };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...oidc.job(job),
+    FEDJWT_API_URL: t.apiUrl,
+    FEDJWT_ANON_KEY: t.anonKey,
+    FEDJWT_AUDIENCE: t.audience,
+  };
   delete env.GITHUB_ACTIONS;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CI_WRITER], { env, stdio: ["ignore", "pipe", "pipe"] });
