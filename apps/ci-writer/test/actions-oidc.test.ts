@@ -69,7 +69,8 @@ describe("idTokenSource", () => {
     const before = oidc.issued();
     const tokens = await inJob(oidc.job(), async () => {
       const source = idTokenSource("https://project.example");
-      return Promise.all([source(), source(), source()]).then(async (t) => [...t, await source()]);
+      const first = await Promise.all([source(), source(), source()]);
+      return [...first, await source()];
     });
     expect(new Set(tokens).size).toBe(1);
     expect(oidc.issued() - before).toBe(1);
