@@ -13,6 +13,7 @@ import { main as fedjwt } from "@fedjwt/cli";
 import { runInventoryWriter } from "@fedjwt/inventory-writer";
 import { serveJwks } from "@fedjwt/inventory-writer/jwks-server";
 import { runOrdersWriter } from "@fedjwt/orders-writer";
+import { showKeylessWriter } from "./dev-keyless.ts";
 import { createSigner, toJwks } from "@fedjwt/signer";
 
 const root = join(import.meta.dirname, "..");
@@ -223,6 +224,9 @@ async function main(): Promise<void> {
         ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`,
     );
 
+    // The keyless writer: a CI job admitted by a trust policy (the function in Docker cannot reach loopback).
+    const keyless = useDocker ? true : await showKeylessWriter({ root, apiUrl, anonKey, audience, cli: (args) => cli(args, env) });
+
     const access = await accessLines(logFrom);
     console.log(`  access log (${access.length} lines, one JSON line per request in ${functionLog().slice(root.length)}):`);
     for (const e of access)
@@ -237,7 +241,8 @@ async function main(): Promise<void> {
       impersonationBody.code === "42501" &&
       whoami.db_role === "federated_writer" &&
       whoami.writer_uid !== authUserId;
-    const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused;
+    const good =
+      all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused && keyless;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
     console.log(

@@ -52,6 +52,12 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(
       /impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501 \(the database sees role federated_writer, sub [0-9a-f]{8}… derived/,
     );
+    // The keyless writer: a CI job with its own OIDC token, admitted by a trust policy; another repository's refused.
+    expect(r.out).toMatch(/ci-writer {9}\(a GitHub Actions job through @actions\/core, no key of ours: trust policy [0-9a-f]{8}…/);
+    expect(r.out).toMatch(
+      /✓ insert into widgets\s+201\s+allowed: widget \d+ "build of octo-org\/octo-repo@[0-9a-f]{12}", owner_issuer=ci-writer/,
+    );
+    expect(r.out).toContain("✓ a job of octo-org/other-repo (another repository_id) → 403 no_matching_policy");
     expect(r.out).toContain("Everything behaved as the policies say.");
     // The function's access lines for this run: one per request, refusals with their reason.
     expect(r.out).toMatch(/access log \([1-9][0-9]* lines, one JSON line per request in \/\.local\/stack\.log\)/);
