@@ -64,3 +64,17 @@ export {
   urlIssuerProblems,
   writerClaimNames,
 } from "./providers.ts";
+export {
+  cachedTrustRegistry,
+  parseTrustDocument,
+  postgrestTrustRegistry,
+  type TrustDocument,
+  type TrustPolicyRow,
+  type TrustRecord,
+  type TrustRegistry,
+  type UrlIssuer,
+} from "./trust-registry.ts";
+export { compilePolicies, type CompiledPolicies, type CompiledPolicy, matchPolicies, type MatchResult } from "./policy-match.ts";
+export { DiscoveryCache, type DiscoveryOptions, discoveryUrl } from "./discovery.ts";
+export { isUrlIssuerShape } from "./url-issuer.ts";
+export type { TrustAdmission } from "./url-verify.ts";

@@ -29,8 +29,10 @@ export interface CompiledPolicy {
   allowSelfHosted: boolean;
   allowEvents: readonly string[];
   writerPolicy: IssuerPolicy;
-  /** The outbound `sub`: UUIDv5 of the issuer URL and the pinned identity claims. */
-  subject: string;
+  /** The text whose UUIDv5 is the outbound `sub`: the issuer URL and the pinned identity claims. */
+  subjectName: string;
+  /** That UUIDv5, computed the first time the policy admits a token (see policySubject). */
+  subject: Promise<string> | undefined;
   /** writer_claims entries: output name and where the value sits in the token. */
   writerClaims: ReadonlyArray<readonly [string, readonly string[]]>;
   /** Set when the policy fails the gateway's own checks (the registry should have refused it): it never admits. */
@@ -58,8 +60,8 @@ export type MatchResult =
       log: Record<string, unknown>;
     };
 
-/** Compiles a URL issuer's policies: conditions resolved to claim paths, subjects computed, an index built. */
-export async function compilePolicies(issuer: UrlIssuer, rows: readonly TrustPolicyRow[]): Promise<CompiledPolicies> {
+/** Compiles a URL issuer's policies: conditions resolved to claim paths, an index built (no I/O, no hashing). */
+export function compilePolicies(issuer: UrlIssuer, rows: readonly TrustPolicyRow[]): CompiledPolicies {
   const all: CompiledPolicy[] = [];
   const index = new Map<string, { path: readonly string[]; byValue: Map<string, CompiledPolicy[]> }>();
   const scan: CompiledPolicy[] = [];
@@ -89,7 +91,8 @@ export async function compilePolicies(issuer: UrlIssuer, rows: readonly TrustPol
       allowSelfHosted: row.allow_self_hosted,
       allowEvents: row.allow_events,
       writerPolicy: row.writer_policy,
-      subject: ids ? await uuidV5(subjectName(issuer.issuer_url, template, row.conditions)) : "",
+      subjectName: ids ? subjectName(issuer.issuer_url, template, row.conditions) : "",
+      subject: undefined,
       writerClaims: template
         ? writerClaimNames(template, row.conditions).flatMap((n) => {
             const spec = claimSpec(template, n);
@@ -114,6 +117,11 @@ export async function compilePolicies(issuer: UrlIssuer, rows: readonly TrustPol
     else slot.byValue.set(key.value, [policy]);
   }
   return { all, index: [...index.values()], scan, templates: [...templates] };
+}
+
+/** The outbound `sub` of a policy's tokens: UUIDv5 of its subject name, computed once per compiled policy. */
+export function policySubject(p: CompiledPolicy): Promise<string> {
+  return (p.subject ??= uuidV5(p.subjectName));
 }
 
 function conditionsHold(p: CompiledPolicy, claims: Record<string, unknown>): boolean {

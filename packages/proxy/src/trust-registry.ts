@@ -142,7 +142,7 @@ export function postgrestTrustRegistry(options: PostgrestRegistryOptions): Trust
       });
       const doc = parseTrustDocument(body, issuerUrl);
       if (!doc || doc.policies.length === 0) return null;
-      return { issuer: doc.issuer, policies: await compilePolicies(doc.issuer, doc.policies) };
+      return { issuer: doc.issuer, policies: compilePolicies(doc.issuer, doc.policies) };
     },
     async issuerUrls() {
       let total: number | undefined;

@@ -6,7 +6,7 @@ import { isWriterDbRoleName } from "./db-role.ts";
 import type { DiscoveryCache } from "./discovery.ts";
 import { JwtVerificationError, ProxyError } from "./errors.ts";
 import type { JwksPool } from "./jwks.ts";
-import { matchPolicies, policyWriterClaims } from "./policy-match.ts";
+import { matchPolicies, policySubject, policyWriterClaims } from "./policy-match.ts";
 import { MAX_URL_ISSUER_LIFETIME_SECONDS, type UrlIssuerAlg } from "./providers.ts";
 import type { ParsedToken } from "./token.ts";
 import type { TrustRecord, TrustRegistry } from "./trust-registry.ts";
@@ -125,7 +125,7 @@ export async function verifyUrlIssuerToken(token: string, parsed: ParsedToken, o
       issuerUrl: u.issuer_url,
       policyId: p.id,
       provider: p.provider,
-      subject: p.subject,
+      subject: await policySubject(p),
       writerClaims: policyWriterClaims(p, claims, u.issuer_url),
       record,
     },

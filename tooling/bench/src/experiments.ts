@@ -13,6 +13,7 @@ import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
 import { registryRow } from "@fedjwt/proxy/testing";
 import { denoBinary, denoEnv, denoServeArgs, freePort, repoRoot, stopChild, type DenoServer } from "@fedjwt/local-stack";
 import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
+import { measurePolicyCost, type PolicyCost } from "./policy-cost.ts";
 import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { childrenOf, type ProcessGroups } from "./procfs.ts";
@@ -335,20 +336,14 @@ export async function verifyThroughput(log: (s: string) => void): Promise<Record
   return out;
 }
 
-/** The handler's cost in-process under Node (this process) and under Deno (a child running the same code). */
-export async function handlerCost(log: (s: string) => void): Promise<{ node: HandlerCost; deno: HandlerCost }> {
-  const show = (rt: string, r: HandlerCost) =>
-    log(
-      `  ${rt}: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; the ES256 check alone ${r.verifyOnlyMs.toFixed(3)} ms; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms subtracted (best of ${r.rounds} rounds)`,
-    );
-  const node = await measureHandlerCost();
-  show("node", node);
+/** Runs `exportName()` of a runtime-agnostic bench module under Deno (with the rest function's deno.json) and returns its JSON. */
+async function inDeno<T>(moduleFile: string, exportName: string): Promise<T> {
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
-  const script = join(dir, "handler-cost.ts");
+  const script = join(dir, "run.ts");
   writeFileSync(
     script,
-    `import { measureHandlerCost } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await measureHandlerCost()));\n`,
+    `import { ${exportName} } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src", moduleFile)).href)};\nconsole.log(JSON.stringify(await ${exportName}()));\n`,
   );
   try {
     const out = await new Promise<string>((resolve, reject) => {
@@ -374,12 +369,36 @@ export async function handlerCost(log: (s: string) => void): Promise<{ node: Han
       child.stdout.on("data", (d: Buffer) => (text += d.toString()));
       child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
     });
-    const deno = JSON.parse(out.trim().split("\n").pop()!) as HandlerCost;
-    show("deno", deno);
-    return { node, deno };
+    return JSON.parse(out.trim().split("\n").pop()!) as T;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The handler's cost in-process under Node (this process) and under Deno (a child running the same code). */
+export async function handlerCost(log: (s: string) => void): Promise<{ node: HandlerCost; deno: HandlerCost }> {
+  const show = (rt: string, r: HandlerCost) =>
+    log(
+      `  ${rt}: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (verify ES256 + re-sign HS256 + store), cache off ${r.uncachedMs.toFixed(3)} ms per request; the ES256 check alone ${r.verifyOnlyMs.toFixed(3)} ms; fake upstream ${r.fakeUpstreamMs.toFixed(3)} ms subtracted (best of ${r.rounds} rounds)`,
+    );
+  const node = await measureHandlerCost();
+  show("node", node);
+  const deno = await inDeno<HandlerCost>("handler-cost.ts", "measureHandlerCost");
+  show("deno", deno);
+  return { node, deno };
+}
+
+/** Trust-policy matching (1,000 policies on one issuer) and the workload-token hit path, under Node and under Deno. */
+export async function policyCost(log: (s: string) => void): Promise<{ node: PolicyCost; deno: PolicyCost }> {
+  const show = (rt: string, r: PolicyCost) =>
+    log(
+      `  ${rt}: ${r.policies} policies on one issuer: match ${(r.matchMs * 1000).toFixed(2)} µs, no match ${(r.noMatchMs * 1000).toFixed(2)} µs, compile ${r.compileMs.toFixed(2)} ms; handler with a workload token: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (best of ${r.rounds} rounds)`,
+    );
+  const node = await measurePolicyCost();
+  show("node", node);
+  const deno = await inDeno<PolicyCost>("policy-cost.ts", "measurePolicyCost");
+  show("deno", deno);
+  return { node, deno };
 }
 
 /** Deactivate → first refused request, per trial, with reused tokens (the verified-token cache in play). */
