@@ -193,7 +193,7 @@ describe("the command line", () => {
     const cases: Array<[string[], RegExp]> = [
       [
         ["--claim", "repository_owner_id=74"],
-        /policy_refused|missing_pin: github-actions policies must pin repository_owner_id \+ repository_id/,
+        /^fedjwt trust: refused: missing_pin: github-actions policies must pin repository_owner_id \+ repository_id\n$/,
       ],
       [["--claim", "repository_owner_id=74", "--claim", "repository_id=1", "--audience", "https://github.com/octo-org"], /shared_audience/],
     ];

@@ -90,7 +90,7 @@ describe("fedjwt trust", () => {
       "repository=octo-org/octo-repo",
     ]);
     expect(cli.code).toBe(2);
-    expect(cli.stderr).toMatch(/policy_refused|claim_not_pinnable: repository: a repository name can be renamed/);
+    expect(cli.stderr).toMatch(/^fedjwt trust: refused: claim_not_pinnable: repository: a repository name can be renamed/);
     expect(cli.stderr).toMatch(/missing_pin: github-actions policies must pin repository_owner_id \+ repository_id/);
     // Straight to the Data API with the service key, past the CLI: the registry refuses the same.
     const res = await fetch(`${t.apiUrl}/rest/v1/jwt_trust_policies`, {
@@ -104,6 +104,14 @@ describe("fedjwt trust", () => {
       }),
     });
     expect(res.status).toBe(400);
+    // The same conditions for a second writer could only ever be ambiguous: the registry refuses them.
+    const twin = await fedjwt(t, [...trustArgs().map((a) => (a === "ci-writer" ? "ci-writer-twin" : a))]);
+    expect(twin.code).toBe(2);
+    expect(twin.stderr).toBe(
+      `fedjwt trust: policy ${policyId} of writer "ci-writer" already admits exactly these conditions on ${oidc.issuerUrl}: untrust it first (fedjwt untrust --writer ci-writer --policy ${policyId})\n`,
+    );
+    // Nothing was written: no writer ci-writer-twin.
+    expect(await serviceRead<unknown[]>(t, "jwt_issuers?issuer=eq.ci-writer-twin&select=issuer")).toEqual([]);
     expect(await res.json()).toMatchObject({
       code: "23514",
       message: "trust policy refused: missing_pin: github-actions policies must pin repository_owner_id + repository_id",

@@ -190,6 +190,23 @@ export async function trust(values: FlagValues<typeof flags>, io: Io): Promise<v
       throw new CliError("bad_jwks_uri", "--jwks-uri must be https (http is accepted only on localhost)");
   }
 
+  // An active policy with exactly these conditions on this issuer, for another writer or with other flags,
+  // could only ever be ambiguous: refused before anything is written.
+  const same = (
+    await client.request<TrustPolicyRow[]>("GET", `jwt_trust_policies?issuer_url=eq.${enc(issuerUrl)}&is_active=is.true&select=*`)
+  ).find((p) => JSON.stringify(sorted(p.conditions)) === JSON.stringify(sorted(conditions)));
+  if (
+    same &&
+    (same.writer !== writer ||
+      same.provider !== template.name ||
+      same.allow_self_hosted !== allowSelfHosted ||
+      JSON.stringify([...same.allow_events].sort()) !== JSON.stringify([...allowEvents].sort()))
+  ) {
+    throw new CliError(
+      "policy_refused",
+      `policy ${same.id} of writer "${same.writer}" already admits exactly these conditions on ${issuerUrl}: untrust it first (fedjwt untrust --writer ${same.writer} --policy ${same.id})`,
+    );
+  }
   const { description: _policyDescription, ...writerValues } = values;
   const writerAction = await ensureIssuer(client, writer, policyFromFlags(writerValues));
   const issuer = await ensureUrlIssuer(client, issuerUrl, {
