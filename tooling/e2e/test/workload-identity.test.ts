@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fedjwt, serviceRead, sleep, useTarget } from "./target.ts";
 
 const target = useTarget();
+// A function in Docker (an external stack: E2E_API_URL) cannot reach the token service on this machine's
+// loopback: there only the registration side runs.
+const external = !!process.env.E2E_API_URL;
 const CI_WRITER = fileURLToPath(new URL("../../../apps/ci-writer/dist/main.js", import.meta.url));
 let oidc: LocalActionsOidc;
 let policyId = "";
@@ -119,7 +122,7 @@ describe("fedjwt trust", () => {
   });
 });
 
-describe("apps/ci-writer through the gateway", () => {
+describe.skipIf(external)("apps/ci-writer through the gateway", () => {
   it("writes with the job's own token and no key of ours; a job of another repository is refused no_matching_policy", async () => {
     const ok = await runJob();
     expect(ok.stderr).toBe("");
@@ -160,7 +163,7 @@ describe("apps/ci-writer through the gateway", () => {
   });
 });
 
-describe("list, doctor and untrust", () => {
+describe.skipIf(external)("list, doctor and untrust", () => {
   it("list --json shows the policy, with its id, under its writer, with its usage", async () => {
     const t = target();
     let policy: { id: string; usage: { requests: number; errors: number; last_seen_at: string | null } } | undefined;
