@@ -224,8 +224,8 @@ async function main(): Promise<void> {
         ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`,
     );
 
-    // The keyless writer: a CI job admitted by a trust policy (the function in Docker cannot reach loopback).
-    const keyless = useDocker ? true : await showKeylessWriter({ root, apiUrl, anonKey, audience, cli: (args) => cli(args, env) });
+    // The keyless writer: a CI job admitted by a trust policy.
+    const keyless = await showKeylessWriter({ root, apiUrl, anonKey, audience, docker: useDocker, cli: (args) => cli(args, env) });
 
     const access = await accessLines(logFrom);
     console.log(`  access log (${access.length} lines, one JSON line per request in ${functionLog().slice(root.length)}):`);
