@@ -13,7 +13,7 @@ import {
 } from "../registry-client.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { describePolicy, parseConditions, templateOf, trustProblems } from "../trust.ts";
-import { ensureIssuer, POLICY_FLAGS, policyFromFlags } from "./register.ts";
+import { applyPolicy, POLICY_FLAGS, policyFromFlags } from "./register.ts";
 
 const WRITER = "Writer (when it is new; given again, they update it)";
 /** register's policy flags, for the writer (the policy has its own --description). */
@@ -208,7 +208,8 @@ export async function trust(values: FlagValues<typeof flags>, io: Io): Promise<v
     );
   }
   const { description: _policyDescription, ...writerValues } = values;
-  const writerAction = await ensureIssuer(client, writer, policyFromFlags(writerValues));
+  const [existingWriter] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(writer)}&select=*`);
+  const writerAction = await applyPolicy(client, writer, policyFromFlags(writerValues), existingWriter);
   const issuer = await ensureUrlIssuer(client, issuerUrl, {
     ...(values["jwks-uri"] !== undefined ? { jwks_uri: values["jwks-uri"] } : {}),
     token_kind: tokenKind,
