@@ -313,8 +313,9 @@ export const untrustCommand = defineCommand({
   name: "untrust",
   summary: "stop admitting a trust policy's workloads",
   usage: ["--writer <name> --policy <id>"],
-  description: `Deactivate a trust policy: tokens it admitted are refused (403 no_matching_policy) once the gateway's
-cache has expired. The row stays, audited; the writer, its keys and its other policies are untouched.`,
+  description: `Deactivate a trust policy: tokens it admitted are refused once the gateway's cache has expired (403
+no_matching_policy, or 401 unknown_issuer when the issuer has no active policy left). The row stays, audited;
+the writer, its keys and its other policies are untouched.`,
   flags: untrustFlags,
   examples: ["fedjwt untrust --writer ci-deployer --policy 5b0f8a0e-4a4b-4f39-9d57-2f0f6c1f3c11"],
   run: ({ values }, io) => untrust(values, io),
