@@ -370,6 +370,41 @@ drop trigger if exists check_token_kind on public.jwt_url_issuers;
 create trigger check_token_kind before update of token_kind on public.jwt_url_issuers
   for each row execute function federation.check_url_issuer_kind();
 
+-- A URL issuer the CHECKs below would refuse is refused first here, with the reason and the code the CLI
+-- uses (the CHECKs stay as the backstop).
+create or replace function federation.check_url_issuer()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  problem text := federation.url_issuer_problem(new.issuer_url);
+begin
+  if problem is not null then
+    problem := case when problem like 'Entra%' then 'issuer_not_allowed: ' else 'issuer_url_invalid: ' end || problem;
+  elsif new.jwks_uri is not null and federation.url_issuer_problem(new.jwks_uri) is not null then
+    problem := 'issuer_url_invalid: jwks_uri: ' || federation.url_issuer_problem(new.jwks_uri);
+  elsif new.algs is null or cardinality(new.algs) = 0 or array_position(new.algs, null) is not null
+     or not new.algs <@ array['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] then
+    problem := 'alg_not_allowed: algs are one or more of ES256, ES384, RS256, PS256, EdDSA';
+  elsif new.max_lifetime_seconds not between 1 and 5400 then
+    problem := 'lifetime_invalid: the max lifetime is 1 to 5400 seconds';
+  end if;
+  if problem is not null then
+    raise exception 'URL issuer refused: %', problem
+      using errcode = '23514', constraint = 'jwt_url_issuers_valid',
+        hint = 'https (http only on loopback), the exact iss; docs/workload-identity.md';
+  end if;
+  return new;
+end
+$$;
+revoke execute on function federation.check_url_issuer() from public, anon, authenticated, service_role;
+
+drop trigger if exists check_issuer on public.jwt_url_issuers;
+create trigger check_issuer before insert or update on public.jwt_url_issuers
+  for each row execute function federation.check_url_issuer();
+
 -- updated_at / deactivated_at, as on the key tables.
 drop trigger if exists touch on public.jwt_url_issuers;
 create trigger touch before insert or update on public.jwt_url_issuers

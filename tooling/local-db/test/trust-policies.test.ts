@@ -85,20 +85,21 @@ describe("URL issuers", () => {
     const { issuer_url, ...extra } = row;
     const o = await addUrlIssuer(issuer_url, extra);
     expect(errorCode(o)).toBe("23514");
-    // The CHECK names the rule; url_issuer_problem gives the words the CLI prints.
-    expect(message(o)).toMatch(/jwt_url_issuers_(url|jwks_uri)_valid/);
-    const why = await client().query("select federation.url_issuer_problem($1) as p", [
-      (row as { jwks_uri?: string }).jwks_uri ?? issuer_url,
-    ]);
-    expect(why.rows[0].p).toMatch(reason);
+    // The reason, with the CLI's code (issuer_not_allowed for Entra's shared issuers).
+    expect(message(o)).toMatch(/^URL issuer refused: (issuer_url_invalid|issuer_not_allowed): /);
+    expect(message(o)).toMatch(reason);
   });
 
   it.each([
-    ["a lifetime over 5400 s", { max_lifetime_seconds: 5401 }, "jwt_url_issuers_lifetime_valid"],
+    [
+      "a lifetime over 5400 s",
+      { max_lifetime_seconds: 5401 },
+      "URL issuer refused: lifetime_invalid: the max lifetime is 1 to 5400 seconds",
+    ],
     ["a clock tolerance over 300 s", { clock_tolerance_seconds: 301 }, "jwt_url_issuers_clock_tolerance_valid"],
-    ["an unknown alg", { algs: ["RS256", "HS256"] }, "jwt_url_issuers_algs_valid"],
-    ["alg none", { algs: ["none"] }, "jwt_url_issuers_algs_valid"],
-    ["no alg", { algs: [] }, "jwt_url_issuers_algs_valid"],
+    ["an unknown alg", { algs: ["RS256", "HS256"] }, "URL issuer refused: alg_not_allowed"],
+    ["alg none", { algs: ["none"] }, "URL issuer refused: alg_not_allowed"],
+    ["no alg", { algs: [] }, "URL issuer refused: alg_not_allowed"],
     ["an unknown token kind", { token_kind: "refresh_token" }, "token_kind"],
   ])("refuses %s", async (_label, extra, constraint) => {
     const o = await run(
@@ -115,6 +116,30 @@ describe("URL issuers", () => {
     );
     expect(errorCode(o)).toBe("23514");
     expect(message(o)).toContain(constraint);
+  });
+
+  it("the CHECKs hold on their own (the trigger off): plain http, Entra's common issuer, a long lifetime, an unknown alg", async () => {
+    await client().query("begin; alter table public.jwt_url_issuers disable trigger check_issuer");
+    try {
+      for (const [sql, constraint] of [
+        ["insert into public.jwt_url_issuers (issuer_url, algs) values ('http://issuer.example', '{RS256}')", "jwt_url_issuers_url_valid"],
+        [
+          "insert into public.jwt_url_issuers (issuer_url, algs) values ('https://login.microsoftonline.com/common/v2.0', '{RS256}')",
+          "jwt_url_issuers_url_valid",
+        ],
+        [
+          "insert into public.jwt_url_issuers (issuer_url, algs, max_lifetime_seconds) values ('https://a.example', '{RS256}', 5401)",
+          "jwt_url_issuers_lifetime_valid",
+        ],
+        ["insert into public.jwt_url_issuers (issuer_url, algs) values ('https://a.example', '{HS256}')", "jwt_url_issuers_algs_valid"],
+      ] as const) {
+        await client().query("savepoint s");
+        await expect(client().query(sql), sql).rejects.toMatchObject({ code: "23514", constraint });
+        await client().query("rollback to savepoint s");
+      }
+    } finally {
+      await client().query("rollback");
+    }
   });
 
   it("takes https issuers, loopback http issuers, the five algs and 5400 s", async () => {

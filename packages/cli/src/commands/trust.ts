@@ -136,7 +136,7 @@ function refused(e: unknown, what: string): never {
     const why =
       e.upstreamCode === "23505"
         ? "another active policy on this issuer has exactly these conditions"
-        : (e.upstreamMessage ?? e.message).replace(/^trust policy refused: /, "");
+        : (e.upstreamMessage ?? e.message).replace(/^(trust policy|URL issuer) refused: /, "");
     throw new CliError("policy_refused", `the registry refused the ${what}: ${why}`, {
       status: e.status ?? 400,
       upstreamCode: e.upstreamCode,
