@@ -1,6 +1,7 @@
 import { readLimited } from "./body.ts";
 import { ProxyError } from "./errors.ts";
 import { isAllowedJwksUri } from "./jwks.ts";
+import { capText } from "./log.ts";
 
 export interface DiscoveryOptions {
   fetch?: typeof fetch;
@@ -130,8 +131,8 @@ export class DiscoveryCache {
     if (doc.issuer !== issuerUrl) {
       const err = new ProxyError("discovery_issuer_mismatch", "the discovery document names another issuer than the registered URL");
       err.logDetails = {
-        registered_issuer: issuerUrl,
-        document_issuer: typeof doc.issuer === "string" ? doc.issuer.slice(0, 256) : null,
+        registered_issuer: capText(issuerUrl, 128),
+        document_issuer: typeof doc.issuer === "string" ? capText(doc.issuer, 128) : null,
       };
       throw err;
     }

@@ -11,6 +11,7 @@ export {
   type IssuerRecord,
   isJwtKey,
   type KeyRegistry,
+  postgrestLimitSink,
   postgrestRegistry,
   postgrestUsageSink,
   type RegistryKey,
@@ -30,7 +31,8 @@ export { FORWARDED_REQUEST_HEADERS } from "./headers.ts";
 export { isUuid, uuidV5, WRITER_SUB_NAMESPACE } from "./uuid.ts";
 export { type AccessLogMode, capText, consoleLogger, type Logger, parseAccessLogMode } from "./log.ts";
 export { type RateLimit, RateLimiter } from "./rate-limit.ts";
-export { type UsageOptions, UsageRecorder, type UsageRow, type UsageSink } from "./usage.ts";
+export { type UsageOptions, UsageRecorder, UsageRefusedError, type UsageRow, type UsageSink } from "./usage.ts";
+export { type LimitCountRow, type LimitSink, type LimitWindow, SharedLimits, type SharedLimitsOptions } from "./shared-limits.ts";
 export {
   assertValidPolicy,
   audienceProblems,

@@ -55,7 +55,7 @@ export type MatchResult =
   | { ok: true; policy: CompiledPolicy }
   | {
       ok: false;
-      reason: "no_matching_policy" | "ambiguous_policy" | "event_not_allowed" | "runner_not_allowed";
+      reason: "no_matching_policy" | "ambiguous_policy" | "event_not_allowed" | "runner_not_allowed" | "token_kind_mismatch";
       /** For the log line only, never for the caller. */
       log: Record<string, unknown>;
     };
@@ -151,7 +151,8 @@ export function matchPolicies(compiled: CompiledPolicies, claims: Record<string,
   const refused: Array<{ id: string; reason: string }> = [];
   for (const p of matched) {
     if (p.invalid) {
-      refused.push({ id: p.id, reason: p.invalid });
+      // A CI or cloud template on an access-token issuer: the token is not the kind the template takes.
+      refused.push({ id: p.id, reason: p.invalid === "token_kind_not_allowed" ? "token_kind_mismatch" : p.invalid });
       continue;
     }
     const r = templateRefusal(p.template, claims, { allowSelfHosted: p.allowSelfHosted, allowEvents: p.allowEvents });
@@ -160,7 +161,7 @@ export function matchPolicies(compiled: CompiledPolicies, claims: Record<string,
   }
   if (admitted.length === 1) return { ok: true, policy: admitted[0]! };
   if (admitted.length > 1) {
-    return { ok: false, reason: "ambiguous_policy", log: { policies: admitted.slice(0, 10).map((p) => p.id), matched: admitted.length } };
+    return { ok: false, reason: "ambiguous_policy", log: { policies: admitted.slice(0, 5).map((p) => p.id), matched: admitted.length } };
   }
   return refusedOrNone(compiled, claims, matched, refused);
 }
@@ -174,18 +175,22 @@ function refusedOrNone(
   // A refusal is reported whether or not any policy's conditions held, so the code tells little about them:
   // the matching policies' own refusal first (a lifted event may still come from a self-hosted runner), then
   // the templates' unlifted refusals.
-  const own = refused.find((r) => r.reason === "event_not_allowed" || r.reason === "runner_not_allowed");
-  if (own)
-    return { ok: false, reason: own.reason as "event_not_allowed" | "runner_not_allowed", log: { refused_policies: refused.slice(0, 10) } };
+  const own = refused.find(
+    (r) => r.reason === "event_not_allowed" || r.reason === "runner_not_allowed" || r.reason === "token_kind_mismatch",
+  );
+  if (own) {
+    const reason = own.reason as "event_not_allowed" | "runner_not_allowed" | "token_kind_mismatch";
+    return { ok: false, reason, log: { refused_policies: refused.slice(0, 5) } };
+  }
   const none = { allowSelfHosted: false, allowEvents: [] };
   for (const t of compiled.templates) {
     const r = templateRefusal(t, claims, none);
-    if (r) return { ok: false, reason: r.reason, log: { refusal: r.details, refused_policies: refused.slice(0, 10) } };
+    if (r) return { ok: false, reason: r.reason, log: { refusal: r.details, refused_policies: refused.slice(0, 5) } };
   }
   return {
     ok: false,
     reason: "no_matching_policy",
-    log: matched.length > 0 ? { refused_policies: refused.slice(0, 10) } : { policies: compiled.all.length },
+    log: matched.length > 0 ? { refused_policies: refused.slice(0, 5) } : { policies: compiled.all.length },
   };
 }
 

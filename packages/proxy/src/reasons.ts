@@ -13,7 +13,7 @@ export const REASONS = {
   alg_not_allowed: {
     status: 401,
     message: "The token's algorithm is not allowed",
-    hint: "Sign with the algorithm registered for the key (ES256, RS256 or EdDSA).",
+    hint: "Sign with the algorithm registered for the key (ES256, RS256 or EdDSA), or one of the URL issuer's algs.",
   },
   typ_not_allowed: {
     status: 401,
@@ -23,7 +23,7 @@ export const REASONS = {
   unknown_issuer: {
     status: 401,
     message: "The issuer is not registered",
-    hint: "Register the writer's public key with `fedjwt register`.",
+    hint: "Register the writer's public key with `fedjwt register`, or the workload's issuer and a trust policy with `fedjwt trust`.",
   },
   unknown_kid: { status: 401, message: "No registered key has this kid", hint: "Register the key, or sign with a registered kid." },
   kid_missing: {

@@ -8,6 +8,7 @@ import { JwtVerificationError, ProxyError } from "./errors.ts";
 import type { JwksPool } from "./jwks.ts";
 import { matchPolicies, policySubject, policyWriterClaims } from "./policy-match.ts";
 import { MAX_URL_ISSUER_LIFETIME_SECONDS, type UrlIssuerAlg } from "./providers.ts";
+import { isPlainText } from "./text.ts";
 import type { ParsedToken } from "./token.ts";
 import type { TrustRecord, TrustRegistry } from "./trust-registry.ts";
 import { type Ctx, mapJoseError, numericClaim } from "./verify-shared.ts";
@@ -83,6 +84,7 @@ export async function verifyUrlIssuerToken(token: string, parsed: ParsedToken, o
   if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 512) {
     throw new JwtVerificationError("claim_invalid", "sub must be a non-empty string", ctx);
   }
+  if (!isPlainText(claims.sub)) throw new JwtVerificationError("token_malformed", "sub has control characters or invalid UTF-16", ctx);
   if (claims.aud === undefined) throw new JwtVerificationError("claim_missing", "the aud claim is required", ctx);
   const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!auds.includes(o.audience)) throw new JwtVerificationError("audience_mismatch", null, ctx);
@@ -99,6 +101,9 @@ export async function verifyUrlIssuerToken(token: string, parsed: ParsedToken, o
   const jti = claims.jti;
   if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > 200)) {
     throw new JwtVerificationError("claim_invalid", "jti must be a short string", ctx);
+  }
+  if (jti !== undefined && !isPlainText(jti as string)) {
+    throw new JwtVerificationError("token_malformed", "jti has control characters or invalid UTF-16", ctx);
   }
 
   const match = matchPolicies(record.policies, claims);

@@ -58,6 +58,9 @@ describe("supabase/functions/rest under Deno", () => {
   let ghPolicyId: string;
   /** A provider whose discovery document names another issuer. */
   let liar: TestIdp;
+  /** An AWS-shaped issuer signing ES384, and a custom one signing PS256 (algs only URL issuers may use). */
+  let aws: TestIdp;
+  let pss: TestIdp;
   const received: Array<{ url: string; headers: Record<string, string | string[] | undefined>; body: string }> = [];
   let output = "";
 
@@ -129,6 +132,18 @@ describe("supabase/functions/rest under Deno", () => {
     liar = await TestIdp.create(`${fakeUrl}/liar`);
     trust.set(liar.issuerUrl, { issuer: urlIssuer(liar.issuerUrl, null), policies: [trustPolicy("deno-writer", "custom", { sub: "x" })] });
     served.set("/liar/.well-known/openid-configuration", { issuer: "https://elsewhere.example", jwks_uri: `${fakeUrl}/gh/jwks` });
+    aws = await TestIdp.create(`${fakeUrl}/aws`, "ES384");
+    served.set("/aws/jwks", aws.jwks());
+    trust.set(aws.issuerUrl, {
+      issuer: urlIssuer(aws.issuerUrl, `${fakeUrl}/aws/jwks`, { algs: ["RS256", "ES384"] }),
+      policies: [trustPolicy("deno-writer", "aws", { aws_account: "123456789012", sub: "arn:aws:iam::123456789012:role/writer" })],
+    });
+    pss = await TestIdp.create(`${fakeUrl}/pss`, "PS256");
+    served.set("/pss/jwks", pss.jwks());
+    trust.set(pss.issuerUrl, {
+      issuer: urlIssuer(pss.issuerUrl, `${fakeUrl}/pss/jwks`, { algs: ["PS256"] }),
+      policies: [trustPolicy("deno-writer", "custom", { sub: "svc" })],
+    });
     const port = await freePort();
     fnUrl = `http://127.0.0.1:${port}`;
     fn = spawn(
@@ -251,6 +266,21 @@ describe("supabase/functions/rest under Deno", () => {
       headers: { authorization: `Bearer ${await gh.sign(githubClaims({ aud: AUDIENCE, event_name: "pull_request_target" }))}` },
     });
     expect({ status: refused.status, code: (await refused.json()).code }).toEqual({ status: 403, code: "event_not_allowed" });
+  });
+
+  it("verifies ES384 (AWS-shaped) and PS256 workload tokens under Deno's WebCrypto", async () => {
+    const arn = "arn:aws:iam::123456789012:role/writer";
+    const awsToken = await aws.sign({ aud: AUDIENCE, sub: arn, "https://sts.amazonaws.com/": { aws_account: "123456789012" } });
+    const status = async (token: string) =>
+      (await fetch(`${fnUrl}/rest/widgets`, { headers: { authorization: `Bearer ${token}` } })).status;
+    expect(await status(awsToken)).toBe(201);
+    expect(await status(await pss.sign({ aud: AUDIENCE, sub: "svc" }))).toBe(201);
+    const other = await fetch(`${fnUrl}/rest/widgets`, {
+      headers: {
+        authorization: `Bearer ${await aws.sign({ aud: AUDIENCE, sub: arn, "https://sts.amazonaws.com/": { aws_account: "210987654321" } })}`,
+      },
+    });
+    expect({ status: other.status, code: (await other.json()).code }).toEqual({ status: 403, code: "no_matching_policy" });
   });
 
   it("answers 503 discovery_issuer_mismatch when the discovery document names another issuer", async () => {

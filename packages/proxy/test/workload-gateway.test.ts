@@ -114,6 +114,7 @@ describe("workload identity through the gateway", () => {
     const line = h.logs.find((l) => l.reason === "ambiguous_policy")!;
     expect(line).toMatchObject({ event: "request_rejected", issuer: GH, status: 403 });
     expect((line.details as { policies: string[] }).policies.sort()).toEqual([a.id, b.id].sort());
+    expect(JSON.stringify(line).length).toBeLessThan(1024);
     const none = await h.handler(request("/rest/widgets", await idp.sign(githubClaims({ repository_id: "1" }))));
     expect(JSON.parse(await none.text())).toMatchObject({ code: "no_matching_policy", details: null });
     expect(h.logs.find((l) => l.reason === "no_matching_policy")).toMatchObject({ details: { policies: 2 } });
@@ -146,6 +147,16 @@ describe("workload identity through the gateway", () => {
       expect(JSON.stringify(h.logs.find((l) => l.event === "proxy_misconfigured"))).toContain("shared default audience");
     },
   );
+
+  it("an unverified issuer URL reaches the access line cut like any issuer (64 characters, the length noted)", async () => {
+    const h = harness([], { usage: false });
+    const idp = await TestIdp.create(`https://idp.example.com/${"a".repeat(480)}`);
+    const res = await h.handler(request("/rest/widgets", await idp.sign({ aud: AUDIENCE, sub: "x" })));
+    expect(await codeOf(res)).toEqual({ status: 401, code: "unknown_issuer" });
+    const line = h.logs.find((l) => l.reason === "unknown_issuer")!;
+    expect(String(line.issuer).startsWith("https://idp.example.com/aaa")).toBe(true);
+    expect(String(line.issuer).length).toBeLessThan(100);
+  });
 
   it("trustRegistry: false serves no workload tokens (unknown_issuer) and reads nothing for them", async () => {
     const h = harness([], { usage: false, trustRegistry: false });

@@ -254,6 +254,16 @@ describe("github-actions", () => {
     expect(JSON.stringify(out.writer_claims)).not.toContain("admin");
   });
 
+  it("control characters or lone surrogates in sub, jti or an allow-listed claim: token_malformed (Postgres refuses NUL)", async () => {
+    const g = gateway();
+    expect(await code(g.verify(await idp.sign(githubClaims({ sub: "repo:a\u0000b" }))))).toBe("token_malformed");
+    expect(await code(g.verify(await idp.sign(githubClaims({ jti: "j\ud800" }))))).toBe("token_malformed");
+    const v = await g.verify(await idp.sign(githubClaims({ repository: "octo-org/x\u0000y" })));
+    expect(await code(outboundClaims(v, nowMs))).toBe("token_malformed");
+    // A claim outside the allow-list is never copied, so it cannot break anything.
+    await outboundClaims(await g.verify(await idp.sign(githubClaims({ actor: "a\u0000" }))), nowMs);
+  });
+
   it("a writer whose db_role is not a writer role is refused (db_role_refused)", async () => {
     project.trust.get(GH)!.policies[0]!.writer_policy = { ...DEFAULT_POLICY, db_role: "service_role", db_role_valid: false };
     expect(await code(gateway().verify(await idp.sign(githubClaims())))).toBe("db_role_refused");
@@ -298,14 +308,18 @@ describe("unknown URL issuers", () => {
     expect(project.trustReads).toBe(1);
   });
 
-  it.each(["http://idp.example.com", "https://idp.example.com/?x=1", `https://${"a".repeat(600)}.example`, "ftp://x"])(
-    "an iss that is not a URL issuer nor a writer name (%s): unknown_issuer, no registry read",
-    async (iss) => {
-      const idp = await TestIdp.create("https://idp.example.com");
-      expect(await code(gateway().verify(await idp.sign({ iss, aud: AUDIENCE, sub: "x" })))).toBe("unknown_issuer");
-      expect(project.trustReads + project.urlIssuerListReads).toBe(0);
-    },
-  );
+  it.each([
+    "http://idp.example.com",
+    "https://idp.example.com/?x=1",
+    "https://idp.example.com/\nforged",
+    "https://idp.exa mple.com",
+    `https://${"a".repeat(600)}.example`,
+    "ftp://x",
+  ])("an iss that is not a URL issuer nor a writer name (%s): unknown_issuer, no registry read", async (iss) => {
+    const idp = await TestIdp.create("https://idp.example.com");
+    expect(await code(gateway().verify(await idp.sign({ iss, aud: AUDIENCE, sub: "x" })))).toBe("unknown_issuer");
+    expect(project.trustReads + project.urlIssuerListReads).toBe(0);
+  });
 });
 
 describe("other templates", () => {
@@ -456,14 +470,14 @@ describe("other templates", () => {
     expect(await code(g.verify(await idp.sign({ aud: AUDIENCE, sub: "svc", team_id: "t-2" })))).toBe("no_matching_policy");
   });
 
-  it("a CI template policy on an access-token issuer never admits (the registry refuses it too)", async () => {
+  it("a CI template policy on an access-token issuer never admits (the registry refuses it too): token_kind_mismatch", async () => {
     const idp = await TestIdp.create("https://mixed.example.com");
     register(idp, [trustPolicy("ci", "github-actions", { repository_owner_id: "74", repository_id: "1296269" })], {
       token_kind: "access_token",
     });
     const r = await refusal(gateway().verify(await idp.sign(githubClaims())));
-    expect(r.code).toBe("no_matching_policy");
-    expect(r.log).toMatchObject({ refused_policies: [{ reason: "token_kind_not_allowed" }] });
+    expect(r.code).toBe("token_kind_mismatch");
+    expect(r.log).toMatchObject({ refused_policies: [{ reason: "token_kind_mismatch" }] });
   });
 });
 

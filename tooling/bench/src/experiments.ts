@@ -336,45 +336,6 @@ export async function verifyThroughput(log: (s: string) => void): Promise<Record
   return out;
 }
 
-/** Runs `exportName()` of a runtime-agnostic bench module under Deno (with the rest function's deno.json) and returns its JSON. */
-async function inDeno<T>(moduleFile: string, exportName: string): Promise<T> {
-  const root = repoRoot();
-  const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
-  const script = join(dir, "run.ts");
-  writeFileSync(
-    script,
-    `import { ${exportName} } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src", moduleFile)).href)};\nconsole.log(JSON.stringify(await ${exportName}()));\n`,
-  );
-  try {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        denoBinary(),
-        [
-          "run",
-          "--quiet",
-          "--no-prompt",
-          "--no-lock",
-          "--allow-env",
-          "--allow-read",
-          "--config",
-          join(root, "supabase/functions/rest/deno.json"),
-          script,
-        ],
-        {
-          env: denoEnv(),
-          stdio: ["ignore", "pipe", "inherit"],
-        },
-      );
-      let text = "";
-      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
-      child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
-    });
-    return JSON.parse(out.trim().split("\n").pop()!) as T;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** The handler's cost in-process under Node (this process) and under Deno (a child running the same code). */
 export async function handlerCost(log: (s: string) => void): Promise<{ node: HandlerCost; deno: HandlerCost }> {
   const show = (rt: string, r: HandlerCost) =>
@@ -383,7 +344,7 @@ export async function handlerCost(log: (s: string) => void): Promise<{ node: Han
     );
   const node = await measureHandlerCost();
   show("node", node);
-  const deno = await inDeno<HandlerCost>("handler-cost.ts", "measureHandlerCost");
+  const deno = await inDeno<HandlerCost>("measureHandlerCost()");
   show("deno", deno);
   return { node, deno };
 }
@@ -396,7 +357,7 @@ export async function policyCost(log: (s: string) => void): Promise<{ node: Poli
     );
   const node = await measurePolicyCost();
   show("node", node);
-  const deno = await inDeno<PolicyCost>("policy-cost.ts", "measurePolicyCost");
+  const deno = await inDeno<PolicyCost>("measurePolicyCost()", "policy-cost.ts");
   show("deno", deno);
   return { node, deno };
 }
@@ -487,4 +448,40 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
     `  ${runs} starts: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (module cache warm)`,
   );
   return r;
+}
+
+/** Runs `call` (an expression over the exports of `moduleFile`, default handler-cost.ts) in a Deno child and returns its JSON result. */
+export async function inDeno<T>(call: string, moduleFile = "handler-cost.ts"): Promise<T> {
+  const root = repoRoot();
+  const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
+  const script = join(dir, "in-deno.ts");
+  writeFileSync(
+    script,
+    `import * as m from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src", moduleFile)).href)};\nconsole.log(JSON.stringify(await m.${call}));\n`,
+  );
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        denoBinary(),
+        [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          "--no-lock",
+          "--allow-env",
+          "--allow-read",
+          "--config",
+          join(root, "supabase/functions/rest/deno.json"),
+          script,
+        ],
+        { env: denoEnv(), stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let text = "";
+      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+      child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
+    });
+    return JSON.parse(out.trim().split("\n").pop()!) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
