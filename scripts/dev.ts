@@ -15,6 +15,7 @@ import { main as fedjwt } from "@fedjwt/cli";
 import { runInventoryWriter } from "@fedjwt/inventory-writer";
 import { serveJwks } from "@fedjwt/inventory-writer/jwks-server";
 import { runOrdersWriter } from "@fedjwt/orders-writer";
+import { showKeylessWriter } from "./dev-keyless.ts";
 import { createSigner, toJwks } from "@fedjwt/signer";
 
 const root = join(import.meta.dirname, "..");
@@ -309,6 +310,9 @@ async function main(): Promise<void> {
         `\n    writer_claims, which no policy reads)`,
     );
 
+    // The keyless writer: a CI job admitted by a trust policy.
+    const keyless = await showKeylessWriter({ root, apiUrl, anonKey, audience, docker: useDocker, cli: (args) => cli(args, env) });
+
     const access = await accessLines(logFrom);
     console.log(
       `  access log: ${access.length} requests of this run, one JSON line each in ${functionLog()}` +
@@ -328,7 +332,8 @@ async function main(): Promise<void> {
       impersonationBody.code === "42501" &&
       whoami.db_role === "federated_writer" &&
       whoami.writer_uid !== authUserId;
-    const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused;
+    const good =
+      all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused && keyless;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
     console.log(

@@ -76,6 +76,12 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(
       /select orders\s+200 allowed — \d+ orders readable: \d+ written by orders-service, 2 sample rows from supabase\/seed\.sql/,
     );
+    // The keyless writer: a CI job with its own OIDC token, admitted by a trust policy; another repository's refused.
+    expect(r.out).toMatch(/ci-writer {9}\(a GitHub Actions job through @actions\/core, no key of ours: trust policy [0-9a-f]{8}…/);
+    expect(r.out).toMatch(
+      /✓ insert into widgets\s+201\s+allowed: widget \d+ "build of octo-org\/octo-repo@[0-9a-f]{12}", owner_issuer=ci-writer/,
+    );
+    expect(r.out).toContain("✓ a job of octo-org/other-repo (another repository_id) → 403 no_matching_policy");
     expect(r.out).toContain("Everything behaved as the policies say.");
     // The function's access lines for this run: one per request, refusals with their reason.
     // The log's real path (not a root-relative one), kept across restarts, and what its columns mean.
