@@ -1,18 +1,21 @@
 // pnpm dev: bring the federated setup up and show it working.
-//   1. a local Supabase: `supabase start` + `supabase functions serve` when a Docker engine answers,
+//   1. a local Supabase: `supabase start` + `supabase functions serve` (the pinned CLI) when a Docker engine answers,
 //      otherwise the Docker-free stack (tooling/local-stack), left running in the background;
 //   2. the sample writers' keys (keys/, gitignored), generated once;
-//   3. both writers registered (idempotent): orders-service by public key, inventory-service by JWKS URL;
+//   3. both writers registered (idempotent): orders-service by public key, inventory-service by JWKS URL (with
+//      Docker by its public JWK: a function in a container cannot reach a JWKS on the host's 127.0.0.1);
 //   4. both writers run: allowed writes and a write each one's policy denies; plus a forged token and a
 //      writer impersonating a Supabase Auth user (it runs as its writer role, with a derived subject);
 //   5. a summary: what happened, the URLs and keys, how to stop.
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import crossSpawn from "cross-spawn";
 import { main as fedjwt } from "@fedjwt/cli";
 import { runInventoryWriter } from "@fedjwt/inventory-writer";
 import { serveJwks } from "@fedjwt/inventory-writer/jwks-server";
 import { runOrdersWriter } from "@fedjwt/orders-writer";
+import { showKeylessWriter } from "./dev-keyless.ts";
 import { createSigner, toJwks } from "@fedjwt/signer";
 
 const root = join(import.meta.dirname, "..");
@@ -20,14 +23,77 @@ const keysDir = join(root, "keys");
 const useDocker = process.env.FEDJWT_NO_DOCKER !== "1" && !process.argv.includes("--no-docker") && dockerAnswers();
 const step = (n: number, text: string) => console.log(`\n[${n}/5] ${text}`);
 
+/** How to leave the Docker path, printed with every failure on it. */
+const NO_DOCKER_HINT = "To use the Docker-free local stack instead: pnpm dev --no-docker";
+
 function dockerAnswers(): boolean {
-  const r = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { timeout: 5000, stdio: "pipe" });
+  const r = crossSpawn.sync("docker", ["info", "--format", "{{.ServerVersion}}"], { timeout: 5000, stdio: "pipe" });
   return r.status === 0;
 }
 
+/** Runs a command to completion (cross-spawn: Windows `.cmd` shims work); a command that cannot start says why. */
 function run(cmd: string, args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+  const r = crossSpawn.sync(cmd, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  if (r.error) return { code: null, out: `could not run ${cmd}: ${r.error.message}` };
+  return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+
+/** The pinned Supabase CLI (the root devDependency `supabase`, the version tooling/local-db uses), run by this Node. */
+function supabaseCli(): [string, string[]] {
+  const pkgFile = createRequire(join(root, "package.json")).resolve("supabase/package.json");
+  const bin = (JSON.parse(readFileSync(pkgFile, "utf8")) as { bin: { supabase: string } }).bin.supabase;
+  return [process.execPath, [join(dirname(pkgFile), bin)]];
+}
+
+/** Runs the pinned Supabase CLI with its output streamed to the user; gives the exit code and the output's tail. */
+function supabaseStreamed(args: string[]): Promise<{ code: number | null; tail: string }> {
+  const [cmd, pre] = supabaseCli();
+  return new Promise((resolve) => {
+    let tail = "";
+    const keep = (chunk: Buffer, to: NodeJS.WriteStream) => {
+      to.write(chunk);
+      tail = (tail + chunk.toString("utf8")).slice(-4000);
+    };
+    const child = crossSpawn(cmd, [...pre, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.on("data", (c: Buffer) => keep(c, process.stdout));
+    child.stderr?.on("data", (c: Buffer) => keep(c, process.stderr));
+    child.on("error", (e) => resolve({ code: null, tail: `could not run the Supabase CLI: ${e.message}` }));
+    child.on("close", (code) => resolve({ code, tail }));
+  });
+}
+
+/** The last lines of a command's output, indented, for an error message. */
+const lastLines = (text: string, n = 15) =>
+  text
+    .trim()
+    .split("\n")
+    .slice(-n)
+    .map((l) => `  ${l}`)
+    .join("\n");
+
+/**
+ * Waits until the `rest` function itself answers through the gateway (its 401 `token_missing` to a request with
+ * no token); each try may take a minute, since the first one boots the worker. Fails when `functions serve`
+ * exits or after `timeoutMs`.
+ */
+async function functionAnswers(apiUrl: string, anonKey: string, served: { exited: boolean }, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer yet";
+  while (Date.now() < deadline && !served.exited) {
+    try {
+      const r = await fetch(`${apiUrl}/functions/v1/rest/widgets`, { headers: { apikey: anonKey }, signal: AbortSignal.timeout(60_000) });
+      const text = await r.text();
+      if (r.status === 401 && text.includes('"token_missing"')) return;
+      last = `${r.status} ${text.slice(0, 200)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const log = existsSync(functionLog()) ? readFileSync(functionLog(), "utf8") : "";
+  throw new Error(
+    `${served.exited ? "supabase functions serve exited" : `the rest function did not answer within ${timeoutMs / 1000} s (last: ${last})`}; its log (.local/functions.log):\n${lastLines(log)}`,
+  );
 }
 
 function parseEnv(text: string): Record<string, string> {
@@ -73,27 +139,37 @@ async function accessLines(from: number): Promise<Array<Record<string, unknown>>
 /** Starts the local Supabase and returns `status -o env` values. */
 async function startSupabase(): Promise<Record<string, string>> {
   if (useDocker) {
-    console.log("  Docker answers: using the Supabase CLI (supabase start + supabase functions serve)");
-    const started = run("pnpm", [
-      "exec",
-      "supabase",
+    console.log("  Docker answers: using the pinned Supabase CLI (supabase start + supabase functions serve)");
+    const started = await supabaseStreamed([
       "start",
       "-x",
       "studio,imgproxy,logflare,vector,supavisor,realtime,storage-api,mailpit,postgres-meta",
     ]);
-    if (started.code !== 0) throw new Error(`supabase start failed:\n${started.out.slice(-2000)}`);
+    if (started.code !== 0) throw new Error(`supabase start failed (exit ${started.code ?? "none"}):\n${lastLines(started.tail)}`);
+    const [cmd, pre] = supabaseCli();
+    const status = run(cmd, [...pre, "status", "-o", "env"]);
+    const env = parseEnv(status.out);
+    if (status.code !== 0 || !env.API_URL) throw new Error(`supabase status failed:\n${lastLines(status.out)}`);
     mkdirSync(join(root, ".local"), { recursive: true });
-    const log = openSync(join(root, ".local", "functions.log"), "a");
-    const serve = spawn("pnpm", ["exec", "supabase", "functions", "serve", "--env-file", "supabase/functions/.env"], {
+    const log = openSync(functionLog(), "a");
+    const serve = crossSpawn(cmd, [...pre, "functions", "serve", "--env-file", "supabase/functions/.env"], {
       cwd: root,
       detached: true,
       stdio: ["ignore", log, log],
     });
+    const served = { exited: false };
+    serve.on("exit", () => (served.exited = true));
+    serve.on("error", () => (served.exited = true));
     serve.unref();
-    writeFileSync(join(root, ".local", "functions.pid"), String(serve.pid));
-    const status = run("pnpm", ["exec", "supabase", "status", "-o", "env"]);
-    await new Promise((r) => setTimeout(r, 3000)); // functions serve needs a moment to boot the runtime
-    return parseEnv(status.out);
+    writeFileSync(join(root, ".local", "functions.pid"), String(serve.pid ?? ""));
+    console.log("  supabase functions serve started (log: .local/functions.log); waiting for the rest function to answer");
+    try {
+      await functionAnswers(env.API_URL, env.ANON_KEY ?? "", served);
+    } catch (e) {
+      if (!served.exited && serve.pid !== undefined) process.kill(serve.pid); // ours: no serve left behind on failure
+      throw e;
+    }
+    return env;
   }
   console.log(
     `  ${process.env.FEDJWT_NO_DOCKER === "1" || process.argv.includes("--no-docker") ? "Docker skipped on request" : "No Docker engine"}: using the Docker-free local stack (PostgreSQL 17, PostgREST stand-in, Deno, gateway)`,
@@ -220,7 +296,12 @@ async function main(): Promise<void> {
       }
     };
     show("orders-service    (supabase-js, ES256 key registered by file)", orders);
-    show(`inventory-service (postgrest-js, EdDSA key served at ${useDocker ? "registered by JWK" : jwksServer.url})`, inventory);
+    show(
+      `inventory-service (postgrest-js, EdDSA key ${useDocker ? "registered by its public JWK" : `served at ${jwksServer.url}`})`,
+      inventory,
+    );
+    if (useDocker)
+      console.log("    (Docker: the function cannot reach a JWKS on this machine's 127.0.0.1, so pnpm dev registers the JWK itself)");
     console.log(`  forged: orders-service asks for role service_role → ${forged.status} ${forgedBody.code}`);
     console.log(
       `  impersonation: orders-service signs an Auth user's id as sub → user_notes ${impersonation.status} ${impersonationBody.code}` +
@@ -228,6 +309,9 @@ async function main(): Promise<void> {
         `\n    the writer's name and its sub, never the user's id; its forged user_role claim arrives only inside` +
         `\n    writer_claims, which no policy reads)`,
     );
+
+    // The keyless writer: a CI job admitted by a trust policy.
+    const keyless = await showKeylessWriter({ root, apiUrl, anonKey, audience, docker: useDocker, cli: (args) => cli(args, env) });
 
     const access = await accessLines(logFrom);
     console.log(
@@ -248,7 +332,8 @@ async function main(): Promise<void> {
       impersonationBody.code === "42501" &&
       whoami.db_role === "federated_writer" &&
       whoami.writer_uid !== authUserId;
-    const good = all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused;
+    const good =
+      all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused && keyless;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
     console.log(
@@ -281,7 +366,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: Error) => {
-  console.error(`\npnpm dev failed: ${e.message}`);
+main().catch((e: unknown) => {
+  console.error(`\npnpm dev failed: ${e instanceof Error ? e.message : String(e)}`);
+  if (useDocker) console.error(NO_DOCKER_HINT);
   process.exitCode = 1;
 });

@@ -8,7 +8,7 @@
 -- (SET ROLE + request.jwt.claims), always rolls it back, and returns 'rows:<n>' or the SQLSTATE.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(74);
+select plan(85);
 
 create function pg_temp.attempt(principal text, stmt text) returns text
 language plpgsql
@@ -74,6 +74,22 @@ select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg) values 
 select throws_ok($$insert into public.jwt_public_keys (issuer, kid, alg, public_key_pem, jwks_uri) values ('pgtap-svc', 'k3', 'ES256', '-----BEGIN PUBLIC KEY-----z', 'https://a.example/jwks')$$, '23514', null, 'a key row has one key source only');
 select is((select count(*)::int from public.jwt_registry_audit where coalesce(new_row, old_row) ->> 'issuer' = 'pgtap-svc'), 2, 'registry inserts are audited');
 select throws_ok($$delete from public.jwt_registry_audit$$, '42501', null, 'the audit table is append-only');
+
+-- Trust policies (workload identity) ------------------------------------------------------------------
+select is(pg_temp.attempt('orders', 'select * from public.jwt_trust_policies'), '42501', 'a writer cannot read trust policies');
+select is(pg_temp.attempt('anon', 'select * from public.jwt_url_issuers'), '42501', 'anon cannot read URL issuers');
+select is(pg_temp.attempt('orders', $$select public.trust_policies_for('https://token.actions.githubusercontent.com')$$), '42501', 'a writer cannot read the gateway''s trust read model');
+select throws_ok($$insert into public.jwt_url_issuers (issuer_url, algs) values ('http://issuer.example', '{RS256}')$$, '23514', null, 'a plain-http issuer off loopback is refused');
+select throws_ok($$insert into public.jwt_url_issuers (issuer_url, algs) values ('https://login.microsoftonline.com/common/v2.0', '{RS256}')$$, '23514', null, 'Entra''s common issuer is refused');
+select throws_ok($$insert into public.jwt_url_issuers (issuer_url, algs, max_lifetime_seconds) values ('https://long.example', '{RS256}', 5401)$$, '23514', null, 'a lifetime over 5400 s is refused');
+insert into public.jwt_url_issuers (issuer_url, algs) values ('https://token.actions.githubusercontent.com', '{RS256}');
+select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74"}')$$, '23514', 'trust policy refused: missing_pin: github-actions policies must pin repository_owner_id + repository_id', 'a GitHub policy without repository_id is refused');
+select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74", "repository_id": "1", "repository": "octo-org/octo-repo"}')$$, '23514', null, 'a renamable repository name is refused as a condition');
+select throws_ok($$insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions) values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74", "repository_id": "*"}')$$, '23514', null, 'a wildcard on an ID claim is refused');
+insert into public.jwt_trust_policies (writer, issuer_url, provider, conditions)
+values ('pgtap-svc', 'https://token.actions.githubusercontent.com', 'github-actions', '{"repository_owner_id": "74", "repository_id": "1296269"}');
+select is(public.trust_policies_for('https://token.actions.githubusercontent.com') #>> '{policies,0,writer_policy,db_role}', 'federated_writer', 'trust_policies_for gives the writer''s db_role');
+select is((select count(*)::int from public.jwt_registry_audit where table_name in ('jwt_url_issuers', 'jwt_trust_policies')), 2, 'URL issuer and trust policy inserts are audited');
 
 -- RLS matrix -----------------------------------------------------------------------------------------
 -- widgets: insert needs widgets_writer and owner = caller; the rest, own rows only.

@@ -2,7 +2,8 @@
 import { REASONS } from "@fedjwt/proxy";
 import { createSigner, generateKeyPair, type Signer } from "@fedjwt/signer";
 import { CliError } from "./errors.ts";
-import { enc, RegistryClient, type IssuerRow, type KeyRow } from "./registry-client.ts";
+import { enc, RegistryClient, type IssuerRow, type KeyRow, type TrustPolicyRow, type UrlIssuerRow } from "./registry-client.ts";
+import { probeUrlIssuer } from "./trust.ts";
 import { fetchUsage, staticKids, usageOf } from "./usage.ts";
 
 /** Keys that expire within this are reported by the keys check. */
@@ -43,8 +44,40 @@ async function keysCheck(client: RegistryClient, nowMs: number): Promise<DoctorC
   }
 }
 
+/**
+ * The issuers check: each active URL issuer with an active trust policy serves its OIDC discovery document
+ * (whose issuer is the registered URL exactly) and a JWKS with a key for its algorithms.
+ */
+async function issuersCheck(client: RegistryClient, doFetch: typeof fetch): Promise<DoctorCheck> {
+  let issuers: UrlIssuerRow[];
+  let policies: TrustPolicyRow[];
+  try {
+    issuers = await client.request<UrlIssuerRow[]>("GET", "jwt_url_issuers?select=*&is_active=is.true&order=issuer_url");
+    policies = await client.request<TrustPolicyRow[]>("GET", "jwt_trust_policies?select=issuer_url&is_active=is.true");
+  } catch (e) {
+    if (e instanceof CliError && e.code === "registry_missing")
+      return {
+        id: "issuers",
+        status: "skip",
+        message: "not checked: this registry has no trust policies yet (apply the latest migrations)",
+      };
+    throw e;
+  }
+  const used = issuers.filter((i) => policies.some((p) => p.issuer_url === i.issuer_url));
+  if (used.length === 0) return { id: "issuers", status: "skip", message: "no URL issuer with an active trust policy" };
+  const probes = await Promise.all(used.map((i) => probeUrlIssuer(i, doFetch)));
+  const bad = probes.filter((p) => !p.ok);
+  if (bad.length === 0) return { id: "issuers", status: "ok", message: probes.map((p) => `${p.issuer}: ${p.message}`).join("; ") };
+  return {
+    id: "issuers",
+    status: "fail",
+    message: bad.map((p) => `${p.issuer}: ${p.message}`).join("; "),
+    fix: "the gateway answers 503 discovery_unavailable / jwks_unavailable for these issuers' tokens: check the issuer URL (fedjwt list) and that its discovery and JWKS are reachable from the function",
+  };
+}
+
 /** The checks, in the order they run and are printed. */
-export const DOCTOR_CHECKS = ["function", "registry", "keys", "clock", "writer", "audience", "postgrest"] as const;
+export const DOCTOR_CHECKS = ["function", "registry", "keys", "issuers", "clock", "writer", "audience", "postgrest"] as const;
 export type DoctorCheckId = (typeof DOCTOR_CHECKS)[number];
 
 /** One check's outcome: `fix` says what to do when it failed. */
@@ -263,6 +296,10 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
   // 2b. The keys: active keys the gateway never saw, and keys that expire soon.
   if (checks.get("registry")?.status === "ok") set(await keysCheck(new RegistryClient(url, options.serviceKey!, doFetch), now()));
   else set({ id: "keys", status: "skip", message: "not checked: the registry check did not pass" });
+
+  // 2c. The URL issuers of trust policies: discovery and JWKS answer, and say what the registry says.
+  if (checks.get("registry")?.status === "ok") set(await issuersCheck(new RegistryClient(url, options.serviceKey!, doFetch), doFetch));
+  else set({ id: "issuers", status: "skip", message: "not checked: the registry check did not pass" });
 
   // 3. The clock, against the server's Date header (tokens carry iat/exp; the gateway allows ±30 s by default).
   const date = probeAnswer?.date ? Date.parse(probeAnswer.date) : Number.NaN;

@@ -31,6 +31,7 @@ export const CLI_CODES = [
   "key_deactivated",
   "db_role_refused",
   "policy_refused",
+  "no_such_policy",
   "last_active_key",
   "key_in_use",
   "registry_outdated",

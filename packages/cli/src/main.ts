@@ -9,6 +9,7 @@ import { mintCommand } from "./commands/mint.ts";
 import { policyCommand } from "./commands/policy.ts";
 import { registerCommand } from "./commands/register.ts";
 import { rotateCommand } from "./commands/rotate.ts";
+import { trustCommand, untrustCommand } from "./commands/trust.ts";
 import { CliError } from "./errors.ts";
 import { processIo, type Io } from "./output.ts";
 import type { Command } from "./spec.ts";
@@ -23,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deactivateCommand,
   rotateCommand,
+  trustCommand,
+  untrustCommand,
   doctorCommand,
   adoptCommand,
 ];

@@ -156,4 +156,31 @@ export interface KeyRow {
   created_at: string;
 }
 
+/** A URL issuer row (public.jwt_url_issuers): the issuer of workload tokens. */
+export interface UrlIssuerRow {
+  issuer_url: string;
+  jwks_uri: string | null;
+  token_kind: "id_token" | "access_token";
+  algs: string[];
+  max_lifetime_seconds: number;
+  clock_tolerance_seconds: number;
+  description: string | null;
+  is_active: boolean;
+  created_at: string;
+}
+
+/** A trust policy row (public.jwt_trust_policies): URL issuer + exact conditions → one writer. */
+export interface TrustPolicyRow {
+  id: string;
+  writer: string;
+  issuer_url: string;
+  provider: string;
+  conditions: Record<string, string>;
+  allow_self_hosted: boolean;
+  allow_events: string[];
+  description: string | null;
+  is_active: boolean;
+  created_at: string;
+}
+
 export const enc = encodeURIComponent;

@@ -48,6 +48,29 @@ export function staticKids(keys: readonly { kid: string | null }[]): string[] {
   return keys.flatMap((k) => (k.kid === null ? [] : [k.kid]));
 }
 
+/** The gateway records a trust policy's usage as (writer, `policy:<id>`). */
+export const POLICY_KID_PREFIX = "policy:";
+
+/** A trust policy's usage (its writer's `policy:<id>` row). */
+export function policyUsageOf(usage: Map<string, KeyUsage>, writer: string, policyId: string): KeyUsage {
+  return usage.get(`${writer}\n${POLICY_KID_PREFIX}${policyId}`) ?? { last_seen_at: null, requests: 0, errors: 0 };
+}
+
+/**
+ * Usage per trust policy (public.trust_policy_usage_summary), keyed by policy id; null when the registry has
+ * no trust policies yet.
+ */
+export async function fetchPolicyUsage(client: RegistryClient, sinceMs: number): Promise<Map<string, KeyUsage> | null> {
+  let rows: Array<{ policy_id: string; last_seen_at: string | null; requests: number; errors: number }>;
+  try {
+    rows = await client.request("POST", "rpc/trust_policy_usage_summary", { p_since: new Date(sinceMs).toISOString() });
+  } catch (e) {
+    if (e instanceof CliError && (e.upstreamCode === "PGRST202" || e.upstreamCode === "42883")) return null;
+    throw e;
+  }
+  return new Map(rows.map((r) => [r.policy_id, { last_seen_at: r.last_seen_at, requests: Number(r.requests), errors: Number(r.errors) }]));
+}
+
 /** A short "how long ago": 42s ago, 5m ago, 3h ago, 2d ago. */
 export function ago(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -89,7 +112,8 @@ export function usageOf(usage: Map<string, KeyUsage>, issuer: string, kid: strin
   const out: KeyUsage = { last_seen_at: null, requests: 0, errors: 0 };
   for (const [key, u] of usage) {
     const [iss, k] = key.split("\n") as [string, string];
-    if (iss !== issuer || staticKids.includes(k)) continue;
+    // A trust policy's usage is recorded under kid policy:<id>: it is not a key of the JWKS.
+    if (iss !== issuer || staticKids.includes(k) || k.startsWith(POLICY_KID_PREFIX)) continue;
     out.requests += u.requests;
     out.errors += u.errors;
     if (u.last_seen_at && (!out.last_seen_at || Date.parse(u.last_seen_at) > Date.parse(out.last_seen_at)))

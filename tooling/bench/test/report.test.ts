@@ -121,6 +121,25 @@ describe("bench report", () => {
     expect(renderMarkdown(busy, "c.svg", "s.svg")).toContain("a load average of 4.5 on 2 cores before it started");
   });
 
+  it("judges trust-policy matching and the workload-token hit from section 4b, and leaves both out of results without it", () => {
+    const r = results(850, 2.2);
+    expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("4b. Trust policies");
+    const cost = { policies: 1000, matchMs: 0.00012, noMatchMs: 0.00006, compileMs: 2.5, hitMs: 0.018, missMs: 0.5, rounds: 7 };
+    r.policy = {
+      node: cost,
+      deno: { ...cost, matchMs: 0.03, hitMs: 0.06 },
+      measuredAt: "2026-12-07T20:00:00.000Z",
+      loadAverage: [0.4, 0.3, 0.2],
+    };
+    const md = renderMarkdown(r, "c.svg", "s.svg");
+    expect(md).toMatch(/trust-policy matching ≤ 0\.02 ms with 1,000 policies on one issuer \(Node\) \| 0\.00012 ms \| met/);
+    expect(md).toMatch(/trust-policy matching ≤ 0\.02 ms with 1,000 policies on one issuer \(Deno\) \| 0\.03000 ms \| \*\*missed\*\*/);
+    expect(md).toMatch(/on a cache hit, workload token \(Node\) \| 0\.018 ms \| met/);
+    expect(md).toMatch(/on a cache hit, workload token \(Deno\) \| 0\.060 ms \| \*\*missed\*\*/);
+    expect(md).toContain("## 4b. Trust policies");
+    expect(md).toContain("on 2026-12-07, load average 0.4, 0.3, 0.2 on 2 cores");
+  });
+
   it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {
     // direct total 1.3; + gateway pass 0.1 + bare serve + fetch 0.25 = 1.65 → 79 %
     expect(renderMarkdown(results(850, 2.2), "c.svg", "s.svg")).toContain(

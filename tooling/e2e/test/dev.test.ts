@@ -18,11 +18,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function node(args: string[]): Promise<{ code: number | null; out: string }> {
+function node(args: string[], env: Record<string, string> = { FEDJWT_NO_DOCKER: "1" }): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       cwd: root,
-      env: { ...process.env, FEDJWT_NO_DOCKER: "1" },
+      env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -58,7 +58,8 @@ afterAll(async () => {
 
 describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
   it("brings the stack up, registers and runs both writers, and prints a summary", async () => {
-    const r = await node(["scripts/dev.ts"]);
+    // The flag the Docker path's failures point to (pnpm dev --no-docker passes it on to scripts/dev.ts).
+    const r = await node(["scripts/dev.ts", "--no-docker"], { FEDJWT_NO_DOCKER: "" });
     started = true;
     firstRun = r.out;
     expect(r.code, r.out).toBe(0);
@@ -75,6 +76,12 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(
       /select orders\s+200 allowed — \d+ orders readable: \d+ written by orders-service, 2 sample rows from supabase\/seed\.sql/,
     );
+    // The keyless writer: a CI job with its own OIDC token, admitted by a trust policy; another repository's refused.
+    expect(r.out).toMatch(/ci-writer {9}\(a GitHub Actions job through @actions\/core, no key of ours: trust policy [0-9a-f]{8}…/);
+    expect(r.out).toMatch(
+      /✓ insert into widgets\s+201\s+allowed: widget \d+ "build of octo-org\/octo-repo@[0-9a-f]{12}", owner_issuer=ci-writer/,
+    );
+    expect(r.out).toContain("✓ a job of octo-org/other-repo (another repository_id) → 403 no_matching_policy");
     expect(r.out).toContain("Everything behaved as the policies say.");
     // The function's access lines for this run: one per request, refusals with their reason.
     // The log's real path (not a root-relative one), kept across restarts, and what its columns mean.

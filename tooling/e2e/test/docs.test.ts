@@ -3,10 +3,12 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ENV, REASONS } from "@fedjwt/proxy";
+import { COMMANDS } from "@fedjwt/cli";
+import { ENV, POLICY_PROBLEM_CODES, REASONS } from "@fedjwt/proxy";
 import { GATEWAY_RESERVED_CLAIMS } from "@fedjwt/signer";
 import { repoRoot } from "@fedjwt/local-stack";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 const root = repoRoot();
 const read = (file: string) => readFileSync(join(root, file), "utf8");
@@ -22,7 +24,7 @@ function tableUnder(markdown: string, heading: string): Map<string, string[]> {
       .exec(line.trim())?.[1]
       ?.split("|")
       .map((c) => c.trim());
-    if (!cells || /^-+$/.test(cells[0]!) || cells[0] === "variable" || cells[0] === "code") continue;
+    if (!cells || /^-+$/.test(cells[0]!) || ["variable", "code", "command"].includes(cells[0]!)) continue;
     rows.set(cells[0]!.replace(/^`|`$/g, ""), cells.slice(1));
   }
   return rows;
@@ -53,6 +55,15 @@ describe("docs/reference.md", () => {
     const documented = Object.fromEntries([...tableUnder(reference, "Reason codes")].map(([code, cells]) => [code, Number(cells[0])]));
     const inCode = Object.fromEntries(Object.entries(REASONS).map(([code, r]) => [code, r.status]));
     expect(documented).toEqual(inCode);
+  });
+
+  it("lists exactly the CLI's commands, in its order", () => {
+    expect([...tableUnder(reference, "CLI").keys()]).toEqual(COMMANDS.map((c) => c.name));
+  });
+
+  it("names every code a trust policy is refused with", () => {
+    const cli = reference.slice(reference.indexOf("\n## CLI\n"), reference.indexOf("\n## Token contract\n"));
+    expect(POLICY_PROBLEM_CODES.filter((code) => !cli.includes(`\`${code}\``))).toEqual([]);
   });
 
   it("is the only markdown file with a row per variable or per reason code", () => {
@@ -102,13 +113,12 @@ describe("docs stand alone", () => {
 });
 
 describe("docs/deployment.md and the README, taken literally", () => {
-  it("the Supabase CLI path the deployment guide gives for this checkout exists and runs", () => {
+  it("the Supabase CLI command the deployment guide gives for this checkout runs the pinned version", () => {
     const guide = read("docs/deployment.md");
-    const alias = /alias supabase="\$PWD\/([^"]+)"/.exec(guide);
-    expect(alias, "an alias line for the pinned CLI").toBeTruthy();
-    expect(execFileSync(join(root, alias![1]!), ["--version"], { encoding: "utf8" }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(guide).not.toMatch(/`pnpm exec supabase` uses/);
-  });
+    expect(guide).toContain("`pnpm exec supabase …`");
+    const pinned = (parse(read("pnpm-workspace.yaml")) as { catalog: Record<string, string> }).catalog.supabase;
+    expect(execFileSync("pnpm", ["exec", "supabase", "--version"], { encoding: "utf8", cwd: root }).trim()).toBe(pinned);
+  }, 60_000);
 
   it("the README's writer example says that WRITER_KEY holds the key's PEM text, not a path", () => {
     const line = read("README.md")

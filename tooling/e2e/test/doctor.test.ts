@@ -57,7 +57,7 @@ describe("a healthy deployment", () => {
     const r = await runDoctor([...withWriter(writer), "--audience", target().audience]);
     expect({ code: r.code, checks: statuses(r.report) }).toEqual({
       code: 0,
-      checks: { function: "ok", registry: "ok", keys: "warn", clock: "ok", writer: "ok", audience: "ok", postgrest: "ok" },
+      checks: { function: "ok", registry: "ok", keys: "warn", issuers: "skip", clock: "ok", writer: "ok", audience: "ok", postgrest: "ok" },
     });
     expect(check(r.report, "postgrest").message).toMatch(/PostgREST accepted the function's re-signed token/);
   });
@@ -71,6 +71,7 @@ describe("a healthy deployment", () => {
       "✓ function",
       "✓ registry",
       "! keys",
+      "- issuers",
       "✓ clock",
       "✓ writer",
       "✓ audience",
@@ -83,7 +84,16 @@ describe("a healthy deployment", () => {
     const r = await runDoctor([]);
     expect({ code: r.code, checks: statuses(r.report) }).toEqual({
       code: 0,
-      checks: { function: "ok", registry: "ok", keys: "warn", clock: "ok", writer: "skip", audience: "skip", postgrest: "skip" },
+      checks: {
+        function: "ok",
+        registry: "ok",
+        keys: "warn",
+        issuers: "skip",
+        clock: "ok",
+        writer: "skip",
+        audience: "skip",
+        postgrest: "skip",
+      },
     });
   });
 });

@@ -88,6 +88,35 @@ describe("pnpm stack and pnpm dev", () => {
   }, 60_000);
 });
 
+describe("pnpm dev with a Docker engine (a stand-in `docker` that answers `docker info`)", () => {
+  it("runs the pinned Supabase CLI, shows its own error, exits non-zero with the way to the Docker-free stack", () => {
+    const bin = mkdtempSync(join(tmpdir(), "fake-docker-"));
+    // `docker info` answers; anything else fails as docker does when its engine is gone.
+    writeFileSync(
+      join(bin, "docker"),
+      `#!/bin/sh\nif [ "$1" = info ]; then echo 27.0.0; exit 0; fi\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    // A global `supabase` of another version must not be the one run.
+    writeFileSync(join(bin, "supabase"), `#!/bin/sh\necho "GLOBAL SUPABASE CLI RAN: $*"\nexit 0\n`, { mode: 0o755 });
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${root}node_modules/.bin:${process.env.PATH}` };
+    delete env.FEDJWT_NO_DOCKER;
+    const turbo = { FEDJWT_TURBO: join(bin, "turbo") };
+    writeFileSync(turbo.FEDJWT_TURBO, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const r = spawnSync("pnpm", ["dev"], { encoding: "utf8", cwd: root, env: { ...env, ...turbo }, timeout: 120_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out).toContain("Docker answers: using the pinned Supabase CLI");
+    expect(out).not.toContain("GLOBAL SUPABASE CLI RAN");
+    // The CLI's own message, naming the engine it could not reach…
+    expect(out).toMatch(/failed to [^\n]*Cannot connect to the Docker daemon/);
+    expect(out).toContain("pnpm dev failed: supabase start failed (exit 1)");
+    // …then how to go on without Docker, and nothing printed as `undefined`.
+    expect(out).toContain("To use the Docker-free local stack instead: pnpm dev --no-docker");
+    expect(out).not.toContain("undefined");
+    expect(r.status).not.toBe(0);
+  }, 150_000);
+});
+
 describe("scripts/check-node.mjs", () => {
   it("refuses an old Node in one line naming the version needed", () => {
     // Simulates Node 20 by overriding process.versions before the check runs.

@@ -122,6 +122,9 @@ export async function keygen(
 export async function register(t: Target, args: string[]): Promise<string> {
   const r = await fedjwt(t, ["register", ...args]);
   if (r.code !== 0) throw new Error(`register failed (${r.code}): ${r.stderr}`);
+  // An external stack is shared (pnpm dev, earlier files): its function may hold this issuer's keys from before the
+  // change for up to its cache TTL, which is how long a registry change may take to be seen. Wait that out.
+  if (t.external && !r.stdout.includes("nothing to do")) await new Promise((done) => setTimeout(done, t.cacheTtlMs + 250));
   return r.stdout;
 }
 

@@ -1,6 +1,6 @@
 // The GitHub workflow cannot run here (it needs Docker): this test parses it and checks that the jobs
-// and steps the README promises exist, and that they agree with what the end-to-end suite reads.
-import { readFileSync } from "node:fs";
+// and steps the README promises exist, and that they agree with what pnpm dev and the end-to-end suite do.
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -34,25 +34,50 @@ describe(".github/workflows/ci.yml", () => {
     expect(readFileSync(`${root}.ci/run`, "utf8")).toMatch(/^pnpm test 2>&1/m);
   });
 
-  it("supabase job: setup-cli at the CLI version this repo pins, start, test db, serve, end-to-end", () => {
+  it("supabase job: pnpm dev itself (its Docker path), then pgTAP, then the end-to-end suite against that stack", () => {
     const job = workflow.jobs.supabase!;
-    const cli = job.steps.find((s) => s.uses === "supabase/setup-cli@v1");
-    const pinned = (parse(readFileSync(`${root}pnpm-workspace.yaml`, "utf8")) as { catalog: Record<string, string> }).catalog.supabase;
-    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(cli?.with?.version).toBe(pinned);
     const script = runs(job);
-    const order = ["supabase start", "supabase test db", "supabase functions serve", "pnpm --filter @fedjwt/e2e test"].map((s) =>
-      script.indexOf(s),
-    );
+    const order = ["pnpm dev", "supabase test db", "pnpm --filter @fedjwt/e2e exec vitest run"].map((s) => script.indexOf(s));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // No step starts or serves the stack itself: pnpm dev does, and the end-to-end step comes after it.
+    expect(script).not.toMatch(/supabase (start|functions serve)/);
+    expect(job.env?.E2E_API_URL).toBe("http://127.0.0.1:54321");
   });
 
-  it("does not exclude the services the tests need", () => {
-    const start = runs(workflow.jobs.supabase!)
+  it("uses the Supabase CLI this repository pins (the root devDependency), never another one", () => {
+    const job = workflow.jobs.supabase!;
+    expect(uses(job)).not.toContain("supabase/setup-cli@v1");
+    const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { devDependencies: Record<string, string> };
+    expect(pkg.devDependencies.supabase).toBe("catalog:");
+    const calls = runs(job).match(/(?:^|[|&;]\s*|\n)\s*(?:pnpm exec )?supabase \S+/g) ?? [];
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) expect(call.trim().replace(/^[|&;]\s*/, ""), call).toMatch(/^pnpm exec supabase /);
+  });
+
+  it("runs exactly the black-box files: those that take their stack from E2E_* (useTarget)", () => {
+    const dir = `${root}tooling/e2e/test`;
+    const blackBox = readdirSync(dir)
+      .filter((f) => f.endsWith(".test.ts") && /\buseTarget\(/.test(readFileSync(`${dir}/${f}`, "utf8")))
+      .map((f) => `test/${f}`)
+      .sort();
+    const step = runs(workflow.jobs.supabase!)
       .split("\n")
-      .find((l) => l.startsWith("supabase start"))!;
-    const excluded = (/-x\s+(\S+)/.exec(start)?.[1] ?? "").split(",");
+      .find((l) => l.includes("pnpm --filter @fedjwt/e2e exec vitest run"))!;
+    expect(
+      step
+        .split(/\s+/)
+        .filter((w) => w.startsWith("test/"))
+        .sort(),
+    ).toEqual(blackBox);
+    // One file at a time: they share the one stack (a file's rows and cached registry reads are the next one's).
+    expect(step).toContain("--no-file-parallelism");
+  });
+
+  it("pnpm dev's supabase start does not exclude the services the tests need", () => {
+    const dev = readFileSync(`${root}scripts/dev.ts`, "utf8");
+    const excluded = /"-x",\s*"([^"]+)"/.exec(dev)?.[1]?.split(",");
+    expect(excluded).toBeDefined();
     for (const needed of ["kong", "postgrest", "edge-runtime", "gotrue"]) expect(excluded).not.toContain(needed);
   });
 

@@ -146,7 +146,8 @@ describe("inventory-service (serves its own JWKS, registered by jwks_uri)", () =
   it("a client from inventoryClient() reads every writer's orders (orders_reader)", async () => {
     const db = await inventoryClient({ ...base(), issuer: "inventory-service", privateKeyPem: readFileSync(inventory.privateKey, "utf8") });
     const { data } = await db.from("orders").select("writer_issuer");
-    expect(new Set((data ?? []).map((r) => r.writer_issuer))).toEqual(new Set(["orders-service", "another-service"]));
+    // At least these two (other test files' writers may have written too, when they share one external stack).
+    expect([...new Set((data ?? []).map((r) => r.writer_issuer))]).toEqual(expect.arrayContaining(["orders-service", "another-service"]));
   });
 });
 

@@ -6,7 +6,7 @@ export { loadError, serveBrokenFunctions, bootErrorBody, type BrokenFunction } f
 export { formatFunctions, functionStates, type FunctionState } from "./function-status.ts";
 export { rotateLog, LOG_MAX_BYTES } from "./log-file.ts";
 export { startStack, formatEnv, type RunningStack, type StackInfo, type StartStackOptions } from "./stack.ts";
-export { startGateway, upstreamAuthorization } from "./gateway.ts";
+export { edgeRuntimeToken, kongBearerToken, kongHeaders, startGateway } from "./gateway.ts";
 export {
   denoBinary,
   denoEnv,

@@ -47,10 +47,13 @@ describe("the gateway", () => {
     expect((await wrong.json()).message).toBe("Invalid API key");
   });
 
-  it("sends the anon key on as the anon JWT, as Supabase's gateway does (no grant on stock_levels → 403 42501)", async () => {
+  it("passes a legacy anon key with no Authorization on as it is, with no Bearer, as the CLI's Kong does: no anon JWT", async () => {
     const r = await fetch(`${api}/rest/v1/stock_levels`, { headers: { apikey: LOCAL_ANON_KEY } });
-    expect(r.status).toBe(403);
-    expect((await r.json()).code).toBe("42501");
+    expect(r.status).toBe(401);
+    const withBearer = await fetch(`${api}/rest/v1/stock_levels`, {
+      headers: { apikey: LOCAL_ANON_KEY, authorization: `Bearer ${LOCAL_ANON_KEY}` },
+    });
+    expect({ status: withBearer.status, code: (await withBearer.json()).code }).toEqual({ status: 403, code: "42501" });
   });
 
   it("turns a secret key without Authorization into the service_role JWT", async () => {
@@ -63,8 +66,9 @@ describe("the gateway", () => {
     expect((await pub.json()).code).toBe("42501");
   });
 
-  it("accepts the apikey as a query parameter and legacy service_role with Authorization", async () => {
-    expect((await fetch(`${api}/rest/v1/jwt_issuers?apikey=${LOCAL_SECRET_KEY}`)).status).toBe(200);
+  it("accepts the apikey as a query parameter (the request then runs as anon: only the apikey header stands for a JWT), and legacy service_role with Authorization", async () => {
+    const query = await fetch(`${api}/rest/v1/jwt_issuers?apikey=${LOCAL_SECRET_KEY}`);
+    expect({ status: query.status, code: (await query.json()).code }).toEqual({ status: 401, code: "42501" });
     expect(
       (
         await fetch(`${api}/rest/v1/jwt_issuers`, {

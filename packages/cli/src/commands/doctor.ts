@@ -62,6 +62,7 @@ export const doctorCommand = defineCommand({
   function   the function answers and verify_jwt is off (the platform does not refuse writer tokens)
   registry   the key registry's migrations are applied (read with the service key)
   keys       warns of active keys the gateway never saw and keys expiring within 7 days
+  issuers    each URL issuer of a trust policy serves discovery (issuer exactly its URL) and a JWKS
   clock      this machine's clock against the server's Date header
   writer     the writer's issuer and key are registered and active          (with --issuer/--key)
   audience   the function accepts the writer's aud (FEDJWT_AUDIENCE)          (with --issuer/--key)

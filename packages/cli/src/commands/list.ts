@@ -1,8 +1,8 @@
 import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
-import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow } from "../registry-client.ts";
-import { ago, fetchUsage, parseDuration, staticKids, usageOf } from "../usage.ts";
+import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow, type TrustPolicyRow } from "../registry-client.ts";
+import { ago, fetchPolicyUsage, fetchUsage, parseDuration, policyUsageOf, staticKids, usageOf } from "../usage.ts";
 
 const flags = {
   issuer: { type: "string", value: "<name>", description: "only this issuer" },
@@ -18,10 +18,11 @@ const flags = {
 /** `fedjwt list`: its flags, help and runner. */
 export const listCommand = defineCommand({
   name: "list",
-  summary: "list registered issuers and keys",
+  summary: "list registered writers, their keys and trust policies",
   usage: ["[--issuer <name>] [--json]"],
-  description: `List registered issuers, their policy and their keys (active or not), with each key's usage as
-the gateway records it: LAST SEEN, and REQUESTS and ERRORS (answers of 400 or more) over --usage-window.
+  description: `List registered issuers (writers), their policy, their keys and their trust policies (active or not), with
+each key's and each trust policy's usage as the gateway records it: LAST SEEN, and REQUESTS and ERRORS
+(answers of 400 or more) over --usage-window. --json lists each trust policy, with its id, under its writer.
 Counts are kept per hour, so the window takes in the whole hour it starts in; each gateway instance
 writes its counts every few seconds, and they are kept 35 days.`,
   flags,
@@ -53,6 +54,14 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
     "GET",
     `jwt_public_keys?select=issuer,kid,alg,jwks_uri,is_active,not_before,expires_at,created_at&order=issuer,created_at${filter}`,
   );
+  const writerFilter = values.issuer ? `&writer=eq.${enc(values.issuer)}` : "";
+  // A registry from before trust policies lists keys only.
+  const policies = await client
+    .request<TrustPolicyRow[]>("GET", `jwt_trust_policies?select=*&order=writer,created_at${writerFilter}`)
+    .catch((e: unknown) => {
+      if (e instanceof CliError && e.code === "registry_missing") return [] as TrustPolicyRow[];
+      throw e;
+    });
   const now = Date.now();
   // A registry from before usage was recorded still lists; its usage shows as unknown.
   const usage = await fetchUsage(client, now - windowMs).catch((e: unknown) => {
@@ -64,10 +73,23 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
     const kids = staticKids(own);
     return own.map((k) => ({ ...k, usage: usage ? usageOf(usage, i.issuer, k.kid, kids) : null }));
   };
+  // Each policy's usage from the registry's per-policy summary (the gateway counts it as kid policy:<id>).
+  const perPolicy = policies.length > 0 ? await fetchPolicyUsage(client, now - windowMs) : null;
+  const policiesOf = (i: IssuerRow) =>
+    policies
+      .filter((p) => p.writer === i.issuer)
+      .map((p) => ({
+        ...p,
+        usage: perPolicy
+          ? (perPolicy.get(p.id) ?? { last_seen_at: null, requests: 0, errors: 0 })
+          : usage
+            ? policyUsageOf(usage, i.issuer, p.id)
+            : null,
+      }));
   if (values.json) {
     printJson(io, {
       usage_window: values["usage-window"],
-      issuers: issuers.map((i) => ({ ...i, keys: withUsage(i) })),
+      issuers: issuers.map((i) => ({ ...i, keys: withUsage(i), policies: policiesOf(i) })),
     });
     return;
   }
@@ -83,7 +105,8 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
         ? "-"
         : `${i.rate_limit_per_second}/s${i.rate_limit_burst == null ? "" : ` burst ${i.rate_limit_burst}`}`;
     const policy = [i.db_role, i.allowed_roles.join(",") || "-", `${i.max_token_lifetime_seconds}s`, i.require_jti ? "yes" : "no", rate];
-    if (own.length === 0) rows.push([i.issuer, "(no keys)", "", "", i.is_active ? "yes" : "NO", "", "", "", ...policy]);
+    if (own.length === 0 && policiesOf(i).length === 0)
+      rows.push([i.issuer, "(no keys)", "", "", i.is_active ? "yes" : "NO", "", "", "", ...policy]);
     for (const k of own) {
       const active = i.is_active && k.is_active ? "yes" : "NO";
       const seen = !k.usage ? "?" : k.usage.last_seen_at ? ago(k.usage.last_seen_at, now) : "never";
@@ -97,6 +120,25 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
         seen,
         String(k.usage?.requests ?? "?"),
         String(k.usage?.errors ?? "?"),
+        ...policy,
+      ]);
+    }
+    // A trust policy is one row: KID is policy:<id>, ALG its provider, SOURCE its issuer URL and conditions.
+    for (const p of policiesOf(i)) {
+      const active = i.is_active && p.is_active ? "yes" : "NO";
+      const seen = !p.usage ? "?" : p.usage.last_seen_at ? ago(p.usage.last_seen_at, now) : "never";
+      const conditions = Object.entries(p.conditions)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+      rows.push([
+        i.issuer,
+        `policy:${p.id}`,
+        p.provider,
+        `${p.issuer_url} ${conditions}`,
+        active,
+        seen,
+        String(p.usage?.requests ?? "?"),
+        String(p.usage?.errors ?? "?"),
         ...policy,
       ]);
     }
