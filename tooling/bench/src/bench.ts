@@ -47,6 +47,26 @@ if (process.argv.includes("--only=first-seen")) {
   process.exit(0);
 }
 
+// `--only=scale`: measure sections 7 and 8 again (the rest function alone before a fake project; no stack) and
+// keep every other figure of docs/benchmarks.json (the sections say when they ran, and the machine's load).
+if (process.argv.includes("--only=scale")) {
+  const file = join(root, "docs/benchmarks.json");
+  const results = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
+  log(
+    `7. scale: many writers on one instance (alone; load average ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(", ")})`,
+  );
+  results.scale = await scale(log);
+  log("\n8. per-request tokens: CPU per first-seen token, this tree against the baseline commit (alone)");
+  results.firstSeen = await firstSeen(log);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(root, "docs/benchmarks-scale.svg"), await renderScaleChart(results));
+  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg", "benchmarks-scale.svg"));
+  log("\nwrote sections 7 and 8 into docs/benchmarks.md, .json and docs/benchmarks-scale.svg");
+  process.exit(0);
+}
+
 // `--only=policy`: measure section 4b again (trust-policy matching and the workload-token handler) and keep
 // every other figure of docs/benchmarks.json (the section says when it ran).
 if (process.argv.includes("--only=policy")) {

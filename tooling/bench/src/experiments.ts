@@ -450,8 +450,8 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
   return r;
 }
 
-/** Runs `call` (an expression over the exports of `moduleFile`, default handler-cost.ts) in a Deno child and returns its JSON result. */
-export async function inDeno<T>(call: string, moduleFile = "handler-cost.ts"): Promise<T> {
+/** Runs `call` (an expression over the exports of `moduleFile`, default handler-cost.ts) in a Deno child (with `v8Flags`) and returns its JSON result. */
+export async function inDeno<T>(call: string, moduleFile = "handler-cost.ts", v8Flags: string[] = []): Promise<T> {
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
   const script = join(dir, "in-deno.ts");
@@ -470,6 +470,7 @@ export async function inDeno<T>(call: string, moduleFile = "handler-cost.ts"): P
           "--no-lock",
           "--allow-env",
           "--allow-read",
+          ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : []),
           "--config",
           join(root, "supabase/functions/rest/deno.json"),
           script,

@@ -7,7 +7,7 @@
 //   function's CPU per first-seen token.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type autocannon from "autocannon";
 import { createSigner } from "@fedjwt/signer";
@@ -15,7 +15,7 @@ import { repoRoot, type DenoServer } from "@fedjwt/local-stack";
 import { cannon, mergeRuns, type RawRun } from "./cannon.ts";
 import { inDeno } from "./experiments.ts";
 import { type BenchWriter, benchWriters, BENCH_POLICY, fakeProjectEnv, startFakeSupabase } from "./fake-supabase.ts";
-import { measureScaleHit, type ScaleHit } from "./handler-cost.ts";
+import { measureScaleHit, type ScaleHeap, type ScaleHit } from "./handler-cost.ts";
 import { bareScript, serveBench, serveRest } from "./processes.ts";
 import { memoryMB } from "./procfs.ts";
 
@@ -36,6 +36,9 @@ export const SCALE = {
 
 /** What the scale run measured. */
 export interface ScaleResult {
+  /** When the scale case ran, and the machine's 1-, 5- and 15-minute load averages then. */
+  measuredAt: string;
+  loadAverage: number[];
   registered: number;
   active: number;
   ttlMs: number;
@@ -64,9 +67,19 @@ export interface ScaleResult {
     peak: number;
     /** What a bare deno serve + one fetch grew by under the same paced load at the same time (the runtime's own). */
     controlGrowth: number;
+    /**
+     * What the same function grew by in the same steady phase, run alongside with V8's young generation capped
+     * (YOUNG_GEN_CAP): the part of the growth that is V8 sizing its young generation up to its default maximum.
+     */
+    cappedYoungGenGrowth: number;
   };
+  /** The heap the handler keeps (used heap + external after a full collection), in-process under Deno. */
+  heap: ScaleHeap;
   hit: { node: ScaleHit; deno: ScaleHit };
 }
+
+/** The V8 flag of the capped-young-generation run (semi-spaces of 2 MB instead of V8's default maximum). */
+export const YOUNG_GEN_CAP = "--max-semi-space-size=2";
 
 /** Runs `amount` requests in slices of `slice` until at least `minSeconds` have passed; adds the slices up. */
 async function sliced(o: Omit<Parameters<typeof cannon>[0], "amount">, slice: number, minSeconds: number) {
@@ -79,11 +92,24 @@ async function sliced(o: Omit<Parameters<typeof cannon>[0], "amount">, slice: nu
 /** The scale case: see the file's head. */
 export async function scale(log: (s: string) => void, functionEnv: Record<string, string> = {}): Promise<ScaleResult> {
   const { registered, active, ttlMs, ttls, rate } = SCALE;
+  const measuredAt = new Date().toISOString();
+  const loadAverage = loadavg().map((n) => Number(n.toFixed(2)));
   log(`  generating ${registered} writers' ES256 keys…`);
   const writers = await benchWriters("scale", registered);
   const project = await startFakeSupabase(writers);
   const fn = await serveRest({ ...fakeProjectEnv(project.url), FEDJWT_KEY_CACHE_TTL_MS: String(ttlMs), ...functionEnv });
   const pid = fn.process.pid!;
+  // The same function with V8's young generation capped, loaded alongside (before its own fake project, so the
+  // registry reads counted below are the measured function's alone): how much of the growth is V8's sizing.
+  const cappedProject = await startFakeSupabase(writers);
+  const capped = await serveRest({
+    ...fakeProjectEnv(cappedProject.url),
+    FEDJWT_AUDIENCE: project.url, // the same tokens as the measured function's
+    FEDJWT_KEY_CACHE_TTL_MS: String(ttlMs),
+    ...functionEnv,
+    DENO_V8_FLAGS: YOUNG_GEN_CAP,
+  });
+  const cappedPid = capped.process.pid!;
   const hop = bareScript("hop");
   const control = await serveBench(hop.path, { UPSTREAM: `${project.url}/rest/v1` });
   try {
@@ -115,18 +141,33 @@ export async function scale(log: (s: string) => void, functionEnv: Record<string
     const hopPid = control.process.pid!;
     const controlRun = (amount: number) =>
       cannon({ url: control.url, mix: MIX, headers: {}, bearer: () => "none", connections: 50, amount, overallRate: rate, groups: {} });
+    const cappedRun = async (bearer: () => string, amount: number) => {
+      const r = await cannon({ ...o(bearer), url: capped.url, groups: {}, amount, overallRate: rate });
+      if (r.errors > 0) throw new Error(`the capped-young-generation function answered ${r.errors} errors`);
+      return r;
+    };
     let w = 0;
-    await Promise.all([cannon({ ...o(() => warmTokens[w++ % warmTokens.length]!), amount: 500 }), controlRun(500)]);
+    let wc = 0;
+    await Promise.all([
+      cannon({ ...o(() => warmTokens[w++ % warmTokens.length]!), amount: 500 }),
+      controlRun(500),
+      cappedRun(() => warmTokens[wc++ % warmTokens.length]!, 500),
+    ]);
     const start = memoryMB(pid).rss;
     const controlStart = memoryMB(hopPid).rss;
+    const cappedStart = memoryMB(cappedPid).rss;
     project.reset();
     let a = 0;
+    let ac = 0;
     const [steady] = await Promise.all([
       sliced({ ...o(() => activeTokens[a++ % active]!), overallRate: rate }, rate * 5, (ttls * ttlMs) / 1000),
       controlRun(rate * ttls * (ttlMs / 1000)),
+      cappedRun(() => activeTokens[ac++ % active]!, rate * ttls * (ttlMs / 1000)),
     ]);
     const afterActive = memoryMB(pid).rss;
     const controlGrowth = memoryMB(hopPid).rss - controlStart;
+    const cappedYoungGenGrowth = memoryMB(cappedPid).rss - cappedStart;
+    await capped.stop();
     const reads = activeWriters.map((x) => project.readsByIssuer.get(x.issuer) ?? 0);
     const totalReads = reads.reduce((s, n) => s + n, 0);
     const ttlWindows = Math.ceil((steady.seconds * 1000) / ttlMs);
@@ -156,19 +197,27 @@ export async function scale(log: (s: string) => void, functionEnv: Record<string
       cpuMsPerRequest: sweep.cpuMsPerRequest.fn!,
     };
     const mem = memoryMB(pid);
-    const memory = { start, afterActive, afterSweep: mem.rss, peak: mem.peak, controlGrowth };
+    const memory = { start, afterActive, afterSweep: mem.rss, peak: mem.peak, controlGrowth, cappedYoungGenGrowth };
     log(
-      `  sweep: all ${registered} writers once with a new token (${sw.requests} requests, errors ${sw.errors}, ${sw.cpuMsPerRequest.toFixed(3)} ms CPU each); function RSS ${start.toFixed(1)} MB after warm-up, ${afterActive.toFixed(1)} after the steady phase (+${(afterActive - start).toFixed(1)}; a bare serve + fetch under the same load: +${controlGrowth.toFixed(1)}), ${mem.rss.toFixed(1)} after the sweep (+${(mem.rss - start).toFixed(1)}), peak ${mem.peak.toFixed(1)}`,
+      `  sweep: all ${registered} writers once with a new token (${sw.requests} requests, errors ${sw.errors}, ${sw.cpuMsPerRequest.toFixed(3)} ms CPU each); function RSS ${start.toFixed(1)} MB after warm-up, ${afterActive.toFixed(1)} after the steady phase (+${(afterActive - start).toFixed(1)}; with V8's young generation capped: +${cappedYoungGenGrowth.toFixed(1)}; a bare serve + fetch under the same load: +${controlGrowth.toFixed(1)}), ${mem.rss.toFixed(1)} after the sweep (+${(mem.rss - start).toFixed(1)}), peak ${mem.peak.toFixed(1)}`,
     );
     const node = await measureScaleHit(active, registered);
     const deno = await inDeno<ScaleHit>(`measureScaleHit(${active}, ${registered})`);
-    log(`  hit path with ${active} writers in the caches: node ${node.hitMs.toFixed(4)} ms, deno ${deno.hitMs.toFixed(4)} ms per request`);
-    return { registered, active, ttlMs, rate, steady: s, sweep: sw, memoryMB: memory, hit: { node, deno } };
+    log(
+      `  hit path with ${active} writers in the caches: node ${node.hitMs.toFixed(4)} ms (CPU ${node.hitCpuMs.toFixed(4)}), deno ${deno.hitMs.toFixed(4)} ms (CPU ${deno.hitCpuMs.toFixed(4)}) per request`,
+    );
+    const heap = await inDeno<ScaleHeap>(`measureScaleHeap(${active}, ${registered})`, "handler-cost.ts", ["--expose-gc"]);
+    log(
+      `  the handler's kept heap (used + external after a full GC, Deno in-process): ${heap.startMB.toFixed(1)} MB, ${heap.afterActiveMB.toFixed(1)} with ${active} writers served (+${(heap.afterActiveMB - heap.startMB).toFixed(1)}), ${heap.afterSweepMB.toFixed(1)} after all ${registered} (+${(heap.afterSweepMB - heap.startMB).toFixed(1)})`,
+    );
+    return { measuredAt, loadAverage, registered, active, ttlMs, rate, steady: s, sweep: sw, memoryMB: memory, heap, hit: { node, deno } };
   } finally {
     await fn.stop();
+    await capped.stop();
     await control.stop();
     hop.remove();
     await project.close();
+    await cappedProject.close();
   }
 }
 
@@ -185,8 +234,9 @@ export interface FirstSeenResult {
   ratio: number;
   /** The verifying floor (bare serve + the ES256 check + fetch) over the baseline's. */
   floorRatio: number;
-  /** When this comparison ran (it can be re-run alone: bench --only=first-seen). */
+  /** When this comparison ran (it can be re-run alone: bench --only=first-seen), and the load averages then. */
   measuredAt: string;
+  loadAverage?: number[];
 }
 
 /**
@@ -260,6 +310,7 @@ export async function firstSeen(log: (s: string) => void, writersCount = 200, sl
     return {
       baselineCommit: FIRST_SEEN_BASELINE,
       measuredAt: new Date().toISOString(),
+      loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
       writers: writersCount,
       tokensPerSide: slice * slices,
       sides: out,
