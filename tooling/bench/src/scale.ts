@@ -237,6 +237,8 @@ export interface FirstSeenResult {
   /** When this comparison ran (it can be re-run alone: bench --only=first-seen), and the load averages then. */
   measuredAt: string;
   loadAverage?: number[];
+  /** True when it was measured alone (bench --only=first-seen or --only=scale), false in a full run. */
+  alone?: boolean;
 }
 
 /**
@@ -311,6 +313,7 @@ export async function firstSeen(log: (s: string) => void, writersCount = 200, sl
       baselineCommit: FIRST_SEEN_BASELINE,
       measuredAt: new Date().toISOString(),
       loadAverage: loadavg().map((n) => Number(n.toFixed(2))),
+      alone: false,
       writers: writersCount,
       tokensPerSide: slice * slices,
       sides: out,

@@ -194,11 +194,16 @@ describe("bench report", () => {
   it("says when section 8 was re-measured alone, and what the verifying floor leaves", () => {
     const r = results(850, 2.2);
     expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("re-measured alone");
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain("The 0.75× target leaves 0.100 ms per request above that floor");
+    r.functionCpu.push({ what: "rest function, cache hit, access lines for errors only", cpuMsPerRequest: 0.28, rps: 500, errors: 0 });
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain("the access line alone costs 0.020 ms (section 2, on hits)");
     expect(renderMarkdown(r, "c.svg", "s.svg")).toContain(
       "can spend here is 0.63× (0.500 ms: 0.250 ms for the runtime's hop, 0.250 ms for the\nES256 check); of the 0.060 ms",
     );
     r.firstSeen.measuredAt = "2026-01-02T10:20:00.000Z";
     expect(renderMarkdown(r, "c.svg", "s.svg")).toContain("(re-measured alone on 2026-01-02 10:20 UTC)");
+    r.firstSeen.alone = false; // a full run lasts minutes: its own later section is not "alone"
+    expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("re-measured alone");
   });
 
   it("draws an SVG chart with both panels", async () => {
