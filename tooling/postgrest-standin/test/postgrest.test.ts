@@ -564,6 +564,17 @@ describe("functions (docs: Functions as RPC)", () => {
     expect((await call("/rpc/add?a=2", svc)).body).toBe(3);
   });
 
+  it("a scalar function that returns NULL answers 200 with the body null, as PostgREST does (not an empty body)", async () => {
+    const res = await fetch(`${rest.url}/rpc/add`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${svc.bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ a: null, b: 1 }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await res.text()).toBe("null");
+  });
+
   it("a set-returning function returns rows", async () => {
     expect((await call("/rpc/items_over?n=6", svc)).body.map((r: { id: number }) => r.id)).toEqual([3, 4]);
   });
