@@ -69,6 +69,11 @@ create index if not exists write_audit_at_idx on federation.write_audit (at, id)
 create index if not exists write_audit_request_id_idx on federation.write_audit (request_id) where request_id is not null;
 
 alter table federation.write_audit enable row level security;
+-- No grants and no permissive policy: no role but the owner sees a row. This policy changes no access; it
+-- states that intent where the Advisor looks (its "RLS enabled, no policy" notice).
+drop policy if exists "no role reads or writes it directly" on federation.write_audit;
+create policy "no role reads or writes it directly" on federation.write_audit
+  as restrictive for all to public using (false) with check (false);
 revoke all on table federation.write_audit from public, anon, authenticated, service_role, federated_writer;
 revoke all on sequence federation.write_audit_id_seq from public, anon, authenticated, service_role, federated_writer;
 
