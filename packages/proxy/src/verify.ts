@@ -10,6 +10,7 @@ import {
 import { isWriterDbRoleName } from "./db-role.ts";
 import { JwtVerificationError, ProxyError } from "./errors.ts";
 import { JwksPool } from "./jwks.ts";
+import { consumeJti } from "./jti.ts";
 import { LruMap } from "./lru.ts";
 import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
 import { parseToken } from "./token.ts";
@@ -152,12 +153,22 @@ function requestedRoles(claims: Record<string, unknown>, ctx: Ctx): string[] {
 }
 
 /**
- * Verifies a writer's token against the registry: alg, kid, issuer and key state, signature, audience,
- * exp/nbf/iat with clock tolerance, the issuer's max lifetime, required claims, requested roles, and the
- * one-time jti for issuers that require it. Throws JwtVerificationError (or ProxyError for a registry
- * or JWKS outage); never returns an unverified claim.
+ * Verifies a writer's token and consumes its one-time jti when the issuer requires one: `verifyToken`, then
+ * `consumeJti`. Throws JwtVerificationError (or ProxyError for a registry or JWKS outage).
  */
 export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions): Promise<VerifiedToken> {
+  const verified = await verifyToken(token, options);
+  await consumeJti(verified, options.registry, options.clockToleranceSeconds ?? 30);
+  return verified;
+}
+
+/**
+ * Verifies a writer's token against the registry: alg, kid, issuer and key state, signature, audience,
+ * exp/nbf/iat with clock tolerance, the issuer's max lifetime, required claims (a jti where the issuer
+ * requires one), requested roles. Writes nothing: the jti is consumed by `consumeJti`, after the rate limit.
+ * Throws JwtVerificationError (or ProxyError for a registry or JWKS outage); never returns an unverified claim.
+ */
+export async function verifyToken(token: string, options: VerifyOptions): Promise<VerifiedToken> {
   const nowMs = (options.now ?? Date.now)();
   const now = Math.floor(nowMs / 1000);
   const tolerance = options.clockToleranceSeconds ?? 30;
@@ -238,11 +249,7 @@ export async function verifyMultiIssuerJwt(token: string, options: VerifyOptions
   if (!record.policy.db_role_valid || !isWriterDbRoleName(record.policy.db_role)) {
     throw new JwtVerificationError("db_role_refused", null, ctx);
   }
-  if (record.policy.require_jti) {
-    if (jti === undefined) throw new JwtVerificationError("claim_missing", "this issuer requires a jti", ctx);
-    const fresh = await options.registry.consumeJti(iss, jti as string, new Date((exp + tolerance) * 1000));
-    if (!fresh) throw new JwtVerificationError("token_replayed", null, ctx);
-  }
+  if (record.policy.require_jti && jti === undefined) throw new JwtVerificationError("claim_missing", "this issuer requires a jti", ctx);
 
   return {
     issuer: iss,

@@ -208,6 +208,22 @@ describe("rate limit", () => {
     expect(h.project.calls).toHaveLength(13);
     expect(h.logs.filter((l) => l.reason === "rate_limited")).toHaveLength(7);
   });
+  it("a request the rate limit refuses writes nothing: its jti is not consumed, and it can be sent again later", async () => {
+    // require_jti + a limit of 1 with burst 1: the second token is refused by the limit before its jti is
+    // recorded, so once the bucket refills the same token goes through (a consumed jti would be token_replayed).
+    const w = await writer("one-time-service", "ES256", { require_jti: true, rate_limit_per_second: 1, rate_limit_burst: 1 });
+    let clock = Date.now();
+    const h = harness([w], { usage: false, now: () => clock });
+    const first = await rawToken(w, goodClaims(w));
+    const second = await rawToken(w, goodClaims(w));
+    expect((await h.handler(request("/rest/widgets", first))).status).toBe(200);
+    const consumedBefore = h.project.consumed.size;
+    expect(await codeOf(await h.handler(request("/rest/widgets", second)))).toEqual({ status: 429, code: "rate_limited" });
+    expect(h.project.consumed.size).toBe(consumedBefore);
+    clock += 1000;
+    expect((await h.handler(request("/rest/widgets", second))).status).toBe(200);
+    expect(h.project.calls).toHaveLength(2);
+  });
 });
 
 describe("body timeout", () => {

@@ -1,0 +1,45 @@
+import { readBody } from "../body.ts";
+import { responseHeaders, upstreamHeaders } from "../headers.ts";
+import { reject, type Gateway, type Stage } from "../pipeline.ts";
+
+/**
+ * Stage 6, forward: reads the body (bounded in size and time) and sends the request to PostgREST with the
+ * re-signed token; 502 upstream_unreachable / 504 upstream_timeout when it does not answer. Always answers.
+ */
+export function forwardStage(g: Gateway): Stage {
+  return async (s) => {
+    const { req } = s;
+    const target = s.target!;
+    const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, g.bodyLimit, g.bodyTimeoutMs);
+    let upstream: Response;
+    try {
+      upstream = await g.fetch(`${g.base}/rest/v1/${target.path}${target.query}`, {
+        method: req.method,
+        headers: upstreamHeaders(req.headers, g.apiKey, s.outbound!),
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(g.upstreamTimeoutMs),
+      });
+    } catch (e) {
+      const name = (e as Error)?.name;
+      return name === "TimeoutError" || name === "AbortError"
+        ? reject(s, "upstream_timeout", `no answer within ${g.upstreamTimeoutMs} ms`)
+        : reject(s, "upstream_unreachable", null);
+    }
+    s.upstreamStatus = upstream.status;
+    if (upstream.status === 401) {
+      g.log({
+        level: "error",
+        event: "upstream_rejected_token",
+        issuer: s.issuer,
+        kid: s.kid,
+        note: "PostgREST refused the re-signed token: does the signing key match the project's JWT secret or signing key?",
+      });
+    }
+    return new Response(req.method === "HEAD" ? null : upstream.body, {
+      status: upstream.status,
+      statusText: upstream.statusText,
+      headers: responseHeaders(upstream.headers),
+    });
+  };
+}

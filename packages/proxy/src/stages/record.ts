@@ -1,0 +1,34 @@
+import { accessLogFilter, type AccessLogMode, capText, type Logger } from "../log.ts";
+import type { Gateway, RequestState } from "../pipeline.ts";
+
+/** The last stage: runs for every request once it has its answer. */
+export type RecordStage = (s: RequestState, res: Response) => void;
+
+/**
+ * Stage 7, record: the request's one access line (refusals keep the event name `request_rejected` and their
+ * reason), and a usage count for the key that verified (only verified requests are counted; O(1), no I/O).
+ */
+export function recordStage(g: Gateway, mode: AccessLogMode): RecordStage {
+  const wantsLine = accessLogFilter(mode);
+  return (s, res) => {
+    const status = res.status;
+    if (wantsLine(status)) {
+      const { req } = s;
+      const entry: Parameters<Logger>[0] = s.reason
+        ? { level: "warn", event: "request_rejected", reason: s.reason }
+        : { level: "info", event: "request" };
+      entry.status = status;
+      entry.upstream_status = s.upstreamStatus ?? null;
+      entry.method = capText(req.method, 16);
+      entry.target = s.target?.path ?? null;
+      if (s.reason) entry.path = capText(new URL(req.url).pathname);
+      entry.issuer = s.issuer === undefined ? null : capText(s.issuer, 64);
+      entry.kid = s.kid === undefined ? null : capText(s.kid, 128);
+      entry.writer_sub = s.writerSub === undefined ? null : capText(s.writerSub, 128);
+      entry.cache = s.cache ?? null;
+      entry.ms = Math.round((performance.now() - s.started) * 100) / 100;
+      g.log(entry);
+    }
+    if (s.verified) g.usage?.record(s.verified.issuer, s.verified.kid ?? "", status >= 400);
+  };
+}
