@@ -151,6 +151,8 @@ declare
   with_values boolean := tg_argv[0] = 'values';
   is_writer boolean;
   row_key jsonb;
+  -- federation.request_id(), read here directly: a SQL function call per audited row costs more than the rest.
+  rid text := nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-request-id';
   changed text[];
 begin
   is_writer := coalesce(
@@ -185,7 +187,7 @@ begin
     case when is_writer then claims ->> 'iss' else acting end,
     case when is_writer then claims ->> 'writer_sub' else claims ->> 'sub' end,
     case when is_writer then coalesce(claims ->> 'writer_kid', 'policy:' || (claims ->> 'policy_id')) end,
-    federation.request_id()
+    case when rid ~ '^[A-Za-z0-9._:-]{1,64}$' then rid end
   );
   return null;
 end

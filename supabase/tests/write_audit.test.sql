@@ -6,7 +6,7 @@
 -- 'rows:<n>' or the SQLSTATE.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(49);
+select plan(50);
 
 create function pg_temp.claims_of(principal text) returns jsonb
 language sql
@@ -103,6 +103,10 @@ select is((select count(*)::int from federation.write_audit where request_id lik
 select is((select count(*)::int from federation.write_audit where table_name = 'public.pgtap_items'
            and (old_values::text like '%secret%' or new_values::text like '%secret%')), 0, 'no values are stored by default');
 
+select pg_temp.as_request('orders', 'not well-formed!', $$insert into public.pgtap_items (id) values (2)$$);
+select is((select request_id from federation.write_audit where table_name = 'public.pgtap_items' and pk = '{"id":2}'), null,
+  'a request id that federation.request_id() would not read is not recorded either');
+
 -- Several rows in one statement: one audit row each.
 select pg_temp.as_request('orders', 'req-multi', $$insert into public.pgtap_items (id) values (10), (11), (12)$$);
 select is((select array_agg(pk ->> 'id' order by pk ->> 'id') from federation.write_audit where request_id = 'req-multi'), '{10,11,12}', 'a three-row insert writes three audit rows');
@@ -145,7 +149,7 @@ select is(pg_temp.attempt('user', $$select * from federation.write_audit$$), '42
 select is(pg_temp.attempt('orders', $$select * from public.write_audit_rows()$$), '42501', 'a writer cannot call write_audit_rows');
 select is(pg_temp.attempt('anon', $$select * from public.write_audit_rows()$$), '42501', 'anon cannot call write_audit_rows');
 select is(pg_temp.attempt('user', $$select * from public.write_audit_rows()$$), '42501', 'an Auth user cannot call write_audit_rows');
-select is(pg_temp.attempt('service', $$select * from public.write_audit_rows(p_writer => 'orders-service', p_table => 'pgtap_items')$$), 'rows:9',
+select is(pg_temp.attempt('service', $$select * from public.write_audit_rows(p_writer => 'orders-service', p_table => 'pgtap_items')$$), 'rows:10',
   'service_role reads through write_audit_rows (by writer and table)');
 select is((select string_agg(op, ',') from public.write_audit_rows(p_request_id => 'req-update-1')), 'UPDATE', 'write_audit_rows by request id');
 select is((select count(*)::int from public.write_audit_rows(p_table => 'public.pgtap_items', p_since => now() + interval '1 minute')), 0,
