@@ -291,7 +291,3 @@ end
 $$;
 revoke execute on function public.write_audit_rows(text, text, text, timestamptz, integer) from public, anon, authenticated, federated_writer;
 grant execute on function public.write_audit_rows(text, text, text, timestamptz, integer) to service_role;
-
--- The examples' shared tables are audited (without values).
-select federation.enable_write_audit('public.orders');
-select federation.enable_write_audit('public.stock_levels');

@@ -1,6 +1,7 @@
 // What the write audit costs a writer: inserts through the rest function into `orders` with its audit
 // trigger on and off, in interleaved slices of one run (the trigger is switched between slices with
 // federation.enable_write_audit / disable_write_audit, as the table's owner). Nothing is asserted.
+import { loadavg } from "node:os";
 import pg from "pg";
 import { cannon, mergeRuns, type RawRun, type RunResult } from "./cannon.ts";
 import { stackGroups, type Writer } from "./experiments.ts";
@@ -15,6 +16,8 @@ export interface WriteAuditCost {
   slowdown: number;
   /** Audit rows written during the run (one per insert with the audit on). */
   auditRows: number;
+  /** 1-, 5- and 15-minute load averages when this section ended (it may be measured alone: --only write-audit). */
+  loadAverageAtEnd: number[];
 }
 
 /** Slices per side (after one warm-up slice each), run on, off, on, off, … */
@@ -73,7 +76,7 @@ export async function writeAuditCost(
       );
     }
     log(`  ${(slowdown * 100).toFixed(1)} % fewer inserts per second with the audit on; ${auditRows} audit rows written`);
-    return { connections, on, off, slowdown, auditRows };
+    return { connections, on, off, slowdown, auditRows, loadAverageAtEnd: loadavg().map((n) => Number(n.toFixed(2))) };
   } finally {
     clearInterval(refresh);
     await db.query("select federation.enable_write_audit('public.orders')").catch(() => undefined);
