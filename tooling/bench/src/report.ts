@@ -374,4 +374,3 @@ machine the CPU figure is the steadier of the two. ${a.auditRows} audit rows wri
 ${a.loadAverageAtEnd?.join(" / ") ?? "not recorded"} (1 / 5 / 15 min).
 `;
 }
-
