@@ -3,6 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  appendFileSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -118,7 +119,7 @@ describe("fedjwt adopt", () => {
   it.each([
     [
       "a changed function file",
-      (dir: string) => writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "// mine\n"),
+      (dir: string) => appendFileSync(join(dir, "supabase/functions/rest/index.ts"), "// mine\n"),
       /supabase\/functions\/rest\/index\.ts was edited since it was adopted/,
     ],
     [
@@ -257,8 +258,8 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     const before = { project: tree(dir), outside: tree(outsideDir) };
     const r = fedjwt(["adopt", dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("nothing was written: these lead outside the project through symbolic links");
-    expect(r.stderr).toContain(`  - ${link}`);
+    expect(r.stderr).toContain("nothing was written:\n  - adopt never writes through a symbolic link");
+    expect(r.stderr).toContain(`\n    ${link} → ${target}\n`);
     expect(r.stdout).toBe("");
     expect({ project: tree(dir), outside: tree(outsideDir) }).toEqual(before);
   });
@@ -288,7 +289,7 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     writeFileSync(path, JSON.stringify(manifest));
     const before = tree(dir);
     const r = fedjwt(["adopt", dir]);
-    expect(r.stderr).toContain("supabase/functions/rest/index.ts is a symbolic link");
+    expect(r.stderr).toContain(`\n    supabase/functions/rest/index.ts → ${join(dir, target)}\n`);
     expect(r.code).toBe(2);
     expect(tree(dir)).toEqual(before);
   });
@@ -304,7 +305,9 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     linkSync(adopted, elsewhere);
     const before = readFileSync(elsewhere, "utf8");
     const r = fedjwt(["adopt", dir]);
-    expect(r.stderr).toContain("supabase/functions/_shared/fedjwt/proxy/handler.ts is a file with other hard links");
+    expect(r.stderr).toContain(
+      "adopt writes only plain files of its own: supabase/functions/_shared/fedjwt/proxy/handler.ts is a file with other hard links",
+    );
     expect(r.code).toBe(2);
     expect(readFileSync(elsewhere, "utf8")).toBe(before);
   });
@@ -327,14 +330,15 @@ describe("fedjwt adopt never writes outside the project through symbolic links",
     expect(r.code).toBe(0);
   });
 
-  it("a link inside the project to a folder inside it is followed", () => {
+  it("a link inside the project to a folder inside it is not followed either: refused, named, nothing written", () => {
     const dir = project();
     mkdirSync(join(dir, "edge"));
     symlinkSync(join(dir, "edge"), join(dir, "supabase", "functions"));
+    const before = tree(dir);
     const r = fedjwt(["adopt", dir]);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(existsSync(join(dir, "edge", "rest", "index.ts"))).toBe(true);
+    expect(r.stderr).toContain(`\n    supabase/functions → ${join(dir, "edge")}\n`);
+    expect(r.code).toBe(2);
+    expect(tree(dir)).toEqual(before);
   });
 });
 
@@ -421,24 +425,28 @@ describe("fedjwt adopt upgrades an adoption", () => {
     expect(tree(dir)).toEqual(before);
   });
 
-  it("an adoption made before the manifest: identical files are recorded, a different one is refused with what to do", () => {
+  it("an adoption made before the manifest: identical files are recorded; edited ones refused in one message naming each", () => {
     const dir = project();
     expect(fedjwt(["adopt", dir]).code).toBe(0);
     rmSync(join(dir, "supabase/fedjwt-adopted.json"));
     const again = JSON.parse(fedjwt(["adopt", dir, "--json"]).stdout);
+    expect(again.adoption).toBe("pre-manifest");
     expect(again.changed).toBe(true); // the manifest, written now
     expect(again.next).toEqual([]);
     expect(existsSync(join(dir, "supabase/fedjwt-adopted.json"))).toBe(true);
 
     rmSync(join(dir, "supabase/fedjwt-adopted.json"));
-    const f = join(dir, "supabase/functions/_shared/fedjwt/signer/sign.ts");
-    writeFileSync(f, `${readFileSync(f, "utf8")}// an older copy, or an edit: adopt cannot tell\n`);
+    const edited = ["supabase/functions/_shared/fedjwt/signer/sign.ts", "supabase/functions/_shared/fedjwt/proxy/handler.ts"];
+    for (const f of edited) appendFileSync(join(dir, f), "// my change\n");
+    const before = tree(dir);
     const r = fedjwt(["adopt", dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(
-      "supabase/functions/_shared/fedjwt/signer/sign.ts exists with other content and no record of adopting it (no supabase/fedjwt-adopted.json: adopted by an older fedjwt, or a file of yours); if you never edited it, delete it and run adopt again",
-    );
-    expect(existsSync(join(dir, "supabase/fedjwt-adopted.json"))).toBe(false);
+    const refusals = r.stderr.split("\n").filter((l) => l.startsWith("  - "));
+    expect(refusals).toHaveLength(1); // one message for the situation, not one line per file
+    expect(refusals[0]).toContain("this project was adopted by an earlier fedjwt, before supabase/fedjwt-adopted.json existed");
+    expect(refusals[0]).toContain(`${[...edited].sort().join(", ")} were edited`);
+    expect(r.stderr).not.toContain("delete it and run adopt again");
+    expect(tree(dir)).toEqual(before);
   });
 });
 
@@ -505,16 +513,33 @@ describe("fedjwt adopt trusts no manifest beyond the folders it adopts", () => {
 });
 
 describe("fedjwt adopt --function", () => {
-  it("a project with a rest function of its own: the refusal says --function", () => {
-    const dir = project();
-    mkdirSync(join(dir, "supabase/functions/rest"), { recursive: true });
-    writeFileSync(join(dir, "supabase/functions/rest/index.ts"), "Deno.serve(() => new Response('mine'));\n");
-    const r = fedjwt(["adopt", dir]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(
-      /supabase\/functions\/rest\/index\.ts exists with other content .*adopt it under another name: --function <name>/,
-    );
-  });
+  it.each([
+    ["its own index.ts", (fn: string) => writeFileSync(join(fn, "index.ts"), "Deno.serve(() => new Response('mine'));\n")],
+    ["no index.ts (another entrypoint)", (fn: string) => writeFileSync(join(fn, "main.ts"), "Deno.serve(() => new Response('mine'));\n")],
+  ])(
+    "a project with a rest function of its own (%s, no config block): one message that leads with --function, never 'delete'; its verify_jwt untouched",
+    (_label, make) => {
+      const dir = project();
+      mkdirSync(join(dir, "supabase/functions/rest"), { recursive: true });
+      make(join(dir, "supabase/functions/rest"));
+      const before = tree(dir);
+      for (const args of [
+        ["adopt", dir],
+        ["adopt", dir, "--dry-run"],
+      ]) {
+        const r = fedjwt(args);
+        expect(r.code).toBe(2);
+        const out = `${r.stdout}${r.stderr}`;
+        const refusals = out.split("\n").filter((l) => l.startsWith("  - "));
+        expect(refusals).toHaveLength(1);
+        expect(refusals[0]).toMatch(
+          /^ {2}- supabase\/functions\/rest is a function of your own \([^)]*\): adopt the gateway under another name, e\.g\. `fedjwt adopt .* --function writers`/,
+        );
+        expect(out).not.toMatch(/delete/i);
+      }
+      expect(tree(dir)).toEqual(before); // no [functions.rest] block with verify_jwt = false was added
+    },
+  );
 
   it("adopts under another name: its folder, its config block, its name wired into index.ts and the deploy command", () => {
     const dir = project();

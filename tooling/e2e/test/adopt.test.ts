@@ -1,6 +1,7 @@
 // Adoption, as a user with an existing Supabase project follows the README: `supabase init` + a `profiles`
-// migration that references auth.users → `fedjwt adopt` (the bundled fedjwt.mjs, run from outside the
-// template) → the README's step-5 policies migration → `supabase db push --remote=<url> --yes` to a fresh
+// migration that references auth.users → `fedjwt adopt --dry-run`, then adopted by an earlier release (its own
+// fedjwt adopt, from this repository's history: before adopt recorded a manifest) and upgraded in one run by
+// `fedjwt adopt` (the bundled fedjwt.mjs, run from outside the template) → the README's step-5 policies migration → `supabase db push --remote=<url> --yes` to a fresh
 // database → the files `supabase functions deploy rest --use-api` would upload (listed offline) copied alone
 // into an empty folder → `deno check` there → served with a signing key from `supabase gen signing-key` → a
 // writer's request succeeds through the copied function, and the user's profiles stay out of its reach.
@@ -20,9 +21,9 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TEMPLATE_PARTS } from "@fedjwt/cli";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { oldRelease, PRE_MANIFEST_RELEASE } from "../../../packages/cli/test/old-release.ts";
 import {
   bootstrapSupabase,
   denoBinary,
@@ -47,10 +48,9 @@ import {
 } from "@fedjwt/local-stack";
 
 const ROOT = repoRoot();
-const NEWEST_MIGRATION = readdirSync(join(ROOT, "supabase", "migrations"))
-  .filter((f) => f.endsWith(".sql") && !f.includes("_example_"))
-  .sort()
-  .at(-1)!;
+/** The template's migrations a project adopts without --examples. */
+const migrationsOf = (names: string[]) => names.filter((f) => f.endsWith(".sql") && !f.includes("_example_")).sort();
+const TEMPLATE_MIGRATIONS = migrationsOf(readdirSync(join(ROOT, "supabase", "migrations")));
 const BUNDLE = fileURLToPath(new URL("../../../packages/cli/dist/fedjwt.mjs", import.meta.url));
 const PROFILE_ID = "0b7f3f3c-5d0e-4a8e-9f61-2f1f0c7d9a11";
 /** The user's policies migration, written after adopting (adopt stamps its migrations after 20270101120000). */
@@ -107,11 +107,14 @@ describe("adopting the template into an existing Supabase project", () => {
   let gateway: { url: string; close(): Promise<void> } | undefined;
   let fn: DenoServer | undefined;
   let fnOutput = "";
-  /** The first adoption (from an older template), then the upgrade to this one. */
-  let first: { next: string[]; migrations: Array<{ template: string; file: string }> };
+  /** The plan of a first adoption (--dry-run), the earlier release's adoption, then the upgrade to this one. */
+  let first: { next: string[] };
+  let byOldRelease: { migrations: Array<{ template: string; file: string }> };
+  let oldMigrations: string[] = [];
   let adopted: {
+    adoption: string;
     changed: boolean;
-    files: Array<{ path: string; status: string }>;
+    files: Array<{ path: string; status: string; why: string }>;
     migrations: Array<{ template: string; file: string; status: string }>;
     next: string[];
   };
@@ -131,16 +134,18 @@ describe("adopting the template into an existing Supabase project", () => {
     // fedjwt.mjs copied alone, as a user would download or copy it.
     mkdirSync(cliDir);
     copyFileSync(BUNDLE, join(cliDir, "fedjwt.mjs"));
-    // Adopted first from an older template: a copy of this one without its newest migration and with
-    // another handler.ts, then upgraded to this one, as docs/upgrading.md says.
-    const older = join(work, "older-template");
-    for (const part of TEMPLATE_PARTS) cpSync(join(ROOT, part), join(older, part), { recursive: true });
-    rmSync(join(older, "supabase", "migrations", NEWEST_MIGRATION));
-    const handler = join(older, "packages", "proxy", "src", "handler.ts");
-    writeFileSync(handler, `${readFileSync(handler, "utf8")}\n// the older template's handler\n`);
-    const r0 = await fedjwt(["adopt", ".", "--template", older, "--json"]);
+    // What a first adoption would do, planned and not written.
+    const plan = await fedjwt(["adopt", ".", "--template", ROOT, "--dry-run", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    first = JSON.parse(plan.stdout);
+    expect(readdirSync(join(project, "supabase", "migrations"))).toEqual(["20270101120000_profiles.sql"]); // nothing written
+    // Adopted first by an earlier release, with its own fedjwt adopt (it recorded no manifest), then upgraded to
+    // this one in one run, as docs/upgrading.md says.
+    const old = await oldRelease();
+    oldMigrations = migrationsOf(readdirSync(join(old.dir, "supabase", "migrations")));
+    const r0 = await run(process.execPath, [old.cli, "adopt", ".", "--template", old.dir, "--json"], { cwd: project });
     expect(r0.code, r0.stderr).toBe(0);
-    first = JSON.parse(r0.stdout);
+    byOldRelease = JSON.parse(r0.stdout);
     const r = await fedjwt(["adopt", ".", "--template", ROOT, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     adopted = JSON.parse(r.stdout);
@@ -174,18 +179,25 @@ describe("adopting the template into an existing Supabase project", () => {
     expect(section).toContain("(docs/deployment.md)");
   });
 
-  it("the upgrade updated the unedited handler, added the template's newest migration after the others, and asks for exactly what that needs", () => {
+  it(`the adoption ${PRE_MANIFEST_RELEASE.slice(0, 7)} made before manifests was upgraded in one run: every file updated as an unedited earlier release's, the newer migrations added after the others`, () => {
+    expect(adopted.adoption).toBe("pre-manifest");
     const status = Object.fromEntries(adopted.files.map((f) => [f.path, f.status]));
     expect(status["supabase/functions/_shared/fedjwt/proxy/handler.ts"]).toBe("update");
+    const updated = adopted.files.filter((f) => f.status === "update");
+    expect(updated.every((f) => f.why.startsWith("an earlier release's version, unedited"))).toBe(true);
     expect(readFileSync(join(project, "supabase/functions/_shared/fedjwt/proxy/handler.ts"), "utf8")).toBe(
       readFileSync(join(ROOT, "packages/proxy/src/handler.ts"), "utf8"),
     );
     const added = adopted.migrations.filter((m) => m.status === "create");
-    expect(added.map((m) => m.template)).toEqual([NEWEST_MIGRATION]);
-    expect(adopted.migrations.filter((m) => m.status === "unchanged").map((m) => m.file)).toEqual(first.migrations.map((m) => m.file));
-    expect(added[0]!.file > first.migrations.at(-1)!.file).toBe(true);
+    expect(added.map((m) => m.template)).toEqual(TEMPLATE_MIGRATIONS.filter((t) => !oldMigrations.includes(t)));
+    expect(added.length).toBeGreaterThan(0);
+    expect(adopted.migrations.filter((m) => m.status === "unchanged").map((m) => m.file)).toEqual(
+      byOldRelease.migrations.map((m) => m.file),
+    );
+    expect(added[0]!.file > byOldRelease.migrations.at(-1)!.file).toBe(true);
     expect(adopted.changed).toBe(true);
     expect(adopted.next).toEqual(["supabase db push --remote", "supabase functions deploy rest --use-api"]);
+    expect(JSON.parse(readFileSync(join(project, "supabase/fedjwt-adopted.json"), "utf8")).function).toBe("rest");
   });
 
   it("supabase db push --remote applies the project's and the adopted migrations to a fresh Supabase database", async () => {

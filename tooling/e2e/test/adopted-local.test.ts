@@ -1,9 +1,10 @@
 // Running an adopted project locally, the one command docs/local-stack.md gives: a `supabase init` project with a
-// migration, a seed and a function of its own (written the way `supabase functions new` writes one: Deno.serve,
-// verify_jwt = true, a variable from supabase/functions/.env) → `fedjwt adopt` (the built fedjwt.mjs) → a writers'
+// migration, a seed and a function of its own called rest (written the way `supabase functions new` writes one:
+// Deno.serve, verify_jwt = true, a variable from supabase/functions/.env) → `fedjwt adopt` refuses, leading with
+// --function and never suggesting to delete it → `fedjwt adopt --function writers` (the built fedjwt.mjs) → a writers'
 // migration → `fedjwt-stack start --project <dir>` on free ports (--ephemeral, with the project's .env named by
 // --functions-env) → a writer registered with the project's secret key writes through the adopted `rest` function with
-// supabase-js and the publishable key, the publishable key alone reads the project's seeded table through
+// supabase-js and the publishable key at …/functions/v1/writers, the publishable key alone reads the project's seeded table through
 // /rest/v1, and the project's own function answers with its .env value.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
@@ -56,6 +57,7 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
   let stack: ChildProcess | undefined;
   let stackErr = "";
   let info: StackInfo;
+  let refused: { code: number | null; stdout: string; stderr: string };
 
   beforeAll(async () => {
     mkdirSync(project, { recursive: true });
@@ -66,12 +68,13 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
     mkdirSync(join(supabase, "migrations"), { recursive: true });
     writeFileSync(join(supabase, "migrations", "20270101120000_announcements.sql"), APP_MIGRATION);
     writeFileSync(join(supabase, "seed.sql"), "insert into public.announcements (title) values ('hello from the seed');\n");
-    mkdirSync(join(supabase, "functions", "hello"), { recursive: true });
-    writeFileSync(join(supabase, "functions", "hello", "index.ts"), HELLO);
-    appendFileSync(join(supabase, "config.toml"), "\n[functions.hello]\nverify_jwt = true\n");
+    mkdirSync(join(supabase, "functions", "rest"), { recursive: true });
+    writeFileSync(join(supabase, "functions", "rest", "index.ts"), HELLO);
+    appendFileSync(join(supabase, "config.toml"), "\n[functions.rest]\nverify_jwt = true\n");
     writeFileSync(join(supabase, "functions", ".env"), "GREETING=hello from the project's .env\n");
 
-    const adopt = node([BUNDLE, "adopt", ".", "--template", ROOT, "--json"], project);
+    refused = node([BUNDLE, "adopt", ".", "--template", ROOT], project);
+    const adopt = node([BUNDLE, "adopt", ".", "--template", ROOT, "--function", "writers", "--json"], project);
     expect(adopt.code, adopt.stderr).toBe(0);
     writeFileSync(join(supabase, "migrations", "20290101000000_service_notes.sql"), WRITERS_MIGRATION);
 
@@ -100,6 +103,19 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
       await exited;
     }
     rmSync(work, { recursive: true, force: true });
+  });
+
+  it("adopt in a project whose own function is called rest: one message, leading with --function, never 'delete'", () => {
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe("");
+    const lines = refused.stderr.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(
+      /^ {2}- supabase\/functions\/rest is a function of your own \(its index\.ts has no fedjwt adopt header\): adopt the gateway under another name, e\.g\. `fedjwt adopt .* --function writers`/,
+    );
+    expect(refused.stderr).not.toMatch(/delete/i);
+    expect(readFileSync(join(project, "supabase", "functions", "rest", "index.ts"), "utf8")).toBe(HELLO);
+    expect(readFileSync(join(project, "supabase", "config.toml"), "utf8")).toMatch(/\[functions\.rest\]\nverify_jwt = true\n/);
   });
 
   it("serves on free ports, with the API URL as the audience", () => {
@@ -144,7 +160,7 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
       issuer: "notes-writer",
       audience: info.FEDJWT_AUDIENCE,
     });
-    const writer = createClient(`${info.API_URL}/functions/v1/rest`, info.PUBLISHABLE_KEY, {
+    const writer = createClient(`${info.API_URL}/functions/v1/writers`, info.PUBLISHABLE_KEY, {
       accessToken: () => signer.sign({ roles: ["notes_writer"] }),
     });
     const wrote = await writer.from("service_notes").insert({ body: "written locally" }).select("body, writer_issuer");
@@ -155,7 +171,7 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
     });
     // No writer token, only the publishable key: the gateway hands the function the anon JWT (as Supabase's
     // does), which is no writer's token.
-    const keyOnly = await fetch(`${info.API_URL}/functions/v1/rest/service_notes`, { headers: { apikey: info.PUBLISHABLE_KEY } });
+    const keyOnly = await fetch(`${info.API_URL}/functions/v1/writers/service_notes`, { headers: { apikey: info.PUBLISHABLE_KEY } });
     const keyOnlyBody = (await keyOnly.json()) as { code?: string; details?: string };
     expect({ status: keyOnly.status, code: keyOnlyBody.code }).toEqual({ status: 401, code: "alg_not_allowed" });
     // …and the refusal says what the caller sent instead of a writer token.
@@ -165,12 +181,12 @@ describe("an adopted project on the Docker-free stack (fedjwt-stack start --proj
     expect({ status: refused.status, code: refused.error?.code }).toEqual({ status: 403, code: "42501" });
   });
 
-  it("the project's own function answers with its .env value, behind its verify_jwt = true", async () => {
-    expect((await fetch(`${info.API_URL}/functions/v1/hello`, { headers: { apikey: info.PUBLISHABLE_KEY } })).status).toBe(401);
-    const res = await fetch(`${info.API_URL}/functions/v1/hello/x`, { headers: { authorization: `Bearer ${info.ANON_KEY}` } });
+  it("the project's own rest function answers with its .env value, behind its verify_jwt = true", async () => {
+    expect((await fetch(`${info.API_URL}/functions/v1/rest`, { headers: { apikey: info.PUBLISHABLE_KEY } })).status).toBe(401);
+    const res = await fetch(`${info.API_URL}/functions/v1/rest/x`, { headers: { authorization: `Bearer ${info.ANON_KEY}` } });
     expect({ status: res.status, body: await res.json() }).toEqual({
       status: 200,
-      body: { greeting: "hello from the project's .env", path: "/hello/x" },
+      body: { greeting: "hello from the project's .env", path: "/rest/x" },
     });
   });
 });
