@@ -186,7 +186,7 @@ begin
          when with_values and tg_op = 'UPDATE' then (select coalesce(jsonb_object_agg(c, n -> c), '{}') from unnest(changed) c) end,
     case when is_writer then claims ->> 'iss' else acting end,
     case when is_writer then claims ->> 'writer_sub' else claims ->> 'sub' end,
-    case when is_writer then coalesce(claims ->> 'writer_kid', 'policy:' || (claims ->> 'policy_id')) end,
+    case when is_writer then claims ->> 'writer_kid' end,
     case when rid ~ '^[A-Za-z0-9._:-]{1,64}$' then rid end
   );
   return null;

@@ -6,7 +6,7 @@
 -- 'rows:<n>' or the SQLSTATE.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(50);
+select plan(51);
 
 create function pg_temp.claims_of(principal text) returns jsonb
 language sql
@@ -16,6 +16,8 @@ as $$
     when 'inventory' then '{"iss":"inventory-service","sub":"33333333-3333-4333-8333-333333333333","writer_sub":"inventory-worker","writer_kid":"inv-k1","fedjwt_gateway":1,"app_roles":["inventory_writer"],"role":"inventory_service"}'
     -- A Supabase Auth user whose token carries writer-looking claims (the gateway marker included).
     when 'user' then '{"iss":"orders-service","sub":"8d0fd2b3-9ca1-4a58-8b0c-000000000001","writer_sub":"orders-worker","writer_kid":"orders-k1","fedjwt_gateway":1,"role":"authenticated"}'
+    -- A workload admitted by a trust policy: the gateway puts policy:<id> in writer_kid.
+    when 'workload' then '{"iss":"deploy-bot","sub":"55555555-5555-4555-8555-555555555555","writer_sub":"repo:acme/app:ref:refs/heads/main","writer_kid":"policy:6f1c2d3e-0000-4000-8000-000000000001","fedjwt_gateway":1,"app_roles":[],"role":"federated_writer"}'
     when 'service' then '{"role":"service_role"}'
     when 'anon' then '{"role":"anon"}'
   end::jsonb
@@ -129,6 +131,10 @@ select is((select jsonb_build_object('writer', writer, 'writer_sub', writer_sub,
 select pg_temp.as_request('orders', 'inventory-service', $$insert into public.pgtap_items (id) values (21)$$);
 select is((select writer from federation.write_audit where request_id = 'inventory-service'), 'orders-service',
   'a request id naming another writer is recorded as given and changes no identity');
+select pg_temp.as_request('workload', 'req-workload', $$insert into public.pgtap_items (id) values (24)$$);
+select is((select jsonb_build_object('writer', writer, 'writer_sub', writer_sub, 'writer_kid', writer_kid) from federation.write_audit where request_id = 'req-workload'),
+  '{"writer":"deploy-bot","writer_sub":"repo:acme/app:ref:refs/heads/main","writer_kid":"policy:6f1c2d3e-0000-4000-8000-000000000001"}'::jsonb,
+  'a trust-policy writer is recorded with its policy as policy:<id>');
 select pg_temp.as_request('service', 'req-service', $$insert into public.pgtap_items (id) values (22)$$);
 select is((select writer from federation.write_audit where request_id = 'req-service'), 'service_role', 'service_role writes are recorded as service_role');
 insert into public.pgtap_items (id) values (23);
