@@ -12,8 +12,13 @@ export interface WriteAuditCost {
   connections: number;
   on: RunResult;
   off: RunResult;
-  /** Fewer inserts per second with the audit on, as a fraction of the rate without it (0.05 = 5 % fewer). */
+  /**
+   * Fewer inserts per second with the audit on, as a fraction of the rate without it (0.05 = 5 % fewer): the
+   * median over the back-to-back (on, off) slice pairs, so load that drifts during the run cancels out.
+   */
   slowdown: number;
+  /** The same per pair of slices, in run order (their spread shows how steady the machine was). */
+  pairSlowdowns: number[];
   /** Audit rows written during the run (one per insert with the audit on). */
   auditRows: number;
   /** 1-, 5- and 15-minute load averages when this section ended (it may be measured alone: --only write-audit). */
@@ -21,7 +26,7 @@ export interface WriteAuditCost {
 }
 
 /** Slices per side (after one warm-up slice each), run on, off, on, off, … */
-const SLICES = 6;
+const SLICES = 10;
 
 /**
  * Loads the function with single-row inserts (`Prefer: return=minimal`, a reused token) at `connections`,
@@ -59,14 +64,22 @@ export async function writeAuditCost(
     await runSide(false, slice);
     const before = await count();
     const slices: Record<"on" | "off", RawRun[]> = { on: [], off: [] };
+    const pairSlowdowns: number[] = [];
     for (let i = 0; i < SLICES; i++) {
-      slices.on.push(await runSide(true, slice));
-      slices.off.push(await runSide(false, slice));
+      // Alternate which side goes first, so neither always follows the other's leftovers (autovacuum, WAL).
+      const first = i % 2 === 0;
+      const a = await runSide(first, slice);
+      const b = await runSide(!first, slice);
+      const [on, off] = first ? [a, b] : [b, a];
+      slices.on.push(on);
+      slices.off.push(off);
+      pairSlowdowns.push(1 - on.requests / on.seconds / (off.requests / off.seconds));
     }
     const auditRows = (await count()) - before;
     const on = mergeRuns(slices.on);
     const off = mergeRuns(slices.off);
-    const slowdown = 1 - on.rps / off.rps;
+    const sorted = [...pairSlowdowns].sort((x, y) => x - y);
+    const slowdown = (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
     for (const [name, r] of [
       ["audit on ", on],
       ["audit off", off],
@@ -75,8 +88,10 @@ export async function writeAuditCost(
         `  c=${connections} ${name} ${r.rps.toFixed(0).padStart(5)} inserts/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  postgres CPU ${r.cpuMsPerRequest.postgres!.toFixed(3)} ms/insert`,
       );
     }
-    log(`  ${(slowdown * 100).toFixed(1)} % fewer inserts per second with the audit on; ${auditRows} audit rows written`);
-    return { connections, on, off, slowdown, auditRows, loadAverageAtEnd: loadavg().map((n) => Number(n.toFixed(2))) };
+    log(
+      `  ${(slowdown * 100).toFixed(1)} % fewer inserts per second with the audit on (median of ${SLICES} slice pairs: ${pairSlowdowns.map((x) => (x * 100).toFixed(0)).join(", ")} %); ${auditRows} audit rows written`,
+    );
+    return { connections, on, off, slowdown, pairSlowdowns, auditRows, loadAverageAtEnd: loadavg().map((n) => Number(n.toFixed(2))) };
   } finally {
     clearInterval(refresh);
     await db.query("select federation.enable_write_audit('public.orders')").catch(() => undefined);

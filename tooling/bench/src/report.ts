@@ -350,7 +350,7 @@ ${r.writeAudit ? writeAuditSection(r.writeAudit) : ""}`;
 }
 
 /** Section 7: inserts through the function with the audit trigger on and off, side by side in one run. */
-function writeAuditSection(a: WriteAuditCost & { loadAverageAtEnd?: number[] }): string {
+function writeAuditSection(a: WriteAuditCost & { loadAverageAtEnd?: number[]; pairSlowdowns?: number[] }): string {
   const total = (x: RunResult) => Object.values(x.cpuMsPerRequest).reduce((sum, ms) => sum + ms, 0);
   const row = (name: string, x: RunResult) =>
     `| ${name} | **${x.rps.toFixed(0)}** | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.cpuMsPerRequest.postgres!.toFixed(3)} | ${total(x).toFixed(3)} | ${x.errors} |`;
@@ -367,7 +367,8 @@ switched on and off between slices (\`federation.enable_write_audit\` / \`disabl
 ${row("on", a.on)}
 ${row("off", a.off)}
 
-With the audit on: **${(a.slowdown * 100).toFixed(1)} % ${a.slowdown >= 0 ? "fewer" : "more"} inserts per second** (target: at most ${(TARGETS.writeAuditSlowdown * 100).toFixed(0)} % fewer), and
+With the audit on: **${(a.slowdown * 100).toFixed(1)} % ${a.slowdown >= 0 ? "fewer" : "more"} inserts per second** (target: at most ${(TARGETS.writeAuditSlowdown * 100).toFixed(0)} % fewer; the median over the
+${a.pairSlowdowns?.length ?? "?"} back-to-back pairs of slices, which gave ${a.pairSlowdowns?.map((x) => `${(x * 100).toFixed(0)} %`).join(", ") ?? "?"}), and
 **${(cpu * 100).toFixed(1)} % more CPU per insert** over every process of the stack (${(total(a.on) - total(a.off)).toFixed(3)} ms, of which
 ${(a.on.cpuMsPerRequest.postgres! - a.off.cpuMsPerRequest.postgres!).toFixed(3)} ms in Postgres): where the CPU is what limits, that is the rate given up; on a busy
 machine the CPU figure is the steadier of the two. ${a.auditRows} audit rows written; load average when this section ended:
