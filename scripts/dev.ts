@@ -49,13 +49,14 @@ async function cli(args: string[], env: Record<string, string>): Promise<string>
 const functionLog = () => join(root, ".local", useDocker ? "functions.log" : "stack.log");
 const logSize = () => (existsSync(functionLog()) ? statSync(functionLog()).size : 0);
 
-/** The function's access lines written after byte `from`, waiting (≤ 3 s) for the log to catch up. */
+/** The function's access lines written after byte `from` (from the start if the log was rotated since), waiting (≤ 3 s) for the log to catch up. */
 async function accessLines(from: number): Promise<Array<Record<string, unknown>>> {
   let lines: Array<Record<string, unknown>> = [];
   for (let i = 0, last = -1; i < 30 && !(lines.length > 0 && lines.length === last); i++) {
     last = lines.length;
     await new Promise((r) => setTimeout(r, 100));
-    const text = existsSync(functionLog()) ? readFileSync(functionLog()).subarray(from).toString("utf8") : "";
+    const all = existsSync(functionLog()) ? readFileSync(functionLog()) : Buffer.alloc(0);
+    const text = all.subarray(all.length < from ? 0 : from).toString("utf8");
     lines = text.split("\n").flatMap((l) => {
       const json = l.indexOf('{"');
       try {
@@ -100,7 +101,10 @@ async function startSupabase(): Promise<Record<string, string>> {
   const started = run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "start", "--detach"]);
   if (started.code !== 0) throw new Error(started.out.trim());
   for (const line of started.out.split("\n").slice(0, 1)) console.log(`  ${line}`);
-  return parseEnv(run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "status"]).out);
+  const status = run(process.execPath, [join(root, "tooling/local-stack/dist/cli.js"), "status"]).out;
+  // A function that failed to load is served as a 500 while the others run: say which, here and not only in the log.
+  for (const line of status.split("\n").filter((l) => /^# function .* BROKEN/.test(l))) console.log(`  ${line.slice(2)}`);
+  return parseEnv(status);
 }
 
 async function main(): Promise<void> {
@@ -220,11 +224,18 @@ async function main(): Promise<void> {
     console.log(`  forged: orders-service asks for role service_role → ${forged.status} ${forgedBody.code}`);
     console.log(
       `  impersonation: orders-service signs an Auth user's id as sub → user_notes ${impersonation.status} ${impersonationBody.code}` +
-        ` (the database sees role ${whoami.db_role}, sub ${String(whoami.writer_uid).slice(0, 8)}… derived from its own, user_role only in writer_claims)`,
+        `\n    (the database sees role ${whoami.db_role} and sub ${String(whoami.writer_uid).slice(0, 8)}…, a UUID the gateway derives from` +
+        `\n    the writer's name and its sub, never the user's id; its forged user_role claim arrives only inside` +
+        `\n    writer_claims, which no policy reads)`,
     );
 
     const access = await accessLines(logFrom);
-    console.log(`  access log (${access.length} lines, one JSON line per request in ${functionLog().slice(root.length)}):`);
+    console.log(
+      `  access log: ${access.length} requests of this run, one JSON line each in ${functionLog()}` +
+        `\n    (kept across restarts${useDocker ? "" : ", moved to stack.log.1 past 10 MB"}). Columns: status, writer, method, table,` +
+        `\n    upstream = PostgREST's status ("-": refused before it reached PostgREST), cache = the writer's key` +
+        `\n    came from the gateway's key cache (hit) or the registry (miss), time, and the reason of a refusal:`,
+    );
     for (const e of access)
       console.log(
         `    ${e.status} ${String(e.issuer ?? "-").padEnd(17)} ${String(e.method).padEnd(5)} ${String(e.target ?? "-").padEnd(22)} upstream ${e.upstream_status ?? "-"}  cache ${e.cache ?? "-"}  ${e.ms} ms${e.reason ? `  ${e.reason}` : ""}`,
@@ -270,18 +281,23 @@ async function main(): Promise<void> {
     console.log(
       `  ${good ? "Everything behaved as the policies say." : "SOMETHING DID NOT BEHAVE AS EXPECTED — see the ✗ lines above."} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
     );
+    const publishableKey = status.PUBLISHABLE_KEY ?? "";
+    const secretKey = status.SECRET_KEY ?? "";
     console.log(`
-  API            ${apiUrl}
-  gateway        ${apiUrl}/functions/v1/rest/<table>   (writers; supabase-js base URL ${apiUrl}/functions/v1/rest)
-  Data API       ${apiUrl}/rest/v1/<table>            (apikey required)
-  audience       ${audience}   (what writers put in aud: exactly this, no trailing slash; pnpm stack status: FEDJWT_AUDIENCE)
-  database       ${status.DB_URL ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres"}
-  anon key       ${anonKey}
-  service key    ${serviceKey}   (local only: never give it to a writer)
-  writer keys    keys/orders-service-local.key, keys/inventory-service-local.key
+  API              ${apiUrl}
+  writers' gateway ${apiUrl}/functions/v1/rest/<table>   (supabase-js base URL: ${apiUrl}/functions/v1/rest)
+  Data API         ${apiUrl}/rest/v1/<table>            (needs an apikey)
+  audience         ${audience}   (what writers put in aud: exactly this, no trailing slash)
+  database         ${status.DB_URL ?? "postgresql://postgres:postgres@127.0.0.1:54322/postgres"}
+  publishable key  ${publishableKey}   (the README's "<publishable key>": writers' apikey)
+  secret key       ${secretKey}   (fedjwt's --service-role-key; local only, never give it to a writer)
+  legacy keys      the anon and service_role JWTs still work as the two keys above: ${useDocker ? "pnpm exec supabase status" : "pnpm stack status"}
+  writer keys      keys/orders-service-local.key, keys/inventory-service-local.key
 
-  Try: pnpm fedjwt list --url ${apiUrl} --service-role-key "$SERVICE_KEY"
+  Try: pnpm fedjwt list --local
        pnpm fedjwt mint --issuer orders-service --key keys/orders-service-local.key --audience ${audience} --role orders_writer
+       pnpm fedjwt policy --local --issuer orders-service --rate-limit 20
+  Status of the stack and each function: ${useDocker ? "pnpm exec supabase status" : "pnpm stack status"}
   Stop: ${useDocker ? "pnpm exec supabase stop (and kill $(cat .local/functions.pid))" : "pnpm stack stop"}`);
     process.exitCode = good ? 0 : 1;
   } finally {

@@ -61,16 +61,14 @@ export async function runInventoryWriter(config: WriterConfig): Promise<Outcome[
     ...(restock.data ? { rows: restock.data } : {}),
   });
 
-  const orders = await db.from("orders").select("id, sku, quantity, writer_issuer").order("created_at");
+  const orders = await db.from("orders").select("id, sku, quantity, writer_issuer, writer_sub").order("created_at");
   out.push({
     action: "select orders",
     expected: "allowed",
     ok: !orders.error,
     status: orders.status,
     ...(orders.error ? { code: orders.error.code } : {}),
-    message: orders.error
-      ? orders.error.message
-      : `${orders.data.length} orders from ${[...new Set(orders.data.map((o) => o.writer_issuer))].join(", ")}`,
+    message: orders.error ? orders.error.message : ordersSummary(orders.data),
     ...(orders.data ? { rows: orders.data } : {}),
   });
 
@@ -84,4 +82,18 @@ export async function runInventoryWriter(config: WriterConfig): Promise<Outcome[
     message: sneaky.error ? sneaky.error.message : "inserted",
   });
   return out;
+}
+
+/**
+ * What the orders read shows, in words a newcomer reads right: how many rows each writer wrote through the gateway,
+ * and how many are sample rows from supabase/seed.sql (writer_sub "seed"; their writer_issuer is sample text, not a
+ * registered writer).
+ */
+export function ordersSummary(rows: ReadonlyArray<{ writer_issuer: string; writer_sub?: string | null }>): string {
+  const seeded = rows.filter((o) => o.writer_sub === "seed").length;
+  const written = new Map<string, number>();
+  for (const o of rows) if (o.writer_sub !== "seed") written.set(o.writer_issuer, (written.get(o.writer_issuer) ?? 0) + 1);
+  const parts = [...written].map(([issuer, n]) => `${n} written by ${issuer}`);
+  if (seeded > 0) parts.push(`${seeded} sample row${seeded === 1 ? "" : "s"} from supabase/seed.sql`);
+  return `${rows.length} orders readable${parts.length ? `: ${parts.join(", ")}` : ""}`;
 }

@@ -106,6 +106,7 @@ describe("runInventoryWriter", () => {
   const ORDERS = [
     { id: "a", sku: "WIDGET-BLUE", quantity: 2, writer_issuer: "orders-service" },
     { id: "b", sku: "WIDGET-RED", quantity: 1, writer_issuer: "orders-service" },
+    { id: "c", sku: "WIDGET-RED", quantity: 1, writer_issuer: "another-service", writer_sub: "seed" },
   ];
   function answering(updated: unknown[]) {
     return (r: Recorded): Reply => {
@@ -123,7 +124,8 @@ describe("runInventoryWriter", () => {
       ["select orders", "allowed", true, 200, undefined],
       ["insert into orders", "denied", false, 403, "42501"],
     ]);
-    expect(out[1]?.message).toBe("2 orders from orders-service");
+    // A seed row's writer_issuer is sample text, not a writer: it is counted as a sample row.
+    expect(out[1]?.message).toBe("3 orders readable: 2 written by orders-service, 1 sample row from supabase/seed.sql");
     const patch = g.requests[0] as Recorded;
     expect(new URL(patch.url, g.url).searchParams.get("sku")).toBe("eq.WIDGET-RED");
     expect(JSON.parse(patch.body)).toEqual({ quantity: 75 });

@@ -34,6 +34,7 @@ export const CLI_CODES = [
   "last_active_key",
   "key_in_use",
   "registry_outdated",
+  "no_local_stack",
   // the world failed (exit 1)
   "unreachable",
   "upstream_failed",

@@ -7,6 +7,7 @@ import { jwksCommand } from "./commands/jwks.ts";
 import { keygenCommand } from "./commands/keygen.ts";
 import { listCommand } from "./commands/list.ts";
 import { mintCommand } from "./commands/mint.ts";
+import { policyCommand } from "./commands/policy.ts";
 import { registerCommand } from "./commands/register.ts";
 import { rotateCommand } from "./commands/rotate.ts";
 import { CliError } from "./errors.ts";
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   mintCommand,
   jwksCommand,
   registerCommand,
+  policyCommand,
   listCommand,
   deactivateCommand,
   rotateCommand,

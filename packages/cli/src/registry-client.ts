@@ -1,14 +1,18 @@
 import { CliError } from "./errors.ts";
+import { checkLocalAlone, LOCAL_FLAG, localTarget } from "./local.ts";
 import type { FlagSpecs } from "./spec.ts";
 
 /** Talks to a project's registry tables through PostgREST (`/rest/v1`) with the service_role key. */
 export class RegistryClient {
   readonly url: string;
+  /** Where the URL came from, for the unreachable error: a flag or variable to check, or the local stack to start. */
+  readonly hint: string;
   readonly #key: string;
   readonly #fetch: typeof fetch;
 
-  constructor(url: string, serviceKey: string, doFetch: typeof fetch = fetch) {
+  constructor(url: string, serviceKey: string, doFetch: typeof fetch = fetch, hint = "check --url / SUPABASE_URL") {
     this.url = url.replace(/\/+$/, "");
+    this.hint = hint;
     this.#key = serviceKey;
     this.#fetch = doFetch;
   }
@@ -30,7 +34,7 @@ export class RegistryClient {
     } catch (e) {
       const c = (e as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (e as Error).name;
-      throw new CliError("unreachable", `cannot reach ${this.url} (${cause}): check --url / SUPABASE_URL`, { exitCode: 1, cause: e });
+      throw new CliError("unreachable", `cannot reach ${this.url} (${cause}): ${this.hint}`, { exitCode: 1, cause: e });
     }
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -78,12 +82,31 @@ export class RegistryClient {
   }
 }
 
-/** Resolves --url / --service-role-key from flags or the environment. */
-export function connection(values: { url?: string | undefined; "service-role-key"?: string | undefined }, command: string): RegistryClient {
+/** Resolves --local, or --url / --service-role-key from flags or the environment. */
+export function connection(
+  values: { url?: string | undefined; "service-role-key"?: string | undefined; local?: boolean | undefined },
+  command: string,
+): RegistryClient {
+  if (values.local) {
+    checkLocalAlone(values, ["url", "service-role-key"], command);
+    const local = localTarget();
+    return new RegistryClient(
+      local.url,
+      local.secretKey,
+      fetch,
+      local.stateFile
+        ? `the local stack in ${local.stateFile} does not answer (pnpm stack status)`
+        : "no local stack is running (start one: pnpm stack start --detach, pnpm dev or supabase start)",
+    );
+  }
   const url = values.url ?? process.env.SUPABASE_URL;
   // An empty variable counts as unset: SUPABASE_SERVICE_ROLE_KEY="" does not hide SUPABASE_SECRET_KEY.
   const key = values["service-role-key"] ?? (process.env.SUPABASE_SERVICE_ROLE_KEY || process.env.SUPABASE_SECRET_KEY);
-  if (!url) throw new CliError("bad_arguments", `--url (or SUPABASE_URL) is required (see: fedjwt ${command} --help)`);
+  if (!url)
+    throw new CliError(
+      "bad_arguments",
+      `--url (or SUPABASE_URL), or --local for the local stack, is required (see: fedjwt ${command} --help)`,
+    );
   if (!/^https?:\/\/[^/]+/.test(url)) throw new CliError("bad_arguments", `--url ${JSON.stringify(url)} is not an http(s) URL`);
   if (!key)
     throw new CliError(
@@ -102,6 +125,7 @@ export const CONNECTION_FLAGS = {
     description: "service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)",
     group: "Connection",
   },
+  ...LOCAL_FLAG,
   json: { type: "boolean", default: false, description: "print machine-readable JSON", group: "Connection" },
 } as const satisfies FlagSpecs;
 

@@ -289,7 +289,7 @@ describe("help and dispatch", () => {
     const r = fedjwt(["--help"]);
     expect(r.code).toBe(0);
     const listed = [...r.stdout.matchAll(/^ {2}([a-z]+) {2}/gm)].map((m) => m[1]);
-    expect(listed).toEqual(["keygen", "mint", "jwks", "register", "list", "deactivate", "rotate", "doctor", "adopt", "audit"]);
+    expect(listed).toEqual(["keygen", "mint", "jwks", "register", "policy", "list", "deactivate", "rotate", "doctor", "adopt", "audit"]);
     for (const cmd of listed) expect(fedjwt([cmd!, "--help"]).code).toBe(0);
   });
 

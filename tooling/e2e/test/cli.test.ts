@@ -134,7 +134,15 @@ describe("bad inputs: one line, the right exit code", () => {
   it.each([
     [["register", "--issuer", "x", "--jwks-uri", "http://writer.example/jwks.json", "--alg", "ES256"], /must be https/],
     [["register", "--issuer", "x", "--public-key", "/nonexistent.pub"], /cannot read public key file \/nonexistent\.pub: no such file/],
-    [["register", "--issuer", "x"], /give exactly one of --public-key and --jwks-uri/],
+    [["register", "--issuer", "x"], /nothing to change: give a policy flag .* or a key \(--public-key \/ --jwks-uri\)/],
+    [
+      ["register", "--issuer", "x", "--public-key", "a.pub", "--jwks-uri", "https://w.example/jwks.json"],
+      /give exactly one of --public-key and --jwks-uri/,
+    ],
+    [
+      ["register", "--issuer", "ghost-service", "--rate-limit", "3"],
+      /no issuer named "ghost-service": a new writer is registered with its key/,
+    ],
     [["deactivate", "--issuer", "ghost-service"], /no issuer named "ghost-service"/],
     [["rotate", "--issuer", "ghost-service", "--retire", "k"], /no issuer named "ghost-service"/],
     [["list", "--url", "ftp://x"], /is not an http\(s\) URL/],
@@ -146,7 +154,7 @@ describe("bad inputs: one line, the right exit code", () => {
     oneLine(
       await fedjwt(target(), ["list"], { SUPABASE_URL: "", SUPABASE_SERVICE_ROLE_KEY: "", SUPABASE_SECRET_KEY: "" }),
       2,
-      /--url \(or SUPABASE_URL\) is required/,
+      /--url \(or SUPABASE_URL\), or --local for the local stack, is required/,
     );
   });
 });

@@ -4,6 +4,7 @@
 // and stops the stack it started.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -31,8 +32,25 @@ function node(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
+/** Runs one shell-free command line as a user types it (words split on spaces; no quoting in what dev prints). */
+function typed(line: string): Promise<{ code: number | null; out: string }> {
+  const [first, second, ...rest] = line.trim().split(/\s+/);
+  // `pnpm fedjwt` runs the workspace's fedjwt bin, packages/cli/bin/fedjwt.js, in the folder it is typed in.
+  if (first !== "pnpm" || second !== "fedjwt") throw new Error(`not a pnpm fedjwt command: ${line}`);
+  const env = { ...process.env };
+  for (const name of ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_SECRET_KEY", "FEDJWT_STACK_STATE"]) delete env[name];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["packages/cli/bin/fedjwt.js", ...rest], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
+
 const free = (await Promise.all([54321, 54322, 54340].map(portFree))).every(Boolean);
 let started = false;
+let firstRun = "";
 
 afterAll(async () => {
   if (started) await node(["tooling/local-stack/dist/cli.js", "stop"]);
@@ -42,6 +60,7 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
   it("brings the stack up, registers and runs both writers, and prints a summary", async () => {
     const r = await node(["scripts/dev.ts"]);
     started = true;
+    firstRun = r.out;
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain("Docker skipped on request: using the Docker-free local stack");
     expect(r.out).toMatch(/✓ insert into orders\s+201 allowed/);
@@ -50,11 +69,19 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(/✓ insert into orders\s+403 denied 42501/);
     expect(r.out).toContain("forged: orders-service asks for role service_role → 403 role_not_allowed");
     expect(r.out).toMatch(
-      /impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501 \(the database sees role federated_writer, sub [0-9a-f]{8}… derived/,
+      /impersonation: orders-service signs an Auth user's id as sub → user_notes 403 42501\n {4}\(the database sees role federated_writer and sub [0-9a-f]{8}…, a UUID the gateway derives/,
+    );
+    // The seed's rows are sample rows, not a writer's.
+    expect(r.out).toMatch(
+      /select orders\s+200 allowed — \d+ orders readable: \d+ written by orders-service, 2 sample rows from supabase\/seed\.sql/,
     );
     expect(r.out).toContain("Everything behaved as the policies say.");
     // The function's access lines for this run: one per request, refusals with their reason.
-    expect(r.out).toMatch(/access log \([1-9][0-9]* lines, one JSON line per request in \/\.local\/stack\.log\)/);
+    // The log's real path (not a root-relative one), kept across restarts, and what its columns mean.
+    expect(r.out).toContain(
+      `one JSON line each in ${join(root, ".local", "stack.log")}\n    (kept across restarts, moved to stack.log.1 past 10 MB)`,
+    );
+    expect(r.out).toMatch(/upstream = PostgREST's status \("-": refused before it reached PostgREST\), cache = the writer's key/);
     expect(r.out).toMatch(/201 orders-service\s+POST\s+orders\s+upstream 201/);
     expect(r.out).toMatch(/403 orders-service\s+GET\s+jwt_public_keys\s+upstream -\s+cache miss\s+[0-9.]+ ms\s+role_not_allowed/);
     // One write followed from the response's X-Request-Id to the audit row that carries it.
@@ -64,6 +91,9 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     );
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
     expect(r.out).toMatch(/audience\s+http:\/\/127\.0\.0\.1:54321 {3}\(what writers put in aud/);
+    // The keys the README's snippet and fedjwt take: the publishable and the secret key.
+    expect(r.out).toMatch(/publishable key\s+sb_publishable_\S+ {3}\(the README's "<publishable key>"/);
+    expect(r.out).toMatch(/secret key\s+sb_secret_\S+ {3}\(fedjwt's --service-role-key/);
     expect(r.out).not.toContain("✗");
   }, 240_000);
 
@@ -80,5 +110,15 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     expect(r.code).toBe(0);
     for (const name of ["API_URL", "DB_URL", "ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET"])
       expect(r.out).toMatch(new RegExp(`^${name}="`, "m"));
+    expect(r.out).toMatch(/^# function rest\s+serving$/m);
+  });
+
+  it("every command its summary prints runs as printed (no variable to set, no flag to add)", async () => {
+    const printed = [...firstRun.matchAll(/^\s+(?:Try: )?(pnpm fedjwt .*)$/gm)].map((m) => m[1]!);
+    expect(printed.length).toBeGreaterThanOrEqual(3);
+    for (const line of printed) {
+      const r = await typed(line);
+      expect({ line, code: r.code }, r.out).toEqual({ line, code: 0 });
+    }
   });
 });

@@ -45,6 +45,7 @@ const NOT_IN_REPO: Record<string, string> = {
   "supabase/signing_keys.json": "written by fedjwt adopt in the user's project",
   "supabase/functions/_shared": "copied by fedjwt adopt into the user's project",
   "supabase/fedjwt-adopted.json": "the manifest fedjwt adopt writes in the user's project",
+  "supabase/migrations/20300101000000_readings.sql": "the migration docs/python-writer.md has the reader add to their project",
   "supabase/package.json": "the supabase npm package",
   "supabase/postgres": "Supabase's repository",
   "supabase/setup-cli": "Supabase's GitHub Action",

@@ -1,20 +1,29 @@
-// The Python writer recipe (docs/python-writer.md) as the doc shows it: apps/python-writer/writer.py, run by
-// Python with PyJWT, httpx and supabase-py from a fresh venv, against the stack. Where Python or the packages
-// cannot be had, it says so loudly and skips what it cannot run (never passes silently). FEDJWT_PYTHON picks
-// the interpreter (default python3).
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// docs/python-writer.md run top to bottom, as a reader follows it, against a project adopted without --examples: its
+// SQL block becomes the project's migration, the project is served by the local stack (--ephemeral here, on free
+// ports, where the doc starts it with --detach; --local finds it through FEDJWT_STACK_STATE), its shell blocks run in
+// order in one bash script (fedjwt keygen and register, the exports, `python3 writer.py`; the pip line is what the
+// venv below does), and its Python blocks, one after the other, are writer.py. Python runs with PyJWT, httpx and
+// supabase-py from a fresh venv; where Python or the packages cannot be had, it says so loudly and skips what it
+// cannot run (never passes silently). FEDJWT_PYTHON picks the interpreter (default python3).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "@fedjwt/local-stack";
+import { fileURLToPath } from "node:url";
+import { repoRoot, runSupabaseCli, type StackInfo } from "@fedjwt/local-stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keyDir, keygen, register, serviceRead, useTarget } from "./target.ts";
+import { blockLines, blocks, fill, runScript } from "./doc-script.ts";
 
 const root = repoRoot();
+const DOC = readFileSync(join(root, "docs", "python-writer.md"), "utf8");
 const WRITER = join(root, "apps", "python-writer", "writer.py");
-const target = useTarget();
+const BUNDLE = fileURLToPath(new URL("../../../packages/cli/dist/fedjwt.mjs", import.meta.url));
+const STACK = fileURLToPath(new URL("../../local-stack/dist/cli.js", import.meta.url));
 /** Interpreters tried in turn: FEDJWT_PYTHON alone when set; else the one on PATH, then Debian's (python3-jwt etc.). */
 const PYTHONS = process.env.FEDJWT_PYTHON ? [process.env.FEDJWT_PYTHON] : ["python3", "/usr/bin/python3"];
+
+/** writer.py as the doc makes it: its Python blocks, one after the other. */
+const script = () => blocks(DOC, "python").join("\n\n");
 
 /** Runs a command without blocking the event loop (the stack serves from this process). */
 function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 120_000) {
@@ -65,6 +74,44 @@ async function setUpPython(interpreter: string, venv: string): Promise<Python> {
 let python: Python;
 let venv: string;
 let result: Record<string, unknown> | undefined;
+let stack: ChildProcess | undefined;
+const work = mkdtempSync(join(tmpdir(), "fedjwt-python-doc-"));
+
+/** The project the doc writes into: `supabase init`, `fedjwt adopt` (no --examples), the doc's migration. */
+async function adoptedProject(): Promise<string> {
+  const project = join(work, "my-app");
+  mkdirSync(project, { recursive: true });
+  expect(spawnSync("git", ["init", "-q"], { cwd: project }).status).toBe(0);
+  const init = await runSupabaseCli(["init", "--yes"], { cwd: project });
+  expect(init.code, init.stderr).toBe(0);
+  const adopt = spawnSync(process.execPath, [BUNDLE, "adopt", ".", "--template", root, "--json"], { cwd: project, encoding: "utf8" });
+  expect(adopt.status, adopt.stderr).toBe(0);
+  const file = /`(supabase\/migrations\/\d{14}_\w+\.sql)`/.exec(DOC)?.[1];
+  const sql = blocks(DOC, "sql");
+  expect({ file, blocks: sql.length }, "the doc names its migration file and gives one SQL block").toEqual({
+    file: expect.any(String),
+    blocks: 1,
+  });
+  writeFileSync(join(project, file!), sql[0]!);
+  return project;
+}
+
+/** `fedjwt-stack start --project … --ephemeral`: its READY line. */
+function serve(project: string): Promise<{ info: StackInfo; pids: { stack: number } }> {
+  const child = spawn(process.execPath, [STACK, "start", "--project", project, "--ephemeral"], { stdio: ["ignore", "pipe", "pipe"] });
+  stack = child;
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      const m = /^READY (.*)$/m.exec(out);
+      if (m) resolve(JSON.parse(m[1]!));
+    });
+    child.once("exit", (code) => reject(new Error(`fedjwt-stack exited (${code}) before READY:\n${out}\n${err}`)));
+  });
+}
 
 beforeAll(async () => {
   venv = mkdtempSync(join(tmpdir(), "fedjwt-python-"));
@@ -81,54 +128,56 @@ beforeAll(async () => {
   python = chosen?.bin ? { ...chosen, skipped } : { bin: undefined, skipped };
   for (const why of python.skipped) console.warn(`PYTHON WRITER RECIPE — SKIPPED (all or part): ${why}`);
   if (!python.bin) return;
-  const t = target();
-  const keys = await keygen(t, keyDir(), "python-writer", "ES256");
-  await register(t, [
-    "--issuer",
-    "python-writer",
-    "--public-key",
-    keys.publicKey,
-    "--allowed-role",
-    "orders_writer",
-    "--allowed-role",
-    "stock_reader",
+
+  const project = await adoptedProject();
+  const ready = await serve(project);
+  const state = join(work, "stack.json");
+  writeFileSync(state, JSON.stringify({ pid: ready.pids.stack, info: ready.info }));
+  writeFileSync(join(project, "writer.py"), script());
+  // The doc's shell lines but the two the test does itself: serving the project (above) and pip (the venv).
+  const lines = blockLines(DOC).filter((l) => !/^(pnpm stack |python3 -m pip |pip )/.test(l));
+  const { script: filled, unknown } = fill(lines, [
+    ["http://127.0.0.1:54321", ready.info.API_URL],
+    ["<publishable key>", ready.info.PUBLISHABLE_KEY],
   ]);
-  const r = await run(python.bin, [WRITER], {
-    FEDJWT_API_URL: t.apiUrl,
-    FEDJWT_ANON_KEY: t.anonKey,
-    FEDJWT_AUDIENCE: t.audience,
-    PY_WRITER_KEY: keys.privateKey,
-  });
-  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-  result = JSON.parse(r.stdout) as Record<string, unknown>;
+  expect(unknown, "placeholders nobody can fill").toEqual([]);
+  expect(filled.at(-1)).toBe("python3 writer.py");
+  const r = await runScript(filled, project, { FEDJWT_STACK_STATE: state }, python.bin);
+  expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+  result = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!) as Record<string, unknown>;
 }, 360_000);
 
-afterAll(() => rmSync(venv, { recursive: true, force: true }));
+afterAll(async () => {
+  if (stack && stack.exitCode === null) {
+    const exited = new Promise((r) => stack!.once("exit", r));
+    stack.kill("SIGTERM");
+    await exited;
+  }
+  rmSync(venv, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
 
-describe("the Python writer recipe (apps/python-writer/writer.py)", () => {
-  it("PyJWT + httpx: a token per request, no apikey, reads what stock_reader may", (ctx) => {
+describe("docs/python-writer.md, top to bottom, on a project adopted without examples", () => {
+  it("PyJWT + httpx: a token per request, no apikey; inserts a reading and reads it back as python-writer", (ctx) => {
     if (!python.bin) ctx.skip(`Python writer recipe skipped: ${python.skipped.join("; ")}`);
-    expect(result!.httpx_read).toMatchObject({ status: 200 });
-    const rows = (result!.httpx_read as { body: Array<{ sku: string }> }).body.map((r) => r.sku);
-    expect(rows).toContain("WIDGET-BLUE");
+    expect(result!.httpx_insert).toMatchObject({ status: 201, body: [{ sensor: "t1", writer_issuer: "python-writer" }] });
+    expect(result!.httpx_read).toMatchObject({ status: 200, body: [{ sensor: "t1", writer_issuer: "python-writer" }] });
   });
 
-  it("supabase-py: inserts an order as python-writer, reads it back, and a role not allowed is refused", async (ctx) => {
+  it("supabase-py: inserts a reading, reads it back, and a role not allowed is refused with its reason code", (ctx) => {
     if (!python.bin || !python.supabase) ctx.skip(`supabase-py part skipped: ${python.skipped.join("; ")}`);
-    const placed = result!.supabase_insert as Array<{ id: string; sku: string }>;
+    const placed = result!.supabase_insert as Array<{ id: number; sensor: string }>;
     expect(placed).toHaveLength(1);
-    expect(result!.supabase_select).toEqual([{ id: placed[0]!.id, sku: "WIDGET-BLUE", quantity: 1, writer_issuer: "python-writer" }]);
+    expect(result!.supabase_select).toEqual([{ id: placed[0]!.id, sensor: "t2", writer_issuer: "python-writer" }]);
     expect(result!.supabase_refused).toMatchObject({ code: "role_not_allowed" });
-    // In the database, recorded from the gateway's token (not from anything the writer sent).
-    const rows = await serviceRead<Array<{ writer_issuer: string }>>(target(), `orders?id=eq.${placed[0]!.id}&select=writer_issuer`);
-    expect(rows).toEqual([{ writer_issuer: "python-writer" }]);
   });
 
-  it("the doc shows the recipe's own code: every python block of docs/python-writer.md is in writer.py", () => {
-    const doc = readFileSync(join(root, "docs", "python-writer.md"), "utf8");
-    const source = readFileSync(WRITER, "utf8");
-    const blocks = [...doc.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(blocks.length).toBeGreaterThan(0);
-    expect(blocks.filter((b) => !source.includes(b))).toEqual([]);
+  it("without supabase-py the script says so and stops after the httpx part", (ctx) => {
+    if (!python.bin || python.supabase) ctx.skip("supabase-py is installed: its part ran");
+    expect(result!.supabase).toMatchObject({ skipped: expect.stringContaining("supabase-py is not installed") });
+  });
+
+  it("apps/python-writer/writer.py is the doc's script: its Python blocks, in order", () => {
+    expect(readFileSync(WRITER, "utf8")).toBe(script());
   });
 });

@@ -114,6 +114,57 @@ describe("rotate", () => {
   });
 });
 
+describe("rotate prints the real timeline", () => {
+  it("the retire command it prints is refused while the old key is in use and accepted at the time it gives", async () => {
+    const t = target();
+    const old = await keygen(t, keyDir(), "timeline-service");
+    // A 5 s token lifetime: the overlap rotate prints is 5 s + the 5 s key cache.
+    await register(t, [
+      "--issuer",
+      "timeline-service",
+      "--public-key",
+      old.publicKey,
+      "--allowed-role",
+      "orders_writer",
+      "--max-lifetime",
+      "5",
+    ]);
+    const signer = async (keys: { privateKey: string }) =>
+      createSigner({ privateKey: readFileSync(keys.privateKey, "utf8"), issuer: "timeline-service", audience: t.audience, expiresIn: 5 });
+    const oldSigner = await signer(old);
+    const read = async (s: Signer) => (await viaGateway(t, "orders?select=id&limit=1", await s.sign({ roles: ["orders_writer"] }))).status;
+    expect(await read(oldSigner)).toBe(200);
+
+    const next = await keygen(t, keyDir(), "timeline-service");
+    const started = await fedjwt(t, ["rotate", "--issuer", "timeline-service", "--public-key", next.publicKey]);
+    expect(started.code, started.stderr).toBe(0);
+    // The doc's order: 3. switch after the key cache, then 4. retire after the overlap.
+    expect(started.stdout.indexOf("  3. from ")).toBeGreaterThan(0);
+    expect(started.stdout.indexOf("  4. retire the old key once the gateway has not seen it for 10 s")).toBeGreaterThan(
+      started.stdout.indexOf("  3. from "),
+    );
+    const printed = /^ +fedjwt (rotate --issuer timeline-service --retire \S+ --seen-within 10s)$/m.exec(started.stdout)?.[1];
+    expect(printed, started.stdout).toBe(`rotate --issuer timeline-service --retire ${old.kid} --seen-within 10s`);
+
+    const nextSigner = await signer(next);
+    const at = Date.now();
+    while ((await read(nextSigner)) !== 200) {
+      if (Date.now() - at > t.cacheTtlMs + 30_000) throw new Error("the gateway still refuses the new key 30 s past its cache TTL");
+      await sleep(50);
+    }
+    const lastOldUse = Date.now();
+    expect(await read(oldSigner)).toBe(200); // the writer's last request with the old key
+    await sleep(6_000); // the gateway's usage counts reach the registry within its 5 s flush interval
+
+    const early = await fedjwt(t, printed!.split(" "));
+    expect({ code: early.code, stderr: early.stderr }).toEqual({ code: 2, stderr: expect.stringContaining("a writer still uses it") });
+    await sleep(Math.max(0, lastOldUse + 11_000 - Date.now()));
+    const onTime = await fedjwt(t, printed!.split(" "));
+    expect({ code: onTime.code, stderr: onTime.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(onTime.stdout).toContain(`Retired key ${old.kid} of issuer "timeline-service".`);
+  }, 60_000);
+});
+
 describe("deactivate", () => {
   it("the next requests fail with key_inactive within the cache TTL (measured)", async () => {
     const t = target();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // fedjwt-stack: the Docker-free local Supabase. start | stop | status, like `supabase start/stop/status`.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,8 @@ import { repoRoot } from "@fedjwt/local-db";
 import { createHash } from "node:crypto";
 import { functionsEnvFile } from "./config.ts";
 import { isAlive as alive } from "./functions.ts";
+import { rotateLog } from "./log-file.ts";
+import { formatFunctions, functionStates, type FunctionState } from "./function-status.ts";
 import { formatEnv, startStack, type StackInfo } from "./stack.ts";
 
 const HELP = `Usage: fedjwt-stack <command> [options]
@@ -33,19 +35,27 @@ Commands:
                        (says so on stderr when one exists): its functions get the stack's own audience
                        and the local JWT secret; pass --functions-env to give them a file
   stop      stop a stack started with --detach
-  status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, JWT_SECRET, … like \`supabase status -o env\`,
-            and FEDJWT_AUDIENCE: the audience writers must put in \`aud\` (the API URL, exact, no
-            trailing slash, unless the functions' env file sets another)
+  status    print API_URL, DB_URL, ANON_KEY, SERVICE_ROLE_KEY, PUBLISHABLE_KEY, SECRET_KEY, JWT_SECRET, …
+            like \`supabase status -o env\`, and FEDJWT_AUDIENCE: the audience writers must put in \`aud\`
+            (the API URL, exact, no trailing slash, unless the functions' env file sets another); then one
+            comment line per function: serving, or BROKEN with its load error
+
+A function that fails to load (a missing import, a \`jsr:\`/\`npm:\` package Deno cannot fetch offline) does not
+stop the stack: the others are served (\`rest\` first), the log says which failed and why, and calling it
+answers 500 {"code":"BOOT_ERROR", …, "error": <Deno's load error>} until it is fixed and the stack restarted.
 
 Options:
   --api-port <n>   gateway port, 1–65535 (default 54321; with --ephemeral a free port)
   --db-port <n>    database port, 1–65535 (default 54322; with --ephemeral a free port)
   -h, --help       show this help
 
-Data lives in .local/ (gitignored). Exit codes: 0 ok, 1 failure, 2 bad usage.`;
+Data lives in .local/ (gitignored); --detach logs to .local/stack.log (appended to across restarts, the
+functions' access lines included; past 10 MB it moves to .local/stack.log.1). Exit codes: 0 ok, 1 failure, 2 bad usage.`;
 
 interface State {
   pid: number;
+  /** Each function the stack found, serving or broken (absent in a state file written before it was kept). */
+  functions?: FunctionState[];
   /** The project served (--project), absent for this repository. */
   project?: string;
   info: StackInfo;
@@ -56,7 +66,6 @@ const root = repoRoot();
 const localDir = join(root, ".local");
 const stateFile = join(localDir, "stack.json");
 const logFile = join(localDir, "stack.log");
-
 /** The running stack's state, or undefined (a stale state file is removed). */
 export function readState(): State | undefined {
   if (!existsSync(stateFile)) return undefined;
@@ -102,11 +111,15 @@ async function ephemeral(values: Record<string, unknown>): Promise<number> {
     apiPort: Number(values["api-port"] ?? 0),
     dbPort: Number(values["db-port"] ?? 0),
     useEnvFile: false,
+    // Only a function that failed to load, and why (on stderr): not the stack's other notes nor the functions' output.
+    log: (line) => {
+      if (line.startsWith("functions: ") && line.includes(" FAILED TO LOAD")) console.error(line);
+    },
     ...(workdir ? { workdir } : {}),
     ...(envFile ? { envFile } : {}),
   });
   const pids = { stack: process.pid, postgres: stack.db.pid, functions: stack.functions.map((f) => f.process.pid) };
-  console.log(`READY ${JSON.stringify({ info: stack.info, pids })}`);
+  console.log(`READY ${JSON.stringify({ info: stack.info, pids, functions: functionStates(stack) })}`);
   const shutdown = async () => {
     await stack.stop();
     process.exit(0);
@@ -121,7 +134,7 @@ async function start(values: Record<string, unknown>): Promise<number> {
   const running = readState();
   if (running) {
     console.log(
-      `The local stack is already running (pid ${running.pid}${running.project ? `, serving ${running.project}` : ""}; stop it first to serve another project).\n${formatEnv(running.info)}`,
+      `The local stack is already running (pid ${running.pid}${running.project ? `, serving ${running.project}` : ""}; stop it first to serve another project).\n${formatEnv(running.info)}${formatFunctions(running.functions)}`,
     );
     return 0;
   }
@@ -129,12 +142,20 @@ async function start(values: Record<string, unknown>): Promise<number> {
   const apiPort = Number(values["api-port"] ?? 54321);
   const dbPort = Number(values["db-port"] ?? 54322);
   if (values.detach) {
-    const out = openSync(logFile, "w");
+    // The log is kept across restarts (appended to, rotated by size): the access lines of earlier runs stay readable.
+    rotateLog(logFile);
+    const out = openSync(logFile, "a");
+    writeSync(out, `\n--- fedjwt-stack start ${new Date().toISOString()} ---\n`);
+    const logFrom = statSync(logFile).size;
     const args = [fileURLToPath(import.meta.url), "start", "--api-port", String(apiPort), "--db-port", String(dbPort)];
     if (values.reset) args.push("--reset");
     if (typeof values.project === "string") args.push("--project", userPath(values.project));
     if (typeof values["functions-env"] === "string") args.push("--functions-env", userPath(values["functions-env"]));
-    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out], env: process.env });
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ["ignore", out, out],
+      env: { ...process.env, FEDJWT_STACK_LOG: logFile },
+    });
     child.unref();
     closeSync(out);
     const deadline = Date.now() + 120_000;
@@ -142,7 +163,7 @@ async function start(values: Record<string, unknown>): Promise<number> {
       const state = readState();
       if (state && state.pid === child.pid) {
         console.log(
-          `Started the local stack in the background (pid ${child.pid}${state.project ? `, serving ${state.project}` : ""}; log: .local/stack.log).\n${formatEnv(state.info)}`,
+          `Started the local stack in the background (pid ${child.pid}${state.project ? `, serving ${state.project}` : ""}; log: ${logFile}).\n${formatEnv(state.info)}${formatFunctions(state.functions)}`,
         );
         return 0;
       }
@@ -150,7 +171,7 @@ async function start(values: Record<string, unknown>): Promise<number> {
       await new Promise((r) => setTimeout(r, 200));
     }
     console.error(
-      `fedjwt-stack: the stack did not start; see .local/stack.log:\n${readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n")}`,
+      `fedjwt-stack: the stack did not start; see ${logFile}:\n${readFileSync(logFile).subarray(logFrom).toString("utf8").split("\n").slice(-15).join("\n")}`,
     );
     return 1;
   }
@@ -169,14 +190,23 @@ async function start(values: Record<string, unknown>): Promise<number> {
   writeFileSync(
     stateFile,
     JSON.stringify(
-      { pid: process.pid, ...(workdir ? { project: workdir } : {}), info: stack.info, startedAt: new Date().toISOString() } satisfies State,
+      {
+        pid: process.pid,
+        ...(workdir ? { project: workdir } : {}),
+        info: stack.info,
+        functions: functionStates(stack),
+        startedAt: new Date().toISOString(),
+      } satisfies State,
       null,
       2,
     ),
   );
   console.log(
-    `\nLocal stack running (Docker-free; PostgREST is a local stand-in).\n${formatEnv(stack.info)}\n\nStop with Ctrl-C${process.stdout.isTTY ? "" : " or: fedjwt-stack stop"}.`,
+    `\nLocal stack running (Docker-free; PostgREST is a local stand-in).\n${formatEnv(stack.info)}${formatFunctions(functionStates(stack))}\n\nStop with Ctrl-C${process.stdout.isTTY ? "" : " or: fedjwt-stack stop"}.`,
   );
+  // Started by --detach: the log this process writes to is rotated by size while it runs.
+  const ownLog = process.env.FEDJWT_STACK_LOG;
+  if (ownLog) setInterval(() => rotateLog(ownLog), 30_000).unref();
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
@@ -216,7 +246,7 @@ function status(): number {
     console.error("fedjwt-stack: the local stack is not running (start it with: pnpm stack start --detach, or pnpm dev)");
     return 1;
   }
-  console.log(formatEnv(state.info));
+  console.log(`${formatEnv(state.info)}${formatFunctions(state.functions)}`);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import type { FunctionConfig } from "./config.ts";
@@ -180,6 +180,15 @@ export function serveStyle(source: string): "default-export" | "deno-serve" {
   return /^\s*export\s+default\b/m.test(source) ? "default-export" : "deno-serve";
 }
 
+/**
+ * Whether Deno may use a lockfile for this function: only when a deno.lock already sits beside its deno.json (or
+ * entrypoint), which Deno then reads and keeps current. Otherwise `--no-lock`: serving a project never leaves a new
+ * untracked deno.lock in it.
+ */
+export function usesLockfile(config: Pick<FunctionConfig, "entrypoint" | "importMap">): boolean {
+  return existsSync(join(dirname(config.importMap ?? config.entrypoint), "deno.lock"));
+}
+
 /** Serves one function under Deno, the way the Edge Runtime serves it: its default export, or its own Deno.serve. */
 export async function serveFunction(
   config: FunctionConfig,
@@ -190,6 +199,7 @@ export async function serveFunction(
     entrypoint: config.entrypoint,
     config: config.importMap,
     style: serveStyle(readFileSync(config.entrypoint, "utf8")),
+    ...(usesLockfile(config) ? {} : { lock: false }),
     env,
     onOutput: (text) => {
       for (const line of text.split("\n")) if (line.trim()) onLog(config.name, line);

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join, sep } from "node:path";
 import { readEnvFile, readFunctions, readFunctionsEnv } from "./config.ts";
+import { serveBrokenFunctions, loadError, type BrokenFunction } from "./broken.ts";
 import { serveFunction, type RunningFunction } from "./functions.ts";
 import { startGateway } from "./gateway.ts";
 import { LOCAL_ANON_KEY, LOCAL_JWT_SECRET, LOCAL_PUBLISHABLE_KEY, LOCAL_SECRET_KEY, LOCAL_SERVICE_ROLE_KEY } from "@fedjwt/local-db";
@@ -31,6 +32,8 @@ export interface RunningStack {
   info: StackInfo;
   db: SupabaseDb;
   functions: RunningFunction[];
+  /** The functions that failed to load: each answers 500 with its load error while the others are served. */
+  broken: BrokenFunction[];
   /** Stops / restarts the PostgREST stand-in, on the same port (fault tests). */
   stopRest(): Promise<void>;
   startRest(): Promise<void>;
@@ -140,12 +143,35 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     };
     const routes = { rest: rest.url, functions: new Map<string, { url: string; verifyJwt: boolean }>() };
     const functions: RunningFunction[] = [];
-    for (const fn of readFunctions(workdir).filter((f) => f.enabled)) {
-      const running = await serveFunction(fn, functionEnv, (name, line) => log(`functions/${name}: ${line}`));
-      functions.push(running);
-      cleanups.push(() => running.stop());
-      routes.functions.set(fn.name, { url: running.url, verifyJwt: fn.verifyJwt });
-      log(`functions: ${fn.name} under Deno on ${running.url} (verify_jwt = ${fn.verifyJwt})`);
+    const broken: BrokenFunction[] = [];
+    // `rest` first, then the others side by side; one that fails to load is reported and answered for, never fatal.
+    const enabled = readFunctions(workdir)
+      .filter((f) => f.enabled)
+      .sort((a, b) => Number(b.name === "rest") - Number(a.name === "rest"));
+    const serveOne = async (fn: (typeof enabled)[number]) => {
+      try {
+        const running = await serveFunction(fn, functionEnv, (name, line) => log(`functions/${name}: ${line}`));
+        functions.push(running);
+        cleanups.push(() => running.stop());
+        routes.functions.set(fn.name, { url: running.url, verifyJwt: fn.verifyJwt });
+        log(`functions: ${fn.name} under Deno on ${running.url} (verify_jwt = ${fn.verifyJwt})`);
+      } catch (e) {
+        const error = loadError(e);
+        broken.push({ name: fn.name, error });
+        log(
+          `functions: ${fn.name} FAILED TO LOAD, answers 500 until it is fixed and the stack restarted:\n${error.replace(/^/gm, "    ")}`,
+        );
+      }
+    };
+    const gatewayFn = enabled.filter((f) => f.name === "rest");
+    for (const fn of gatewayFn) await serveOne(fn);
+    await Promise.all(enabled.filter((f) => f.name !== "rest").map(serveOne));
+    functions.sort((a, b) => enabled.indexOf(a.config) - enabled.indexOf(b.config));
+    if (broken.length > 0) {
+      const answering = await serveBrokenFunctions(broken);
+      cleanups.push(() => answering.close());
+      for (const b of broken)
+        routes.functions.set(b.name, { url: answering.url, verifyJwt: enabled.find((f) => f.name === b.name)!.verifyJwt });
     }
 
     const gateway = await startGateway({ port: apiPort, jwtSecret: LOCAL_JWT_SECRET, routes });
@@ -169,6 +195,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
         return db;
       },
       functions,
+      broken,
       async stopRest() {
         await rest.close();
       },

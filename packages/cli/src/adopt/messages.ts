@@ -83,7 +83,7 @@ export function notes(newMigrations: MigrationStep[], adoption: Plan["adoption"]
   const later = newMigrations.find((m) => m.template.endsWith("_writer_function_default_privileges.sql"));
   if (later)
     out.push(
-      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema, and takes it from those already in public: there anon and authenticated still get it by Supabase's default privileges (with its Default privileges for new entities off, grant it to them); elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
+      `${later.file} gives no EXECUTE to PUBLIC on functions postgres creates from then on, in any schema, and takes it from those already in public: there anon and authenticated still get it by Supabase's default privileges (with auto_expose_new_tables = false under [api] in config.toml, grant it to them); elsewhere (e.g. a private helper your policies call) grant it, e.g. grant execute on function private.<f>(…) to authenticated (docs/database.md)`,
     );
   const memberships = newMigrations.find((m) => m.template.endsWith("_writer_role_memberships.sql"));
   if (memberships && adoption !== "first")

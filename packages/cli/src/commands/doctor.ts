@@ -3,6 +3,7 @@ import { readText } from "../files.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CliError } from "../errors.ts";
+import { checkLocalAlone, LOCAL_FLAG, localTarget } from "../local.ts";
 
 const flags = {
   url: { type: "string", value: "<url>", description: "the Supabase project URL (default: $SUPABASE_URL)" },
@@ -16,6 +17,7 @@ const flags = {
     value: "<key>",
     description: "service_role or secret key (default: $SUPABASE_SERVICE_ROLE_KEY, then $SUPABASE_SECRET_KEY)",
   },
+  local: { ...LOCAL_FLAG.local, group: "Options", description: `${LOCAL_FLAG.local.description}; its audience too` },
   function: { type: "string", value: "<name>", default: "rest", description: "the gateway function's name" },
   audience: { type: "string", value: "<aud>", description: "the audience writers put in aud (default: the --url)" },
   issuer: { type: "string", value: "<name>", group: "A registered writer (optional)", description: "its issuer name" },
@@ -52,7 +54,10 @@ const flags = {
 export const doctorCommand = defineCommand({
   name: "doctor",
   summary: "check a deployment end to end and say how to fix what is wrong",
-  usage: ["--url <url> --anon-key <key> --service-role-key <key> [--issuer <name> --key <file>] [options]"],
+  usage: [
+    "--url <url> --anon-key <key> --service-role-key <key> [--issuer <name> --key <file>] [options]",
+    "--local [--issuer <name> --key <file>] [options]",
+  ],
   description: `Check a deployment of the rest function end to end, one line per check:
   function   the function answers and verify_jwt is off (the platform does not refuse writer tokens)
   registry   the key registry's migrations are applied (read with the service key)
@@ -65,8 +70,8 @@ Each failed check says what to do. Exit code 1 when a check failed, 0 when none 
 warnings pass).`,
   flags,
   examples: [
-    'fedjwt doctor --url https://prod-abc123.supabase.co --anon-key "$ANON_KEY" --service-role-key "$SERVICE_KEY"',
-    "fedjwt doctor --url http://127.0.0.1:54321 --issuer orders-service --key keys/orders-service-local.key --json",
+    'fedjwt doctor --url https://prod-abc123.supabase.co --anon-key "$SUPABASE_PUBLISHABLE_KEY" --service-role-key "$SUPABASE_SECRET_KEY"',
+    "fedjwt doctor --local --issuer orders-service --key keys/orders-service-local.key --role orders_writer",
   ],
   run: ({ values }, io) => doctorCli(values, io),
 });
@@ -92,11 +97,16 @@ export function formatReport(report: DoctorReport): string {
 
 /** `fedjwt doctor`: runs the checks, prints them; resolves to exit code 1 when one failed. */
 export async function doctorCli(values: FlagValues<typeof flags>, io: Io): Promise<number> {
-  const url = values.url ?? process.env.SUPABASE_URL;
-  if (!url) throw new CliError("bad_arguments", "--url (or SUPABASE_URL) is required (see: fedjwt doctor --help)");
+  if (values.local) checkLocalAlone(values, ["url", "anon-key", "service-role-key"], "doctor");
+  const local = values.local ? localTarget() : undefined;
+  const url = local?.url ?? values.url ?? process.env.SUPABASE_URL;
+  if (!url)
+    throw new CliError("bad_arguments", "--url (or SUPABASE_URL), or --local for the local stack, is required (see: fedjwt doctor --help)");
   // An empty variable counts as unset, as for the registry commands.
-  const anonKey = values["anon-key"] ?? (process.env.SUPABASE_ANON_KEY || process.env.SUPABASE_PUBLISHABLE_KEY);
-  const serviceKey = values["service-role-key"] ?? (process.env.SUPABASE_SERVICE_ROLE_KEY || process.env.SUPABASE_SECRET_KEY);
+  const anonKey = local?.publishableKey ?? values["anon-key"] ?? (process.env.SUPABASE_ANON_KEY || process.env.SUPABASE_PUBLISHABLE_KEY);
+  const serviceKey =
+    local?.secretKey ?? values["service-role-key"] ?? (process.env.SUPABASE_SERVICE_ROLE_KEY || process.env.SUPABASE_SECRET_KEY);
+  const audience = values.audience ?? local?.audience;
   if ((values.issuer === undefined) !== (values.key === undefined))
     throw new CliError("bad_arguments", "give --issuer and --key together (see: fedjwt doctor --help)");
   const maxSkew = Number(values["max-skew"]);
@@ -116,7 +126,7 @@ export async function doctorCli(values: FlagValues<typeof flags>, io: Io): Promi
     maxSkewSeconds: maxSkew,
     ...(anonKey ? { anonKey } : {}),
     ...(serviceKey ? { serviceKey } : {}),
-    ...(values.audience !== undefined ? { audience: values.audience } : {}),
+    ...(audience !== undefined ? { audience } : {}),
     ...(values.table !== undefined ? { table: values.table } : {}),
     ...(writer ? { writer } : {}),
   });

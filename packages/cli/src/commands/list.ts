@@ -25,7 +25,10 @@ the gateway records it: LAST SEEN, and REQUESTS and ERRORS (answers of 400 or mo
 Counts are kept per hour, so the window takes in the whole hour it starts in; each gateway instance
 writes its counts every few seconds, and they are kept 35 days.`,
   flags,
-  examples: ['fedjwt list --url https://prod-abc123.supabase.co --service-role-key "$SUPABASE_SECRET_KEY"'],
+  examples: [
+    'fedjwt list --url https://prod-abc123.supabase.co --service-role-key "$SUPABASE_SECRET_KEY"',
+    "fedjwt list --local --usage-window 1h",
+  ],
   run: ({ values }, io) => list(values, io),
 });
 

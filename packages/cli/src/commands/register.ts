@@ -58,14 +58,16 @@ const flags = { ...KEY_FLAGS, ...POLICY_FLAGS, ...CONNECTION_FLAGS } as const sa
 export const registerCommand = defineCommand({
   name: "register",
   summary: "register a public key or JWKS URL on a project",
-  usage: ["--issuer <name> (--public-key <file> | --jwks-uri <url>) [options]"],
+  usage: ["--issuer <name> (--public-key <file> | --jwks-uri <url>) [options]", "--issuer <name> <policy flags>   (an existing issuer)"],
   description: `Register a writer's public key (or the URL where it publishes its JWKS) on a project. Creates the issuer
 with the given policy when it is new; updates only the policy flags you pass when it exists. Registering
-the same key again is a no-op, so it is safe in scripts.`,
+the same key again is a no-op, so it is safe in scripts. Without a key it changes an existing issuer's
+policy alone (as fedjwt policy does).`,
   flags,
   examples: [
     "fedjwt register --issuer orders-service --public-key keys/orders-service-prod-abc123.pub --allowed-role orders_writer",
     "fedjwt register --issuer inventory-service --jwks-uri https://inventory.example.com/.well-known/jwks.json --alg EdDSA",
+    "fedjwt register --local --issuer orders-service --public-key keys/orders-service-local.pub --allowed-role orders_writer",
   ],
   run: ({ values }, io) => register(values, io),
 });
@@ -211,26 +213,50 @@ export async function addKey(client: RegistryClient, key: Awaited<ReturnType<typ
 /** `fedjwt register`. */
 export async function register(values: FlagValues<typeof flags>, io: Io): Promise<void> {
   const issuer = checkIssuer(values.issuer);
+  const withKey = values["public-key"] !== undefined || values["jwks-uri"] !== undefined;
+  if (!withKey) {
+    for (const f of ["alg", "kid", "not-before", "expires-at"] as const)
+      if (values[f] !== undefined) throw new CliError("bad_arguments", `--${f} describes a key: give --public-key or --jwks-uri with it`);
+    return changePolicy(values, io, "register");
+  }
   const key = await keyFromFlags(values, issuer);
   const policy = policyFromFlags(values);
   const client = connection(values, "register");
 
   const [existing] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
-  let issuerAction: "created" | "updated" | "unchanged" = "unchanged";
+  const issuerAction = await applyPolicy(client, issuer, policy, existing);
+  const { created } = await addKey(client, key);
+  const [row] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
+  const source = key.jwks_uri ?? "public key";
+  if (values.json) {
+    printJson(io, { issuer, kid: key.kid, alg: key.alg, source, keyCreated: created, issuerAction, policy: row });
+    return;
+  }
+  io.out(registerSummary(issuer, key, created, issuerAction, row!));
+}
+
+/**
+ * Creates the issuer with `policy` when it does not exist, else writes only the columns that differ (an unchanged
+ * policy writes nothing and adds no audit row). The registry's CHECK refusals come back as db_role_refused /
+ * policy_refused.
+ */
+export async function applyPolicy(
+  client: RegistryClient,
+  issuer: string,
+  policy: Partial<IssuerRow>,
+  existing: IssuerRow | undefined,
+): Promise<"created" | "updated" | "unchanged"> {
   try {
     if (!existing) {
       await client.request("POST", "jwt_issuers", { issuer, ...policy }, "return=minimal");
-      issuerAction = "created";
-    } else {
-      // Only what differs: an unchanged policy writes nothing (and adds no audit row).
-      const changed = Object.fromEntries(
-        Object.entries(policy).filter(([k, v]) => JSON.stringify(existing[k as keyof IssuerRow]) !== JSON.stringify(v)),
-      );
-      if (Object.keys(changed).length > 0) {
-        await client.request("PATCH", `jwt_issuers?issuer=eq.${enc(issuer)}`, changed, "return=minimal");
-        issuerAction = "updated";
-      }
+      return "created";
     }
+    const changed = Object.fromEntries(
+      Object.entries(policy).filter(([k, v]) => JSON.stringify(existing[k as keyof IssuerRow]) !== JSON.stringify(v)),
+    );
+    if (Object.keys(changed).length === 0) return "unchanged";
+    await client.request("PATCH", `jwt_issuers?issuer=eq.${enc(issuer)}`, changed, "return=minimal");
+    return "updated";
   } catch (e) {
     // A CHECK violation (SQLSTATE 23514) names its constraint; the db_role one has its own fix.
     if (e instanceof CliError && e.upstreamCode === "23514") {
@@ -251,14 +277,50 @@ export async function register(values: FlagValues<typeof flags>, io: Io): Promis
     }
     throw e;
   }
-  const { created } = await addKey(client, key);
+}
+
+/** Changes an existing issuer's policy alone (fedjwt policy, or register without a key): only the flags given. */
+export async function changePolicy(values: Record<string, unknown>, io: Io, command: string): Promise<void> {
+  const issuer = checkIssuer(values.issuer as string);
+  const policy = policyFromFlags(values);
+  if (Object.keys(policy).length === 0)
+    throw new CliError(
+      "bad_arguments",
+      `nothing to change: give a policy flag (--allowed-role, --db-role, --max-lifetime, --require-jti, --description, --rate-limit, --rate-burst)${command === "register" ? ", or a key (--public-key / --jwks-uri)" : ""} (see: fedjwt ${command} --help)`,
+    );
+  const client = connection(values, command);
+  const [existing] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
+  if (!existing)
+    throw new CliError(
+      "no_such_issuer",
+      `no issuer named "${issuer}": a new writer is registered with its key (fedjwt register --issuer ${issuer} --public-key <file>)`,
+    );
+  const action = await applyPolicy(client, issuer, policy, existing);
   const [row] = await client.request<IssuerRow[]>("GET", `jwt_issuers?issuer=eq.${enc(issuer)}&select=*`);
-  const source = key.jwks_uri ?? "public key";
   if (values.json) {
-    printJson(io, { issuer, kid: key.kid, alg: key.alg, source, keyCreated: created, issuerAction, policy: row });
+    printJson(io, { issuer, issuerAction: action, policy: row });
     return;
   }
-  io.out(registerSummary(issuer, key, created, issuerAction, row!));
+  io.out(policySummary(issuer, action, row!));
+}
+
+/** What a policy change did: one line, then the issuer's policy as register prints it. */
+export function policySummary(issuer: string, action: "created" | "updated" | "unchanged", row: IssuerRow): string {
+  const first =
+    action === "unchanged"
+      ? `The policy of issuer "${issuer}" already says that; nothing to do.`
+      : `Updated the policy of issuer "${issuer}".`;
+  return [first, ...policyLines(row)].join("\n");
+}
+
+/** The issuer's policy, two lines at most (the rate limit only when there is one). */
+function policyLines(row: IssuerRow): string[] {
+  const lines = [
+    `  issuer: db_role=${row.db_role} allowed_roles=[${row.allowed_roles.join(", ")}] max_lifetime=${row.max_token_lifetime_seconds}s require_jti=${row.require_jti}${row.is_active ? "" : " (issuer is DEACTIVATED)"}`,
+  ];
+  const rate = row.rate_limit_per_second;
+  if (rate != null) lines.push(`  rate limit: ${rate}/s per gateway instance, burst ${row.rate_limit_burst ?? Math.ceil(rate)}`);
+  return lines;
 }
 
 /** What register did, in one truthful line (the key and the issuer's policy together), then the issuer's policy. */
@@ -276,11 +338,5 @@ export function registerSummary(
     : issuerAction === "unchanged"
       ? `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; nothing to do.`
       : `Key ${key.kid ?? key.jwks_uri} of issuer "${issuer}" was already registered; updated the issuer's policy.`;
-  const lines = [
-    first,
-    `  issuer: db_role=${row.db_role} allowed_roles=[${row.allowed_roles.join(", ")}] max_lifetime=${row.max_token_lifetime_seconds}s require_jti=${row.require_jti}${row.is_active ? "" : " (issuer is DEACTIVATED)"}`,
-  ];
-  const rate = row.rate_limit_per_second;
-  if (rate != null) lines.push(`  rate limit: ${rate}/s per gateway instance, burst ${row.rate_limit_burst ?? Math.ceil(rate)}`);
-  return lines.join("\n");
+  return [first, ...policyLines(row)].join("\n");
 }

@@ -26,18 +26,20 @@ export const rotateCommand = defineCommand({
   name: "rotate",
   summary: "register a new key beside the old one, then retire the old",
   usage: ["--issuer <name> --public-key <file> [--kid <kid>]", "--issuer <name> --retire <kid> [--force]"],
-  description: `Rotate a writer's key with no failed request:
+  description: `Rotate a writer's key with no failed request (the steps of docs/key-rotation.md):
   1. fedjwt keygen --issuer <name> --target <url> --out keys/next     (a new keypair)
-  2. fedjwt rotate --issuer <name> --public-key keys/next/<…>.pub     (registered beside the old key)
-  3. switch the writer to the new private key
-  4. after the overlap (the issuer's max token lifetime + the gateway's 5 s cache):
-     fedjwt rotate --issuer <name> --retire <old kid>
+  2. fedjwt rotate --issuer <name> --public-key keys/next/<…>.pub     (registered beside the old key; it
+     prints steps 3 and 4 with their times and the exact retire command)
+  3. after the gateway's key cache (5 s by default), switch the writer to the new private key
+  4. once the old key's last tokens expired (the issuer's max token lifetime + 5 s after the switch):
+     fedjwt rotate --issuer <name> --retire <old kid> --seen-within <that many seconds>s
 Retiring refuses a key the gateway saw within --seen-within (default 1h; LAST SEEN in fedjwt list), unless
---force: wait until the old key has gone quiet (for writers that run daily, use --seen-within 25h).`,
+--force: a writer still uses it. The default hour also covers a writer that runs less often than the overlap
+(for writers that run daily, use --seen-within 25h).`,
   flags,
   examples: [
-    "fedjwt rotate --issuer orders-service --public-key keys/next/orders-service-local.pub",
-    "fedjwt rotate --issuer orders-service --retire -abc123",
+    "fedjwt rotate --local --issuer orders-service --public-key keys/next/orders-service-local.pub",
+    "fedjwt rotate --local --issuer orders-service --retire -abc123 --seen-within 305s",
   ],
   run: ({ values }, io) => rotate(values, io),
 });
@@ -86,25 +88,72 @@ export async function rotate(values: FlagValues<typeof flags>, io: Io): Promise<
 
   const { created } = await addKey(client, key!);
   const old = keys.filter((k) => k.is_active && k.kid !== key!.kid).map((k) => k.kid ?? "jwks");
-  const overlap = policy.max_token_lifetime_seconds + 5;
-  if (values.json) {
-    printJson(io, {
-      issuer,
-      newKid: key!.kid,
-      created,
-      oldKids: old,
-      overlapSeconds: overlap,
-      retireCommands: old.map((k) => `fedjwt rotate --issuer ${issuer} --retire ${k}`),
-    });
-    return;
+  const plan = rotationPlan({
+    issuer,
+    newKid: key!.kid!,
+    alg: key!.alg,
+    created,
+    oldKids: old,
+    maxLifetimeSeconds: policy.max_token_lifetime_seconds,
+    connectionFlags: values.local ? ["--local"] : values.url !== undefined ? ["--url", values.url] : [],
+    now: Date.now(),
+  });
+  if (values.json) printJson(io, plan.json);
+  else io.out(plan.text);
+}
+
+/** The gateway's key cache TTL by default (FEDJWT_KEY_CACHE_TTL_MS): how long it may take to see a registry change. */
+export const KEY_CACHE_SECONDS = 5;
+
+/**
+ * The rest of a rotation once the new key is registered, numbered as docs/key-rotation.md numbers it: 3. switch the
+ * writer once the gateway's key cache has the new key; 4. retire each old key once the gateway has not seen it for a
+ * window, with the command that is accepted then: `--seen-within <max token lifetime + cache>s` right after the
+ * overlap, or the default hour.
+ */
+export function rotationPlan(p: {
+  issuer: string;
+  newKid: string;
+  alg: string;
+  created: boolean;
+  oldKids: string[];
+  maxLifetimeSeconds: number;
+  connectionFlags: string[];
+  now: number;
+}): { text: string; json: Record<string, unknown> } {
+  const overlap = p.maxLifetimeSeconds + KEY_CACHE_SECONDS;
+  const at = (seconds: number) => new Date(p.now + seconds * 1000).toISOString().slice(11, 19);
+  const conn = p.connectionFlags.length ? ` ${p.connectionFlags.join(" ")}` : "";
+  const retire = (kid: string, window?: string) =>
+    `fedjwt rotate --issuer ${p.issuer} --retire ${kid}${window ? ` --seen-within ${window}` : ""}${conn}`;
+  const lines = [
+    `Rotation for issuer "${p.issuer}" (times in UTC):`,
+    `  2. ${p.created ? "registered" : "already registered:"} new key ${p.newKid} (${p.alg}) beside ${p.oldKids.length ? p.oldKids.join(", ") : "no other active key"}`,
+    `  3. from ${at(KEY_CACHE_SECONDS)} on (${KEY_CACHE_SECONDS} s from now: the gateway's key cache, ${KEY_CACHE_SECONDS} s by default), switch the writer to`,
+    `     the new private key; its tokens then carry kid ${p.newKid}`,
+  ];
+  if (p.oldKids.length > 0) {
+    lines.push(
+      `  4. retire the old key once the gateway has not seen it for ${overlap} s (the issuer's max token lifetime,`,
+      `     ${p.maxLifetimeSeconds} s, + the ${KEY_CACHE_SECONDS} s cache: no token signed with it is valid any more); ${at(KEY_CACHE_SECONDS + overlap)} after a switch now:`,
+      ...p.oldKids.map((k) => `       ${retire(k, `${overlap}s`)}`),
+      `     or with the default window, an hour after its last use (${at(KEY_CACHE_SECONDS + 3600)} after a switch now):`,
+      ...p.oldKids.map((k) => `       ${retire(k)}`),
+      `     Both refuse while a writer still uses the old key (LAST SEEN in fedjwt list). A writer that runs less`,
+      `     often than every ${overlap} s may not have switched yet: check that the new key has a LAST SEEN, or keep`,
+      `     the hour (--seen-within 25h for writers that run daily).`,
+    );
   }
-  io.out(
-    [
-      `Rotation for issuer "${issuer}":`,
-      `  1. ${created ? "registered" : "already registered:"} new key ${key!.kid} (${key!.alg}) beside ${old.length ? old.join(", ") : "no other active key"}`,
-      `  2. now switch the writer to the new private key (its tokens carry kid ${key!.kid})`,
-      `  3. wait at least ${overlap}s after the switch (max token lifetime ${policy.max_token_lifetime_seconds}s + 5s key cache)`,
-      ...old.map((k, i) => `  ${4 + i}. retire the old key: fedjwt rotate --issuer ${issuer} --retire ${k}`),
-    ].join("\n"),
-  );
+  return {
+    text: lines.join("\n"),
+    json: {
+      issuer: p.issuer,
+      newKid: p.newKid,
+      created: p.created,
+      oldKids: p.oldKids,
+      switchAfterSeconds: KEY_CACHE_SECONDS,
+      overlapSeconds: overlap,
+      retireCommands: p.oldKids.map((k) => retire(k, `${overlap}s`)),
+    },
+  };
 }
