@@ -71,9 +71,6 @@ describe("audit flags", () => {
           "request-id": "r-1",
           since: "1h",
           limit: "20",
-          json: false,
-          url: undefined,
-          "service-role-key": undefined,
         },
         now,
       ),
@@ -85,9 +82,6 @@ describe("audit flags", () => {
         "request-id": undefined,
         since: undefined,
         limit: "100",
-        json: false,
-        url: undefined,
-        "service-role-key": undefined,
       }),
     ).toEqual({ p_limit: 101 });
   });

@@ -56,7 +56,10 @@ function bad(message: string): CliError {
 }
 
 /** The rpc arguments for the given flags; bad values are refused before any request. */
-export function auditQuery(values: FlagValues<typeof flags>, now = Date.now()): Record<string, unknown> {
+export function auditQuery(
+  values: Pick<FlagValues<typeof flags>, "writer" | "table" | "request-id" | "since" | "limit">,
+  now = Date.now(),
+): Record<string, unknown> {
   const limit = Number(values.limit);
   if (!/^[1-9][0-9]{0,3}$/.test(values.limit) || limit > 1000)
     throw bad(`--limit ${JSON.stringify(values.limit)} must be a whole number from 1 to 1000`);
