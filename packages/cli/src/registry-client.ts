@@ -136,7 +136,7 @@ export interface IssuerRow {
   allowed_roles: string[];
   max_token_lifetime_seconds: number;
   require_jti: boolean;
-  /** Requests per second per gateway instance (null: no limit); absent before the operations migration. */
+  /** Requests per second for the project, all gateway instances together (null: no limit); absent before the operations migration. */
   rate_limit_per_second?: number | null;
   rate_limit_burst?: number | null;
   is_active: boolean;

@@ -41,7 +41,9 @@ describe("flags", () => {
   });
 
   it("help tells what the new flags do", () => {
-    expect(fedjwt(["register", "--help"]).stdout).toMatch(/--rate-limit <per-second>\s+requests per second per gateway instance/);
+    expect(fedjwt(["register", "--help"]).stdout).toMatch(
+      /--rate-limit <per-second>\s+requests per second for the project \(all gateway instances together\)/,
+    );
     expect(fedjwt(["list", "--help"]).stdout).toMatch(/--usage-window <duration>\s+count requests and errors over this window/);
     expect(fedjwt(["rotate", "--help"]).stdout).toMatch(
       /--seen-within <duration>\s+refuse \(unless --force\) when the gateway saw the key/,

@@ -4,7 +4,8 @@ import { createOutboundSigner, type OutboundSigner, type SigningKeyConfig } from
 import { type Gateway, type RequestState, runStages, type Stage } from "./pipeline.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { REQUEST_ID_HEADER } from "./request-id.ts";
-import { cachedRegistry, postgrestRegistry, postgrestUsageSink, type KeyRegistry } from "./registry.ts";
+import { cachedRegistry, postgrestLimitSink, postgrestRegistry, postgrestUsageSink, type KeyRegistry } from "./registry.ts";
+import { type LimitSink, SharedLimits } from "./shared-limits.ts";
 import { authorizeStage } from "./stages/authorize.ts";
 import { forwardStage } from "./stages/forward.ts";
 import { limitStage } from "./stages/limit.ts";
@@ -45,6 +46,11 @@ export interface ProxyOptions {
    * PostgREST with `serviceKey`).
    */
   usage?: false | { sink?: UsageSink; flushIntervalMs?: number; maxRows?: number };
+  /**
+   * How instances share rate limits, or false to limit per instance only (default: public.record_rate_windows
+   * through PostgREST with `serviceKey`, reported every second while a rate-limited writer is active).
+   */
+  limits?: false | { sink?: LimitSink; syncIntervalMs?: number };
   /** Time allowed for PostgREST to answer (default 10 s). */
   upstreamTimeoutMs?: number;
   /** Time allowed for a registry read (default 3 s). */
@@ -141,6 +147,15 @@ function gateway(options: ProxyOptions): Gateway {
       options.tokenCache === false ? null : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: keyCacheTtlMs, now }),
     signer,
     limiter: new RateLimiter({ now }),
+    sharedLimits:
+      options.limits === false
+        ? null
+        : new SharedLimits({
+            sink: options.limits?.sink ?? postgrestLimitSink(registryAccess),
+            intervalMs: options.limits?.syncIntervalMs ?? 1000,
+            now,
+            log,
+          }),
     usage:
       options.usage === false
         ? null

@@ -11,6 +11,7 @@ export {
   type IssuerRecord,
   isJwtKey,
   type KeyRegistry,
+  postgrestLimitSink,
   postgrestRegistry,
   postgrestUsageSink,
   type RegistryKey,
@@ -31,4 +32,5 @@ export { isUuid, uuidV5, WRITER_SUB_NAMESPACE } from "./uuid.ts";
 export { isWellFormedRequestId, REQUEST_ID_HEADER, REQUEST_ID_PATTERN, requestIdOf, uuidV7 } from "./request-id.ts";
 export { type AccessLogMode, capText, consoleLogger, type Logger, parseAccessLogMode } from "./log.ts";
 export { type RateLimit, RateLimiter } from "./rate-limit.ts";
-export { type UsageOptions, UsageRecorder, type UsageRow, type UsageSink } from "./usage.ts";
+export { type UsageOptions, UsageRecorder, UsageRefusedError, type UsageRow, type UsageSink } from "./usage.ts";
+export { type LimitCountRow, type LimitSink, type LimitWindow, SharedLimits, type SharedLimitsOptions } from "./shared-limits.ts";

@@ -1,9 +1,15 @@
+import { NOT_PLAIN } from "./text.ts";
+
 /** A structured log sink: one JSON object per event. Never given a token or key. */
 export type Logger = (entry: Record<string, unknown> & { level: "info" | "warn" | "error"; event: string }) => void;
 
-/** Writes one JSON line per event to the console (what Supabase's function logs collect). */
+/** Writes one JSON line per event to the console (what Supabase's function logs collect), `time` first. */
 export const consoleLogger: Logger = (entry) => {
-  const line = JSON.stringify({ time: new Date().toISOString(), ...entry });
+  // The entry is serialised as it is and the time put in front, rather than copied into a new object per line.
+  const line =
+    "time" in entry
+      ? JSON.stringify({ time: new Date().toISOString(), ...entry })
+      : `{"time":"${new Date().toISOString()}",${JSON.stringify(entry).slice(1)}`;
   if (entry.level === "error") console.error(line);
   else if (entry.level === "warn") console.warn(line);
   else console.log(line);
@@ -20,15 +26,31 @@ export function parseAccessLogMode(raw: string): AccessLogMode | string {
   return "must be all, errors or sample:N (N a whole number ≥ 1)";
 }
 
-/** Longest text a log line carries for any one value that came from the caller. */
+/** Longest text a log line carries for any one value that came from the caller, in bytes of the JSON line. */
 export const MAX_LOGGED_TEXT = 256;
 
+const UNSAFE = new RegExp(NOT_PLAIN.source, "g");
+
 /**
- * Caps a caller-supplied value for a log line: at most `max` UTF-16 units, with the original length noted
- * when it was cut, so one request cannot write a line of any size.
+ * Makes a caller-supplied value safe and small for a log line: control characters and lone surrogates are
+ * shown as `\uXXXX` text, and the result is cut to at most `max` bytes as the JSON line writes it (UTF-8,
+ * escapes counted), with the original length noted when it was cut: one request cannot write a line of any size.
  */
 export function capText(value: string, max = MAX_LOGGED_TEXT): string {
-  return value.length <= max ? value : `${value.slice(0, max)}…(${value.length} chars)`;
+  UNSAFE.lastIndex = 0;
+  const s = UNSAFE.test(value) ? value.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : value;
+  let bytes = 0;
+  let i = 0;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    // JSON: `"` and `\` are escaped (2 bytes); UTF-8: 1 to 3 bytes per unit, 4 for a surrogate pair.
+    const pair = c >= 0xd800 && c <= 0xdbff;
+    const cost = c === 0x22 || c === 0x5c ? 2 : c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes + cost > max) break;
+    bytes += cost;
+    i += pair ? 2 : 1;
+  }
+  return i >= s.length ? s : `${s.slice(0, i)}…(${value.length} chars)`;
 }
 
 /** Decides, request by request, whether an access line is written (sampling counts successes only). */

@@ -1,7 +1,8 @@
-import { importJWK, SignJWT, type JWK, type JWTPayload } from "jose";
+import { base64url, importJWK, type JWK, type JWTPayload } from "jose";
 import { GATEWAY_RESERVED_CLAIMS, MAX_WRITER_CLAIMS_BYTES, REGISTERED_CLAIMS } from "@fedjwt/signer";
 import { JwtVerificationError } from "./errors.ts";
 import { LruMap } from "./lru.ts";
+import { isPlainJson } from "./text.ts";
 import { uuidV5 } from "./uuid.ts";
 import type { VerifiedToken } from "./verify.ts";
 
@@ -26,6 +27,24 @@ const NOT_WRITER_CLAIMS = new Set<string>([...REGISTERED_CLAIMS, ...GATEWAY_RESE
 
 /** The claim only the gateway mints (and refuses in inbound tokens): federation.* helpers require it. */
 export const GATEWAY_MARKER_CLAIM = "fedjwt_gateway";
+
+const encoder = new TextEncoder();
+
+/**
+ * A compact JWS signer over a key imported once (RFC 7515 §7.1): the header segment is encoded once, each
+ * call encodes the claims as JSON and signs `<header>.<claims>` with WebCrypto (HMAC, or ECDSA/RSA, whose
+ * WebCrypto signatures are already in JWS form). The claims are the gateway's own (outboundClaims).
+ */
+function compactSigner(header: Record<string, string>, key: CryptoKey, params: AlgorithmIdentifier | EcdsaParams): OutboundSigner {
+  const head = base64url.encode(JSON.stringify(header));
+  return {
+    async sign(claims) {
+      const input = `${head}.${base64url.encode(JSON.stringify(claims))}`;
+      const signature = new Uint8Array(await crypto.subtle.sign(params, key, encoder.encode(input)));
+      return `${input}.${base64url.encode(signature)}`;
+    },
+  };
+}
 
 /** (iss, sub) → UUIDv5, remembered (bounded LRU): writers reuse a handful of subjects. */
 const subjectCache = new LruMap<string, string>(10_000);
@@ -52,7 +71,10 @@ export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<J
   const own = Object.entries(v.claims).filter(([name]) => !NOT_WRITER_CLAIMS.has(name));
   const writerClaims: Record<string, unknown> = Object.fromEntries(own);
   const count = own.length;
-  if (count > 0 && new TextEncoder().encode(JSON.stringify(writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
+  if (count > 0 && !isPlainJson(writerClaims)) {
+    throw new JwtVerificationError("token_malformed", "a claim has control characters or invalid UTF-16", { issuer: v.issuer, kid: v.kid });
+  }
+  if (count > 0 && encoder.encode(JSON.stringify(writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
     throw new JwtVerificationError("claim_invalid", `the writer's own claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, {
       issuer: v.issuer,
       kid: v.kid,
@@ -81,9 +103,9 @@ export async function createOutboundSigner(config: SigningKeyConfig | undefined)
   if ("hs256Secret" in config) {
     const secret = new TextEncoder().encode(config.hs256Secret);
     if (secret.byteLength < 32) throw new SigningKeyError(`the JWT secret is ${secret.byteLength} bytes; at least 32 are required`);
-    // Imported once: given raw bytes, jose would import an HMAC key on every sign.
+    // Imported once, not on every sign.
     const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    return { sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(key) };
+    return compactSigner({ alg: "HS256", typ: "JWT" }, key, "HMAC");
   }
   const jwk = config.privateJwk;
   const alg = jwk.kty === "EC" && jwk.crv === "P-256" ? "ES256" : jwk.kty === "RSA" ? "RS256" : undefined;
@@ -106,5 +128,5 @@ export async function createOutboundSigner(config: SigningKeyConfig | undefined)
     throw new SigningKeyError("the signing JWK could not be imported");
   }
   const kid = jwk.kid;
-  return { sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg, kid, typ: "JWT" }).sign(key) };
+  return compactSigner({ alg, kid, typ: "JWT" }, key, alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : "RSASSA-PKCS1-v1_5");
 }

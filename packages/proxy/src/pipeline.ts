@@ -4,12 +4,13 @@
 // Adding a stage = one module exporting a factory `(g: Gateway) => Stage`, and one line in handler.ts.
 import { JwtVerificationError, ProxyError } from "./errors.ts";
 import type { JwksPool } from "./jwks.ts";
-import type { Logger } from "./log.ts";
+import { capText, type Logger } from "./log.ts";
 import type { OutboundSigner } from "./outbound.ts";
 import type { Target } from "./paths.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { REASONS, type Reason } from "./reasons.ts";
 import type { KeyRegistry } from "./registry.ts";
+import type { SharedLimits } from "./shared-limits.ts";
 import type { VerifiedTokenCache } from "./token-cache.ts";
 import type { UsageRecorder } from "./usage.ts";
 import type { VerifiedToken } from "./verify.ts";
@@ -36,6 +37,8 @@ export interface Gateway {
   /** Resolves to null when the gateway is misconfigured (then every request gets 503). */
   signer: Promise<OutboundSigner | null>;
   limiter: RateLimiter;
+  /** null when each instance limits on its own (limits: false). */
+  sharedLimits: SharedLimits | null;
   /** null when usage is not counted. */
   usage: UsageRecorder | null;
 }
@@ -110,7 +113,13 @@ export async function runStages(stages: readonly Stage[], s: RequestState, log: 
       return reject(s, e.reason, e.details);
     }
     if (e instanceof ProxyError) return reject(s, e.reason, e.details);
-    log({ level: "error", event: "internal_error", error: (e as Error)?.name ?? "unknown", issuer: s.issuer, kid: s.kid });
+    log({
+      level: "error",
+      event: "internal_error",
+      error: capText(String((e as Error)?.name ?? "unknown"), 64),
+      issuer: s.issuer === undefined ? null : capText(s.issuer, 64),
+      kid: s.kid === undefined ? null : capText(s.kid, 128),
+    });
     return reject(s, "internal_error", null);
   }
 }

@@ -12,9 +12,9 @@ interface Bucket {
 }
 
 /**
- * Token buckets per issuer, in this process's memory only: each function instance admits up to the limit
- * on its own, so N instances admit up to N times it. Bounded: the least recently used buckets are dropped
- * (and start full again) past `maxIssuers`.
+ * Token buckets per issuer, in this process's memory: the first line, for bursts. The limit stage sizes each
+ * bucket to this instance's share of the project-wide limit (shared-limits.ts). Bounded: the least recently
+ * used buckets are dropped (and start full again) past `maxIssuers`.
  */
 export class RateLimiter {
   readonly #buckets: LruMap<string, Bucket>;

@@ -2,7 +2,8 @@ import type { JWK } from "jose";
 import type { SupportedAlg } from "@fedjwt/signer";
 import { ProxyError } from "./errors.ts";
 import { LruMap } from "./lru.ts";
-import type { UsageSink } from "./usage.ts";
+import type { LimitSink, LimitWindow } from "./shared-limits.ts";
+import { isRowRefusal, UsageRefusedError, type UsageSink } from "./usage.ts";
 
 /** One key row as the gateway reads it (the `jwt_registry` view). */
 export interface RegistryKey {
@@ -26,7 +27,7 @@ export interface IssuerPolicy {
   allowed_roles: string[];
   max_token_lifetime_seconds: number;
   require_jti: boolean;
-  /** Requests per second this issuer may make per gateway instance (token bucket); null = no limit. */
+  /** Requests per second this issuer may make, project-wide (instances share counts, see shared-limits.ts); null = no limit. */
   rate_limit_per_second?: number | null;
   /** The bucket's size (default: the rate rounded up). */
   rate_limit_burst?: number | null;
@@ -183,7 +184,8 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
 
 /**
  * Writes usage batches with public.record_key_usage through PostgREST with the service key; rejects on any
- * failure (the recorder keeps the counts and logs it).
+ * failure: UsageRefusedError when the rows were refused (the recorder splits the batch), else a plain Error
+ * (the recorder keeps the counts for the next write and logs it).
  */
 export function postgrestUsageSink(options: PostgrestRegistryOptions): UsageSink {
   const base = options.supabaseUrl.replace(/\/+$/, "");
@@ -198,7 +200,39 @@ export function postgrestUsageSink(options: PostgrestRegistryOptions): UsageSink
       signal: AbortSignal.timeout(timeoutMs),
     });
     await res.body?.cancel();
-    if (!res.ok) throw new Error(`record_key_usage answered ${res.status}`);
+    if (res.ok) return;
+    // A 4xx about the rows (PostgREST answers 400 for a value Postgres refuses): the recorder splits the batch.
+    if (isRowRefusal(res.status)) throw new UsageRefusedError(res.status);
+    throw new Error(`record_key_usage answered ${res.status}`);
+  };
+}
+
+/** Lookups per second, per instance, of names missing from the issuer list (see cachedRegistry). */
+export const RECHECKS_PER_SECOND = 5;
+
+/**
+ * Reports an instance's counts of rate-limited writers with public.record_rate_windows through PostgREST with
+ * the service key, and returns the project-wide windows (see shared-limits.ts); rejects on any failure.
+ */
+export function postgrestLimitSink(options: PostgrestRegistryOptions): LimitSink {
+  const base = options.supabaseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const auth = apiKeyHeaders(options.serviceKey);
+  return async (instance, rows) => {
+    const res = await doFetch(`${base}/rest/v1/rpc/record_rate_windows`, {
+      method: "POST",
+      headers: { ...auth, accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ p_instance: instance, p_counts: rows }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`record_rate_windows answered ${res.status}`);
+    }
+    const body = (await res.json()) as unknown;
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("unexpected answer from record_rate_windows");
+    return body as Record<string, LimitWindow>;
   };
 }
 
@@ -217,8 +251,9 @@ export interface CacheOptions {
  * Caches lookups per issuer for `ttlMs` (a bounded LRU), with one registry read in flight per issuer however
  * many requests wait on it (single flight), and a shorter cache for unknown issuers. When the registry can
  * list issuer names, that list (single flight; re-read after the TTL, or after the negative TTL on a miss)
- * answers unknown issuers from memory: a flood of made-up issuers costs no per-issuer read and evicts
- * nothing. Failures are not cached.
+ * answers unknown issuers from memory; a name it lacks is looked up on its own at most RECHECKS_PER_SECOND
+ * times a second (all names together), so a new writer is seen at once and a flood of made-up issuers
+ * costs at most that many reads and evicts nothing. Failures are not cached.
  */
 export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): KeyRegistry & { clear(): void } {
   const ttl = options.ttlMs ?? 5000;
@@ -268,14 +303,50 @@ export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): 
     return p;
   }
 
+  // Names the list does not have are looked up on their own (a writer registered since the list was read),
+  // at most RECHECKS_PER_SECOND for all names together: a flood of made-up names costs that many reads a second.
+  let recheckTokens = RECHECKS_PER_SECOND;
+  let recheckAt = now();
+  function mayRecheck(): boolean {
+    const t = now();
+    recheckTokens = Math.min(RECHECKS_PER_SECOND, recheckTokens + (Math.max(0, t - recheckAt) / 1000) * RECHECKS_PER_SECOND);
+    recheckAt = t;
+    if (recheckTokens < 1) return false;
+    recheckTokens -= 1;
+    return true;
+  }
+
+  /** Looks up a name the list lacks (single flight); only a found record is cached, so made-up names evict nothing. */
+  function recheck(issuer: string, known: Set<string>): Promise<IssuerRecord | null> {
+    const pending = inflight.get(issuer);
+    if (pending) return pending;
+    if (!mayRecheck()) return Promise.resolve(null);
+    const p = inner.lookup(issuer).then(
+      (value) => {
+        inflight.delete(issuer);
+        if (value) {
+          cache.set(issuer, { value, until: now() + ttl });
+          known.add(issuer);
+        }
+        return value;
+      },
+      (e: unknown) => {
+        inflight.delete(issuer);
+        throw e;
+      },
+    );
+    inflight.set(issuer, p);
+    return p;
+  }
+
   return {
     async lookup(issuer) {
       if (inner.issuerNames) {
-        // A miss re-reads a list older than the negative TTL, so a just-registered issuer is seen as soon
-        // as before, while made-up issuers cost at most one list read per negative TTL, whatever their number.
+        // A miss re-reads a list older than the negative TTL; a name still missing is rechecked on its own
+        // (within the budget above), so a writer can write right after `fedjwt register`.
         let known = await knownNames(ttl);
         if (known && !known.has(issuer)) known = await knownNames(negativeTtl);
-        if (known && !known.has(issuer)) return null;
+        if (known && !known.has(issuer)) return recheck(issuer, known);
       }
       return lookupOne(issuer);
     },

@@ -60,6 +60,10 @@ export class FakeProject {
   jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean; raw?: () => Response }>();
   /** Batches written with rpc/record_key_usage. */
   usageBatches: unknown[][] = [];
+  /** Reports written with rpc/record_rate_windows. */
+  limitReports: Array<{ p_instance: string; p_counts: unknown[] }> = [];
+  /** What rpc/record_rate_windows answers (default: nothing known, so every instance limits on its own). */
+  limitAnswer: () => Record<string, { seen: number; mine: number }> = () => ({});
   /** When "down", rpc/record_key_usage fails (the rest of the registry is unaffected). */
   usageMode: "ok" | "down" | "500" = "ok";
   /** Overrides for failure tests. */
@@ -98,6 +102,11 @@ export class FakeProject {
       if (this.usageMode === "500") return new Response("{}", { status: 500 });
       this.usageBatches.push((JSON.parse(String(init?.body)) as { p_usage: unknown[] }).p_usage);
       return new Response(null, { status: 204 });
+    }
+    if (u.pathname === "/rest/v1/rpc/record_rate_windows") {
+      if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });
+      this.limitReports.push(JSON.parse(String(init?.body)) as { p_instance: string; p_counts: unknown[] });
+      return Response.json(this.limitAnswer());
     }
     if (u.pathname === "/rest/v1/jwt_registry" || u.pathname === "/rest/v1/rpc/consume_jwt_id" || u.pathname === "/rest/v1/jwt_issuers") {
       if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });

@@ -1,6 +1,7 @@
 import { base64url } from "jose";
 import { ISSUER_PATTERN, isSupportedAlg, type SupportedAlg } from "@fedjwt/signer";
 import { JwtVerificationError } from "./errors.ts";
+import { isPlainText } from "./text.ts";
 
 /** Longest token accepted (bytes of the compact form). Writer tokens are a few hundred bytes. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -9,15 +10,21 @@ export const MAX_TOKEN_LENGTH = 8192;
 export interface ParsedToken {
   header: { alg: SupportedAlg; kid?: string; typ?: string; [k: string]: unknown };
   payload: Record<string, unknown>;
+  /** What the signature covers: the ASCII bytes of `<header>.<payload>` as sent. */
+  signingInput: Uint8Array<ArrayBuffer>;
+  /** The signature segment, decoded. */
+  signature: Uint8Array<ArrayBuffer>;
 }
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
 
-function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
+function decodeJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(base64url.decode(segment)));
+    value = JSON.parse(decoder.decode(bytes));
   } catch {
     throw new JwtVerificationError("token_malformed", `the ${what} is not base64url-encoded JSON`);
   }
@@ -27,11 +34,25 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
   return value as Record<string, unknown>;
 }
 
+/**
+ * Whether a segment of the base64url alphabet (checked before) is the one spelling of its bytes: no length
+ * that leaves 6 spare bits, and the unused low bits of the last character zero. The same answer as
+ * encode(decode(segment)) === segment, without decoding.
+ */
 function isCanonical(segment: string): boolean {
+  const rest = segment.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const last = ALPHABET.indexOf(segment[segment.length - 1]!);
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
+
+/** Decodes a segment of the base64url alphabet; a failure is a malformed token. */
+function decodeSegment(segment: string, what: string): Uint8Array<ArrayBuffer> {
   try {
-    return base64url.encode(base64url.decode(segment)) === segment;
+    return base64url.decode(segment) as Uint8Array<ArrayBuffer>;
   } catch {
-    return false;
+    throw new JwtVerificationError("token_malformed", `the ${what} is not base64url${what === "signature" ? "" : "-encoded JSON"}`);
   }
 }
 
@@ -55,7 +76,7 @@ export function parseToken(token: string): ParsedToken {
   const parts = token.split(".");
   if (parts.length !== 3) throw new JwtVerificationError("token_malformed", `expected 3 segments, got ${parts.length}`);
   if (!SEGMENT.test(parts[0]!)) throw new JwtVerificationError("token_malformed", "the header is empty or not base64url");
-  const header = decodeJsonObject(parts[0]!, "header");
+  const header = decodeJsonObject(decodeSegment(parts[0]!, "header"), "header");
   // The algorithm is judged first, so an unsigned `alg: none` token is named for what it is.
   if (!isSupportedAlg(header.alg)) {
     // An HS* token here is almost always the project's own: Supabase's gateway puts the anon JWT in
@@ -72,14 +93,18 @@ export function parseToken(token: string): ParsedToken {
   // One token, one spelling: the unused low bits of a segment's last character must be zero. Otherwise
   // several strings decode to the same signature, and anything keyed on the token string can be dodged.
   if (!parts.every(isCanonical)) throw new JwtVerificationError("token_malformed", "a segment is not canonical base64url");
-  const payload = decodeJsonObject(parts[1]!, "payload");
+  const payload = decodeJsonObject(decodeSegment(parts[1]!, "payload"), "payload");
   // Logged with a refusal only when it has the shape of an issuer name: an unverified iss of any other shape
   // (a log line's worth of text, say) never reaches the logs.
   const claimed = typeof payload.iss === "string" && ISSUER_PATTERN.test(payload.iss) ? payload.iss : undefined;
-  const kid = typeof header.kid === "string" ? header.kid : undefined;
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "" || header.kid.length > 200)) {
     throw new JwtVerificationError("token_malformed", "the kid header is not a short string", { issuer: claimed });
   }
+  // The kid is counted in SQL (usage) and logged: no control characters, no lone surrogates.
+  if (header.kid !== undefined && !isPlainText(header.kid as string)) {
+    throw new JwtVerificationError("token_malformed", "the kid header has control characters or invalid UTF-16", { issuer: claimed });
+  }
+  const kid = header.kid as string | undefined;
   // Explicit typing (RFC 8725 §3.11): a JWT of another kind (`at+jwt`, `dpop+jwt`, …) is not a writer token.
   // `typ` is a media type, so compared case-insensitively (RFC 7515 §4.1.9).
   if (header.typ !== undefined && (typeof header.typ !== "string" || header.typ.toUpperCase() !== "JWT")) {
@@ -90,5 +115,10 @@ export function parseToken(token: string): ParsedToken {
       throw new JwtVerificationError("token_malformed", `the ${forbidden} header is not accepted`, { issuer: claimed, kid });
     }
   }
-  return { header: header as ParsedToken["header"], payload };
+  return {
+    header: header as ParsedToken["header"],
+    payload,
+    signingInput: encoder.encode(token.slice(0, parts[0]!.length + 1 + parts[1]!.length)),
+    signature: decodeSegment(parts[2]!, "signature"),
+  };
 }

@@ -1,7 +1,7 @@
 // Per-key usage: the gateway counts requests per (issuer, kid, hour) in memory and writes them to the
 // registry in batches (public.record_key_usage), at most one small write per instance every `intervalMs`,
 // off the request path. A failed write keeps the counts for the next try (bounded) and never fails a request.
-import type { Logger } from "./log.ts";
+import { capText, type Logger } from "./log.ts";
 
 /** One row of a usage batch, as public.record_key_usage takes it. */
 export interface UsageRow {
@@ -15,8 +15,27 @@ export interface UsageRow {
   last_seen_at: string;
 }
 
-/** Writes one batch; rejects when it was not recorded. */
+/**
+ * Writes one batch; rejects when it was not recorded: with UsageRefusedError when the database refused what
+ * is in the batch (then it is written again in halves), with any other error when it may work later.
+ */
 export type UsageSink = (rows: UsageRow[]) => Promise<void>;
+
+/** The database refused a batch for its content (an HTTP 4xx about the rows, e.g. 400 for a NUL in a kid). */
+export class UsageRefusedError extends Error {
+  override readonly name = "UsageRefusedError";
+  readonly status: number;
+
+  constructor(status: number) {
+    super(`record_key_usage refused the batch (${status})`);
+    this.status = status;
+  }
+}
+
+/** Answers about the rows (bad input, conflict, too large), not about the request itself (auth, missing, throttled). */
+export function isRowRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 404, 408, 429].includes(status);
+}
 
 export interface UsageOptions {
   sink: UsageSink;
@@ -121,18 +140,9 @@ export class UsageRecorder {
     this.#dropped = 0;
     if (dropped > 0)
       this.#log?.({ level: "warn", event: "usage_dropped", requests: dropped, note: `more than ${this.#maxRows} keys in one interval` });
-    const rows: UsageRow[] = [...batch.values()].map((p) => ({
-      issuer: p.issuer,
-      kid: p.kid,
-      hour: new Date(p.hour).toISOString(),
-      requests: p.requests,
-      errors: p.errors,
-      last_seen_at: new Date(p.lastSeen).toISOString(),
-    }));
-    this.#flushing = (rows.length === 0 ? Promise.resolve() : this.#sink(rows))
-      .catch((e: unknown) => {
-        this.#log?.({ level: "warn", event: "usage_flush_failed", rows: rows.length, error: (e as Error)?.message ?? "unknown" });
-        this.#restore(batch);
+    this.#flushing = this.#write([...batch.values()])
+      .then((failed) => {
+        if (failed.length > 0) this.#restore(failed);
       })
       .finally(() => {
         this.#flushing = undefined;
@@ -141,9 +151,42 @@ export class UsageRecorder {
     return this.#flushing;
   }
 
+  /**
+   * Writes rows and returns those to put back (the write may work later). A batch refused for its content is
+   * written again in halves, so one bad row costs about 2·log2(n) writes; that row alone is dropped, said once.
+   */
+  async #write(batch: Pending[]): Promise<Pending[]> {
+    if (batch.length === 0) return [];
+    try {
+      await this.#sink(batch.map(toRow));
+      return [];
+    } catch (e) {
+      if (!(e instanceof UsageRefusedError)) {
+        this.#log?.({ level: "warn", event: "usage_flush_failed", rows: batch.length, error: (e as Error)?.message ?? "unknown" });
+        return batch;
+      }
+      if (batch.length === 1) {
+        const p = batch[0]!;
+        this.#log?.({
+          level: "warn",
+          event: "usage_row_dropped",
+          issuer: capText(p.issuer, 64),
+          kid: capText(p.kid, 128),
+          requests: p.requests,
+          status: e.status,
+          note: "the database refused this row; the other rows were written",
+        });
+        return [];
+      }
+      const half = Math.ceil(batch.length / 2);
+      return [...(await this.#write(batch.slice(0, half))), ...(await this.#write(batch.slice(half)))];
+    }
+  }
+
   /** Puts a failed batch's counts back, within the row bound. */
-  #restore(batch: Map<string, Pending>): void {
-    for (const [key, old] of batch) {
+  #restore(batch: Pending[]): void {
+    for (const old of batch) {
+      const key = `${old.issuer}\n${old.kid}\n${old.hour}`;
       const p = this.#pending.get(key);
       if (p) {
         p.requests += old.requests;
@@ -153,4 +196,15 @@ export class UsageRecorder {
       else this.#dropped += old.requests;
     }
   }
+}
+
+function toRow(p: Pending): UsageRow {
+  return {
+    issuer: p.issuer,
+    kid: p.kid,
+    hour: new Date(p.hour).toISOString(),
+    requests: p.requests,
+    errors: p.errors,
+    last_seen_at: new Date(p.lastSeen).toISOString(),
+  };
 }

@@ -1,4 +1,4 @@
-import { compactVerify, errors as joseErrors, type CryptoKey as JoseCryptoKey } from "jose";
+import { compactVerify, errors as joseErrors } from "jose";
 import {
   APP_ROLE_PATTERN,
   GATEWAY_RESERVED_CLAIMS,
@@ -12,6 +12,7 @@ import { JwtVerificationError, ProxyError } from "./errors.ts";
 import { JwksPool } from "./jwks.ts";
 import { consumeJti } from "./jti.ts";
 import { LruMap } from "./lru.ts";
+import { isPlainText } from "./text.ts";
 import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
 import { parseToken } from "./token.ts";
 
@@ -31,7 +32,7 @@ export interface VerifyOptions {
 /** A token that passed every check. Only these claims may be acted upon. */
 export interface VerifiedToken {
   issuer: string;
-  /** The kid that verified it (the JWKS key's kid for jwks_uri issuers). */
+  /** The kid of the key that verified it (the registered key's when the token sent none; the JWKS key's for jwks_uri issuers). */
   kid: string | undefined;
   alg: SupportedAlg;
   claims: Record<string, unknown> & { iss: string; sub: string; exp: number; iat: number };
@@ -104,6 +105,21 @@ function chooseKey(record: IssuerRecord, kid: string | undefined, nowMs: number,
   return row.jwks_uri !== null ? { kind: "jwks", row } : { kind: "static", row };
 }
 
+/**
+ * The WebCrypto parameters of a JWS alg (RFC 7518), for a key imported for that alg; the key's own algorithm
+ * must be the one the alg names (WebCrypto refuses any other, which is a bad signature here).
+ */
+function verifyAlgorithm(alg: SupportedAlg, key: CryptoKey): AlgorithmIdentifier | EcdsaParams {
+  switch (alg) {
+    case "ES256":
+      return { name: "ECDSA", hash: "SHA-256" };
+    case "RS256":
+      return { name: "RSASSA-PKCS1-v1_5" };
+    case "EdDSA":
+      return { name: key.algorithm.name === "Ed25519" ? "Ed25519" : "EdDSA" };
+  }
+}
+
 function mapJoseError(e: unknown, ctx: Ctx): never {
   if (e instanceof ProxyError) throw e;
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw new JwtVerificationError("bad_signature", null, ctx);
@@ -172,7 +188,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   const nowMs = (options.now ?? Date.now)();
   const now = Math.floor(nowMs / 1000);
   const tolerance = options.clockToleranceSeconds ?? 30;
-  const { header, payload } = parseToken(token);
+  const { header, payload, signingInput, signature } = parseToken(token);
 
   // Only iss and kid are read before the signature is checked, and only to find the key.
   const iss = payload.iss;
@@ -189,20 +205,25 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     throw new JwtVerificationError("alg_not_allowed", "the token's alg is not the key's registered alg", ctx);
   }
 
-  let verifiedPayload: Uint8Array;
-  let verifiedKid = header.kid;
+  let claims: Record<string, unknown>;
+  // Without a kid in the header, the registered key that was chosen: usage and writer_kid name the key used.
+  let verifiedKid = header.kid ?? choice.row.kid ?? undefined;
   try {
     if (choice.kind === "static") {
       const key = await importRowKey(choice.row).catch(() => {
         throw new ProxyError("registry_unavailable", "a registered key could not be imported");
       });
-      verifiedPayload = (await compactVerify(token, key as JoseCryptoKey, { algorithms: [choice.row.alg] })).payload;
+      // The token was split, decoded and checked once (parseToken: its alg is the key's, no crit or b64): the
+      // signature is checked over the bytes as sent, and the payload already decoded is what it covers.
+      const valid = await crypto.subtle.verify(verifyAlgorithm(choice.row.alg, key), key, signature, signingInput).catch(() => false);
+      if (!valid) throw new JwtVerificationError("bad_signature", null, ctx);
+      claims = payload;
     } else {
       const pool = options.jwks ?? defaultPool();
       const set = await pool.resolver(choice.row.jwks_uri!);
       try {
         const result = await compactVerify(token, set, { algorithms: [choice.row.alg] });
-        verifiedPayload = result.payload;
+        claims = JSON.parse(decoder.decode(result.payload)) as Record<string, unknown>;
         verifiedKid = result.protectedHeader.kid;
       } catch (e) {
         if (e instanceof joseErrors.JWKSTimeout || e instanceof TypeError || e instanceof ProxyError) pool.markFailed(choice.row.jwks_uri!);
@@ -213,7 +234,6 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     mapJoseError(e, ctx);
   }
 
-  const claims = JSON.parse(decoder.decode(verifiedPayload)) as Record<string, unknown>;
   const exp = numericClaim(claims, "exp", true, ctx)!;
   const iat = numericClaim(claims, "iat", true, ctx)!;
   const nbf = numericClaim(claims, "nbf", false, ctx);
@@ -221,6 +241,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (typeof claims.sub !== "string" || claims.sub === "" || claims.sub.length > 256) {
     throw new JwtVerificationError("claim_invalid", "sub must be a non-empty string", ctx);
   }
+  if (!isPlainText(claims.sub)) throw new JwtVerificationError("token_malformed", "sub has control characters or invalid UTF-16", ctx);
   if (claims.aud === undefined) throw new JwtVerificationError("claim_missing", "the aud claim is required", ctx);
   const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!auds.includes(options.audience)) throw new JwtVerificationError("audience_mismatch", null, ctx);
@@ -240,6 +261,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > 200)) {
     throw new JwtVerificationError("claim_invalid", "jti must be a short string", ctx);
   }
+  if (jti !== undefined && !isPlainText(jti))
+    throw new JwtVerificationError("token_malformed", "jti has control characters or invalid UTF-16", ctx);
   const roles = requestedRoles(claims, ctx);
   const denied = roles.filter((r) => !record.policy.allowed_roles.includes(r));
   if (denied.length > 0) {

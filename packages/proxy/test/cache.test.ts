@@ -36,7 +36,7 @@ describe("registry cache", () => {
     expect(h.project.calls).toHaveLength(100);
   });
 
-  it("answers unknown issuers from the list of registered names: no per-issuer read, one list read per negative TTL", async () => {
+  it("answers unknown issuers from the list of registered names: per-issuer reads within the recheck budget only, one list read per negative TTL", async () => {
     const stranger = await writer("stranger");
     const clock = testClock();
     const h = harness([], { now: clock.now });
@@ -44,15 +44,15 @@ describe("registry cache", () => {
       const res = await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
       expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 401, code: "unknown_issuer" });
     }
-    expect(h.project.registryReads).toBe(0);
+    expect(h.project.registryReads).toBe(5); // the budget: 5 a second, then the list's answer stands
     expect(h.project.issuerListReads).toBe(1);
     clock.set(1001);
     await h.handler(request("/rest/widgets", await rawToken(stranger, goodClaims(stranger))));
     expect(h.project.issuerListReads).toBe(2);
-    expect(h.project.registryReads).toBe(0);
+    expect(h.project.registryReads).toBe(6);
   });
 
-  it("300 requests naming made-up issuers cost no registry read and do not evict a live issuer", async () => {
+  it("300 requests naming made-up issuers cost at most 5 registry reads (the recheck budget) and do not evict a live issuer", async () => {
     const w = await writer("widgets-service");
     const t0 = Date.now();
     const h = harness([w], { now: () => t0 }); // a stopped clock: the count cannot depend on how fast this runs
@@ -63,7 +63,22 @@ describe("registry cache", () => {
       expect((await res.json()).code).toBe("unknown_issuer");
     }
     expect((await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w))))).status).toBe(200);
-    expect(h.project.registryReads).toBe(1);
+    expect(h.project.registryReads).toBe(1 + 5);
+    expect(h.project.issuerListReads).toBe(1);
+  });
+
+  it("a writer registered just after the gateway read the issuer list is seen at once (register, then write)", async () => {
+    const late = await writer("late-service");
+    const clock = testClock();
+    const h = harness([], { now: clock.now });
+    const token = () => rawToken(late, goodClaims(late));
+    expect((await (await h.handler(request("/rest/widgets", await token()))).json()).code).toBe("unknown_issuer");
+    h.project.add(late);
+    clock.set(10); // well within the negative TTL: the list still says unknown
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async () => (await h.handler(request("/rest/widgets", await token()))).status),
+    );
+    expect(results).toEqual(Array(20).fill(200));
     expect(h.project.issuerListReads).toBe(1);
   });
 

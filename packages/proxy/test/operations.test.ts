@@ -4,8 +4,10 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { proxyOptionsFromEnv } from "../src/env.ts";
 import { capText, parseAccessLogMode } from "../src/log.ts";
 import { RateLimiter } from "../src/rate-limit.ts";
-import { UsageRecorder, type UsageRow } from "../src/usage.ts";
-import { goodClaims, harness, rawToken, request, writer } from "../src/testing.ts";
+import { SharedLimits } from "../src/shared-limits.ts";
+import { isPlainText } from "../src/text.ts";
+import { UsageRecorder, UsageRefusedError, type UsageRow } from "../src/usage.ts";
+import { goodClaims, harness, outboundClaims, rawToken, request, writer } from "../src/testing.ts";
 
 async function codeOf(res: Response): Promise<{ status: number; code: unknown }> {
   return { status: res.status, code: ((await res.json()) as { code?: unknown }).code };
@@ -61,6 +63,35 @@ describe("access log", () => {
     expect(String(h.logs[0]!.path)).toMatch(/…\(20006 chars\)$/);
     expect(String(h.logs[1]!.kid)).toMatch(/^k{128}…\(199 chars\)$/);
     expect(h.logs[2]).toMatchObject({ reason: "method_not_allowed", method: `${"X".repeat(16)}…(300 chars)` });
+  });
+
+  it("a line stays under 1 KiB (UTF-8, as written) with hostile strings: multi-byte kid and sub, quotes, control characters", async () => {
+    const w = await writer("a-writer-with-a-name-that-is-sixty-three-characters-long-xxxxxx", "ES256", {
+      rate_limit_per_second: 1,
+      rate_limit_burst: 1,
+    });
+    const lines: string[] = [];
+    const clock = Date.now();
+    const h = harness([], {
+      usage: false,
+      now: () => clock,
+      logger: (e) => lines.push(JSON.stringify({ time: new Date(clock).toISOString(), ...e })),
+    });
+    const kid = "€".repeat(200); // 3 bytes each in UTF-8
+    h.project.add(w, { kid });
+    const table = `/rest/${"t".repeat(63)}`;
+    const token = await rawToken(w, goodClaims(w, { sub: "😀".repeat(128) }), { kid });
+    expect((await h.handler(request(table, token))).status).toBe(200);
+    expect(await codeOf(await h.handler(request(table, token)))).toEqual({ status: 429, code: "rate_limited" });
+    const quoted = await rawToken(w, goodClaims(w), { kid: '"\\'.repeat(100) });
+    expect(await codeOf(await h.handler(request(table, quoted)))).toEqual({ status: 401, code: "unknown_kid" });
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(new TextEncoder().encode(line).byteLength).toBeLessThanOrEqual(1024);
+    for (const value of ["\u0000".repeat(300), "\ud800".repeat(300), '"'.repeat(300), "😀".repeat(300), "\u009b".repeat(300)]) {
+      const capped = capText(value, 128);
+      expect(new TextEncoder().encode(JSON.stringify(capped)).byteLength).toBeLessThanOrEqual(128 + 2 + 20);
+      expect(isPlainText(capped)).toBe(true);
+    }
   });
 
   it("errors mode logs only answers ≥ 400; sample:N logs every error and one success in N", async () => {
@@ -156,6 +187,64 @@ describe("usage", () => {
     ]);
   });
 
+  it("a batch the database refuses (4xx) is split until the bad row is found; that row is dropped with one line, every other row written", async () => {
+    vi.useFakeTimers();
+    const written: UsageRow[] = [];
+    let calls = 0;
+    const logs: Array<Record<string, unknown>> = [];
+    const u = new UsageRecorder({
+      // As PostgREST answers record_key_usage when one row holds a NUL (22P05 → 400): the whole batch is refused.
+      sink: (rows) => {
+        calls++;
+        if (rows.some((r) => !isPlainText(r.kid))) return Promise.reject(new UsageRefusedError(400));
+        written.push(...rows);
+        return Promise.resolve();
+      },
+      intervalMs: 1000,
+      log: (e) => logs.push(e),
+    });
+    for (let i = 0; i < 8; i++) u.record(`honest-${i}`, "k", false);
+    u.record("poisoned", "k\u0000", false);
+    u.record("poisoned", "k\ud800", true);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(written.map((r) => r.issuer).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `honest-${i}`));
+    expect(u.pendingRows).toBe(0); // nothing put back: the next batches are not blocked
+    const dropped = logs.filter((l) => l.event === "usage_row_dropped");
+    expect(dropped).toHaveLength(2);
+    expect(dropped.every((l) => l.issuer === "poisoned" && typeof l.kid === "string" && isPlainText(l.kid))).toBe(true);
+    expect(calls).toBeLessThanOrEqual(2 * 2 * Math.ceil(Math.log2(10)) + 1);
+    u.record("honest-0", "k", false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(written.filter((r) => r.issuer === "honest-0")).toHaveLength(2);
+  });
+
+  it("a batch refused for the request itself (401, 5xx) is kept whole for the next write, never split", async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const u = new UsageRecorder({
+      sink: () => {
+        calls++;
+        return Promise.reject(new Error("record_key_usage answered 401"));
+      },
+      intervalMs: 1000,
+    });
+    for (let i = 0; i < 8; i++) u.record(`w-${i}`, "k", false);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(1);
+    expect(u.pendingRows).toBe(8);
+  });
+
+  it("a token without kid is counted, logged and forwarded under the kid of the key that verified it", async () => {
+    const w = await writer("one-key-service");
+    const h = harness([w], { usage: { flushIntervalMs: 1 } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w), { kid: undefined })));
+    expect(res.status).toBe(200);
+    expect((await outboundClaims(h.project.calls[0]!)).writer_kid).toBe(w.keys.kid);
+    expect(h.logs.find((l) => l.event === "request")?.kid).toBe(w.keys.kid);
+    await vi.waitFor(() => expect(h.project.usageBatches.length).toBeGreaterThan(0));
+    expect((h.project.usageBatches.flat() as UsageRow[]).map((r) => r.kid)).toEqual([w.keys.kid]);
+  });
+
   it("the gateway records verified requests only, and an outage of the usage write never fails a request", async () => {
     const w = await writer("widgets-service");
     const h = harness([w], { usage: { flushIntervalMs: 1 } });
@@ -224,6 +313,65 @@ describe("rate limit", () => {
     clock += 1000;
     expect((await h.handler(request("/rest/widgets", second))).status).toBe(200);
     expect(h.project.calls).toHaveLength(2);
+  });
+});
+
+describe("rate limits shared by instances", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("an instance refills at its share of the project's limit, as the database reports it", async () => {
+    const w = await writer("shared-service", "ES256", { rate_limit_per_second: 4, rate_limit_burst: 4 });
+    let clock = Date.now();
+    const h = harness([w], { usage: false, now: () => clock });
+    // The database says: over the window this instance saw a quarter of the writer's requests.
+    h.project.limitAnswer = () => ({ "shared-service": { seen: 400, mine: 100 } });
+    const token = await rawToken(w, goodClaims(w));
+    const send = async () => (await h.handler(request("/rest/widgets", token))).status;
+    expect(await send()).toBe(200); // no answer yet: the instance's own bucket (full: 4)
+    await vi.waitFor(() => expect(h.project.limitReports.length).toBeGreaterThan(0)); // a new writer is reported at once
+    expect(h.project.limitReports[0]!.p_counts).toEqual([{ issuer: "shared-service", second: expect.any(String), seen: 1, admitted: 1 }]);
+    await new Promise((r) => setTimeout(r, 10));
+    // Share 0.25: the bucket holds 1 (burst 4 × 0.25) and refills at 1/s.
+    const first = [await send(), await send(), await send()];
+    expect(first).toEqual([200, 429, 429]);
+    clock += 1000;
+    expect([await send(), await send()]).toEqual([200, 429]);
+  });
+
+  it("under the limit an instance gets its own rate plus an even part of the unused rest; over it, its proportion", async () => {
+    let answer = { w: { seen: 20, mine: 2, instances: 4 } }; // 2/s project-wide of 10/s, 0.2/s of it here
+    const limits = new SharedLimits({ sink: () => Promise.resolve(answer) });
+    limits.observe("w", true);
+    await limits.sync();
+    expect(limits.share("w", 10)).toBeCloseTo((0.2 + (10 - 2) / 4) / 10); // 2.2/s of 10/s: 11 × what it asks
+    answer = { w: { seen: 400, mine: 50, instances: 4 } }; // 40/s project-wide: 5/s here is an eighth
+    limits.observe("w", true);
+    await limits.sync();
+    expect(limits.share("w", 10)).toBeCloseTo(1 / 8);
+  });
+
+  it("when the database does not answer, each instance limits on its own (fail open for limits), said once", async () => {
+    vi.useFakeTimers();
+    const logs: Array<Record<string, unknown>> = [];
+    let up = false;
+    const limits = new SharedLimits({
+      sink: () => (up ? Promise.resolve({ w: { seen: 10, mine: 5 } }) : Promise.reject(new Error("record_rate_windows answered 503"))),
+      log: (e) => logs.push(e),
+    });
+    for (let i = 0; i < 3; i++) {
+      limits.observe("w", true);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(limits.share("w", 1)).toBe(1);
+    expect(logs.map((l) => l.event)).toEqual(["limit_sync_failed"]);
+    up = true;
+    limits.observe("w", true);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(limits.share("w", 1)).toBe(0.5);
+    expect(logs.map((l) => l.event)).toEqual(["limit_sync_failed", "limit_sync_recovered"]);
+    up = false;
+    await vi.advanceTimersByTimeAsync(10_000); // no fresh answer for 10 s: the share is 1 again
+    expect(limits.share("w", 1)).toBe(1);
   });
 });
 

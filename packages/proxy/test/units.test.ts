@@ -3,6 +3,7 @@ import { isWriterDbRoleName } from "../src/db-role.ts";
 import { proxyOptionsFromEnv } from "../src/env.ts";
 import { ProxyError } from "../src/errors.ts";
 import { LruMap } from "../src/lru.ts";
+import { consoleLogger } from "../src/log.ts";
 import { inWindow } from "../src/verify.ts";
 import { isAllowedJwksUri } from "../src/jwks.ts";
 import { resolveTarget } from "../src/paths.ts";
@@ -121,6 +122,40 @@ describe("parseToken on a token that is not a writer's", () => {
   });
 });
 
+describe("parseToken's one-spelling rule", () => {
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const header = Buffer.from(JSON.stringify({ alg: "ES256" })).toString("base64url");
+
+  it("refuses exactly the signature spellings whose decoding does not encode back to them", () => {
+    // Every last character after 1, 2 and 3 characters of a 4-character group (6, 4 or 2 spare bits):
+    // the check on the last character's unused bits must agree with decode → encode.
+    const disagreements: string[] = [];
+    for (const body of ["AAAA", "AAAAA", "AAAAAA", "AAAAAAA"]) {
+      for (const last of ALPHABET) {
+        const sig = `${body.slice(0, -1)}${last}`;
+        // Node decodes a 1-character remainder leniently; no encoding ends with one.
+        const roundTrip = sig.length % 4 !== 1 && Buffer.from(sig, "base64url").toString("base64url") === sig;
+        let accepted = true;
+        try {
+          parseToken(`${header}.e30.${sig}`);
+        } catch (e) {
+          accepted = false;
+          expect((e as ProxyError).reason).toBe("token_malformed");
+        }
+        if (accepted !== roundTrip) disagreements.push(`${sig}: parseToken ${accepted}, round trip ${roundTrip}`);
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+
+  it("hands back the signed bytes and the decoded signature", () => {
+    const sig = Buffer.from([1, 2, 3, 250]).toString("base64url");
+    const parsed = parseToken(`${header}.e30.${sig}`);
+    expect(new TextDecoder().decode(parsed.signingInput)).toBe(`${header}.e30`);
+    expect([...parsed.signature]).toEqual([1, 2, 3, 250]);
+  });
+});
+
 describe("LruMap", () => {
   it("evicts the least recently used entry, not everything", () => {
     const m = new LruMap<string, number>(3);
@@ -183,5 +218,23 @@ describe("FEDJWT_ALLOWED_SCHEMAS", () => {
     expect(proxyOptionsFromEnv((n) => ({ ...base, FEDJWT_ALLOWED_SCHEMAS: "public;drop" })[n]).configProblems).toEqual([
       "FEDJWT_ALLOWED_SCHEMAS must be a comma-separated list of schema names",
     ]);
+  });
+});
+
+describe("consoleLogger", () => {
+  it("writes one JSON line with the time first, then the entry's fields in order", () => {
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      consoleLogger({ level: "info", event: "request", status: 200, issuer: 'a"b\n', kid: null });
+    } finally {
+      console.log = original;
+    }
+    expect(lines).toHaveLength(1);
+    const parsed = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(["time", "level", "event", "status", "issuer", "kid"]);
+    expect(parsed).toMatchObject({ level: "info", event: "request", status: 200, issuer: 'a"b\n', kid: null });
+    expect(Number.isNaN(Date.parse(parsed.time as string))).toBe(false);
   });
 });

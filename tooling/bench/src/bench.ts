@@ -9,7 +9,8 @@ import { repoRoot, stopChild } from "@fedjwt/local-stack";
 import { writeAuditCost } from "./audit-cost.ts";
 import { benchWriter, coldStart, functionCpu, handlerCost, keepAlive, overhead, revocation, verifyThroughput } from "./experiments.ts";
 import { machineInfo, startStackProcess } from "./processes.ts";
-import { renderChart, renderMarkdown, type BenchResults } from "./report.ts";
+import { renderChart, renderMarkdown, renderScaleChart, type BenchResults } from "./report.ts";
+import { firstSeen, scale } from "./scale.ts";
 
 const log = (s: string) => console.log(s);
 const root = repoRoot();
@@ -18,29 +19,38 @@ const root = repoRoot();
 if (process.argv.includes("--render")) {
   const results = JSON.parse(readFileSync(join(root, "docs/benchmarks.json"), "utf8")) as BenchResults;
   writeFileSync(join(root, "docs/benchmarks.svg"), await renderChart(results));
-  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg"));
-  log("rendered docs/benchmarks.md and docs/benchmarks.svg from docs/benchmarks.json");
+  writeFileSync(join(root, "docs/benchmarks-scale.svg"), await renderScaleChart(results));
+  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg", "benchmarks-scale.svg"));
+  log("rendered docs/benchmarks.md, docs/benchmarks.svg and docs/benchmarks-scale.svg from docs/benchmarks.json");
   process.exit(0);
 }
 
-// `--only write-audit`: measure the write audit's cost again and keep every other figure of docs/benchmarks.json.
-if (process.argv.includes("--only")) {
-  const only = process.argv[process.argv.indexOf("--only") + 1];
-  if (only !== "write-audit") {
-    console.error(`pnpm bench --only: unknown section ${JSON.stringify(only)} (sections: write-audit)`);
-    process.exit(2);
-  }
+// `--only=first-seen`: measure section 8 again and keep every other figure of docs/benchmarks.json (the
+// section then says when it ran).
+if (process.argv.includes("--only=first-seen")) {
+  const results = JSON.parse(readFileSync(join(root, "docs/benchmarks.json"), "utf8")) as BenchResults;
+  log("8. per-request tokens: CPU per first-seen token, this tree against the baseline commit (alone)");
+  results.firstSeen = await firstSeen(log);
+  writeFileSync(join(root, "docs/benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(root, "docs/benchmarks-scale.svg"), await renderScaleChart(results));
+  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg", "benchmarks-scale.svg"));
+  log("\nwrote section 8 into docs/benchmarks.md, .json and docs/benchmarks-scale.svg");
+  process.exit(0);
+}
+
+// `--only=write-audit`: measure section 9 (the write audit's cost) again and keep every other figure.
+if (process.argv.includes("--only=write-audit")) {
   const results = JSON.parse(readFileSync(join(root, "docs/benchmarks.json"), "utf8")) as BenchResults;
   const stack = await startStackProcess();
   try {
-    log("\n7. the write audit's cost (inserts through the function, audit trigger on and off)");
+    log("9. the write audit's cost (inserts through the function, audit trigger on and off; alone)");
     results.writeAudit = await writeAuditCost(stack, await benchWriter(stack), log);
   } finally {
     await stopChild(stack.child);
   }
   writeFileSync(join(root, "docs/benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg"));
-  log("\nwrote docs/benchmarks.md and docs/benchmarks.json (section 7 measured now, the others kept)");
+  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg", "benchmarks-scale.svg"));
+  log("\nwrote section 9 into docs/benchmarks.md and .json (the other sections kept)");
   process.exit(0);
 }
 
@@ -53,6 +63,10 @@ log("\n4. the handler's own cost, in-process");
 const handler = await handlerCost(log);
 log("\n3. verify throughput");
 const verify = await verifyThroughput(log);
+log("\n7. scale: many writers on one instance (the rest function alone before an instant fake project)");
+const scaled = await scale(log);
+log("\n8. per-request tokens: CPU per first-seen token, this tree against the baseline commit");
+const seen = await firstSeen(log);
 log("\n2b. upstream keep-alive (the rest function before an instant upstream that counts connections)");
 const alive = await keepAlive(log);
 const stack = await startStackProcess();
@@ -66,7 +80,7 @@ try {
   const revoke = await revocation(stack, 20, log);
   log("\n6. function cold start");
   const cold = await coldStart(stack, 7, log);
-  log("\n7. the write audit's cost (inserts through the function, audit trigger on and off)");
+  log("\n9. the write audit's cost (inserts through the function, audit trigger on and off)");
   const writeAudit = await writeAuditCost(stack, writer, log);
   const loadAverageAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
   const results: BenchResults = {
@@ -80,13 +94,16 @@ try {
     handler,
     revocation: revoke,
     coldStart: cold,
+    scale: scaled,
+    firstSeen: seen,
     writeAudit,
   };
   mkdirSync(join(root, "docs"), { recursive: true });
   writeFileSync(join(root, "docs/benchmarks.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(root, "docs/benchmarks.svg"), await renderChart(results));
-  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg"));
-  log("\nwrote docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.svg");
+  writeFileSync(join(root, "docs/benchmarks-scale.svg"), await renderScaleChart(results));
+  writeFileSync(join(root, "docs/benchmarks.md"), renderMarkdown(results, "benchmarks.svg", "benchmarks-scale.svg"));
+  log("\nwrote docs/benchmarks.md, docs/benchmarks.json, docs/benchmarks.svg and docs/benchmarks-scale.svg");
 } finally {
   await stopChild(stack.child);
 }

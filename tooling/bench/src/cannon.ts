@@ -40,6 +40,8 @@ export interface CannonOptions {
   bearer: () => string;
   connections: number;
   amount: number;
+  /** Requests per second over all connections (autocannon's overallRate); unpaced when absent. */
+  overallRate?: number;
   /** Processes whose CPU is sampled around the run. */
   groups: ProcessGroups;
 }
@@ -59,7 +61,15 @@ export async function cannon(o: CannonOptions): Promise<RunResult & { raw: RawRu
   let answered = 0;
   let lastAt = t0;
   let after: Record<string, number> | undefined;
-  const instance = autocannon({ url: o.url, connections: o.connections, amount: o.amount, requests, timeout: 20, sampleInt: 100 });
+  const instance = autocannon({
+    url: o.url,
+    connections: o.connections,
+    amount: o.amount,
+    requests,
+    timeout: 20,
+    sampleInt: 100,
+    ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+  });
   (instance as unknown as NodeJS.EventEmitter).on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 300) latencies.push(ms);
     lastAt = performance.now();

@@ -343,43 +343,9 @@ export async function handlerCost(log: (s: string) => void): Promise<{ node: Han
     );
   const node = await measureHandlerCost();
   show("node", node);
-  const root = repoRoot();
-  const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
-  const script = join(dir, "handler-cost.ts");
-  writeFileSync(
-    script,
-    `import { measureHandlerCost } from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await measureHandlerCost()));\n`,
-  );
-  try {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        denoBinary(),
-        [
-          "run",
-          "--quiet",
-          "--no-prompt",
-          "--no-lock",
-          "--allow-env",
-          "--allow-read",
-          "--config",
-          join(root, "supabase/functions/rest/deno.json"),
-          script,
-        ],
-        {
-          env: denoEnv(),
-          stdio: ["ignore", "pipe", "inherit"],
-        },
-      );
-      let text = "";
-      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
-      child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
-    });
-    const deno = JSON.parse(out.trim().split("\n").pop()!) as HandlerCost;
-    show("deno", deno);
-    return { node, deno };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const deno = await inDeno<HandlerCost>("measureHandlerCost()");
+  show("deno", deno);
+  return { node, deno };
 }
 
 /** Deactivate → first refused request, per trial, with reused tokens (the verified-token cache in play). */
@@ -468,4 +434,40 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
     `  ${runs} starts: min ${r.minMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms (module cache warm)`,
   );
   return r;
+}
+
+/** Runs `call` (an expression over handler-cost.ts's exports) in a Deno child and returns its JSON result. */
+export async function inDeno<T>(call: string): Promise<T> {
+  const root = repoRoot();
+  const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
+  const script = join(dir, "in-deno.ts");
+  writeFileSync(
+    script,
+    `import * as m from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await m.${call}));\n`,
+  );
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        denoBinary(),
+        [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          "--no-lock",
+          "--allow-env",
+          "--allow-read",
+          "--config",
+          join(root, "supabase/functions/rest/deno.json"),
+          script,
+        ],
+        { env: denoEnv(), stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let text = "";
+      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+      child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`deno exited ${code}`))));
+    });
+    return JSON.parse(out.trim().split("\n").pop()!) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -57,6 +57,36 @@ export default {
   },
 };
 `,
+  /**
+   * The hop plus the one check no verifying gateway can skip: the bearer's ES256 signature against its
+   * issuer's key (KEYS: issuer → SPKI, base64; imported once each), then the same forward. Nothing else.
+   */
+  "verify-hop": `const upstream = Deno.env.get("UPSTREAM");
+const spki = JSON.parse(Deno.env.get("KEYS"));
+const keys = new Map();
+const b64 = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const enc = new TextEncoder();
+export default {
+  async fetch(req) {
+    const token = (req.headers.get("authorization") ?? "").slice(7);
+    const [h, p, s] = token.split(".");
+    const iss = JSON.parse(new TextDecoder().decode(b64(p))).iss;
+    let key = keys.get(iss);
+    if (!key) {
+      key = crypto.subtle.importKey("spki", b64(spki[iss]), { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+      keys.set(iss, key);
+    }
+    if (!(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, await key, b64(s), enc.encode(h + "." + p)))) {
+      return new Response("bad signature", { status: 401 });
+    }
+    const u = new URL(req.url);
+    const res = await fetch(upstream + u.pathname.replace(/^\\/rest/, "") + u.search, {
+      method: req.method, headers: req.headers, body: req.body, redirect: "manual",
+    });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  },
+};
+`,
 } as const;
 
 /** Writes a bare script to a temporary folder; returns its path and a cleanup. */

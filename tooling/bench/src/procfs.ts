@@ -44,3 +44,14 @@ export function cpuPerRequest(before: Record<string, number>, after: Record<stri
   for (const k of Object.keys(after)) out[k] = Number(((after[k]! - (before[k] ?? 0)) / requests).toFixed(3));
   return out;
 }
+
+/** Resident memory of a process now (VmRSS) and at its peak so far (VmHWM), MB (10^6 bytes); 0 when it is gone. */
+export function memoryMB(pid: number): { rss: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+    return { rss: (kb("VmRSS") * 1024) / 1e6, peak: (kb("VmHWM") * 1024) / 1e6 };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}

@@ -7,6 +7,7 @@ import type { HopCost, KeepAlive, Side } from "./experiments.ts";
 import type { WriteAuditCost } from "./audit-cost.ts";
 import type { HandlerCost } from "./handler-cost.ts";
 import type { MachineInfo } from "./processes.ts";
+import type { FirstSeenResult, ScaleResult } from "./scale.ts";
 
 /** Everything one `pnpm bench` run measured (also written as docs/benchmarks.json). */
 export interface BenchResults {
@@ -22,6 +23,8 @@ export interface BenchResults {
   handler: { node: HandlerCost; deno: HandlerCost };
   revocation: { trials: number; minMs: number; medianMs: number; maxMs: number };
   coldStart: { runs: number; minMs: number; medianMs: number; maxMs: number };
+  scale: ScaleResult;
+  firstSeen: FirstSeenResult;
   /** Absent in results from before the write audit existed. */
   writeAudit?: WriteAuditCost;
 }
@@ -34,6 +37,10 @@ export const TARGETS = {
   handlerHitMs: 0.05,
   handlerMissMs: 0.3,
   functionCpuHitMs: 0.45,
+  /** Scale case: the function's memory growth with 1,000 writers active (Edge Functions have 256 MB). */
+  scaleMemoryGrowthMB: 64,
+  /** Per-request tokens: the function's CPU per first-seen token over the baseline commit's. */
+  firstSeenRatio: 0.75,
 } as const;
 
 /**
@@ -201,13 +208,37 @@ function verdicts(r: BenchResults): string {
       r.handler[rt].missMs <= r.handler[rt].uncachedMs * MISS_VS_OFF_SLACK,
     ]),
   ];
+  const sc = r.scale;
+  const growth = sc.memoryMB.afterActive - sc.memoryMB.start;
+  rows.push(
+    [
+      `scale: hit path ≤ ${TARGETS.handlerHitMs} ms with ${sc.active} of ${sc.registered} writers active (Deno, in-process)`,
+      `${f3(sc.hit.deno.hitMs)} ms`,
+      sc.hit.deno.hitMs <= TARGETS.handlerHitMs,
+    ],
+    [
+      "scale: registry reads ≤ 1 per writer per key-cache TTL",
+      `${f2(sc.steady.readsPerWriterPerTtl)} (at most ${sc.steady.maxReadsOneWriter} by one writer in ${sc.steady.ttlWindows} TTLs)`,
+      sc.steady.maxReadsOneWriter <= sc.steady.ttlWindows,
+    ],
+    [
+      `scale: the function's memory growth ≤ ${TARGETS.scaleMemoryGrowthMB} MB with ${sc.active} writers active`,
+      `${growth.toFixed(1)} MB (a bare serve + fetch under the same load: +${sc.memoryMB.controlGrowth.toFixed(1)} MB)`,
+      growth <= TARGETS.scaleMemoryGrowthMB,
+    ],
+    [
+      `per-request tokens: function CPU per first-seen token ≤ ${TARGETS.firstSeenRatio}× of ${r.firstSeen.baselineCommit}'s (same run)`,
+      `${f2(r.firstSeen.ratio)}× (${f3(r.firstSeen.sides[1]!.cpuMsPerRequest)} vs ${f3(r.firstSeen.sides[0]!.cpuMsPerRequest)} ms)`,
+      r.firstSeen.ratio <= TARGETS.firstSeenRatio,
+    ],
+  );
   return `| target | measured in this run | verdict |
 | --- | --- | --- |
 ${rows.map(([t, m, ok]) => `| ${t} | ${m} | ${mark(ok)} |`).join("\n")}`;
 }
 
-/** Renders docs/benchmarks.md from one run's results; `chartFile` is the SVG's name beside it. */
-export function renderMarkdown(r: BenchResults, chartFile: string): string {
+/** Renders docs/benchmarks.md from one run's results; `chartFile` and `scaleChartFile` are the SVGs' names beside it. */
+export function renderMarkdown(r: BenchResults, chartFile: string, scaleChartFile: string): string {
   const row = (c: string, side: "reused" | "per-request") => {
     const d = r.overhead[c]!.direct;
     const p = r.overhead[c]![side];
@@ -346,17 +377,99 @@ registry record it was verified against.
 
 \`deno serve\` process start → first answered request, ${r.coldStart.runs} starts (Deno's module cache warm):
 min **${r.coldStart.minMs.toFixed(0)} ms**, median **${r.coldStart.medianMs.toFixed(0)} ms**, max **${r.coldStart.maxMs.toFixed(0)} ms**.
-${r.writeAudit ? writeAuditSection(r.writeAudit) : ""}`;
+${scaleSection(r, scaleChartFile)}
+${firstSeenSection(r)}${r.writeAudit ? writeAuditSection(r.writeAudit) : ""}`;
 }
 
-/** Section 7: inserts through the function with the audit trigger on and off, side by side in one run. */
+/** Section 7: many writers on one instance. */
+function scaleSection(r: BenchResults, chartFile: string): string {
+  const sc = r.scale;
+  const m = sc.memoryMB;
+  return `## 7. Scale: ${sc.registered.toLocaleString("en")} registered writers, ${sc.active.toLocaleString("en")} active at once on one instance
+
+The rest function alone under Deno (\`FEDJWT_KEY_CACHE_TTL_MS=${sc.ttlMs}\`, the default) in front of an instant fake
+project (tooling/bench/src/fake-supabase.ts) that serves the registry of ${sc.registered.toLocaleString("en")} writers, each with its
+own ES256 key, cuts the issuer-name list at 1,000 rows as hosted PostgREST's \`max_rows\` does (so the function
+cannot answer unknown issuers from it and reads each issuer's row), and counts registry reads per issuer.
+${sc.active.toLocaleString("en")} writers spread over the registry each reuse one token (minted before the run, 300 s to live), requests
+cycling through them at concurrency 50, paced at ${sc.rate} requests per second (each writer about every ${(sc.active / sc.rate).toFixed(0)} s), for
+${sc.steady.seconds.toFixed(1)} s (at least ${Math.floor(sc.steady.seconds / (sc.ttlMs / 1000))} key-cache TTLs); then every registered writer sends one request with a new token at the same
+pace (the sweep), which fills every per-issuer cache to its bound.
+
+![Memory of the function and CPU per first-seen token](${chartFile})
+
+| steady phase (${sc.active} active, reused tokens) | |
+| --- | --- |
+| requests, req/s, errors | ${sc.steady.requests}, ${sc.steady.rps.toFixed(0)}, ${sc.steady.errors} |
+| function CPU per request | ${f3(sc.steady.cpuMsPerRequest)} ms |
+| registry reads per active writer per TTL | **${f2(sc.steady.readsPerWriterPerTtl)}** (most by one writer: ${sc.steady.maxReadsOneWriter} in ${sc.steady.ttlWindows} TTL windows) |
+| issuer-name list reads (shared by all writers) | ${sc.steady.listReads} |
+| hit path in-process, ${sc.active} writers cycled through the caches | **${f3(sc.hit.deno.hitMs)} ms** on Deno, ${f3(sc.hit.node.hitMs)} ms on Node |
+
+| the function's resident memory (VmRSS) | MB | growth |
+| --- | --- | --- |
+| after a warm-up (10 writers) | ${m.start.toFixed(1)} | |
+| after the steady phase (${sc.active} active writers) | ${m.afterActive.toFixed(1)} | **+${(m.afterActive - m.start).toFixed(1)}** |
+| a bare \`deno serve\` + one \`fetch\` (no code of ours) under the same paced load, run alongside | | +${m.controlGrowth.toFixed(1)} |
+| after the sweep (all ${sc.registered.toLocaleString("en")} writers once, ${sc.sweep.requests} requests, errors ${sc.sweep.errors}, ${f3(sc.sweep.cpuMsPerRequest)} ms CPU each) | ${m.afterSweep.toFixed(1)} | +${(m.afterSweep - m.start).toFixed(1)} |
+| peak (VmHWM) | ${m.peak.toFixed(1)} | +${(m.peak - m.start).toFixed(1)} |
+
+Resident memory under load is not all kept data: V8 grows its heap as long as nothing limits it, which the bare
+\`deno serve\` + \`fetch\` beside the function shows (it holds no state at all); an Edge Function's isolate runs
+under a memory limit, where the same garbage is collected sooner. What the caches themselves keep is bounded
+as below.
+
+A writer's cached registry record lives one TTL; its next request then reads the row again (one read, however
+many requests wait on it) and verifies its token once more, since a cached token is used only with the record
+it was verified against. So reads per writer are bounded by the TTL windows a run spans, whatever the request
+rate. The caches are bounded per instance — 10,000 issuers (registry, imported keys, rate-limit buckets,
+outbound subjects) and 10,000 tokens or 16 MiB (verified-token cache), least recently used first — so the sweep
+shows the most they hold; beyond 10,000 writers on one instance the least recently seen are read again.
+Usage counts are bounded differently: an instance keeps at most 1,000 (issuer, kid, hour) counts between two
+writes (every 5 s; \`record_key_usage\` takes 1,000 rows a call), so with more distinct keys active in one interval
+— ${sc.active.toLocaleString("en")} writers plus the warm-up's here — the rest are not counted and a \`usage_dropped\` line says how many.
+`;
+}
+
+/** Section 8: CPU per first-seen token, this tree against the baseline commit. */
+function firstSeenSection(r: BenchResults): string {
+  const fs = r.firstSeen;
+  const [base, ours, hop, verifying] = fs.sides;
+  const again =
+    fs.measuredAt.slice(0, 16) !== r.machine.date.slice(0, 16)
+      ? ` (re-measured alone on ${fs.measuredAt.slice(0, 16).replace("T", " ")} UTC with \`pnpm bench --only=first-seen\`)`
+      : "";
+  return `## 8. Per-request tokens: the function's CPU per first-seen token${again}
+
+A writer that mints a new token for every call makes the function verify every request (a miss). Four Deno
+processes side by side in front of the same instant fake project — the function at \`${fs.baselineCommit}\` (checked out
+with \`git worktree\` when the bench runs), the function of this tree, a bare \`deno serve\` + one \`fetch\` (the floor
+of any gateway function), and the same plus the token's ES256 signature check with WebCrypto and nothing else (the
+floor of any gateway that verifies) — loaded in interleaved slices at concurrency 50, ${fs.tokensPerSide} measured requests each,
+every one with a token that process had not seen (the same tokens for all, from ${fs.writers} writers taking turns, so each
+writer's key is imported once as on a busy instance). CPU of each process from /proc:
+
+| process | CPU ms per request | × the baseline | req/s | errors |
+| --- | --- | --- | --- | --- |
+${fs.sides.map((x) => `| ${x.what} | ${f3(x.cpuMsPerRequest)} | ${f2(x.cpuMsPerRequest / base!.cpuMsPerRequest)} | ${x.rps.toFixed(0)} | ${x.errors} |`).join("\n")}
+
+This tree spends **${f2(fs.ratio)}×** the baseline's CPU per first-seen token (target ≤ ${TARGETS.firstSeenRatio}×). The least a gateway that
+checks the signature can spend here is ${f2(fs.floorRatio)}× (${f3(verifying!.cpuMsPerRequest)} ms: ${f3(hop!.cpuMsPerRequest)} ms for the runtime's hop, ${f3(verifying!.cpuMsPerRequest - hop!.cpuMsPerRequest)} ms for the
+ES256 check); of the ${f3(ours!.cpuMsPerRequest - verifying!.cpuMsPerRequest)} ms this tree spends above that, most is what every request costs, hit or miss
+(section 2: routing, the header allow-list, the upstream deadline, the access line, the response), and the rest the
+checks a miss adds (claims, policy, the HS256 re-signing, the verified-token cache). Every check still runs: the
+proxy's attack tests cover each.
+`;
+}
+
+/** Section 9: inserts through the function with the audit trigger on and off, side by side in one run. */
 function writeAuditSection(a: WriteAuditCost & { loadAverageAtEnd?: number[]; pairSlowdowns?: number[] }): string {
   const total = (x: RunResult) => Object.values(x.cpuMsPerRequest).reduce((sum, ms) => sum + ms, 0);
   const row = (name: string, x: RunResult) =>
     `| ${name} | **${x.rps.toFixed(0)}** | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.cpuMsPerRequest.postgres!.toFixed(3)} | ${total(x).toFixed(3)} | ${x.errors} |`;
   const cpu = total(a.on) / total(a.off) - 1;
   return `
-## 7. The write audit's cost
+## 9. The write audit's cost
 
 Single-row inserts into \`orders\` through the rest function (\`Prefer: return=minimal\`, a reused token),
 concurrency ${a.connections}, ${a.on.requests} requests per side in interleaved slices of one run, the audit trigger
@@ -374,4 +487,70 @@ ${(a.on.cpuMsPerRequest.postgres! - a.off.cpuMsPerRequest.postgres!).toFixed(3)}
 with whatever else the machine runs: compare them with the spread of the pairs above. ${a.auditRows} audit rows written; load average when this section ended:
 ${a.loadAverageAtEnd?.join(" / ") ?? "not recorded"} (1 / 5 / 15 min).
 `;
+}
+
+/** Draws the scale chart: the function's memory by phase (dashed: start + 64 MB) and CPU per first-seen token. */
+export async function renderScaleChart(r: BenchResults): Promise<string> {
+  const m = r.scale.memoryMB;
+  const memory = [
+    { phase: "after warm-up", mb: m.start },
+    { phase: `${r.scale.active} writers active`, mb: m.afterActive },
+    { phase: `all ${r.scale.registered} writers once`, mb: m.afterSweep },
+  ];
+  const cpu = r.firstSeen.sides.map((x) => ({
+    what: x.what.includes("baseline")
+      ? `function at ${r.firstSeen.baselineCommit}`
+      : x.what.includes("this tree")
+        ? "function, this tree"
+        : x.what.includes("ES256")
+          ? "serve + ES256 check + fetch"
+          : "bare serve + fetch",
+    ms: x.cpuMsPerRequest,
+  }));
+  const target = r.firstSeen.sides[0]!.cpuMsPerRequest * TARGETS.firstSeenRatio;
+  const bars = (values: object[], y: string, x: string, title: string, rule: number, format: string) => ({
+    title,
+    width: 420,
+    height: 110,
+    layer: [
+      {
+        data: { values },
+        mark: { type: "bar", color: "#6b8fc9" },
+        encoding: { y: { field: y, type: "nominal", title: null, sort: null }, x: { field: x, type: "quantitative", title: null } },
+      },
+      {
+        data: { values },
+        mark: { type: "text", align: "left", dx: 3, fontSize: 10 },
+        encoding: {
+          y: { field: y, type: "nominal", sort: null },
+          x: { field: x, type: "quantitative", title: null },
+          text: { field: x, type: "quantitative", format },
+        },
+      },
+      {
+        data: { values: [{ rule }] },
+        mark: { type: "rule", strokeDash: [4, 3], color: "#444" },
+        encoding: { x: { field: "rule", type: "quantitative", title: null } },
+      },
+    ],
+  });
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    config: { font: "sans-serif", view: { stroke: null }, axis: { labelFontSize: 11, titleFontSize: 11 }, concat: { spacing: 40 } },
+    vconcat: [
+      bars(
+        memory,
+        "phase",
+        "mb",
+        `Function RSS, MB (dashed: after warm-up + ${TARGETS.scaleMemoryGrowthMB} MB)`,
+        m.start + TARGETS.scaleMemoryGrowthMB,
+        ".0f",
+      ),
+      bars(cpu, "what", "ms", `CPU ms per first-seen token (dashed: ${TARGETS.firstSeenRatio}× the baseline)`, target, ".3f"),
+    ],
+  } as vl.TopLevelSpec;
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  return `${svg}\n`;
 }

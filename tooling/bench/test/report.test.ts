@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mergeRuns, type RunResult } from "../src/cannon.ts";
-import { renderChart, renderMarkdown, type BenchResults } from "../src/report.ts";
+import { renderChart, renderMarkdown, renderScaleChart, type BenchResults } from "../src/report.ts";
 
 const run = (rps: number, p50: number, fnCpu: number): RunResult => ({
   requests: 1000,
@@ -52,12 +52,49 @@ function results(reusedRps: number, reusedP50: number): BenchResults {
     },
     revocation: { trials: 20, minMs: 50, medianMs: 2500, maxMs: 4900 },
     coldStart: { runs: 7, minMs: 40, medianMs: 45, maxMs: 60 },
+    scale: {
+      registered: 10_000,
+      active: 1_000,
+      ttlMs: 5000,
+      rate: 500,
+      steady: {
+        seconds: 21,
+        requests: 30_000,
+        rps: 1428,
+        errors: 0,
+        cpuMsPerRequest: 0.3,
+        readsPerWriterPerTtl: 0.95,
+        maxReadsOneWriter: 5,
+        ttlWindows: 5,
+        listReads: 5,
+      },
+      sweep: { requests: 10_000, errors: 0, seconds: 20, cpuMsPerRequest: 0.9 },
+      memoryMB: { start: 60, afterActive: 90, afterSweep: 150, peak: 160, controlGrowth: 20 },
+      hit: {
+        node: { active: 1000, registered: 10_000, hitMs: 0.02, rounds: 5 },
+        deno: { active: 1000, registered: 10_000, hitMs: 0.03, rounds: 5 },
+      },
+    },
+    firstSeen: {
+      baselineCommit: "e72c865",
+      writers: 200,
+      tokensPerSide: 4000,
+      sides: [
+        { what: "rest function at e72c865 (baseline)", cpuMsPerRequest: 0.8, rps: 400, errors: 0 },
+        { what: "rest function, this tree", cpuMsPerRequest: 0.56, rps: 450, errors: 0 },
+        { what: "bare deno serve + one fetch upstream (the floor)", cpuMsPerRequest: 0.25, rps: 600, errors: 0 },
+        { what: "bare deno serve + the ES256 check + one fetch (a verifying gateway's floor)", cpuMsPerRequest: 0.5, rps: 500, errors: 0 },
+      ],
+      ratio: 0.7,
+      floorRatio: 0.625,
+      measuredAt: "2026-01-01T00:00:00.000Z",
+    },
   };
 }
 
 describe("bench report", () => {
   it("judges each target from the figures it is given", () => {
-    const met = renderMarkdown(results(850, 2.2), "chart.svg");
+    const met = renderMarkdown(results(850, 2.2), "chart.svg", "scale.svg");
     expect(met).toMatch(/throughput ≥ 80 % of direct \(concurrency 50\) \| 85\.0 % \| met/);
     expect(met).toMatch(/p50 overhead ≤ 1 ms \(concurrency 1\) \| 0\.70 ms \| met/);
     expect(met).toMatch(/on a miss \(Deno\) \| 0\.400 ms \| \*\*missed\*\*/);
@@ -69,8 +106,8 @@ describe("bench report", () => {
     expect(met).toMatch(/miss no slower than with the cache off \(Deno\) \| 0\.400 vs 0\.400 ms \| met/);
     const slower = results(850, 2.2);
     slower.overhead.c50!["per-request"].rps = 500;
-    expect(renderMarkdown(slower, "c.svg")).toMatch(/no lower than before .*\| 50\.0 % \| \*\*missed\*\*/);
-    const missed = renderMarkdown(results(700, 3), "chart.svg");
+    expect(renderMarkdown(slower, "c.svg", "s.svg")).toMatch(/no lower than before .*\| 50\.0 % \| \*\*missed\*\*/);
+    const missed = renderMarkdown(results(700, 3), "chart.svg", "scale.svg");
     expect(missed).toMatch(/\| 70\.0 % \| \*\*missed\*\*/);
     expect(missed).toMatch(/\| 1\.50 ms \| \*\*missed\*\*/);
     expect(missed).toContain("![Throughput relative to direct, and function CPU per request](chart.svg)");
@@ -79,9 +116,9 @@ describe("bench report", () => {
     expect(missed).not.toContain("This run shared the machine");
     const busy = results(700, 3);
     busy.loadAverageAtEnd = [9.5, 4, 2]; // the bench's own load: not a shared machine
-    expect(renderMarkdown(busy, "c.svg")).not.toContain("This run shared the machine");
+    expect(renderMarkdown(busy, "c.svg", "s.svg")).not.toContain("This run shared the machine");
     busy.machine.loadAverageAtStart = [4.5, 4, 2];
-    expect(renderMarkdown(busy, "c.svg")).toContain("a load average of 4.5 on 2 cores before it started");
+    expect(renderMarkdown(busy, "c.svg", "s.svg")).toContain("a load average of 4.5 on 2 cores before it started");
   });
 
   it("section 7, the write audit's cost, when measured: the median pair judged against 15 %", () => {
@@ -111,8 +148,49 @@ describe("bench report", () => {
 
   it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {
     // direct total 1.3; + gateway pass 0.1 + bare serve + fetch 0.25 = 1.65 → 79 %
-    expect(renderMarkdown(results(850, 2.2), "c.svg")).toContain(
+    expect(renderMarkdown(results(850, 2.2), "c.svg", "s.svg")).toContain(
       "would total 1.650 ms of CPU per request against 1.300 ms direct: a ceiling of **79 %**",
+    );
+  });
+
+  it("judges the scale and first-seen targets", () => {
+    const r = results(850, 2.2);
+    const met = renderMarkdown(r, "chart.svg", "scale.svg");
+    expect(met).toMatch(/scale: hit path ≤ 0\.05 ms with 1000 of 10000 writers active \(Deno, in-process\) \| 0\.030 ms \| met/);
+    expect(met).toMatch(/registry reads ≤ 1 per writer per key-cache TTL \| 0\.95 \(at most 5 by one writer in 5 TTLs\) \| met/);
+    expect(met).toMatch(
+      /memory growth ≤ 64 MB with 1000 writers active \| 30\.0 MB \(a bare serve \+ fetch under the same load: \+20\.0 MB\) \| met/,
+    );
+    expect(met).toMatch(/first-seen token ≤ 0\.75× of e72c865's \(same run\) \| 0\.70× \(0\.560 vs 0\.800 ms\) \| met/);
+    expect(met).toContain("![Memory of the function and CPU per first-seen token](scale.svg)");
+    r.scale.steady.maxReadsOneWriter = 6;
+    r.scale.memoryMB.afterActive = 125;
+    r.firstSeen.ratio = 0.8;
+    const missed = renderMarkdown(r, "chart.svg", "scale.svg");
+    expect(missed).toMatch(/at most 6 by one writer in 5 TTLs\) \| \*\*missed\*\*/);
+    expect(missed).toMatch(/\| 65\.0 MB \(a bare serve \+ fetch under the same load: \+20\.0 MB\) \| \*\*missed\*\*/);
+    expect(missed).toMatch(/\| 0\.80× \(0\.560 vs 0\.800 ms\) \| \*\*missed\*\*/);
+  });
+
+  it("draws the scale chart: memory by phase and CPU per first-seen token", async () => {
+    const svg = await renderScaleChart(results(850, 2.2));
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("Function RSS, MB");
+    expect(svg).toContain("1000 writers active");
+    expect(svg).toContain("function at e72c865");
+    expect(svg).toContain("0.560");
+    expect(svg).toContain("serve + ES256 check + fetch");
+  });
+
+  it("says when section 8 was re-measured alone, and what the verifying floor leaves", () => {
+    const r = results(850, 2.2);
+    expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("re-measured alone");
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain(
+      "can spend here is 0.63× (0.500 ms: 0.250 ms for the runtime's hop, 0.250 ms for the\nES256 check); of the 0.060 ms",
+    );
+    r.firstSeen.measuredAt = "2026-01-02T10:20:00.000Z";
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain(
+      "(re-measured alone on 2026-01-02 10:20 UTC with `pnpm bench --only=first-seen`)",
     );
   });
 

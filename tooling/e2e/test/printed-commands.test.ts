@@ -93,7 +93,7 @@ describe("the fedjwt commands the docs print run as printed", () => {
     const changed = await fedjwt(t, ["policy", "--issuer", "orders-service", "--rate-limit", "7"]);
     expect(changed.code, changed.stderr).toBe(0);
     expect(changed.stdout.trimEnd()).toMatch(
-      /^Updated the policy of issuer "orders-service"\.\n.*\n {2}rate limit: 7\/s per gateway instance, burst 7$/,
+      /^Updated the policy of issuer "orders-service"\.\n.*\n {2}rate limit: 7\/s for the project \(shared by every gateway instance\), burst 7$/,
     );
     const after = JSON.parse((await fedjwt(t, ["list", "--issuer", "orders-service", "--json"])).stdout);
     expect(after.issuers[0].keys.map((k: { kid: string }) => k.kid)).toEqual(before.issuers[0].keys.map((k: { kid: string }) => k.kid));

@@ -29,6 +29,7 @@ describe("the registry cannot be read or written through the gateway", () => {
     ["PATCH", "jwt_public_keys?issuer=eq.security-probe", { is_active: true }],
     ["DELETE", "jwt_registry_audit", undefined],
     ["POST", "rpc/consume_jwt_id", { p_issuer: "x", p_jti: "y", p_expires_at: "2030-01-01T00:00:00Z" }],
+    ["POST", "rpc/record_rate_windows", { p_instance: "6f0c1a8e-0000-4000-8000-000000000001", p_counts: [] }],
   ] as const)("%s %s → 403 42501", async (method, path, body) => {
     const r = await viaGateway(target(), path, await signer.sign({ roles: ["orders_writer"] }), {
       method,

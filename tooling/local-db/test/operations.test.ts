@@ -1,9 +1,10 @@
 // The operations migration, applied as on hosted Supabase (non-superuser postgres): usage recorded only
 // through record_key_usage by service_role, rate-limit columns checked, writer roles' statement timeout.
-import { describe, expect, it } from "vitest";
+import pg from "pg";
+import { describe, expect, it, vi } from "vitest";
 import { anon, authUser, run, serviceRole, useSupabaseDb, writer, type Outcome } from "../src/testing.ts";
 
-const { client } = useSupabaseDb({ hostedLayout: true });
+const { client, db } = useSupabaseDb({ hostedLayout: true });
 
 function errorCode(o: Outcome): string | undefined {
   return "error" in o ? o.error : undefined;
@@ -52,6 +53,47 @@ describe("usage", () => {
   });
 });
 
+describe("rate windows shared by gateway instances", () => {
+  const A = "6f0c1a8e-0000-4000-8000-00000000000a";
+  const B = "6f0c1a8e-0000-4000-8000-00000000000b";
+  const report = (instance: string, rows: Array<[issuer: string, secondsAgo: number, seen: number, admitted: number]>) =>
+    run(
+      client(),
+      serviceRole,
+      `select public.record_rate_windows($1::uuid, (
+         select coalesce(jsonb_agg(jsonb_build_object('issuer', r->>0, 'second', date_trunc('second', now()) - ((r->>1)::int * interval '1 second'),
+           'seen', (r->>2)::int, 'admitted', (r->>3)::int)), '[]'::jsonb)
+         from jsonb_array_elements($2::jsonb) r)) as w`,
+      [instance, JSON.stringify(rows)],
+      true,
+    );
+
+  it("sums each instance's counts per second and answers the project-wide and own requests of 10 whole seconds before the last two", async () => {
+    expect(errorCode(await report(A, [["rw-a", 5, 6, 4]]))).toBeUndefined();
+    const [row] = rows(
+      await report(B, [
+        ["rw-a", 5, 2, 2],
+        ["rw-a", 4, 2, 2],
+        ["rw-a", 0, 50, 1],
+        ["rw-a", 30, 99, 99],
+      ]),
+    );
+    // Seconds 4 and 5 ago count (6 + 2 + 2 seen); the current second and a second 30 s ago do not.
+    expect(row!.w).toEqual({ "rw-a": { seen: 10, mine: 4, admitted: 8, instances: 2 } });
+    const [again] = rows(await report(A, [["rw-a", 5, 1, 1]]));
+    expect(again!.w).toEqual({ "rw-a": { seen: 11, mine: 7, admitted: 9, instances: 2 } });
+  });
+
+  it("only service_role may report; the table is closed to every role", async () => {
+    for (const who of [anon, authUser("8d0fd2b3-9ca1-4a58-8b0c-00000000000a"), writer("orders-service", ["orders_writer"])]) {
+      expect(errorCode(await run(client(), who, "select public.record_rate_windows($1::uuid, '[]'::jsonb)", [A]))).toBe("42501");
+      expect(errorCode(await run(client(), who, "select * from federation.rate_windows"))).toBe("42501");
+    }
+    expect(errorCode(await run(client(), serviceRole, "select * from federation.rate_windows"))).toBe("42501");
+    expect(errorCode(await run(client(), serviceRole, "select public.record_rate_windows($1::uuid, '{}'::jsonb)", [A]))).toBe("22023");
+  });
+});
+
 describe("rate-limit columns", () => {
   it("take a positive rate with an optional burst; a burst without a rate, or a zero rate, is refused", async () => {
     const add = (issuer: string, rps: number | null, burst: number | null) =>
@@ -91,5 +133,26 @@ describe("writer statement timeout", () => {
     await client().query("alter role ops_new_writer set statement_timeout = '30s'");
     await client().query("select federation.create_writer_role('ops_new_writer')");
     expect(await timeoutOf("ops_new_writer")).toEqual(["statement_timeout=30s"]);
+  });
+
+  it("create_writer_role notifies PostgREST to reload its config (role settings)", async () => {
+    // PostgREST applies role settings it loaded with its config: without this notification a new role's
+    // timeout (or a changed one) is not applied until it restarts.
+    const listener = new pg.Client({ connectionString: db().url });
+    await listener.connect();
+    const heard: Array<{ channel: string; payload: string | undefined }> = [];
+    listener.on("notification", (n) => heard.push({ channel: n.channel, payload: n.payload }));
+    try {
+      await listener.query("listen pgrst");
+      await client().query("select federation.create_writer_role('ops_notified_writer')");
+      await vi.waitFor(() => expect(heard).toEqual([{ channel: "pgrst", payload: "reload config" }]), { timeout: 5_000 });
+      expect(await timeoutOf("ops_notified_writer")).toEqual(["statement_timeout=8s"]);
+      // An existing role (its timeout kept) still gets the grants create_writer_role makes: notified again.
+      await client().query("select federation.create_writer_role('ops_notified_writer')");
+      await vi.waitFor(() => expect(heard).toHaveLength(2), { timeout: 5_000 });
+      expect(heard[1]).toEqual({ channel: "pgrst", payload: "reload config" });
+    } finally {
+      await listener.end();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, jwtVerify,
 import type pg from "pg";
 import { ident } from "./catalog.ts";
 import { fromPgError, PgrstError } from "./errors.ts";
-import { roleSettingsSql } from "./role-settings.ts";
+import { type RoleSettingList, roleSettingsSql } from "./role-settings.ts";
 
 /** Who runs the request and the settings PostgREST gives its transaction. */
 export interface Ctx {
@@ -20,6 +20,8 @@ export interface Ctx {
   rollback: boolean;
   /** Schemas after the request's own (PostgREST's db-extra-search-path). */
   extraSearchPath: string[];
+  /** The role's own settings (ALTER ROLE … SET) as loaded with the configuration. */
+  roleSettings: RoleSettingList;
 }
 
 /** How tokens are verified: the HS256 secret, plus the JWKS's keys when one is configured. */
@@ -81,7 +83,7 @@ export async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolC
     await client.query(`set local role ${ident(ctx.role)}`);
     // One statement, as PostgREST sets its transaction's settings: the role's own settings first.
     await client.query(
-      `select ${roleSettingsSql(6)}, set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
+      `select ${roleSettingsSql(6, 7)}, set_config('search_path', $1, true), set_config('request.jwt.claims', $2, true),
               set_config('request.method', $3, true), set_config('request.path', $4, true),
               set_config('request.headers', $5, true)`,
       [
@@ -90,7 +92,8 @@ export async function inTransaction<T>(pool: pg.Pool, ctx: Ctx, fn: (c: pg.PoolC
         ctx.method,
         ctx.path,
         JSON.stringify(ctx.headers),
-        ctx.role,
+        ctx.roleSettings.names,
+        ctx.roleSettings.values,
       ],
     );
     const result = await fn(client);

@@ -9,8 +9,10 @@ import { PgrstError } from "./errors.ts";
 import { closest } from "./fuzzy.ts";
 import { authenticate, type Ctx, inTransaction, verification } from "./execute.ts";
 import { isFilterValue, parseColumns, parseCondition, parseSelect, type SelectItem } from "./grammar.ts";
-import { findRoutine, nonNegative, type ReadPlan, readPlan, refuseMutationPaging, returningFor, type Scoped, scopeQuery } from "./plan.ts";
+import { findRoutine, nonNegative, readPlan, refuseMutationPaging, returningFor, type Scoped, scopeQuery } from "./plan.ts";
+import type { ReadPlan } from "./plan-types.ts";
 import { type ApiRequest, parseRequest, unsupported } from "./request.ts";
+import type { RoleSettingList } from "./role-settings.ts";
 import { type Outcome, respond } from "./response.ts";
 import {
   callSources,
@@ -38,6 +40,8 @@ export interface HandlerOptions {
   maxBodyBytes?: number;
   /** PostgREST's db-max-rows (Supabase's `[api] max_rows`, 1000 by default); null: no limit. */
   maxRows?: number | null;
+  /** The roles' own settings as loaded with the configuration (see role-settings.ts). */
+  roleSettings: { of(role: string): RoleSettingList };
 }
 
 type Row = { body: string | null; n: number; affected?: number };
@@ -517,6 +521,7 @@ export function standInHandler(options: HandlerOptions) {
       headers,
       rollback: api.prefer.tx === "rollback",
       extraSearchPath: options.extraSearchPath ?? ["public", "extensions"],
+      roleSettings: options.roleSettings.of(auth.role),
     };
     const cat = await cache.snapshot();
     if (api.media.kind === "plan" && !cat.settings.plan) {

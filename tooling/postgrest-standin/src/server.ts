@@ -13,6 +13,7 @@ import { createServer, type Server } from "node:http";
 import type { JSONWebKeySet } from "jose";
 import pg from "pg";
 import { standInHandler } from "./handler.ts";
+import { RoleSettings } from "./role-settings.ts";
 
 export interface StandInOptions {
   /** Connection URL of the `authenticator` login role. */
@@ -40,6 +41,8 @@ export interface StandInOptions {
 export interface RunningStandIn {
   url: string;
   port: number;
+  /** How many times role settings were loaded: 1 after start, one more per reload notification heard. */
+  readonly roleSettingsLoads: number;
   close(): Promise<void>;
 }
 
@@ -49,19 +52,36 @@ export { standInHandler };
 export async function startPostgrestStandIn(options: StandInOptions): Promise<RunningStandIn> {
   const pool = new pg.Pool({ connectionString: options.dbUrl, max: 10, idleTimeoutMillis: 10_000 });
   pool.on("error", () => undefined); // a dropped idle connection must not crash the stack; requests report 503
-  const server: Server = createServer(standInHandler({ ...options, pool }));
+  // Role settings are loaded now and on NOTIFY pgrst, 'reload config', as PostgREST loads its configuration.
+  const roleSettings = new RoleSettings(options.dbUrl);
+  try {
+    await roleSettings.start();
+  } catch (e) {
+    await roleSettings.close();
+    await pool.end();
+    throw new Error(`PostgREST stand-in: cannot load role settings from the database: ${(e as Error).message}`);
+  }
+  const server: Server = createServer(standInHandler({ ...options, pool, roleSettings }));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  }).catch(async (e) => {
+    await roleSettings.close();
+    await pool.end();
+    throw e;
   });
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    get roleSettingsLoads() {
+      return roleSettings.loads;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      await roleSettings.close();
       await pool.end();
     },
   };

@@ -4,7 +4,7 @@
 import { ident, qualified, type Relation, type Routine } from "./catalog.ts";
 import { PgrstError } from "./errors.ts";
 import type { Condition, FilterNode, JsonStep } from "./grammar.ts";
-import type { EmbedPlan, FieldExpr, ReadPlan, SelectField } from "./plan.ts";
+import type { EmbedPlan, FieldExpr, ReadPlan, Returning, SelectField } from "./plan-types.ts";
 
 /** Collects bound parameters and hands out their placeholders. */
 export class Params {
@@ -303,12 +303,6 @@ export function responseSql(inner: string, format: "json" | "csv"): string {
 export function countSql(plan: ReadPlan, params: Params): string {
   return `SELECT count(*)::int AS n FROM (${readSql({ ...plan, limit: null, offset: 0, order: [] }, params)}) _pgrst_c`;
 }
-
-/**
- * What a write's RETURNING gives its representation: nothing (no representation), every column (`*`), or the
- * named columns and computed fields (PostgREST's returnings: the selected fields plus key and join columns).
- */
-export type Returning = { kind: "none" } | { kind: "all" } | { kind: "some"; columns: string[]; computed: Map<string, Routine> };
 
 function returningSql(alias: string, r: Returning): string {
   if (r.kind === "none") return "RETURNING 1";

@@ -1,10 +1,12 @@
 // Impersonated role settings: the stand-in applies a role's ALTER ROLE … SET settings in the request's
-// transaction as PostgREST does, so a writer role's statement timeout cancels its slow query (57014).
+// transaction as PostgREST does, so a writer role's statement timeout cancels its slow query (57014). As
+// PostgREST, it loads them at start and on NOTIFY pgrst, 'reload config', not per request.
 import { SignJWT } from "jose";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LOCAL_JWT_SECRET } from "@fedjwt/local-db";
 import { useSupabaseDb } from "@fedjwt/local-db/testing";
+import { LISTENER_APPLICATION_NAME } from "../src/role-settings.ts";
 import { startPostgrestStandIn, type RunningStandIn } from "../src/server.ts";
 
 const { db } = useSupabaseDb();
@@ -61,14 +63,79 @@ describe("impersonated role settings", () => {
   });
 
   it("settings only a superuser may change are not applied", async () => {
-    const c = new pg.Client({ connectionString: db().url });
-    await c.connect();
+    await admin("alter role patient_writer set log_min_duration_statement = 0");
     try {
-      await c.query("alter role patient_writer set log_min_duration_statement = 0");
+      await reloadConfig();
       expect(await rpc("patient_writer", "timeout_setting", {})).toEqual({ status: 200, body: "8s" });
     } finally {
-      await c.query("alter role patient_writer reset log_min_duration_statement");
-      await c.end();
+      await admin("alter role patient_writer reset log_min_duration_statement");
+      await reloadConfig();
     }
   });
 });
+
+describe("loaded with the configuration, as PostgREST", () => {
+  it("a setting changed without NOTIFY pgrst is not applied; after 'reload config' it is", async () => {
+    await admin("alter role patient_writer set statement_timeout = '5s'");
+    try {
+      // PostgREST would still apply the 8s it loaded: so does the stand-in (a per-request read would say 5s).
+      expect(await rpc("patient_writer", "timeout_setting", {})).toEqual({ status: 200, body: "8s" });
+      await reloadConfig();
+      expect(await rpc("patient_writer", "timeout_setting", {})).toEqual({ status: 200, body: "5s" });
+    } finally {
+      await admin("alter role patient_writer set statement_timeout = '8s'");
+      await reloadConfig();
+    }
+  });
+
+  it("a bare NOTIFY pgrst reloads too (PostgREST: schema cache and config)", async () => {
+    await admin("alter role hasty_writer set statement_timeout = '150ms'");
+    try {
+      expect(await rpc("hasty_writer", "timeout_setting", {})).toEqual({ status: 200, body: "100ms" });
+      await reloadConfig("notify pgrst");
+      expect(await rpc("hasty_writer", "timeout_setting", {})).toEqual({ status: 200, body: "150ms" });
+    } finally {
+      await admin("alter role hasty_writer set statement_timeout = '100ms'");
+      await reloadConfig();
+    }
+  });
+
+  it("a writer role made after start gets its timeout: create_writer_role sends the notification", async () => {
+    const before = rest.roleSettingsLoads;
+    await admin("select federation.create_writer_role('late_writer')");
+    await vi.waitFor(() => expect(rest.roleSettingsLoads).toBeGreaterThan(before), { timeout: 5_000, interval: 20 });
+    expect(await rpc("late_writer", "timeout_setting", {})).toEqual({ status: 200, body: "8s" });
+  });
+
+  it("reconnects its listener when the connection is cut, and reloads", async () => {
+    const before = rest.roleSettingsLoads;
+    await admin(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = '${LISTENER_APPLICATION_NAME}'`);
+    await vi.waitFor(() => expect(rest.roleSettingsLoads).toBeGreaterThan(before), { timeout: 10_000, interval: 50 });
+    await admin("alter role patient_writer set statement_timeout = '6s'");
+    try {
+      await reloadConfig();
+      expect(await rpc("patient_writer", "timeout_setting", {})).toEqual({ status: 200, body: "6s" });
+    } finally {
+      await admin("alter role patient_writer set statement_timeout = '8s'");
+      await reloadConfig();
+    }
+  });
+});
+
+/** Runs SQL as the database owner. */
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: db().url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Sends PostgREST's reload notification and waits until the stand-in has loaded the settings again. */
+async function reloadConfig(sql = "notify pgrst, 'reload config'"): Promise<void> {
+  const before = rest.roleSettingsLoads;
+  await admin(sql);
+  await vi.waitFor(() => expect(rest.roleSettingsLoads).toBeGreaterThan(before), { timeout: 5_000, interval: 20 });
+}

@@ -31,7 +31,7 @@ export const POLICY_FLAGS = {
     type: "string",
     value: "<per-second>",
     group: POLICY,
-    description: "requests per second per gateway instance, over it 429 rate_limited; none removes it [none]",
+    description: "requests per second for the project (all gateway instances together), over it 429 rate_limited; none removes it [none]",
   },
   "rate-burst": { type: "string", value: "<n>", group: POLICY, description: "requests allowed at once [the rate, rounded up]" },
 } as const satisfies FlagSpecs;
@@ -319,7 +319,10 @@ function policyLines(row: IssuerRow): string[] {
     `  issuer: db_role=${row.db_role} allowed_roles=[${row.allowed_roles.join(", ")}] max_lifetime=${row.max_token_lifetime_seconds}s require_jti=${row.require_jti}${row.is_active ? "" : " (issuer is DEACTIVATED)"}`,
   ];
   const rate = row.rate_limit_per_second;
-  if (rate != null) lines.push(`  rate limit: ${rate}/s per gateway instance, burst ${row.rate_limit_burst ?? Math.ceil(rate)}`);
+  if (rate != null)
+    lines.push(
+      `  rate limit: ${rate}/s for the project (shared by every gateway instance), burst ${row.rate_limit_burst ?? Math.ceil(rate)}`,
+    );
   return lines;
 }
 

@@ -1,5 +1,6 @@
 import { readBody } from "../body.ts";
 import { responseHeaders, upstreamHeaders } from "../headers.ts";
+import { capText } from "../log.ts";
 import { reject, type Gateway, type Stage } from "../pipeline.ts";
 
 /**
@@ -31,8 +32,8 @@ export function forwardStage(g: Gateway): Stage {
       g.log({
         level: "error",
         event: "upstream_rejected_token",
-        issuer: s.issuer,
-        kid: s.kid,
+        issuer: s.issuer === undefined ? null : capText(s.issuer, 64),
+        kid: s.kid === undefined ? null : capText(s.kid, 128),
         note: "PostgREST refused the re-signed token: does the signing key match the project's JWT secret or signing key?",
       });
     }
