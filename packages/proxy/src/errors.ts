@@ -5,6 +5,8 @@ export class ProxyError extends Error {
   override readonly name: string = "ProxyError";
   readonly reason: Reason;
   readonly details: string | null;
+  /** What only the log line gets (which policies matched, what a discovery document said): never the caller. */
+  logDetails: Record<string, unknown> | undefined;
 
   constructor(reason: Reason, details: string | null = null) {
     super(REASONS[reason].message);

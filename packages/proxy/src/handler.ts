@@ -3,6 +3,8 @@ import { type AccessLogMode, consoleLogger, type Logger } from "./log.ts";
 import { createOutboundSigner, type OutboundSigner, type SigningKeyConfig } from "./outbound.ts";
 import { type Gateway, type RequestState, runStages, type Stage } from "./pipeline.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { DiscoveryCache } from "./discovery.ts";
+import { isSharedDefaultAudience } from "./providers.ts";
 import { REQUEST_ID_HEADER } from "./request-id.ts";
 import { cachedRegistry, postgrestLimitSink, postgrestRegistry, postgrestUsageSink, type KeyRegistry } from "./registry.ts";
 import { type LimitSink, SharedLimits } from "./shared-limits.ts";
@@ -15,6 +17,7 @@ import { replayStage } from "./stages/replay.ts";
 import { requestIdStage } from "./stages/request-id.ts";
 import { verifyStage } from "./stages/verify.ts";
 import { VerifiedTokenCache } from "./token-cache.ts";
+import { cachedTrustRegistry, postgrestTrustRegistry, type TrustRegistry } from "./trust-registry.ts";
 import { UsageRecorder, type UsageSink } from "./usage.ts";
 
 /** Everything the gateway needs. Built from env by `proxyOptionsFromEnv` in the Edge Function. */
@@ -62,6 +65,11 @@ export interface ProxyOptions {
   tokenCache?: false | { maxEntries?: number; maxBytes?: number };
   /** Replaces the registry (tests); by default it is read through PostgREST with `serviceKey`. */
   registry?: KeyRegistry;
+  /**
+   * Replaces the URL issuers and trust policies (tests), or false to serve no workload identity tokens; by
+   * default public.trust_policies_for is read through PostgREST with `serviceKey`, cached like the keys.
+   */
+  trustRegistry?: TrustRegistry | false;
   fetch?: typeof fetch;
   /** Clock in milliseconds. */
   now?: () => number;
@@ -115,8 +123,17 @@ function gateway(options: ProxyOptions): Gateway {
     timeoutMs: options.registryTimeoutMs ?? 3000,
   };
   const registry = options.registry ?? cachedRegistry(postgrestRegistry(registryAccess), { ttlMs: keyCacheTtlMs, now });
+  const trust =
+    options.trustRegistry === false
+      ? undefined
+      : (options.trustRegistry ?? cachedTrustRegistry(postgrestTrustRegistry(registryAccess), { ttlMs: keyCacheTtlMs, now }));
 
   const problems = [...(options.configProblems ?? [])];
+  // A provider's default audience is accepted by every relying party that trusts the provider: a token
+  // minted for any of them would be good here.
+  if (isSharedDefaultAudience(options.audience)) {
+    problems.push(`the audience ${options.audience} is a provider's shared default audience: use this project's own URL`);
+  }
   const signer: Promise<OutboundSigner | null> =
     problems.length > 0
       ? Promise.resolve(null)
@@ -142,9 +159,11 @@ function gateway(options: ProxyOptions): Gateway {
     upstreamTimeoutMs: options.upstreamTimeoutMs ?? 10_000,
     allowedSchemas: new Set(options.allowedSchemas ?? ["public"]),
     registry,
+    trust,
     jwks: new JwksPool({ ...options.jwks, fetch: doFetch, now }),
+    discovery: new DiscoveryCache({ fetch: doFetch, now }),
     tokenCache:
-      options.tokenCache === false ? null : new VerifiedTokenCache({ ...options.tokenCache, registry, ttlMs: keyCacheTtlMs, now }),
+      options.tokenCache === false ? null : new VerifiedTokenCache({ ...options.tokenCache, registry, trust, ttlMs: keyCacheTtlMs, now }),
     signer,
     limiter: new RateLimiter({ now }),
     sharedLimits:

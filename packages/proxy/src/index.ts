@@ -34,3 +34,50 @@ export { type AccessLogMode, capText, consoleLogger, type Logger, parseAccessLog
 export { type RateLimit, RateLimiter } from "./rate-limit.ts";
 export { type UsageOptions, UsageRecorder, UsageRefusedError, type UsageRow, type UsageSink } from "./usage.ts";
 export { type LimitCountRow, type LimitSink, type LimitWindow, SharedLimits, type SharedLimitsOptions } from "./shared-limits.ts";
+export {
+  assertValidPolicy,
+  audienceProblems,
+  type ClaimSpec,
+  claimSpec,
+  claimValue,
+  entraTenant,
+  identityClaims,
+  isProviderName,
+  isSharedDefaultAudience,
+  issuerUrlProblems,
+  MAX_CONDITION_VALUE_LENGTH,
+  MAX_CONDITIONS,
+  MAX_URL_ISSUER_LIFETIME_SECONDS,
+  POLICY_PROBLEM_CODES,
+  PolicyError,
+  type PolicyInput,
+  type PolicyProblem,
+  type PolicyProblemCode,
+  policyProblems,
+  PROVIDER_NAMES,
+  type ProviderName,
+  PROVIDERS,
+  type ProviderTemplate,
+  SHARED_DEFAULT_AUDIENCES,
+  subjectName,
+  templateRefusal,
+  type TokenKind,
+  URL_ISSUER_ALGS,
+  type UrlIssuerAlg,
+  urlIssuerProblems,
+  writerClaimNames,
+} from "./providers.ts";
+export {
+  cachedTrustRegistry,
+  parseTrustDocument,
+  postgrestTrustRegistry,
+  type TrustDocument,
+  type TrustPolicyRow,
+  type TrustRecord,
+  type TrustRegistry,
+  type UrlIssuer,
+} from "./trust-registry.ts";
+export { compilePolicies, type CompiledPolicies, type CompiledPolicy, matchPolicies, type MatchResult } from "./policy-match.ts";
+export { DiscoveryCache, type DiscoveryOptions, discoveryUrl } from "./discovery.ts";
+export { isUrlIssuerShape } from "./url-issuer.ts";
+export type { TrustAdmission } from "./url-verify.ts";

@@ -9,7 +9,9 @@ import type { VerifiedToken } from "./verify.ts";
  */
 export async function consumeJti(v: VerifiedToken, registry: KeyRegistry, clockToleranceSeconds: number): Promise<void> {
   if (!v.policy.require_jti) return;
-  const expiresAt = new Date((v.claims.exp + clockToleranceSeconds) * 1000);
+  // A URL issuer's token is accepted until exp plus that issuer's tolerance: the jti is kept as long.
+  const tolerance = v.trust ? Math.max(clockToleranceSeconds, v.trust.record.issuer.clock_tolerance_seconds) : clockToleranceSeconds;
+  const expiresAt = new Date((v.claims.exp + tolerance) * 1000);
   const fresh = await registry.consumeJti(v.issuer, v.claims.jti as string, expiresAt);
   if (!fresh) throw new JwtVerificationError("token_replayed", null, { issuer: v.issuer, kid: v.kid });
 }

@@ -67,6 +67,7 @@ async function mappedSubject(issuer: string, sub: string): Promise<string> {
  */
 export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<JWTPayload> {
   const now = Math.floor(nowMs / 1000);
+  if (v.trust) return trustOutboundClaims(v, v.trust, now);
   // fromEntries defines own properties, so a claim named "__proto__" is kept (and counted), not swallowed.
   const own = Object.entries(v.claims).filter(([name]) => !NOT_WRITER_CLAIMS.has(name));
   const writerClaims: Record<string, unknown> = Object.fromEntries(own);
@@ -92,6 +93,38 @@ export async function outboundClaims(v: VerifiedToken, nowMs: number): Promise<J
     app_roles: v.roles,
     [GATEWAY_MARKER_CLAIM]: 1,
     ...(count > 0 ? { writer_claims: writerClaims } : {}),
+    iat: now,
+    exp,
+  };
+}
+
+/**
+ * The claims for a token a trust policy admitted: `iss` the writer's name, `role` its db_role, `sub` the
+ * policy's subject (UUIDv5 of the issuer URL and the pinned IDs, so renames keep it), the provider's `sub` in
+ * `writer_sub`, `writer_kid` `policy:<id>`, and in `writer_claims` only the template's allow-listed claims
+ * with the policy id and issuer URL. Nothing else from the provider's token.
+ */
+function trustOutboundClaims(v: VerifiedToken, trust: NonNullable<VerifiedToken["trust"]>, now: number): JWTPayload {
+  if (!isPlainJson(trust.writerClaims)) {
+    throw new JwtVerificationError("token_malformed", "a claim has control characters or invalid UTF-16", { issuer: v.issuer, kid: v.kid });
+  }
+  if (encoder.encode(JSON.stringify(trust.writerClaims)).byteLength > MAX_WRITER_CLAIMS_BYTES) {
+    throw new JwtVerificationError("claim_invalid", `the allow-listed claims are over ${MAX_WRITER_CLAIMS_BYTES} bytes of JSON`, {
+      issuer: v.issuer,
+      kid: v.kid,
+    });
+  }
+  const exp = Math.max(now + 1, Math.min(now + MAX_OUTBOUND_LIFETIME_SECONDS, v.claims.exp));
+  return {
+    iss: v.issuer,
+    sub: trust.subject,
+    writer_sub: v.claims.sub,
+    writer_kid: v.kid,
+    role: v.policy.db_role,
+    aud: "authenticated",
+    app_roles: v.roles,
+    [GATEWAY_MARKER_CLAIM]: 1,
+    writer_claims: trust.writerClaims,
     iat: now,
     exp,
   };

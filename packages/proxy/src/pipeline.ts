@@ -3,6 +3,7 @@
 // returning a Response (or throwing a ProxyError), or hands on to the next stage by returning nothing.
 // Adding a stage = one module exporting a factory `(g: Gateway) => Stage`, and one line in handler.ts.
 import { JwtVerificationError, ProxyError } from "./errors.ts";
+import type { DiscoveryCache } from "./discovery.ts";
 import type { JwksPool } from "./jwks.ts";
 import { capText, type Logger } from "./log.ts";
 import type { OutboundSigner } from "./outbound.ts";
@@ -12,6 +13,7 @@ import { REASONS, type Reason } from "./reasons.ts";
 import type { KeyRegistry } from "./registry.ts";
 import type { SharedLimits } from "./shared-limits.ts";
 import type { VerifiedTokenCache } from "./token-cache.ts";
+import type { TrustRegistry } from "./trust-registry.ts";
 import type { UsageRecorder } from "./usage.ts";
 import type { VerifiedToken } from "./verify.ts";
 
@@ -31,7 +33,11 @@ export interface Gateway {
   upstreamTimeoutMs: number;
   allowedSchemas: Set<string>;
   registry: KeyRegistry;
+  /** URL issuers and their trust policies; undefined when workload identity tokens are not served. */
+  trust: TrustRegistry | undefined;
   jwks: JwksPool;
+  /** URL issuers' OIDC discovery documents. */
+  discovery: DiscoveryCache;
   /** null when the verified-token cache is off. */
   tokenCache: VerifiedTokenCache | null;
   /** Resolves to null when the gateway is misconfigured (then every request gets 503). */
@@ -66,6 +72,8 @@ export interface RequestState {
   writerSub?: string;
   cache?: "hit" | "miss" | "off";
   upstreamStatus?: number;
+  /** What only the access line gets about a refusal (which policies matched, a discovery document's issuer). */
+  logDetails?: Record<string, unknown>;
 }
 
 /** A stage: a Response ends the request; nothing hands on to the next stage. */
@@ -104,6 +112,7 @@ export async function runStages(stages: readonly Stage[], s: RequestState, log: 
     }
     throw new Error("no stage answered");
   } catch (e) {
+    if (e instanceof ProxyError && e.logDetails) s.logDetails = e.logDetails;
     if (e instanceof JwtVerificationError) {
       // Unverified issuer and kid, as the token claimed them: for the audit line only.
       if (!s.verified) {

@@ -13,7 +13,7 @@ export const REASONS = {
   alg_not_allowed: {
     status: 401,
     message: "The token's algorithm is not allowed",
-    hint: "Sign with the algorithm registered for the key (ES256, RS256 or EdDSA).",
+    hint: "Sign with the algorithm registered for the key (ES256, RS256 or EdDSA), or one of the URL issuer's algs.",
   },
   typ_not_allowed: {
     status: 401,
@@ -23,7 +23,7 @@ export const REASONS = {
   unknown_issuer: {
     status: 401,
     message: "The issuer is not registered",
-    hint: "Register the writer's public key with `fedjwt register`.",
+    hint: "Register the writer's public key with `fedjwt register`, or the workload's issuer and a trust policy with `fedjwt trust`.",
   },
   unknown_kid: { status: 401, message: "No registered key has this kid", hint: "Register the key, or sign with a registered kid." },
   kid_missing: {
@@ -73,6 +73,16 @@ export const REASONS = {
     hint: "exp, iat and nbf are numbers of seconds; roles is an array of strings.",
   },
   token_replayed: { status: 401, message: "This token id was already used", hint: "Mint a new token (with a new jti) for every request." },
+  token_kind_mismatch: {
+    status: 401,
+    message: "The token is not the kind of token this issuer is registered for",
+    hint: "Send an ID token to an ID-token issuer; typ at+jwt access tokens only to issuers registered for access tokens.",
+  },
+  multiple_audiences: {
+    status: 401,
+    message: "The token names several audiences",
+    hint: "Request a token whose aud is this project's audience alone.",
+  },
   // 403: the token is fine but asks for more than the issuer may have (RFC 6750 insufficient_scope).
   role_not_allowed: {
     status: 403,
@@ -83,6 +93,26 @@ export const REASONS = {
     status: 403,
     message: "The issuer's database role is not a writer role",
     hint: "Register the issuer with db_role federated_writer or a role made by federation.create_writer_role().",
+  },
+  event_not_allowed: {
+    status: 403,
+    message: "Tokens from this event are refused",
+    hint: "pull_request_target and workflow_run run code from forks with the base repository's identity; a policy lifts this only explicitly (allow_events).",
+  },
+  runner_not_allowed: {
+    status: 403,
+    message: "Tokens from self-hosted runners are refused",
+    hint: "Run the job on a hosted runner, or register the policy with allow_self_hosted.",
+  },
+  no_matching_policy: {
+    status: 403,
+    message: "No trust policy admits this token",
+    hint: "Check the policies registered for this issuer (`fedjwt list`); the gateway's log line says which claims did not match.",
+  },
+  ambiguous_policy: {
+    status: 403,
+    message: "More than one trust policy admits this token",
+    hint: "Make the issuer's policies disjoint (`fedjwt list`, `fedjwt untrust`): each workload must match exactly one.",
   },
   schema_not_allowed: {
     status: 406,
@@ -127,6 +157,16 @@ export const REASONS = {
     status: 503,
     message: "The issuer's JWKS is over the size or key-count limit",
     hint: "Serve a small JWKS: only the keys in use.",
+  },
+  discovery_unavailable: {
+    status: 503,
+    message: "The issuer's OpenID configuration could not be fetched",
+    hint: "Retry later; the issuer's /.well-known/openid-configuration is unreachable, too large or not valid.",
+  },
+  discovery_issuer_mismatch: {
+    status: 503,
+    message: "The issuer's OpenID configuration names another issuer",
+    hint: "Register the issuer URL exactly as its discovery document's issuer spells it.",
   },
   proxy_misconfigured: { status: 503, message: "The gateway is not configured", hint: "See the function's logs." },
   upstream_unreachable: { status: 502, message: "The database API could not be reached", hint: "Retry later." },

@@ -1,10 +1,19 @@
 // A fake Supabase project and token helpers for testing the proxy in-process (import "@fedjwt/proxy/testing").
 // Used by this package's tests and by the fuzzer; not needed to run the proxy.
 // deno-lint-ignore-file require-await -- async lambdas keep the case tables uniform
-import { jwtVerify, SignJWT, type JWK, type JWTPayload } from "jose";
+import {
+  exportJWK,
+  generateKeyPair as joseKeyPair,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey as JoseCryptoKey,
+  type JWK,
+  type JWTPayload,
+} from "jose";
 import { generateKeyPair, type GeneratedKeyPair, type SupportedAlg } from "@fedjwt/signer";
 import { createJwtSwapProxy, type ProxyOptions } from "./handler.ts";
 import type { IssuerPolicy, RegistryKey } from "./registry.ts";
+import type { TrustDocument, TrustPolicyRow, UrlIssuer } from "./trust-registry.ts";
 
 export const SUPABASE_URL = "http://project.test";
 export const AUDIENCE = "https://project.test";
@@ -58,6 +67,14 @@ export class FakeProject {
   maxRows: number | undefined;
   jwksFetches = 0;
   jwks = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; hang?: boolean; raw?: () => Response }>();
+  /** URL issuers and their policies, as public.trust_policies_for returns them (by issuer URL). */
+  trust = new Map<string, TrustDocument>();
+  /** Calls of rpc/trust_policies_for, and reads of the URL issuer list. */
+  trustReads = 0;
+  urlIssuerListReads = 0;
+  /** Discovery documents served (by URL), and how often they were fetched. */
+  discovery = new Map<string, { body: unknown; cacheControl?: string; fail?: boolean; raw?: () => Response }>();
+  discoveryFetches = 0;
   /** Batches written with rpc/record_key_usage. */
   usageBatches: unknown[][] = [];
   /** Reports written with rpc/record_rate_windows. */
@@ -86,6 +103,31 @@ export class FakeProject {
     const signal = init?.signal ?? undefined;
     const headers = new Headers(init?.headers);
     const method = init?.method ?? "GET";
+    if (this.discovery.has(url)) {
+      this.discoveryFetches++;
+      const d = this.discovery.get(url)!;
+      if (d.fail) throw new TypeError("fetch failed");
+      if (d.raw) return d.raw();
+      return new Response(JSON.stringify(d.body), {
+        headers: { "content-type": "application/json", ...(d.cacheControl ? { "cache-control": d.cacheControl } : {}) },
+      });
+    }
+    if (u.pathname === "/rest/v1/rpc/trust_policies_for" || u.pathname === "/rest/v1/jwt_url_issuers") {
+      if (headers.get("apikey") !== SERVICE_KEY) return new Response("{}", { status: 401 });
+      if (this.registryMode === "down") throw new TypeError("fetch failed");
+      if (this.registryMode === "hang") return hang(signal);
+      if (this.registryMode === "500") return new Response("{}", { status: 500 });
+      if (u.pathname === "/rest/v1/jwt_url_issuers") {
+        this.urlIssuerListReads++;
+        const all = [...this.trust.keys()].map((issuer_url) => ({ issuer_url }));
+        const range = all.length === 0 ? "*/0" : `0-${all.length - 1}/${all.length}`;
+        return Response.json(all, { headers: { "content-range": range } });
+      }
+      this.trustReads++;
+      const { p_issuer_url } = JSON.parse(String(init?.body)) as { p_issuer_url: string };
+      const doc = this.trust.get(p_issuer_url);
+      return Response.json(doc && doc.policies.length > 0 ? doc : null);
+    }
     if (this.jwks.has(url)) {
       this.jwksFetches++;
       const j = this.jwks.get(url)!;
@@ -226,3 +268,101 @@ export async function outboundClaims(call: { headers: Headers }): Promise<JWTPay
 }
 
 export type { JWK };
+
+/** A test identity provider: a keypair, its JWKS, and tokens shaped as a provider issues them. */
+export class TestIdp {
+  readonly issuerUrl: string;
+  readonly alg: string;
+  readonly kid: string;
+  readonly #privateKey: JoseCryptoKey;
+  readonly publicJwk: JWK;
+
+  private constructor(issuerUrl: string, alg: string, kid: string, privateKey: JoseCryptoKey, publicJwk: JWK) {
+    this.issuerUrl = issuerUrl;
+    this.alg = alg;
+    this.kid = kid;
+    this.#privateKey = privateKey;
+    this.publicJwk = publicJwk;
+  }
+
+  /** A provider at `issuerUrl` signing with `alg` (RS256, ES256, ES384, PS256, EdDSA). */
+  static async create(issuerUrl: string, alg = "RS256", kid = `${alg.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`): Promise<TestIdp> {
+    const { privateKey, publicKey } = await joseKeyPair(alg, { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
+    return new TestIdp(issuerUrl, alg, kid, privateKey, jwk);
+  }
+
+  /** The JWKS document. */
+  jwks(): { keys: JWK[] } {
+    return { keys: [this.publicJwk] };
+  }
+
+  /** Signs `claims` (iss, iat, exp filled in unless given) with the provider's key; `header` adds to {alg, kid, typ: JWT}. */
+  sign(claims: Record<string, unknown>, header: Record<string, unknown> = {}, lifetimeSeconds = 300): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: this.issuerUrl, iat: now, exp: now + lifetimeSeconds, ...claims })
+      .setProtectedHeader({ alg: this.alg, kid: this.kid, typ: "JWT", ...header })
+      .sign(this.#privateKey);
+  }
+}
+
+/** A URL issuer row with test defaults (JWKS at `jwksUri`, RS256, ID tokens, 900 s, 30 s tolerance). */
+export function urlIssuer(issuerUrl: string, jwksUri: string | null, patch: Partial<UrlIssuer> = {}): UrlIssuer {
+  return {
+    issuer_url: issuerUrl,
+    jwks_uri: jwksUri,
+    token_kind: "id_token",
+    algs: ["RS256"],
+    max_lifetime_seconds: 900,
+    clock_tolerance_seconds: 30,
+    ...patch,
+  };
+}
+
+/** A trust policy row for `writer` with DEFAULT_POLICY as its writer policy unless given. */
+export function trustPolicy(
+  writer: string,
+  provider: string,
+  conditions: Record<string, string>,
+  patch: Partial<TrustPolicyRow> = {},
+): TrustPolicyRow {
+  return {
+    id: crypto.randomUUID(),
+    writer,
+    provider,
+    conditions,
+    allow_self_hosted: false,
+    allow_events: [],
+    writer_policy: { ...DEFAULT_POLICY },
+    ...patch,
+  };
+}
+
+/** The claims of a GitHub Actions OIDC token (a push to main of octo-org/octo-repo on a hosted runner), with `extra` over them. */
+export function githubClaims(extra: Record<string, unknown> = {}): JWTPayload {
+  return {
+    aud: AUDIENCE,
+    sub: "repo:octo-org/octo-repo:ref:refs/heads/main",
+    jti: crypto.randomUUID(),
+    ref: "refs/heads/main",
+    sha: "d6b4b3c3a1e0f5e2c0a7d5e8f9a0b1c2d3e4f5a6",
+    repository: "octo-org/octo-repo",
+    repository_owner: "octo-org",
+    repository_owner_id: "74",
+    repository_id: "1296269",
+    repository_visibility: "private",
+    run_id: "6287356523",
+    run_number: "12",
+    run_attempt: "1",
+    actor: "octocat",
+    actor_id: "583231",
+    workflow: "deploy",
+    workflow_ref: "octo-org/octo-repo/.github/workflows/deploy.yml@refs/heads/main",
+    job_workflow_ref: "octo-org/octo-repo/.github/workflows/deploy.yml@refs/heads/main",
+    event_name: "push",
+    ref_type: "branch",
+    ref_protected: "true",
+    runner_environment: "github-hosted",
+    ...extra,
+  };
+}

@@ -10,11 +10,14 @@
 // - issuers that require a jti are never cached (each token is single-use there);
 // - it is bounded: least recently used entries go first, by count and by an estimate of their memory.
 import type { IssuerRecord, KeyRegistry } from "./registry.ts";
+import type { TrustRecord, TrustRegistry } from "./trust-registry.ts";
 import type { VerifiedToken } from "./verify.ts";
 
 export interface TokenCacheOptions {
   /** The registry the tokens are verified against (the same cached one the handler uses). */
   registry: KeyRegistry;
+  /** The trust registry URL issuers' tokens are verified against (the same cached one the handler uses). */
+  trust?: TrustRegistry | undefined;
   /** The key-cache TTL in ms: no entry outlives it. */
   ttlMs: number;
   /** Most entries kept (default 10 000). */
@@ -34,7 +37,7 @@ export interface Admitted {
 }
 
 interface Entry extends Admitted {
-  record: IssuerRecord;
+  record: IssuerRecord | TrustRecord;
   until: number;
   bytes: number;
 }
@@ -45,6 +48,7 @@ const ENTRY_OVERHEAD_BYTES = 512;
 /** A bounded LRU from the exact inbound token to what verifying and re-signing it produced. */
 export class VerifiedTokenCache {
   readonly #registry: KeyRegistry;
+  readonly #trust: TrustRegistry | undefined;
   readonly #ttl: number;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
@@ -56,6 +60,7 @@ export class VerifiedTokenCache {
   /** Creates an empty cache; see TokenCacheOptions for the bounds. */
   constructor(options: TokenCacheOptions) {
     this.#registry = options.registry;
+    this.#trust = options.trust;
     this.#ttl = options.ttlMs;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
@@ -82,9 +87,9 @@ export class VerifiedTokenCache {
       return undefined;
     }
     // The registry cache answers from memory; a different record means it was refetched (TTL passed).
-    let current: IssuerRecord | null;
+    let current: IssuerRecord | TrustRecord | null;
     try {
-      current = await this.#registry.lookup(entry.verified.issuer);
+      current = await this.#current(entry.verified);
     } catch {
       current = null; // a registry outage: fall back to full verification, which reports it
     }
@@ -108,16 +113,16 @@ export class VerifiedTokenCache {
     const { verified } = admitted;
     if (verified.policy.require_jti) return;
     const verifiedAt = this.#now();
-    let record: IssuerRecord | null;
+    let record: IssuerRecord | TrustRecord | null;
     try {
-      record = await this.#registry.lookup(verified.issuer);
+      record = await this.#current(verified);
     } catch {
       return;
     }
     // Only the record the token was verified against (the registry may have been refetched meanwhile).
-    if (!record || record.policy !== verified.policy) return;
+    if (!record || (verified.trust ? record !== verified.trust.record : (record as IssuerRecord).policy !== verified.policy)) return;
     let until = Math.min(verified.claims.exp * 1000, outboundExpSeconds * 1000 - this.#margin, verifiedAt + this.#ttl);
-    for (const k of record.keys) {
+    for (const k of "keys" in record ? record.keys : []) {
       if (k.expires_at !== null) {
         const t = Date.parse(k.expires_at);
         if (t > verifiedAt) until = Math.min(until, t);
@@ -134,6 +139,12 @@ export class VerifiedTokenCache {
       if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
       this.#delete(t, e);
     }
+  }
+
+  /** The registry record a verified token depends on now: its writer's keys, or its URL issuer's policies. */
+  #current(v: VerifiedToken): Promise<IssuerRecord | TrustRecord | null> {
+    if (v.trust) return this.#trust ? this.#trust.lookup(v.trust.issuerUrl) : Promise.resolve(null);
+    return this.#registry.lookup(v.issuer);
   }
 
   /** Drops every entry. */

@@ -1,20 +1,28 @@
 import { base64url } from "jose";
 import { ISSUER_PATTERN, isSupportedAlg, type SupportedAlg } from "@fedjwt/signer";
 import { JwtVerificationError } from "./errors.ts";
+import { URL_ISSUER_ALGS, type UrlIssuerAlg } from "./providers.ts";
 import { isPlainText } from "./text.ts";
+import { isUrlIssuerShape } from "./url-issuer.ts";
 
 /** Longest token accepted (bytes of the compact form). Writer tokens are a few hundred bytes. */
 export const MAX_TOKEN_LENGTH = 8192;
 
 /** A compact JWS split and decoded, not yet verified: nothing in it may be trusted but its shape. */
 export interface ParsedToken {
-  header: { alg: SupportedAlg; kid?: string; typ?: string; [k: string]: unknown };
+  header: { alg: SupportedAlg | UrlIssuerAlg; kid?: string; typ?: string; [k: string]: unknown };
   payload: Record<string, unknown>;
+  /** True when `iss` has the shape of a URL issuer (a workload identity token), false for a writer name. */
+  urlIssuer: boolean;
   /** What the signature covers: the ASCII bytes of `<header>.<payload>` as sent. */
   signingInput: Uint8Array<ArrayBuffer>;
   /** The signature segment, decoded. */
   signature: Uint8Array<ArrayBuffer>;
 }
+
+const isUrlIssuerAlg = (alg: unknown): alg is UrlIssuerAlg => (URL_ISSUER_ALGS as readonly unknown[]).includes(alg);
+/** `typ` values a URL issuer's token may carry: ID tokens (JWT) and RFC 9068 access tokens (at+jwt). */
+const URL_ISSUER_TYPS = new Set(["JWT", "AT+JWT", "APPLICATION/AT+JWT"]);
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -32,6 +40,15 @@ function decodeJsonObject(bytes: Uint8Array, what: string): Record<string, unkno
     throw new JwtVerificationError("token_malformed", `the ${what} is not a JSON object`);
   }
   return value as Record<string, unknown>;
+}
+
+/** The payload's iss, if the segment decodes to a JSON object with one; undefined otherwise. */
+function peekIss(segment: string): unknown {
+  try {
+    return decodeJsonObject(decodeSegment(segment, "payload"), "payload").iss;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -66,8 +83,9 @@ export function bearerToken(authorization: string | null): string {
 
 /**
  * Splits and decodes a compact JWS, refusing anything but three base64url segments with a JSON header
- * whose `alg` is on the allow-list (never `none`, never HS*) and whose `typ` is absent or `JWT`. No `crit`, no
- * JWE, no embedded keys.
+ * whose `alg` is on the allow-list (never `none`, never HS*; ES384 and PS256 only for URL issuers) and whose
+ * `typ` is absent or `JWT` (URL issuers: also `at+jwt`, judged against the issuer's token kind later). No
+ * `crit`, no JWE, no embedded keys.
  */
 export function parseToken(token: string): ParsedToken {
   if (token.length > MAX_TOKEN_LENGTH) {
@@ -78,7 +96,7 @@ export function parseToken(token: string): ParsedToken {
   if (!SEGMENT.test(parts[0]!)) throw new JwtVerificationError("token_malformed", "the header is empty or not base64url");
   const header = decodeJsonObject(decodeSegment(parts[0]!, "header"), "header");
   // The algorithm is judged first, so an unsigned `alg: none` token is named for what it is.
-  if (!isSupportedAlg(header.alg)) {
+  if (!isSupportedAlg(header.alg) && !isUrlIssuerAlg(header.alg)) {
     // An HS* token here is almost always the project's own: Supabase's gateway puts the anon JWT in
     // Authorization when a caller sends only the publishable key, and Auth sessions used to be HS256.
     const own =
@@ -87,6 +105,10 @@ export function parseToken(token: string): ParsedToken {
         : "";
     throw new JwtVerificationError("alg_not_allowed", `alg ${JSON.stringify(header.alg ?? null)} is not allowed${own}`);
   }
+  // ES384 and PS256 only from URL issuers: judged here, before the segments, as every other alg is.
+  if (!isSupportedAlg(header.alg) && !isUrlIssuerShape(peekIss(parts[1]!))) {
+    throw new JwtVerificationError("alg_not_allowed", `alg ${header.alg} is accepted only from URL issuers (workload identities)`);
+  }
   if (!SEGMENT.test(parts[1]!) || !SEGMENT.test(parts[2]!)) {
     throw new JwtVerificationError("token_malformed", "a segment is empty or not base64url");
   }
@@ -94,9 +116,10 @@ export function parseToken(token: string): ParsedToken {
   // several strings decode to the same signature, and anything keyed on the token string can be dodged.
   if (!parts.every(isCanonical)) throw new JwtVerificationError("token_malformed", "a segment is not canonical base64url");
   const payload = decodeJsonObject(decodeSegment(parts[1]!, "payload"), "payload");
+  const urlIssuer = isUrlIssuerShape(payload.iss);
   // Logged with a refusal only when it has the shape of an issuer name: an unverified iss of any other shape
   // (a log line's worth of text, say) never reaches the logs.
-  const claimed = typeof payload.iss === "string" && ISSUER_PATTERN.test(payload.iss) ? payload.iss : undefined;
+  const claimed = typeof payload.iss === "string" && (ISSUER_PATTERN.test(payload.iss) || urlIssuer) ? payload.iss : undefined;
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "" || header.kid.length > 200)) {
     throw new JwtVerificationError("token_malformed", "the kid header is not a short string", { issuer: claimed });
   }
@@ -107,7 +130,11 @@ export function parseToken(token: string): ParsedToken {
   const kid = header.kid as string | undefined;
   // Explicit typing (RFC 8725 §3.11): a JWT of another kind (`at+jwt`, `dpop+jwt`, …) is not a writer token.
   // `typ` is a media type, so compared case-insensitively (RFC 7515 §4.1.9).
-  if (header.typ !== undefined && (typeof header.typ !== "string" || header.typ.toUpperCase() !== "JWT")) {
+  if (urlIssuer) {
+    if (header.typ !== undefined && (typeof header.typ !== "string" || !URL_ISSUER_TYPS.has(header.typ.toUpperCase()))) {
+      throw new JwtVerificationError("typ_not_allowed", "typ must be absent, JWT or at+jwt", { issuer: claimed, kid });
+    }
+  } else if (header.typ !== undefined && (typeof header.typ !== "string" || header.typ.toUpperCase() !== "JWT")) {
     throw new JwtVerificationError("typ_not_allowed", "typ must be absent or JWT", { issuer: claimed, kid });
   }
   for (const forbidden of ["crit", "jku", "x5u", "jwk", "x5c", "enc", "zip", "b64"]) {
@@ -118,6 +145,7 @@ export function parseToken(token: string): ParsedToken {
   return {
     header: header as ParsedToken["header"],
     payload,
+    urlIssuer,
     signingInput: encoder.encode(token.slice(0, parts[0]!.length + 1 + parts[1]!.length)),
     signature: decodeSegment(parts[2]!, "signature"),
   };

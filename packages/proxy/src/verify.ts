@@ -14,7 +14,12 @@ import { consumeJti } from "./jti.ts";
 import { LruMap } from "./lru.ts";
 import { isPlainText } from "./text.ts";
 import type { IssuerPolicy, IssuerRecord, KeyRegistry, RegistryKey } from "./registry.ts";
+import { DiscoveryCache as DiscoveryCacheImpl, type DiscoveryCache } from "./discovery.ts";
+import type { UrlIssuerAlg } from "./providers.ts";
 import { parseToken } from "./token.ts";
+import type { TrustRegistry } from "./trust-registry.ts";
+import { type TrustAdmission, verifyUrlIssuerToken } from "./url-verify.ts";
+import { type Ctx, mapJoseError, numericClaim } from "./verify-shared.ts";
 
 export interface VerifyOptions {
   /** Where issuers and keys come from (wrap with cachedRegistry). */
@@ -27,6 +32,10 @@ export interface VerifyOptions {
   now?: () => number;
   /** Fetches JWKS for issuers registered by jwks_uri. */
   jwks?: JwksPool;
+  /** URL issuers and their trust policies (workload identity); without it a URL `iss` is unknown_issuer. */
+  trust?: TrustRegistry;
+  /** Reads URL issuers' OIDC discovery documents. */
+  discovery?: DiscoveryCache;
 }
 
 /** A token that passed every check. Only these claims may be acted upon. */
@@ -34,15 +43,17 @@ export interface VerifiedToken {
   issuer: string;
   /** The kid of the key that verified it (the registered key's when the token sent none; the JWKS key's for jwks_uri issuers). */
   kid: string | undefined;
-  alg: SupportedAlg;
+  alg: SupportedAlg | UrlIssuerAlg;
   claims: Record<string, unknown> & { iss: string; sub: string; exp: number; iat: number };
   /** Application roles the writer asked for, all within the issuer's allowed_roles. */
   roles: string[];
   policy: IssuerPolicy;
+  /**
+   * Set when a URL issuer's token was admitted by a trust policy: then `issuer` is the policy's writer, `kid`
+   * is `policy:<id>`, `policy` the writer's, `roles` the writer's allowed roles.
+   */
+  trust?: TrustAdmission;
 }
-
-/** Unverified issuer and kid, carried into errors for the audit log. */
-type Ctx = { issuer: string; kid?: string | undefined };
 
 /** Reserved claims a writer token may not carry (`role`/`roles` are how roles are requested). */
 const FORBIDDEN_CLAIMS = GATEWAY_RESERVED_CLAIMS.filter((c) => c !== "role" && c !== "roles");
@@ -120,33 +131,6 @@ function verifyAlgorithm(alg: SupportedAlg, key: CryptoKey): AlgorithmIdentifier
   }
 }
 
-function mapJoseError(e: unknown, ctx: Ctx): never {
-  if (e instanceof ProxyError) throw e;
-  if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw new JwtVerificationError("bad_signature", null, ctx);
-  if (e instanceof joseErrors.JWKSNoMatchingKey) throw new JwtVerificationError("unknown_kid", "no key in the issuer's JWKS matches", ctx);
-  if (e instanceof joseErrors.JWKSMultipleMatchingKeys)
-    throw new JwtVerificationError("kid_missing", "several JWKS keys match; set kid", ctx);
-  if (e instanceof joseErrors.JOSEAlgNotAllowed) throw new JwtVerificationError("alg_not_allowed", null, ctx);
-  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || e instanceof TypeError) {
-    throw new ProxyError("jwks_unavailable", "the JWKS endpoint could not be fetched");
-  }
-  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JOSENotSupported) {
-    throw new JwtVerificationError("token_malformed", null, ctx);
-  }
-  throw new JwtVerificationError("bad_signature", null, ctx);
-}
-
-function numericClaim(claims: Record<string, unknown>, name: string, required: boolean, ctx: Ctx): number | undefined {
-  const v = claims[name];
-  if (v === undefined) {
-    if (required) throw new JwtVerificationError("claim_missing", `the ${name} claim is required`, ctx);
-    return undefined;
-  }
-  if (typeof v !== "number" || !Number.isFinite(v))
-    throw new JwtVerificationError("claim_invalid", `${name} must be a number of seconds`, ctx);
-  return v;
-}
-
 function requestedRoles(claims: Record<string, unknown>, ctx: Ctx): string[] {
   const out = new Set<string>();
   if (claims.roles !== undefined) {
@@ -188,7 +172,23 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   const nowMs = (options.now ?? Date.now)();
   const now = Math.floor(nowMs / 1000);
   const tolerance = options.clockToleranceSeconds ?? 30;
-  const { header, payload, signingInput, signature } = parseToken(token);
+  const parsed = parseToken(token);
+  const { header, payload, signingInput, signature } = parsed;
+  if (parsed.urlIssuer) {
+    if (!options.trust) {
+      throw new JwtVerificationError("unknown_issuer", "no URL issuers are served here", {
+        issuer: payload.iss as string,
+        kid: header.kid,
+      });
+    }
+    return verifyUrlIssuerToken(token, parsed, {
+      trust: options.trust,
+      discovery: options.discovery ?? defaultDiscovery(),
+      jwks: options.jwks ?? defaultPool(),
+      audience: options.audience,
+      nowMs,
+    });
+  }
 
   // Only iss and kid are read before the signature is checked, and only to find the key.
   const iss = payload.iss;
@@ -282,6 +282,11 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     roles,
     policy: record.policy,
   };
+}
+
+let sharedDiscovery: DiscoveryCache | undefined;
+function defaultDiscovery(): DiscoveryCache {
+  return (sharedDiscovery ??= new DiscoveryCacheImpl());
 }
 
 let sharedPool: JwksPool | undefined;

@@ -9,8 +9,10 @@ import { fileURLToPath } from "node:url";
 import { jwtVerify } from "jose";
 import { createSigner } from "@fedjwt/signer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JWT_SECRET, registryRow, writer, type Writer } from "../src/testing.ts";
-import { buildToken, loadVectors, vectorRows, verdictOf, type Vector } from "./vectors.ts";
+import { githubClaims, JWT_SECRET, registryRow, TestIdp, trustPolicy, urlIssuer, writer, type Writer } from "../src/testing.ts";
+import type { TrustDocument } from "../src/trust-registry.ts";
+import { uuidV5 } from "../src/uuid.ts";
+import { buildToken, loadVectors, vectorRows, vectorTrust, verdictOf, type Vector } from "./vectors.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const fnDir = join(root, "supabase", "functions", "rest");
@@ -51,6 +53,14 @@ describe("supabase/functions/rest under Deno", () => {
   let fn: ChildProcess | undefined;
   let fnUrl: string;
   let w: Writer;
+  /** A GitHub-shaped provider on the fake's loopback host, its keys found by OIDC discovery. */
+  let gh: TestIdp;
+  let ghPolicyId: string;
+  /** A provider whose discovery document names another issuer. */
+  let liar: TestIdp;
+  /** An AWS-shaped issuer signing ES384, and a custom one signing PS256 (algs only URL issuers may use). */
+  let aws: TestIdp;
+  let pss: TestIdp;
   const received: Array<{ url: string; headers: Record<string, string | string[] | undefined>; body: string }> = [];
   let output = "";
 
@@ -59,11 +69,30 @@ describe("supabase/functions/rest under Deno", () => {
     w = await writer("deno-writer");
     const rows = [registryRow(w), ...vectorRows(vectors)];
     const consumed = new Set<string>();
+    // URL issuers: the vectors' (JWKS served here) and two discovered ones, filled in once the port is known.
+    const trust = new Map<string, TrustDocument>();
+    const served = new Map<string, unknown>();
     fake = createServer((req, res) => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
         const url = new URL(req.url!, "http://fake");
+        if (served.has(url.pathname)) {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(served.get(url.pathname)));
+          return;
+        }
+        if (url.pathname === "/rest/v1/jwt_url_issuers") {
+          res.setHeader("content-type", "application/json");
+          res.setHeader("content-range", `0-${trust.size - 1}/${trust.size}`);
+          res.end(JSON.stringify([...trust.keys()].map((issuer_url) => ({ issuer_url }))));
+          return;
+        }
+        if (url.pathname === "/rest/v1/rpc/trust_policies_for") {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify(trust.get((JSON.parse(body) as { p_issuer_url: string }).p_issuer_url) ?? null));
+          return;
+        }
         if (url.pathname === "/rest/v1/jwt_issuers") {
           res.setHeader("content-type", "application/json");
           res.end(JSON.stringify([...new Set(rows.map((r) => r.issuer))].map((issuer) => ({ issuer }))));
@@ -91,6 +120,30 @@ describe("supabase/functions/rest under Deno", () => {
     });
     await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
     fakeUrl = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
+    const vt = vectorTrust(vectors, (i) => `${fakeUrl}/vectors-jwks/${i}`);
+    for (const [u, doc] of vt.docs) trust.set(u, doc);
+    for (const [uri, jwks] of vt.jwks) served.set(new URL(uri).pathname, jwks);
+    gh = await TestIdp.create(`${fakeUrl}/gh`);
+    const ghPolicy = trustPolicy("deno-writer", "github-actions", { repository_owner_id: "74", repository_id: "1296269" });
+    ghPolicyId = ghPolicy.id;
+    trust.set(gh.issuerUrl, { issuer: urlIssuer(gh.issuerUrl, null), policies: [ghPolicy] });
+    served.set("/gh/.well-known/openid-configuration", { issuer: gh.issuerUrl, jwks_uri: `${fakeUrl}/gh/jwks` });
+    served.set("/gh/jwks", gh.jwks());
+    liar = await TestIdp.create(`${fakeUrl}/liar`);
+    trust.set(liar.issuerUrl, { issuer: urlIssuer(liar.issuerUrl, null), policies: [trustPolicy("deno-writer", "custom", { sub: "x" })] });
+    served.set("/liar/.well-known/openid-configuration", { issuer: "https://elsewhere.example", jwks_uri: `${fakeUrl}/gh/jwks` });
+    aws = await TestIdp.create(`${fakeUrl}/aws`, "ES384");
+    served.set("/aws/jwks", aws.jwks());
+    trust.set(aws.issuerUrl, {
+      issuer: urlIssuer(aws.issuerUrl, `${fakeUrl}/aws/jwks`, { algs: ["RS256", "ES384"] }),
+      policies: [trustPolicy("deno-writer", "aws", { aws_account: "123456789012", sub: "arn:aws:iam::123456789012:role/writer" })],
+    });
+    pss = await TestIdp.create(`${fakeUrl}/pss`, "PS256");
+    served.set("/pss/jwks", pss.jwks());
+    trust.set(pss.issuerUrl, {
+      issuer: urlIssuer(pss.issuerUrl, `${fakeUrl}/pss/jwks`, { algs: ["PS256"] }),
+      policies: [trustPolicy("deno-writer", "custom", { sub: "svc" })],
+    });
     const port = await freePort();
     fnUrl = `http://127.0.0.1:${port}`;
     fn = spawn(
@@ -191,6 +244,50 @@ describe("supabase/functions/rest under Deno", () => {
     while (rejected().length === 0 && fn!.exitCode === null) await new Promise((r) => setTimeout(r, 50));
     expect(rejected()).toHaveLength(1);
     expect(rejected()[0]).toMatchObject({ level: "warn", reason: "alg_not_allowed", status: 401 });
+  });
+
+  it("admits a GitHub-shaped token from a discovered URL issuer as its policy's writer, and refuses pull_request_target", async () => {
+    const before = received.length;
+    const res = await fetch(`${fnUrl}/rest/widgets?select=id`, {
+      headers: { authorization: `Bearer ${await gh.sign(githubClaims({ aud: AUDIENCE }))}` },
+    });
+    expect(res.status).toBe(201);
+    expect(received.length).toBe(before + 1);
+    const { payload } = await jwtVerify(String(received.at(-1)!.headers.authorization).slice(7), new TextEncoder().encode(JWT_SECRET));
+    expect(payload).toMatchObject({
+      iss: "deno-writer",
+      sub: await uuidV5(`${gh.issuerUrl}\nrepository_owner_id=74\nrepository_id=1296269`),
+      role: "federated_writer",
+      writer_kid: `policy:${ghPolicyId}`,
+      writer_claims: { repository: "octo-org/octo-repo", repository_id: "1296269", trust_policy: ghPolicyId, issuer_url: gh.issuerUrl },
+    });
+    expect(payload).not.toHaveProperty("repository");
+    const refused = await fetch(`${fnUrl}/rest/widgets`, {
+      headers: { authorization: `Bearer ${await gh.sign(githubClaims({ aud: AUDIENCE, event_name: "pull_request_target" }))}` },
+    });
+    expect({ status: refused.status, code: (await refused.json()).code }).toEqual({ status: 403, code: "event_not_allowed" });
+  });
+
+  it("verifies ES384 (AWS-shaped) and PS256 workload tokens under Deno's WebCrypto", async () => {
+    const arn = "arn:aws:iam::123456789012:role/writer";
+    const awsToken = await aws.sign({ aud: AUDIENCE, sub: arn, "https://sts.amazonaws.com/": { aws_account: "123456789012" } });
+    const status = async (token: string) =>
+      (await fetch(`${fnUrl}/rest/widgets`, { headers: { authorization: `Bearer ${token}` } })).status;
+    expect(await status(awsToken)).toBe(201);
+    expect(await status(await pss.sign({ aud: AUDIENCE, sub: "svc" }))).toBe(201);
+    const other = await fetch(`${fnUrl}/rest/widgets`, {
+      headers: {
+        authorization: `Bearer ${await aws.sign({ aud: AUDIENCE, sub: arn, "https://sts.amazonaws.com/": { aws_account: "210987654321" } })}`,
+      },
+    });
+    expect({ status: other.status, code: (await other.json()).code }).toEqual({ status: 403, code: "no_matching_policy" });
+  });
+
+  it("answers 503 discovery_issuer_mismatch when the discovery document names another issuer", async () => {
+    const res = await fetch(`${fnUrl}/rest/widgets`, {
+      headers: { authorization: `Bearer ${await liar.sign({ aud: AUDIENCE, sub: "x" })}` },
+    });
+    expect({ status: res.status, code: (await res.json()).code }).toEqual({ status: 503, code: "discovery_issuer_mismatch" });
   });
 
   // docs/token-vectors.json through the real function (after the log-line test, which counts its lines):

@@ -5,7 +5,7 @@ import { calculateJwkThumbprint } from "jose";
 import { describe, expect, it } from "vitest";
 import { REASONS } from "../src/reasons.ts";
 import { harness, request } from "../src/testing.ts";
-import { buildToken, loadVectors, signExactly, vectorRows, verdictOf, type Vector } from "./vectors.ts";
+import { buildToken, loadVectors, signExactly, vectorRows, vectorTrust, verdictOf, type Vector } from "./vectors.ts";
 
 const v = loadVectors();
 
@@ -13,6 +13,9 @@ const v = loadVectors();
 function gateway(nowMs?: number) {
   const h = harness([], { audience: v.audience, ...(nowMs !== undefined ? { now: () => nowMs } : {}) });
   h.project.rows.push(...vectorRows(v));
+  const trust = vectorTrust(v, (i) => `http://127.0.0.1:9/vectors-jwks/${i}`);
+  for (const [url, doc] of trust.docs) h.project.trust.set(url, doc);
+  for (const [uri, body] of trust.jwks) h.project.jwks.set(uri, { body });
   return h;
 }
 
@@ -52,6 +55,8 @@ describe("token vectors (in-process)", () => {
       "registry_unavailable",
       "jwks_unavailable",
       "jwks_too_large",
+      "discovery_unavailable",
+      "discovery_issuer_mismatch",
       "proxy_misconfigured",
       "upstream_unreachable",
       "upstream_timeout",

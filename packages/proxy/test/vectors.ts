@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { base64url, type JWK } from "jose";
 import type { IssuerPolicy, RegistryKey } from "../src/registry.ts";
+import type { TrustDocument, UrlIssuer } from "../src/trust-registry.ts";
 
 /** One test key: its alg, kid (RFC 7638 SHA-256 thumbprint) and both halves as JWKs. */
 export interface VectorKey {
@@ -52,10 +53,24 @@ export interface FixedVector {
   expect: Expect;
 }
 
+/** A workload identity issuer the vectors assume, with its trust policies. */
+export interface VectorUrlIssuer extends Omit<UrlIssuer, "jwks_uri"> {
+  keys: string[];
+  policies: Array<{
+    id: string;
+    writer: string;
+    provider: string;
+    conditions: Record<string, string>;
+    allow_self_hosted: boolean;
+    allow_events: string[];
+  }>;
+}
+
 export interface Vectors {
   audience: string;
   keys: Record<string, VectorKey>;
   issuers: VectorIssuer[];
+  url_issuers: VectorUrlIssuer[];
   vectors: Vector[];
   fixed: { now: number; tokens: FixedVector[] };
 }
@@ -92,6 +107,40 @@ export function vectorRows(v: Vectors): Array<RegistryKey & IssuerPolicy> {
       };
     }),
   );
+}
+
+/**
+ * What public.trust_policies_for returns for each of the vectors' URL issuers (by issuer URL), with each
+ * issuer's JWKS served at `jwksUri(index)`, and those JWKS documents (by URL).
+ */
+export function vectorTrust(
+  v: Vectors,
+  jwksUri: (index: number) => string,
+): { docs: Map<string, TrustDocument>; jwks: Map<string, unknown> } {
+  const docs = new Map<string, TrustDocument>();
+  const jwks = new Map<string, unknown>();
+  v.url_issuers.forEach((u, index) => {
+    const { keys, policies, ...issuer } = u;
+    const uri = jwksUri(index);
+    jwks.set(uri, { keys: keys.map((k) => v.keys[k]!.public_jwk) });
+    docs.set(u.issuer_url, {
+      issuer: { ...issuer, jwks_uri: uri },
+      policies: policies.map((p) => {
+        const w = v.issuers.find((i) => i.issuer === p.writer)!;
+        return {
+          ...p,
+          writer_policy: {
+            db_role: w.db_role,
+            db_role_valid: w.db_role === "federated_writer",
+            allowed_roles: w.allowed_roles,
+            max_token_lifetime_seconds: w.max_token_lifetime_seconds,
+            require_jti: w.require_jti,
+          },
+        };
+      }),
+    });
+  });
+  return { docs, jwks };
 }
 
 const ALGS = {

@@ -13,6 +13,7 @@ import { cachedRegistry, verifyMultiIssuerJwt } from "@fedjwt/proxy";
 import { registryRow } from "@fedjwt/proxy/testing";
 import { denoBinary, denoEnv, denoServeArgs, freePort, repoRoot, stopChild, type DenoServer } from "@fedjwt/local-stack";
 import { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
+import { measurePolicyCost, type PolicyCost } from "./policy-cost.ts";
 import { cannon, mergeRuns, orderMix, type RawRun, type RunResult } from "./cannon.ts";
 import { memoryRegistry, registerWriter, serviceHeaders } from "./lib.ts";
 import { childrenOf, type ProcessGroups } from "./procfs.ts";
@@ -348,6 +349,19 @@ export async function handlerCost(log: (s: string) => void): Promise<{ node: Han
   return { node, deno };
 }
 
+/** Trust-policy matching (1,000 policies on one issuer) and the workload-token hit path, under Node and under Deno. */
+export async function policyCost(log: (s: string) => void): Promise<{ node: PolicyCost; deno: PolicyCost }> {
+  const show = (rt: string, r: PolicyCost) =>
+    log(
+      `  ${rt}: ${r.policies} policies on one issuer: match ${(r.matchMs * 1000).toFixed(2)} µs, no match ${(r.noMatchMs * 1000).toFixed(2)} µs, compile ${r.compileMs.toFixed(2)} ms; handler with a workload token: cache hit ${r.hitMs.toFixed(3)} ms, miss ${r.missMs.toFixed(3)} ms (best of ${r.rounds} rounds)`,
+    );
+  const node = await measurePolicyCost();
+  show("node", node);
+  const deno = await inDeno<PolicyCost>("measurePolicyCost()", "policy-cost.ts");
+  show("deno", deno);
+  return { node, deno };
+}
+
 /** Deactivate → first refused request, per trial, with reused tokens (the verified-token cache in play). */
 export async function revocation(stack: Stack, trials: number, log: (s: string) => void) {
   const api = stack.info.API_URL;
@@ -436,14 +450,14 @@ export async function coldStart(stack: Stack, runs: number, log: (s: string) => 
   return r;
 }
 
-/** Runs `call` (an expression over handler-cost.ts's exports) in a Deno child and returns its JSON result. */
-export async function inDeno<T>(call: string): Promise<T> {
+/** Runs `call` (an expression over the exports of `moduleFile`, default handler-cost.ts) in a Deno child and returns its JSON result. */
+export async function inDeno<T>(call: string, moduleFile = "handler-cost.ts"): Promise<T> {
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), "fedjwt-bench-"));
   const script = join(dir, "in-deno.ts");
   writeFileSync(
     script,
-    `import * as m from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src/handler-cost.ts")).href)};\nconsole.log(JSON.stringify(await m.${call}));\n`,
+    `import * as m from ${JSON.stringify(pathToFileURL(join(root, "tooling/bench/src", moduleFile)).href)};\nconsole.log(JSON.stringify(await m.${call}));\n`,
   );
   try {
     const out = await new Promise<string>((resolve, reject) => {

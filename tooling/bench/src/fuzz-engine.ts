@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { base64url } from "jose";
 import { createSigner } from "@fedjwt/signer";
-import { goodClaims, harness, rawToken, writer, type Writer } from "@fedjwt/proxy/testing";
+import { githubClaims, goodClaims, harness, rawToken, TestIdp, trustPolicy, urlIssuer, writer, type Writer } from "@fedjwt/proxy/testing";
 
 export interface FuzzReport {
   iterations: number;
@@ -171,6 +171,7 @@ function mutation(poolSize: number): fc.Arbitrary<Mutation> {
         { x: 1 },
         "widgets-service",
         "https://x",
+        "https://token.actions.githubusercontent.com",
         "",
       ),
     }),
@@ -302,6 +303,20 @@ export async function fuzz(iterations: number, seed: number, options: FuzzOption
     }
     pool.push(await rawToken(w, goodClaims(w, { roles: ["service_role"] }))); // signed, but asks for a forbidden role
   }
+  // Workload identity: a GitHub Actions issuer (its JWKS served by the fake project) with one trust policy.
+  const gh = await TestIdp.create("https://token.actions.githubusercontent.com");
+  h.project.jwks.set(`${gh.issuerUrl}/jwks`, { body: gh.jwks() });
+  h.project.trust.set(gh.issuerUrl, {
+    issuer: urlIssuer(gh.issuerUrl, `${gh.issuerUrl}/jwks`),
+    policies: [trustPolicy("widgets-service", "github-actions", { repository_owner_id: "74", repository_id: "1296269" })],
+  });
+  for (let i = 0; i < 5; i++) {
+    const t = await gh.sign(githubClaims());
+    pristine.add(t);
+    pool.push(t);
+  }
+  pool.push(await gh.sign(githubClaims({ event_name: "pull_request_target" }))); // signed, but from a refused event
+  pool.push(await gh.sign(githubClaims({ repository_id: "99999999" }))); // signed, but no policy admits it
   const report: FuzzReport = { iterations, seed, statuses: {}, reasons: {}, forwarded: 0, unconstructible: 0, failures: [] };
   let shrinking = false;
   const count = (bucket: Record<string, number>, key: string) => {

@@ -21,6 +21,7 @@ export {
   keepAlive,
   overhead,
   OVERHEAD_RUNS,
+  policyCost,
   OVERHEAD_SLICES,
   revocation,
   stackGroups,
@@ -31,4 +32,5 @@ export {
   type TokenMode,
 } from "./experiments.ts";
 export { measureHandlerCost, type HandlerCost } from "./handler-cost.ts";
+export { measurePolicyCost, type PolicyCost } from "./policy-cost.ts";
 export { renderChart, renderMarkdown, TARGETS, type BenchResults } from "./report.ts";

@@ -6,6 +6,7 @@ import type { RunResult } from "./cannon.ts";
 import type { HopCost, KeepAlive, Side } from "./experiments.ts";
 import type { WriteAuditCost } from "./audit-cost.ts";
 import type { HandlerCost } from "./handler-cost.ts";
+import type { PolicyCost } from "./policy-cost.ts";
 import type { MachineInfo } from "./processes.ts";
 import type { FirstSeenResult, ScaleResult } from "./scale.ts";
 
@@ -21,6 +22,11 @@ export interface BenchResults {
   keepAlive: KeepAlive;
   verifyPerSecond: Record<string, number>;
   handler: { node: HandlerCost; deno: HandlerCost };
+  /**
+   * Trust-policy matching and the workload-token hit path (absent in results from before workload identity);
+   * `measuredAt` and `loadAverage` say when, since `pnpm bench --only=policy` measures it alone.
+   */
+  policy?: { node: PolicyCost; deno: PolicyCost; measuredAt: string; loadAverage: number[] };
   revocation: { trials: number; minMs: number; medianMs: number; maxMs: number };
   coldStart: { runs: number; minMs: number; medianMs: number; maxMs: number };
   scale: ScaleResult;
@@ -37,6 +43,8 @@ export const TARGETS = {
   handlerHitMs: 0.05,
   handlerMissMs: 0.3,
   functionCpuHitMs: 0.45,
+  /** Trust-policy matching for one token with 1,000 policies on its issuer. */
+  policyMatchMs: 0.02,
   /** Scale case: the function's memory growth with 1,000 writers active (Edge Functions have 256 MB). */
   scaleMemoryGrowthMB: 64,
   /** Per-request tokens: the function's CPU per first-seen token over the baseline commit's. */
@@ -57,6 +65,7 @@ const FN = "rest function (deno)";
 const GW = "gateway + stand-in (node)";
 const f2 = (n: number) => n.toFixed(2);
 const f3 = (n: number) => n.toFixed(3);
+const f5 = (n: number) => n.toFixed(5);
 const pct = (n: number) => `${(n * 100).toFixed(0)} %`;
 
 /** Draws the chart: throughput relative to direct per concurrency and token mode, and function CPU per request. */
@@ -207,6 +216,23 @@ function verdicts(r: BenchResults): string {
       `${f3(r.handler[rt].missMs)} vs ${f3(r.handler[rt].uncachedMs)} ms`,
       r.handler[rt].missMs <= r.handler[rt].uncachedMs * MISS_VS_OFF_SLACK,
     ]),
+    ...(["node", "deno"] as const).flatMap((rt): Array<[string, string, boolean]> => {
+      const p = r.policy?.[rt];
+      if (!p) return [];
+      const name = rt === "node" ? "Node" : "Deno";
+      return [
+        [
+          `trust-policy matching ≤ ${TARGETS.policyMatchMs} ms with ${p.policies.toLocaleString("en")} policies on one issuer (${name})`,
+          `${f5(p.matchMs)} ms`,
+          p.matchMs <= TARGETS.policyMatchMs && p.noMatchMs <= TARGETS.policyMatchMs,
+        ],
+        [
+          `handler ≤ ${TARGETS.handlerHitMs} ms on a cache hit, workload token (${name})`,
+          `${f3(p.hitMs)} ms`,
+          p.hitMs <= TARGETS.handlerHitMs,
+        ],
+      ];
+    }),
   ];
   const sc = r.scale;
   const growth = sc.memoryMB.afterActive - sc.memoryMB.start;
@@ -235,6 +261,31 @@ function verdicts(r: BenchResults): string {
   return `| target | measured in this run | verdict |
 | --- | --- | --- |
 ${rows.map(([t, m, ok]) => `| ${t} | ${m} | ${mark(ok)} |`).join("\n")}`;
+}
+
+/** Section 4b: trust-policy matching and the workload-token handler (empty for results without it). */
+function policySection(r: BenchResults): string {
+  const p = r.policy;
+  if (!p) return "";
+  return `## 4b. Trust policies (workload identity tokens, in-process)
+
+| case | Node | Deno |
+| --- | --- | --- |
+| matching a token that one of ${p.node.policies.toLocaleString("en")} policies on its issuer admits | **${f5(p.node.matchMs)} ms** | **${f5(p.deno.matchMs)} ms** |
+| matching a token that none of them admits | ${f5(p.node.noMatchMs)} ms | ${f5(p.deno.noMatchMs)} ms |
+| compiling the ${p.node.policies.toLocaleString("en")} policies (once per registry read of the issuer) | ${f3(p.node.compileMs)} ms | ${f3(p.deno.compileMs)} ms |
+| handler, cache hit (the same GitHub-shaped RS256 token again) | **${f3(p.node.hitMs)} ms** | **${f3(p.deno.hitMs)} ms** |
+| handler, miss (a new token: RS256 verify, matching, HS256 re-sign, store) | ${f3(p.node.missMs)} ms | ${f3(p.deno.missMs)} ms |
+
+Measured by tooling/bench/src/policy-cost.ts (in every \`pnpm bench\`, or alone with \`pnpm bench --only=policy\`) on ${p.measuredAt.slice(0, 10)}, load average ${p.loadAverage.join(", ")} on ${r.machine.cores} cores when it started.
+The policies are GitHub Actions policies of one owner, one per repository (every other one also pins an
+environment). Matching looks the token's pinned ID up in an index built when the issuer's policies are read
+and checks only the policies found there. Compiling happens once per read of the issuer's policies (every
+key-cache TTL, single flight), on the request that triggers the read. The handler figures are net of the fake
+upstream, best of ${p.node.rounds} rounds. Run with the full bench, section 4's hit (a writer's own key) is the same-conditions
+comparison; run alone, this section's conditions are its own.
+
+`;
 }
 
 /** Renders docs/benchmarks.md from one run's results; `chartFile` and `scaleChartFile` are the SVGs' names beside it. */
@@ -365,7 +416,7 @@ takes ${f3(r.handler.deno.verifyOnlyMs)} ms of the ${f3(r.handler.deno.missMs)} 
 claims, HS256 signing, storing) is ${f3(r.handler.deno.missMs - r.handler.deno.verifyOnlyMs)} ms. A miss can only be as cheap as the runtime's WebCrypto
 verification; the cache is what takes it off the path for repeated tokens.
 
-## 5. Revocation latency
+${policySection(r)}## 5. Revocation latency
 
 \`deactivate\` (PATCH is_active=false) → first refused request, ${r.revocation.trials} trials, writers reusing tokens
 (\`signer.token()\`, so the verified-token cache is in play), default key cache TTL 5000 ms:

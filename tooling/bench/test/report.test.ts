@@ -121,8 +121,8 @@ describe("bench report", () => {
     expect(renderMarkdown(busy, "c.svg", "s.svg")).toContain("a load average of 4.5 on 2 cores before it started");
   });
 
-  it("section 7, the write audit's cost, when measured: the median pair judged against 15 %", () => {
-    expect(renderMarkdown(results(850, 2.2), "c.svg")).not.toContain("## 7.");
+  it("section 9, the write audit's cost, when measured: the median pair judged against 15 %", () => {
+    expect(renderMarkdown(results(850, 2.2), "c.svg")).not.toContain("## 9.");
     const r = results(850, 2.2);
     const on = run(270, 30, 0.3);
     on.cpuMsPerRequest.postgres = 1.0;
@@ -136,7 +136,7 @@ describe("bench report", () => {
       loadAverageAtEnd: [2, 1, 1],
     };
     const met = renderMarkdown(r, "c.svg");
-    expect(met).toContain("## 7. The write audit's cost");
+    expect(met).toContain("## 9. The write audit's cost");
     expect(met).toMatch(
       /\*\*8\.0 % fewer inserts per second\*\* \(target: at most 15 % fewer: met; the median over the\n3 back-to-back pairs of slices, which gave 5 %, 8 %, 12 %\)/,
     );
@@ -144,6 +144,25 @@ describe("bench report", () => {
     expect(met).toContain("**17.6 % more CPU per insert**");
     r.writeAudit.slowdown = 0.2;
     expect(renderMarkdown(r, "c.svg")).toContain("(target: at most 15 % fewer: **missed**;");
+  });
+
+  it("judges trust-policy matching and the workload-token hit from section 4b, and leaves both out of results without it", () => {
+    const r = results(850, 2.2);
+    expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("4b. Trust policies");
+    const cost = { policies: 1000, matchMs: 0.00012, noMatchMs: 0.00006, compileMs: 2.5, hitMs: 0.018, missMs: 0.5, rounds: 7 };
+    r.policy = {
+      node: cost,
+      deno: { ...cost, matchMs: 0.03, hitMs: 0.06 },
+      measuredAt: "2026-12-07T20:00:00.000Z",
+      loadAverage: [0.4, 0.3, 0.2],
+    };
+    const md = renderMarkdown(r, "c.svg", "s.svg");
+    expect(md).toMatch(/trust-policy matching ≤ 0\.02 ms with 1,000 policies on one issuer \(Node\) \| 0\.00012 ms \| met/);
+    expect(md).toMatch(/trust-policy matching ≤ 0\.02 ms with 1,000 policies on one issuer \(Deno\) \| 0\.03000 ms \| \*\*missed\*\*/);
+    expect(md).toMatch(/on a cache hit, workload token \(Node\) \| 0\.018 ms \| met/);
+    expect(md).toMatch(/on a cache hit, workload token \(Deno\) \| 0\.060 ms \| \*\*missed\*\*/);
+    expect(md).toContain("## 4b. Trust policies");
+    expect(md).toContain("on 2026-12-07, load average 0.4, 0.3, 0.2 on 2 cores");
   });
 
   it("computes the ceiling from direct, the second gateway pass and the bare hop", () => {

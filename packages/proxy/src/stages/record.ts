@@ -23,10 +23,14 @@ export function recordStage(g: Gateway, mode: AccessLogMode): RecordStage {
       entry.method = capText(req.method, 16);
       entry.target = s.target?.path ?? null;
       if (s.reason) entry.path = capText(new URL(req.url).pathname);
+      // A writer name is ≤ 63 characters; a URL issuer's iss (refused before it named a writer) is cut like it.
       entry.issuer = s.issuer === undefined ? null : capText(s.issuer, 64);
+      const issuerUrl = s.verified?.trust?.issuerUrl;
+      if (issuerUrl !== undefined) entry.issuer_url = capText(issuerUrl, 128);
       entry.kid = s.kid === undefined ? null : capText(s.kid, 128);
       entry.writer_sub = s.writerSub === undefined ? null : capText(s.writerSub, 128);
       entry.cache = s.cache ?? null;
+      if (s.logDetails) entry.details = s.logDetails;
       entry.ms = Math.round((performance.now() - s.started) * 100) / 100;
       g.log(entry);
     }

@@ -20,6 +20,8 @@ export function verifyStage(g: Gateway): Stage {
     clockToleranceSeconds: g.clockToleranceSeconds,
     now: g.now,
     jwks: g.jwks,
+    discovery: g.discovery,
+    ...(g.trust ? { trust: g.trust } : {}),
   };
   return async (s) => {
     const token = s.token!;
