@@ -77,7 +77,7 @@ describe("fedjwt adopt", () => {
       .filter((f) => f.endsWith(".sql") && !f.includes("_example_"))
       .sort();
     expect(adopted.map((f) => f.slice(15))).toEqual(template.map((f) => f.slice(15)));
-    expect(adopted.map((f) => f.slice(0, 14))).toEqual(adopted.map((_, i) => `2999010100000${i + 1}`));
+    expect(adopted.map((f) => f.slice(0, 14))).toEqual(adopted.map((_, i) => String(29990101000000 + i + 1)));
     const body = readFileSync(join(dir, "supabase/migrations", adopted[0]!), "utf8");
     expect(body).toBe(
       `-- fedjwt adopt: from template migration ${template[0]}\n${readFileSync(join(TEMPLATE, "supabase/migrations", template[0]!), "utf8")}`,
