@@ -1,3 +1,5 @@
+import { REQUEST_ID_HEADER } from "./request-id.ts";
+
 /** Request headers a writer may send upstream; every other header is dropped. */
 export const FORWARDED_REQUEST_HEADERS = [
   "accept",
@@ -27,8 +29,11 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   "content-length",
 ]);
 
-/** Builds the upstream request headers: the allow-listed ones from the writer, then our own credentials. */
-export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: string): Headers {
+/**
+ * Builds the upstream request headers: the allow-listed ones from the writer, then our own credentials and
+ * the request's id (PostgREST hands it to SQL in request.headers, where federation.request_id() reads it).
+ */
+export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: string, requestId: string): Headers {
   const out = new Headers();
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const v = incoming.get(name);
@@ -36,6 +41,7 @@ export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: strin
   }
   out.set("apikey", apiKey);
   out.set("authorization", `Bearer ${bearer}`);
+  out.set(REQUEST_ID_HEADER, requestId);
   return out;
 }
 

@@ -80,6 +80,13 @@ describe("authentication (docs: Authentication)", () => {
     expect(r.body.headers).not.toHaveProperty("authorization");
   });
 
+  it("request.headers has lower-cased names and the values as sent (X-Request-Id reaches SQL as x-request-id)", async () => {
+    const r = await call("/rpc/echo_request", { bearer: await token(writerClaims), headers: { "X-Request-Id": "Req-AB.1:2_3" } });
+    expect(r.status).toBe(200);
+    expect(r.body.headers["x-request-id"]).toBe("Req-AB.1:2_3");
+    expect(Object.keys(r.body.headers).filter((k: string) => k !== k.toLowerCase())).toEqual([]);
+  });
+
   it("a token without a role claim runs as anon, and counts as unauthenticated (42501 → 401)", async () => {
     const r = await call("/rpc/echo_request", { bearer: await token({ sub: "x" }) });
     expect(r.body.role).toBe("anon");
