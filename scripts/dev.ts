@@ -325,6 +325,29 @@ async function main(): Promise<void> {
         `    ${e.status} ${String(e.issuer ?? "-").padEnd(17)} ${String(e.method).padEnd(5)} ${String(e.target ?? "-").padEnd(22)} upstream ${e.upstream_status ?? "-"}  cache ${e.cache ?? "-"}  ${e.ms} ms${e.reason ? `  ${e.reason}` : ""}`,
       );
 
+    // One write followed end to end: the id the gateway answered in X-Request-Id, and the audit row carrying it.
+    const traced = await fetch(`${apiUrl}/functions/v1/rest/orders`, {
+      method: "POST",
+      headers: {
+        apikey: anonKey,
+        authorization: `Bearer ${await forger.sign({ roles: ["orders_writer"] })}`,
+        "content-type": "application/json",
+        prefer: "return=minimal",
+      },
+      body: JSON.stringify({ sku: "WIDGET-BLUE", quantity: 1 }),
+    });
+    const requestId = traced.headers.get("x-request-id");
+    const auditRow = requestId
+      ? (JSON.parse(await cli(["audit", "--request-id", requestId, "--json"], env)) as { rows: Array<Record<string, unknown>> }).rows[0]
+      : undefined;
+    const audited = traced.status === 201 && auditRow?.request_id === requestId;
+    console.log(`  write audit: orders-service POST orders → ${traced.status}, X-Request-Id ${requestId ?? "(none)"}`);
+    console.log(
+      auditRow
+        ? `    ${audited ? "✓" : "✗"} fedjwt audit --request-id ${requestId}: ${auditRow.op} ${auditRow.table_name} ${JSON.stringify(auditRow.pk)} by ${auditRow.writer} (kid ${auditRow.writer_kid}, sub ${auditRow.writer_sub}) at ${auditRow.at}`
+        : "    ✗ no audit row carries it",
+    );
+
     step(5, "Summary");
     const all = [...orders, ...inventory];
     const impersonationRefused =
@@ -333,7 +356,7 @@ async function main(): Promise<void> {
       whoami.db_role === "federated_writer" &&
       whoami.writer_uid !== authUserId;
     const good =
-      all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused && keyless;
+      all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused && keyless && audited;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
     console.log(

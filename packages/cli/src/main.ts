@@ -1,5 +1,6 @@
 import { SignerError } from "@fedjwt/signer";
 import { adoptCommand } from "./commands/adopt.ts";
+import { auditCommand } from "./commands/audit.ts";
 import { deactivateCommand } from "./commands/deactivate.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { jwksCommand } from "./commands/jwks.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   untrustCommand,
   doctorCommand,
   adoptCommand,
+  auditCommand,
 ];
 
 export const VERSION = "0.1.0";

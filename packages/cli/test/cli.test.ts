@@ -302,6 +302,7 @@ describe("help and dispatch", () => {
       "untrust",
       "doctor",
       "adopt",
+      "audit",
     ]);
     for (const cmd of listed) expect(fedjwt([cmd!, "--help"]).code).toBe(0);
   });

@@ -5,6 +5,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { doctor } from "../src/doctor.ts";
+import { auditQuery } from "../src/commands/audit.ts";
 import { parseDuration, usageOf } from "../src/usage.ts";
 import { BIN, fedjwt, tempDir, type Run } from "./helpers.ts";
 
@@ -48,6 +49,43 @@ describe("flags", () => {
       /--seen-within <duration>\s+refuse \(unless --force\) when the gateway saw the key/,
     );
     expect(fedjwt(["deactivate", "--help"]).stdout).toMatch(/--force\s+with --kid: deactivate even if the gateway saw the key recently/);
+  });
+});
+
+describe("audit flags", () => {
+  it("bad --request-id, --table, --limit, --since and --writer are refused before any request", () => {
+    refused(fedjwt(["audit", "--request-id", "a b", ...conn]), /--request-id must be 1 to 64 of A-Z a-z 0-9 \. _ : -/);
+    refused(fedjwt(["audit", "--request-id", "x".repeat(65), ...conn]), /--request-id must be 1 to 64/);
+    refused(fedjwt(["audit", "--table", "orders; drop", ...conn]), /--table "orders; drop" is not a table name/);
+    refused(fedjwt(["audit", "--limit", "0", ...conn]), /--limit "0" must be a whole number from 1 to 1000/);
+    refused(fedjwt(["audit", "--limit", "1001", ...conn]), /--limit "1001" must be a whole number/);
+    refused(fedjwt(["audit", "--since", "yesterday", ...conn]), /--since "yesterday" is not a duration/);
+    refused(fedjwt(["audit", "--writer", "a\nb", ...conn]), /--writer must be a name of 1 to 200 printable characters/);
+  });
+
+  it("the flags become write_audit_rows' arguments (one row more than the limit, to tell a cut answer)", () => {
+    const now = Date.parse("2026-12-07T12:00:00Z");
+    expect(
+      auditQuery(
+        {
+          writer: "orders-service",
+          table: "orders",
+          "request-id": "r-1",
+          since: "1h",
+          limit: "20",
+        },
+        now,
+      ),
+    ).toEqual({ p_writer: "orders-service", p_table: "orders", p_request_id: "r-1", p_since: "2026-12-07T11:00:00.000Z", p_limit: 21 });
+    expect(
+      auditQuery({
+        writer: undefined,
+        table: undefined,
+        "request-id": undefined,
+        since: undefined,
+        limit: "100",
+      }),
+    ).toEqual({ p_limit: 101 });
   });
 });
 

@@ -5,6 +5,7 @@ import { type Gateway, type RequestState, runStages, type Stage } from "./pipeli
 import { RateLimiter } from "./rate-limit.ts";
 import { DiscoveryCache } from "./discovery.ts";
 import { isSharedDefaultAudience } from "./providers.ts";
+import { REQUEST_ID_HEADER } from "./request-id.ts";
 import { cachedRegistry, postgrestLimitSink, postgrestRegistry, postgrestUsageSink, type KeyRegistry } from "./registry.ts";
 import { type LimitSink, SharedLimits } from "./shared-limits.ts";
 import { authorizeStage } from "./stages/authorize.ts";
@@ -13,6 +14,7 @@ import { limitStage } from "./stages/limit.ts";
 import { parseStage } from "./stages/parse.ts";
 import { recordStage } from "./stages/record.ts";
 import { replayStage } from "./stages/replay.ts";
+import { requestIdStage } from "./stages/request-id.ts";
 import { verifyStage } from "./stages/verify.ts";
 import { VerifiedTokenCache } from "./token-cache.ts";
 import { cachedTrustRegistry, postgrestTrustRegistry, type TrustRegistry } from "./trust-registry.ts";
@@ -86,6 +88,7 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
   const g = gateway(options);
   // The pipeline (each stage in stages/<name>.ts; a stage answers to end the request, see pipeline.ts).
   const stages: Stage[] = [
+    requestIdStage(g), // the request's id (the writer's X-Request-Id when well-formed, else a UUIDv7)
     parseStage(g), // method, path, headers, bearer token
     verifyStage(g), // signature and claims (or the verified-token cache: the hit path)
     limitStage(g), // the writer's rate limit: after the signature, before any write
@@ -98,6 +101,8 @@ export function createJwtSwapProxy(options: ProxyOptions): (req: Request) => Pro
   return async function handle(req: Request): Promise<Response> {
     const s: RequestState = { req, started: performance.now() };
     const res = await runStages(stages, s, g.log);
+    // Every answer carries the id, refusals included (replacing any X-Request-Id PostgREST's side sent back).
+    res.headers.set(REQUEST_ID_HEADER, s.requestId!);
     record(s, res);
     return res;
   };

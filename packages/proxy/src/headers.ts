@@ -1,3 +1,5 @@
+import { REQUEST_ID_HEADER } from "./request-id.ts";
+
 /** Request headers a writer may send upstream; every other header is dropped. */
 export const FORWARDED_REQUEST_HEADERS = [
   "accept",
@@ -28,16 +30,17 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 ]);
 
 /**
- * Builds the upstream request headers: the allow-listed ones from the writer, then our own credentials. A list
- * rather than a Headers object: fetch copies (and checks) headers once either way, a Headers object twice.
+ * Builds the upstream request headers: the allow-listed ones from the writer, then our own credentials and
+ * the request's id (PostgREST hands it to SQL in request.headers, where federation.request_id() reads it). A
+ * list rather than a Headers object: fetch copies (and checks) headers once either way, a Headers object twice.
  */
-export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: string): [string, string][] {
+export function upstreamHeaders(incoming: Headers, apiKey: string, bearer: string, requestId: string): [string, string][] {
   const out: [string, string][] = [];
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const v = incoming.get(name);
     if (v !== null) out.push([name, v]);
   }
-  out.push(["apikey", apiKey], ["authorization", `Bearer ${bearer}`]);
+  out.push(["apikey", apiKey], ["authorization", `Bearer ${bearer}`], [REQUEST_ID_HEADER, requestId]);
   return out;
 }
 

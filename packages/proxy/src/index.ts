@@ -29,6 +29,7 @@ export { checkProfiles } from "./profiles.ts";
 export { resolveTarget, type Target } from "./paths.ts";
 export { FORWARDED_REQUEST_HEADERS } from "./headers.ts";
 export { isUuid, uuidV5, WRITER_SUB_NAMESPACE } from "./uuid.ts";
+export { isWellFormedRequestId, REQUEST_ID_HEADER, REQUEST_ID_PATTERN, requestIdOf, uuidV7 } from "./request-id.ts";
 export { type AccessLogMode, capText, consoleLogger, type Logger, parseAccessLogMode } from "./log.ts";
 export { type RateLimit, RateLimiter } from "./rate-limit.ts";
 export { type UsageOptions, UsageRecorder, UsageRefusedError, type UsageRow, type UsageSink } from "./usage.ts";

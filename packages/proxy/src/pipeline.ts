@@ -54,6 +54,8 @@ export interface RequestState {
   readonly req: Request;
   /** performance.now() when the request arrived. */
   readonly started: number;
+  /** Set by the request-id stage, first of all: answered in X-Request-Id, logged, sent to PostgREST. */
+  requestId?: string;
   target?: Target;
   signer?: OutboundSigner;
   /** The bearer token, exactly as sent. */

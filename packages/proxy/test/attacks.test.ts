@@ -535,6 +535,7 @@ describe("attack matrix", () => {
       level: "warn",
       event: "request_rejected",
       reason: "audience_mismatch",
+      request_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7/),
       status: 401,
       upstream_status: null,
       method: "GET",

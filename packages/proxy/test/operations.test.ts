@@ -25,6 +25,7 @@ describe("access log", () => {
     expect(lines[0]).toEqual({
       level: "info",
       event: "request",
+      request_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7/),
       status: 200,
       upstream_status: 200,
       method: "POST",

@@ -92,6 +92,7 @@ describe("forwarding", () => {
       "x-client-info": "supabase-js/2",
       apikey: API_KEY,
       authorization: "<token>",
+      "x-request-id": expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7/),
     });
     expect(sent.get("authorization")).not.toContain(token);
   });

@@ -4,6 +4,7 @@ import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { RunResult } from "./cannon.ts";
 import type { HopCost, KeepAlive, Side } from "./experiments.ts";
+import type { WriteAuditCost } from "./audit-cost.ts";
 import type { HandlerCost } from "./handler-cost.ts";
 import type { PolicyCost } from "./policy-cost.ts";
 import type { MachineInfo } from "./processes.ts";
@@ -30,10 +31,13 @@ export interface BenchResults {
   coldStart: { runs: number; minMs: number; medianMs: number; maxMs: number };
   scale: ScaleResult;
   firstSeen: FirstSeenResult;
+  /** Absent in results from before the write audit existed. */
+  writeAudit?: WriteAuditCost;
 }
 
 /** The targets the report judges; ratios within one run, never asserted in a test. */
 export const TARGETS = {
+  writeAuditSlowdown: 0.15,
   throughputRatio: 0.8,
   p50OverheadMs: 1,
   handlerHitMs: 0.05,
@@ -432,7 +436,7 @@ registry record it was verified against.
 \`deno serve\` process start → first answered request, ${r.coldStart.runs} starts (Deno's module cache warm):
 min **${r.coldStart.minMs.toFixed(0)} ms**, median **${r.coldStart.medianMs.toFixed(0)} ms**, max **${r.coldStart.maxMs.toFixed(0)} ms**.
 ${scaleSection(r, scaleChartFile)}
-${firstSeenSection(r)}`;
+${firstSeenSection(r)}${r.writeAudit ? writeAuditSection(r.writeAudit) : ""}`;
 }
 
 /** Section 7: many writers on one instance. */
@@ -548,6 +552,33 @@ function targetRoom(r: BenchResults): string {
   const line = hit && quiet ? hit.cpuMsPerRequest - quiet.cpuMsPerRequest : undefined;
   return ` The ${TARGETS.firstSeenRatio}× target leaves ${f3(room)} ms per request above that floor for everything a gateway does besides the
 signature check${line === undefined ? "" : `; the access line alone costs ${f3(line)} ms (section 2, on hits)`}.`;
+}
+
+/** Section 9: inserts through the function with the audit trigger on and off, side by side in one run. */
+function writeAuditSection(a: WriteAuditCost & { loadAverageAtEnd?: number[]; pairSlowdowns?: number[] }): string {
+  const total = (x: RunResult) => Object.values(x.cpuMsPerRequest).reduce((sum, ms) => sum + ms, 0);
+  const row = (name: string, x: RunResult) =>
+    `| ${name} | **${x.rps.toFixed(0)}** | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.cpuMsPerRequest.postgres!.toFixed(3)} | ${total(x).toFixed(3)} | ${x.errors} |`;
+  const cpu = total(a.on) / total(a.off) - 1;
+  return `
+## 9. The write audit's cost
+
+Single-row inserts into \`orders\` through the rest function (\`Prefer: return=minimal\`, a reused token),
+concurrency ${a.connections}, ${a.on.requests} requests per side in interleaved slices of one run, the audit trigger
+switched on and off between slices (\`federation.enable_write_audit\` / \`disable_write_audit\`):
+
+| audit | inserts/s | p50 ms | p99 ms | postgres CPU ms per insert | all processes' CPU ms per insert | errors |
+| --- | --- | --- | --- | --- | --- | --- |
+${row("on", a.on)}
+${row("off", a.off)}
+
+With the audit on: **${(Math.abs(a.slowdown) * 100).toFixed(1)} % ${a.slowdown >= 0 ? "fewer" : "more"} inserts per second** (target: at most ${(TARGETS.writeAuditSlowdown * 100).toFixed(0)} % fewer: ${a.slowdown <= TARGETS.writeAuditSlowdown ? "met" : "**missed**"}; the median over the
+${a.pairSlowdowns?.length ?? "?"} back-to-back pairs of slices, whose figures in % fewer were ${a.pairSlowdowns?.map((x) => `${(x * 100).toFixed(0)} %`).join(", ") ?? "?"}), and
+**${(cpu * 100).toFixed(1)} % ${cpu >= 0 ? "more" : "less"} CPU per insert** over every process of the stack (${(total(a.on) - total(a.off)).toFixed(3)} ms; Postgres alone
+${(a.on.cpuMsPerRequest.postgres! - a.off.cpuMsPerRequest.postgres!).toFixed(3)} ms): where the CPU is what limits, that is the rate given up. Both figures move
+with whatever else the machine runs: compare them with the spread of the pairs above. ${a.auditRows} audit rows written; load average when this section ended:
+${a.loadAverageAtEnd?.join(" / ") ?? "not recorded"} (1 / 5 / 15 min).
+`;
 }
 
 /** Draws the scale chart: the function's memory by phase (dashed: start + 64 MB) and CPU per first-seen token. */

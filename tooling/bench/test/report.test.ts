@@ -138,6 +138,31 @@ describe("bench report", () => {
     expect(md).toContain("so the 1,000 writers here are all counted");
   });
 
+  it("section 9, the write audit's cost, when measured: the median pair judged against 15 %", () => {
+    expect(renderMarkdown(results(850, 2.2), "c.svg", "s.svg")).not.toContain("## 9.");
+    const r = results(850, 2.2);
+    const on = run(270, 30, 0.3);
+    on.cpuMsPerRequest.postgres = 1.0;
+    r.writeAudit = {
+      connections: 10,
+      on,
+      off: run(300, 25, 0.3),
+      slowdown: 0.08,
+      pairSlowdowns: [0.05, 0.08, 0.12],
+      auditRows: 1000,
+      loadAverageAtEnd: [2, 1, 1],
+    };
+    const met = renderMarkdown(r, "c.svg", "s.svg");
+    expect(met).toContain("## 9. The write audit's cost");
+    expect(met).toMatch(
+      /\*\*8\.0 % fewer inserts per second\*\* \(target: at most 15 % fewer: met; the median over the\n3 back-to-back pairs of slices, whose figures in % fewer were 5 %, 8 %, 12 %\)/,
+    );
+    expect(met).toContain("| on | **270** | 30.00 | 90.00 | 1.000 | 2.000 | 0 |");
+    expect(met).toContain("**17.6 % more CPU per insert**");
+    r.writeAudit.slowdown = 0.2;
+    expect(renderMarkdown(r, "c.svg", "s.svg")).toContain("(target: at most 15 % fewer: **missed**;");
+  });
+
   it("judges trust-policy matching and the workload-token hit from section 4b, and leaves both out of results without it", () => {
     const r = results(850, 2.2);
     expect(renderMarkdown(r, "c.svg", "s.svg")).not.toContain("4b. Trust policies");

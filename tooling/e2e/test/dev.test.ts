@@ -91,6 +91,11 @@ describe.skipIf(!free && !process.env.CI)("pnpm dev (Docker-free)", () => {
     expect(r.out).toMatch(/upstream = PostgREST's status \("-": refused before it reached PostgREST\), cache = the writer's key/);
     expect(r.out).toMatch(/201 orders-service\s+POST\s+orders\s+upstream 201/);
     expect(r.out).toMatch(/403 orders-service\s+GET\s+jwt_public_keys\s+upstream -\s+cache miss\s+[0-9.]+ ms\s+role_not_allowed/);
+    // One write followed from the response's X-Request-Id to the audit row that carries it.
+    expect(r.out).toMatch(/write audit: orders-service POST orders → 201, X-Request-Id [0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f-]{21}\n/);
+    expect(r.out).toMatch(
+      /✓ fedjwt audit --request-id [0-9a-f-]{36}: INSERT public\.orders \{"id":"[0-9a-f-]{36}"\} by orders-service \(kid \S+, sub \S+\) at /,
+    );
     expect(r.out).toMatch(/API\s+http:\/\/127\.0\.0\.1:54321/);
     expect(r.out).toMatch(/audience\s+http:\/\/127\.0\.0\.1:54321 {3}\(what writers put in aud/);
     // The keys the README's snippet and fedjwt take: the publishable and the secret key.

@@ -26,7 +26,7 @@ const LOCAL_TTL_MS = 1000;
 
 /** Starts (or names) the stack for the calling test file. `faults` keeps the database on disk so it can restart. */
 export function useTarget(
-  options: { faults?: boolean; functionEnv?: Record<string, string> } = {},
+  options: { faults?: boolean; functionEnv?: Record<string, string>; log?: (line: string) => void } = {},
 ): () => Target & { stack: RunningStack | undefined } {
   let target: (Target & { stack: RunningStack | undefined }) | undefined;
   let stack: RunningStack | undefined;
@@ -51,6 +51,7 @@ export function useTarget(
       apiPort: 0,
       dbPort: 0,
       useEnvFile: false,
+      ...(options.log ? { log: options.log } : {}),
       ...(options.faults ? { dataDir: join(mkdtempSync(join(tmpdir(), "fedjwt-e2e-db-")), "db") } : {}),
       functionEnv: { FEDJWT_KEY_CACHE_TTL_MS: String(LOCAL_TTL_MS), ...options.functionEnv },
     });

@@ -21,8 +21,13 @@ export function findPgtapSql(): string | undefined {
   return undefined;
 }
 
-/** Loads pgTAP's functions into the `extensions` schema (what `create extension pgtap with schema extensions` does). */
+/**
+ * Loads pgTAP's functions into the `extensions` schema (what `create extension pgtap with schema extensions`
+ * does), once per database: a second call (the next test file) finds them there and does nothing.
+ */
 export async function loadPgtap(client: pg.ClientBase, sqlFile: string): Promise<void> {
+  const loaded = await client.query("select to_regprocedure('extensions.plan(integer)') is not null as loaded");
+  if (loaded.rows[0]?.loaded) return;
   const sql = await readFile(sqlFile, "utf8");
   await client.query("set search_path = extensions");
   try {

@@ -464,7 +464,8 @@ export function standInHandler(options: HandlerOptions) {
         main = `SELECT NULL::text AS body, 0 AS n FROM (SELECT ${callExpr}${record ? ` FROM ${record}` : ""}) _pgrst_v`;
         unpaged = () => "SELECT 1";
       } else {
-        main = `SELECT to_jsonb(${callExpr})::text AS body, 1 AS n${record ? ` FROM ${record}` : ""}`;
+        // A NULL result is the JSON body `null`, as PostgREST answers it (never an empty body).
+        main = `SELECT coalesce(to_jsonb(${callExpr}), 'null'::jsonb)::text AS body, 1 AS n${record ? ` FROM ${record}` : ""}`;
         unpaged = () => "SELECT 1";
       }
       if (what === "unpaged") return `${withClause}${main}`;

@@ -80,6 +80,13 @@ describe("authentication (docs: Authentication)", () => {
     expect(r.body.headers).not.toHaveProperty("authorization");
   });
 
+  it("request.headers has lower-cased names and the values as sent (X-Request-Id reaches SQL as x-request-id)", async () => {
+    const r = await call("/rpc/echo_request", { bearer: await token(writerClaims), headers: { "X-Request-Id": "Req-AB.1:2_3" } });
+    expect(r.status).toBe(200);
+    expect(r.body.headers["x-request-id"]).toBe("Req-AB.1:2_3");
+    expect(Object.keys(r.body.headers).filter((k: string) => k !== k.toLowerCase())).toEqual([]);
+  });
+
   it("a token without a role claim runs as anon, and counts as unauthenticated (42501 → 401)", async () => {
     const r = await call("/rpc/echo_request", { bearer: await token({ sub: "x" }) });
     expect(r.body.role).toBe("anon");
@@ -562,6 +569,17 @@ describe("functions (docs: Functions as RPC)", () => {
       ).body,
     ).toBe(5);
     expect((await call("/rpc/add?a=2", svc)).body).toBe(3);
+  });
+
+  it("a scalar function that returns NULL answers 200 with the body null, as PostgREST does (not an empty body)", async () => {
+    const res = await fetch(`${rest.url}/rpc/add`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${svc.bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ a: null, b: 1 }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await res.text()).toBe("null");
   });
 
   it("a set-returning function returns rows", async () => {

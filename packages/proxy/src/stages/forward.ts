@@ -21,7 +21,7 @@ export function forwardStage(g: Gateway): Stage {
     try {
       upstream = await g.fetch(`${g.base}/rest/v1/${target.path}${target.query}`, {
         method: req.method,
-        headers: upstreamHeaders(req.headers, g.apiKey, s.outbound!),
+        headers: upstreamHeaders(req.headers, g.apiKey, s.outbound!, s.requestId!),
         body,
         redirect: "manual",
         signal: deadline.signal,

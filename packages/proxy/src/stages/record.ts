@@ -17,6 +17,7 @@ export function recordStage(g: Gateway, mode: AccessLogMode): RecordStage {
       const entry: Parameters<Logger>[0] = s.reason
         ? { level: "warn", event: "request_rejected", reason: s.reason }
         : { level: "info", event: "request" };
+      entry.request_id = s.requestId ?? null;
       entry.status = status;
       entry.upstream_status = s.upstreamStatus ?? null;
       entry.method = capText(req.method, 16);
