@@ -356,7 +356,11 @@ async function main(): Promise<void> {
       whoami.db_role === "federated_writer" &&
       whoami.writer_uid !== authUserId;
     const good =
-      all.every((o) => o.ok === (o.expected === "allowed")) && forgedBody.code === "role_not_allowed" && impersonationRefused && keyless && audited;
+      all.every((o) => o.ok === (o.expected === "allowed")) &&
+      forgedBody.code === "role_not_allowed" &&
+      impersonationRefused &&
+      keyless &&
+      audited;
     const writes = all.filter((o) => o.ok && /insert|update|delete/.test(o.action)).length;
     const denied = all.filter((o) => !o.ok);
     console.log(
