@@ -13,9 +13,23 @@ export function isWellFormedRequestId(value: string): boolean {
   return REQUEST_ID_PATTERN.test(value);
 }
 
+/** Random bytes drawn from the CSPRNG 4 KiB at a time: one getRandomValues call per ~400 ids, not one per request. */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = new Uint8Array(0);
+let randomUsed = 0;
+
+/** Two hex digits for each byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /** RFC 9562 UUID version 7: 48 bits of Unix milliseconds, then random bits (ids sort by time). */
 export function uuidV7(nowMs: number = Date.now()): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
+  if (randomUsed + 10 > randomPool.length) {
+    randomPool = crypto.getRandomValues(new Uint8Array(RANDOM_POOL_BYTES));
+    randomUsed = 0;
+  }
+  const b = new Uint8Array(16);
+  b.set(randomPool.subarray(randomUsed, randomUsed + 10), 6);
+  randomUsed += 10;
   let ms = Math.max(0, Math.floor(nowMs));
   for (let i = 5; i >= 0; i--) {
     b[i] = ms % 256;
@@ -23,7 +37,8 @@ export function uuidV7(nowMs: number = Date.now()): string {
   }
   b[6] = (b[6]! & 0x0f) | 0x70;
   b[8] = (b[8]! & 0x3f) | 0x80;
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  let hex = "";
+  for (let i = 0; i < 16; i++) hex += HEX[b[i]!];
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { isWriterDbRoleName } from "../src/db-role.ts";
+import { UpstreamDeadlines } from "../src/deadlines.ts";
 import { proxyOptionsFromEnv } from "../src/env.ts";
 import { ProxyError } from "../src/errors.ts";
 import { LruMap } from "../src/lru.ts";
@@ -236,5 +237,34 @@ describe("consoleLogger", () => {
     expect(Object.keys(parsed)).toEqual(["time", "level", "event", "status", "issuer", "kid"]);
     expect(parsed).toMatchObject({ level: "info", event: "request", status: 200, issuer: 'a"b\n', kid: null });
     expect(Number.isNaN(Date.parse(parsed.time as string))).toBe(false);
+  });
+});
+
+describe("UpstreamDeadlines", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("aborts a request still waiting after the timeout (within one slot), never one released before it", async () => {
+    vi.useFakeTimers();
+    const d = new UpstreamDeadlines(1000);
+    const slow = d.start();
+    const answered = d.start();
+    answered.release();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(slow.signal.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(101);
+    expect(slow.signal.aborted).toBe(true);
+    expect((slow.signal.reason as Error).name).toBe("TimeoutError");
+    expect(answered.signal.aborted).toBe(false);
+    expect(d.pending).toEqual({ requests: 0, timers: 0 });
+  });
+
+  it("requests starting together share one timer, cleared when the last is answered", () => {
+    vi.useFakeTimers();
+    const d = new UpstreamDeadlines(10_000);
+    const all = Array.from({ length: 50 }, () => d.start());
+    expect(d.pending).toEqual({ requests: 50, timers: 1 });
+    for (const r of all) r.release();
+    expect(d.pending).toEqual({ requests: 0, timers: 0 });
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { readBody } from "../body.ts";
+import { UpstreamDeadlines } from "../deadlines.ts";
 import { responseHeaders, upstreamHeaders } from "../headers.ts";
 import { capText } from "../log.ts";
 import { reject, type Gateway, type Stage } from "../pipeline.ts";
@@ -9,14 +10,14 @@ import { reject, type Gateway, type Stage } from "../pipeline.ts";
  * PostgREST's answer up to its headers; PostgREST has the whole result by then). Always answers.
  */
 export function forwardStage(g: Gateway): Stage {
+  // Requests starting close together share a deadline timer (deadlines.ts): no timer object per request, and a
+  // request answered is released at once rather than held until its timeout (as an AbortSignal.timeout would).
+  const deadlines = new UpstreamDeadlines(g.upstreamTimeoutMs);
   return async (s) => {
     const { req } = s;
     const target = s.target!;
     const body = req.method === "GET" || req.method === "HEAD" ? null : await readBody(req, g.bodyLimit, g.bodyTimeoutMs);
-    // The deadline runs until PostgREST answers and is then cleared: an AbortSignal.timeout would stay armed
-    // (and keep the request's fetch state reachable) for the whole timeout after every answered request.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), g.upstreamTimeoutMs);
+    const deadline = deadlines.start();
     let upstream: Response;
     try {
       upstream = await g.fetch(`${g.base}/rest/v1/${target.path}${target.query}`, {
@@ -32,7 +33,7 @@ export function forwardStage(g: Gateway): Stage {
         ? reject(s, "upstream_timeout", `no answer within ${g.upstreamTimeoutMs} ms`)
         : reject(s, "upstream_unreachable", null);
     } finally {
-      clearTimeout(timer);
+      deadline.release();
     }
     s.upstreamStatus = upstream.status;
     if (upstream.status === 401) {
