@@ -120,6 +120,23 @@ describe("workload identity through the gateway", () => {
     expect(h.logs.find((l) => l.reason === "no_matching_policy")).toMatchObject({ details: { policies: 2 } });
   });
 
+  it("an alg the URL issuer is not registered with: alg_not_allowed, and the details name none of its algs", async () => {
+    // Whoever names a registered issuer URL must not learn its settings from the refusal (as for writers).
+    const h = harness([], { usage: false });
+    const iss = "https://idp.example.com";
+    const idp = await TestIdp.create(iss, "ES256");
+    h.project.jwks.set(`${iss}/jwks`, { body: idp.jwks() });
+    h.project.trust.set(iss, {
+      issuer: urlIssuer(iss, `${iss}/jwks`, { algs: ["RS256", "PS256"] }),
+      policies: [trustPolicy("w", "custom", { sub: "svc" })],
+    });
+    const res = await h.handler(request("/rest/widgets", await idp.sign({ aud: AUDIENCE, sub: "svc" })));
+    const body = (await res.json()) as { code: string; details: string | null };
+    expect({ status: res.status, code: body.code }).toEqual({ status: 401, code: "alg_not_allowed" });
+    expect(body.details ?? "").not.toMatch(/ES256|ES384|RS256|PS256|EdDSA/);
+    expect(h.project.calls).toHaveLength(0);
+  });
+
   it("a discovery document naming another issuer: 503, and the access line names both", async () => {
     const h = harness([], { usage: false });
     const iss = "https://idp.example.com";
