@@ -3,6 +3,7 @@
 // `fedjwt doctor` runs for each URL issuer.
 import {
   audienceProblems,
+  isAllowedJwksUri,
   isProviderName,
   PROVIDER_NAMES,
   PROVIDERS,
@@ -183,7 +184,15 @@ export async function probeUrlIssuer(issuer: UrlIssuerRow, doFetch: typeof fetch
     if (doc?.issuer !== url)
       return { issuer: url, ok: false, message: `discovery names issuer ${JSON.stringify(doc?.issuer)}, not ${url} exactly` };
     if (typeof doc.jwks_uri !== "string") return { issuer: url, ok: false, message: "discovery has no jwks_uri" };
-    jwksUri = doc.jwks_uri;
+    // As the gateway takes it (https, http only on loopback); and printed as the URL parser writes it, so a
+    // document's control characters never reach the terminal.
+    if (!isAllowedJwksUri(doc.jwks_uri))
+      return {
+        issuer: url,
+        ok: false,
+        message: "discovery names a jwks_uri that is not https (http only on loopback): the gateway refuses it",
+      };
+    jwksUri = new URL(doc.jwks_uri).href;
   }
   const j = await getJson(doFetch, jwksUri);
   if (!j.ok) return { issuer: url, ok: false, message: `JWKS: ${j.why}` };
