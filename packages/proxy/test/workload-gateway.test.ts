@@ -64,6 +64,23 @@ describe("workload identity through the gateway", () => {
     );
   });
 
+  it("a writer's own JWKS key cannot take a trust policy's name as its kid (policy:<id>): token_malformed, nothing counted for the policy", async () => {
+    // writer_kid and usage tell the writer's key holders from its workloads: a JWKS writer chooses its kids.
+    const w = await writer("ci-deploy", "ES256", {}, 31);
+    const h = harness([], { usage: { flushIntervalMs: 1 } });
+    const policy = trustPolicy("ci-deploy", "github-actions", { repository_owner_id: "74", repository_id: "1296269" });
+    await github(h, [policy]);
+    const jwksUri = "https://ci-deploy.example.test/jwks.json";
+    const kid = `policy:${policy.id}`;
+    h.project.add(w, { kid: null, public_key_pem: null, jwks_uri: jwksUri });
+    h.project.jwks.set(jwksUri, { body: { keys: [{ ...w.keys.publicJwk, kid }] } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w), { kid })));
+    expect(await codeOf(res)).toEqual({ status: 401, code: "token_malformed" });
+    expect(h.project.calls).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((h.project.usageBatches.flat() as UsageRow[]).filter((r) => r.kid === kid)).toEqual([]);
+  });
+
   it("the writer's rate limit applies to its workload tokens (one bucket per writer, keys and policies alike)", async () => {
     const w = await writer("ci-deploy", "ES256", { rate_limit_per_second: 1, rate_limit_burst: 2 });
     const clock = Date.now();
