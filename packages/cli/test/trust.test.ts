@@ -219,6 +219,23 @@ describe("doctor's probe of a discovery document someone else serves", () => {
     expect(probe.message).toMatch(/jwks_uri .*https/);
   });
 
+  it("an endless discovery document is cut at 512 KiB, not read into memory", async () => {
+    let pulled = 0;
+    const endless: typeof fetch = async () =>
+      new Response(
+        new ReadableStream({
+          pull(c) {
+            pulled++;
+            c.enqueue(new Uint8Array(64 * 1024).fill(32));
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      );
+    const probe = await probeUrlIssuer(row, endless);
+    expect(probe).toMatchObject({ ok: false, message: expect.stringMatching(/larger than 512 KiB/) });
+    expect(pulled).toBeLessThan(16);
+  });
+
   it("control characters in the document's jwks_uri never reach the operator's terminal", async () => {
     const probe = await probeUrlIssuer(row, serving("https://keys.example.test/jwks\u001b]0;owned\u0007\u001b[2K\u009b31m"));
     expect(probe.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
