@@ -80,7 +80,7 @@ as $$
       'runner_rule', false,
       'token_kinds', '["access_token", "id_token"]'::jsonb)
     when 'oauth-client' then jsonb_build_object(
-      'required_pins', '[["client_id"], ["azp"], ["cid"], ["sub"]]'::jsonb,
+      'required_pins', '[["sub"]]'::jsonb,
       'claims', jsonb_build_object(
         'sub', '^\S(.*\S)?$', 'client_id', '^\S(.*\S)?$', 'azp', '^\S(.*\S)?$', 'cid', '^\S(.*\S)?$',
         'scope', null),

@@ -42,6 +42,9 @@ create table if not exists federation.write_audit (
   op text not null check (op in ('INSERT', 'UPDATE', 'DELETE')),
   -- The row's primary key as {column: value}: the new row's for INSERT and UPDATE, the old row's for DELETE.
   pk jsonb not null,
+  -- An UPDATE that changed the primary key: the old row's key (so a renumbered row keeps its history).
+  -- Null otherwise.
+  old_pk jsonb,
   -- INSERT: the columns given a value (not null); UPDATE: the columns whose value changed; DELETE: null.
   changed_columns text[],
   -- Only on tables audited with values (enable_write_audit(t, with_values => true)): the old and new
@@ -151,6 +154,7 @@ declare
   with_values boolean := tg_argv[0] = 'values';
   is_writer boolean;
   row_key jsonb;
+  old_key jsonb;
   -- federation.request_id(), read here directly: a SQL function call per audited row costs more than the rest.
   rid text := nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-request-id';
   changed text[];
@@ -166,6 +170,15 @@ begin
   else
     select jsonb_object_agg(c, r -> c) into row_key from unnest(tg_argv[1:tg_nargs - 1]) as c;
   end if;
+  -- An update that changes the key: the old key too, or the row's history would end at the renumbering.
+  if tg_op = 'UPDATE' then
+    if tg_nargs = 2 then
+      old_key := jsonb_build_object(tg_argv[1], o -> tg_argv[1]);
+    else
+      select jsonb_object_agg(c, o -> c) into old_key from unnest(tg_argv[1:tg_nargs - 1]) as c;
+    end if;
+    if old_key = row_key then old_key := null; end if;
+  end if;
   if tg_op = 'INSERT' then
     select coalesce(array_agg(e.key order by e.key), '{}') into changed
     from jsonb_each(n) as e where e.value <> 'null'::jsonb;
@@ -174,11 +187,12 @@ begin
     from jsonb_each(n) as e where e.value is distinct from o -> e.key;
   end if;
   insert into federation.write_audit
-    (table_name, op, pk, changed_columns, old_values, new_values, writer, writer_sub, writer_kid, request_id)
+    (table_name, op, pk, old_pk, changed_columns, old_values, new_values, writer, writer_sub, writer_kid, request_id)
   values (
     tg_table_schema || '.' || tg_table_name,
     tg_op,
     row_key,
+    old_key,
     changed,
     case when with_values and tg_op = 'DELETE' then o
          when with_values and tg_op = 'UPDATE' then (select coalesce(jsonb_object_agg(c, o -> c), '{}') from unnest(changed) c) end,
@@ -263,7 +277,7 @@ create or replace function public.write_audit_rows(
   p_limit integer default 100
 )
 returns table (
-  id bigint, at timestamptz, table_name text, op text, pk jsonb, changed_columns text[], old_values jsonb,
+  id bigint, at timestamptz, table_name text, op text, pk jsonb, old_pk jsonb, changed_columns text[], old_values jsonb,
   new_values jsonb, writer text, writer_sub text, writer_kid text, request_id text
 )
 language plpgsql
@@ -272,7 +286,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  q text := 'select a.id, a.at, a.table_name, a.op, a.pk, a.changed_columns, a.old_values, a.new_values, a.writer,'
+  q text := 'select a.id, a.at, a.table_name, a.op, a.pk, a.old_pk, a.changed_columns, a.old_values, a.new_values, a.writer,'
          || ' a.writer_sub, a.writer_kid, a.request_id from federation.write_audit a where true';
 begin
   if p_limit is null or p_limit not between 1 and 10000 then

@@ -6,7 +6,7 @@
 -- 'rows:<n>' or the SQLSTATE.
 begin;
 create extension if not exists pgtap with schema extensions;
-select plan(51);
+select plan(53);
 
 create function pg_temp.claims_of(principal text) returns jsonb
 language sql
@@ -109,6 +109,16 @@ select pg_temp.as_request('orders', 'not well-formed!', $$insert into public.pgt
 select is((select request_id from federation.write_audit where table_name = 'public.pgtap_items' and pk = '{"id":2}'), null,
   'a request id that federation.request_id() would not read is not recorded either');
 
+-- An update that changes the key: the audit names the row it was as well as the row it became, so a row
+-- cannot leave its history by being renumbered (insert 50, renumber it 51, delete 51: row 50 has a trail).
+select pg_temp.as_request('orders', 'req-rekey-ins', $$insert into public.pgtap_items (id, note) values (50, 'x')$$);
+select pg_temp.as_request('orders', 'req-rekey', $$update public.pgtap_items set id = 51 where id = 50$$);
+select is((select jsonb_build_object('pk', pk, 'old_pk', old_pk, 'changed', changed_columns) from federation.write_audit where request_id = 'req-rekey'),
+  '{"pk":{"id":51},"old_pk":{"id":50},"changed":["id"]}'::jsonb,
+  'an update that changes the primary key records the old key (old_pk) beside the new one');
+select is((select old_pk from federation.write_audit where request_id = 'req-update-1'), null,
+  'an update that keeps the key has no old_pk');
+
 -- Several rows in one statement: one audit row each.
 select pg_temp.as_request('orders', 'req-multi', $$insert into public.pgtap_items (id) values (10), (11), (12)$$);
 select is((select array_agg(pk ->> 'id' order by pk ->> 'id') from federation.write_audit where request_id = 'req-multi'), '{10,11,12}', 'a three-row insert writes three audit rows');
@@ -155,7 +165,7 @@ select is(pg_temp.attempt('user', $$select * from federation.write_audit$$), '42
 select is(pg_temp.attempt('orders', $$select * from public.write_audit_rows()$$), '42501', 'a writer cannot call write_audit_rows');
 select is(pg_temp.attempt('anon', $$select * from public.write_audit_rows()$$), '42501', 'anon cannot call write_audit_rows');
 select is(pg_temp.attempt('user', $$select * from public.write_audit_rows()$$), '42501', 'an Auth user cannot call write_audit_rows');
-select is(pg_temp.attempt('service', $$select * from public.write_audit_rows(p_writer => 'orders-service', p_table => 'pgtap_items')$$), 'rows:10',
+select is(pg_temp.attempt('service', $$select * from public.write_audit_rows(p_writer => 'orders-service', p_table => 'pgtap_items')$$), 'rows:12',
   'service_role reads through write_audit_rows (by writer and table)');
 select is((select string_agg(op, ',') from public.write_audit_rows(p_request_id => 'req-update-1')), 'UPDATE', 'write_audit_rows by request id');
 select is((select count(*)::int from public.write_audit_rows(p_table => 'public.pgtap_items', p_since => now() + interval '1 minute')), 0,

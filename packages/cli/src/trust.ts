@@ -3,6 +3,7 @@
 // `fedjwt doctor` runs for each URL issuer.
 import {
   audienceProblems,
+  isAllowedJwksUri,
   isProviderName,
   PROVIDER_NAMES,
   PROVIDERS,
@@ -149,6 +150,33 @@ export interface IssuerProbe {
   message: string;
 }
 
+const MAX_DOCUMENT_BYTES = 512 * 1024;
+
+/** The body as text, or undefined once it passes `max` bytes (the rest is never read). */
+async function readAtMost(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
 async function getJson(doFetch: typeof fetch, url: string): Promise<{ ok: true; body: unknown } | { ok: false; why: string }> {
   let res: Response;
   try {
@@ -157,9 +185,13 @@ async function getJson(doFetch: typeof fetch, url: string): Promise<{ ok: true; 
     const c = (e as { cause?: { code?: string; message?: string } }).cause;
     return { ok: false, why: `${url} is unreachable (${c?.code ?? c?.message ?? (e as Error).name})` };
   }
-  const text = await res.text();
-  if (!res.ok) return { ok: false, why: `${url} answered HTTP ${res.status}` };
-  if (text.length > 512 * 1024) return { ok: false, why: `${url} is larger than 512 KiB` };
+  if (!res.ok) {
+    await res.body?.cancel();
+    return { ok: false, why: `${url} answered HTTP ${res.status}` };
+  }
+  // Read at most 512 KiB: whoever serves the document decides how long it is.
+  const text = await readAtMost(res, MAX_DOCUMENT_BYTES);
+  if (text === undefined) return { ok: false, why: `${url} is larger than 512 KiB` };
   try {
     return { ok: true, body: JSON.parse(text) };
   } catch {
@@ -183,7 +215,15 @@ export async function probeUrlIssuer(issuer: UrlIssuerRow, doFetch: typeof fetch
     if (doc?.issuer !== url)
       return { issuer: url, ok: false, message: `discovery names issuer ${JSON.stringify(doc?.issuer)}, not ${url} exactly` };
     if (typeof doc.jwks_uri !== "string") return { issuer: url, ok: false, message: "discovery has no jwks_uri" };
-    jwksUri = doc.jwks_uri;
+    // As the gateway takes it (https, http only on loopback); and printed as the URL parser writes it, so a
+    // document's control characters never reach the terminal.
+    if (!isAllowedJwksUri(doc.jwks_uri))
+      return {
+        issuer: url,
+        ok: false,
+        message: "discovery names a jwks_uri that is not https (http only on loopback): the gateway refuses it",
+      };
+    jwksUri = new URL(doc.jwks_uri).href;
   }
   const j = await getJson(doFetch, jwksUri);
   if (!j.ok) return { issuer: url, ok: false, message: `JWKS: ${j.why}` };

@@ -187,6 +187,61 @@ describe("doctor's probe of a URL issuer (real loopback servers)", () => {
   });
 });
 
+describe("doctor's probe of a discovery document someone else serves", () => {
+  const issuerUrl = "https://idp.example.test";
+  const row: UrlIssuerRow = {
+    issuer_url: issuerUrl,
+    jwks_uri: null,
+    token_kind: "id_token",
+    algs: ["RS256"],
+    max_lifetime_seconds: 900,
+    clock_tolerance_seconds: 30,
+    description: null,
+    is_active: true,
+    created_at: "",
+  };
+  /** A fetch that answers discovery with `jwksUri` and any other URL with a JWKS holding one RSA key. */
+  const serving =
+    (jwksUri: string): typeof fetch =>
+    async (input) =>
+      new Response(
+        JSON.stringify(
+          String(input).endsWith("/.well-known/openid-configuration")
+            ? { issuer: issuerUrl, jwks_uri: jwksUri }
+            : { keys: [{ kty: "RSA", kid: "k1", n: "xx", e: "AQAB" }] },
+        ),
+        { headers: { "content-type": "application/json" } },
+      );
+
+  it("a jwks_uri the gateway refuses (http off loopback) is a problem, not ok", async () => {
+    const probe = await probeUrlIssuer(row, serving("http://keys.example.test/jwks"));
+    expect(probe.ok).toBe(false);
+    expect(probe.message).toMatch(/jwks_uri .*https/);
+  });
+
+  it("an endless discovery document is cut at 512 KiB, not read into memory", async () => {
+    let pulled = 0;
+    const endless: typeof fetch = async () =>
+      new Response(
+        new ReadableStream({
+          pull(c) {
+            pulled++;
+            c.enqueue(new Uint8Array(64 * 1024).fill(32));
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      );
+    const probe = await probeUrlIssuer(row, endless);
+    expect(probe).toMatchObject({ ok: false, message: expect.stringMatching(/larger than 512 KiB/) });
+    expect(pulled).toBeLessThan(16);
+  });
+
+  it("control characters in the document's jwks_uri never reach the operator's terminal", async () => {
+    const probe = await probeUrlIssuer(row, serving("https://keys.example.test/jwks\u001b]0;owned\u0007\u001b[2K\u009b31m"));
+    expect(probe.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+});
+
 describe("the command line", () => {
   const env = { SUPABASE_URL: "http://127.0.0.1:9", SUPABASE_SERVICE_ROLE_KEY: "sb_secret_x" };
   it("refuses before any request, in one line with the reason: missing pin, unknown template, shared audience, no issuer URL", () => {

@@ -299,7 +299,9 @@ export const PROVIDERS: Readonly<Record<ProviderName, ProviderTemplate>> = {
       cid: top("id", NON_EMPTY),
       scope: top("context"),
     }),
-    requiredPins: [["client_id"], ["azp"], ["cid"], ["sub"]],
+    // The client's own `sub` is required: client_id, azp and cid name the client in every token issued to it,
+    // user-delegated ones too (whose sub is the user), so on their own they admit every user of the client.
+    requiredPins: [["sub"]],
     notPinnable: {
       preferred_username: "a user name can change: pin the client (client_id, azp, cid or sub)",
     },

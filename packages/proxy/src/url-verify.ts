@@ -52,7 +52,8 @@ export async function verifyUrlIssuerToken(token: string, parsed: ParsedToken, o
   if (!record) throw new JwtVerificationError("unknown_issuer", null, ctx);
   const u = record.issuer;
   if (!(u.algs as string[]).includes(header.alg)) {
-    throw new JwtVerificationError("alg_not_allowed", `this issuer signs with ${u.algs.join(", ")}`, ctx);
+    // The caller learns the refusal, not the issuer's registered algs (as for writers' keys).
+    throw new JwtVerificationError("alg_not_allowed", "the token's alg is not one this issuer is registered with", ctx);
   }
   const accessTokenTyp = typeof header.typ === "string" && AT_JWT.has(header.typ.toUpperCase());
   if (accessTokenTyp && u.token_kind !== "access_token") {

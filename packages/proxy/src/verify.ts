@@ -197,6 +197,11 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     throw new JwtVerificationError("unknown_issuer", "iss is not a registered issuer name", { kid: header.kid });
   }
   const ctx = { issuer: iss, kid: header.kid };
+  // `policy:<id>` names a trust policy's tokens in usage and writer_kid: no writer's key may take it (a JWKS
+  // writer chooses its own kids), or its key holders could pass for the policy's workloads in the audit.
+  if (header.kid?.startsWith("policy:")) {
+    throw new JwtVerificationError("token_malformed", "a kid starting with policy: names a trust policy, not a key", ctx);
+  }
 
   const record = await options.registry.lookup(iss);
   if (!record) throw new JwtVerificationError("unknown_issuer", null, ctx);

@@ -72,7 +72,7 @@ describe("OAuth client credentials (oidc-provider)", () => {
     });
     h.project.trust.set(issuer, {
       issuer: urlIssuer(issuer, null, { token_kind: "access_token", algs: ["ES256"], max_lifetime_seconds: 3600 }),
-      policies: [trustPolicy("svc-writer", "oauth-client", { client_id: "svc-a" })],
+      policies: [trustPolicy("svc-writer", "oauth-client", { sub: "svc-a", client_id: "svc-a" })],
     });
   });
 

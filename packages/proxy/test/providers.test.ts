@@ -41,7 +41,7 @@ const VALID: Record<(typeof PROVIDER_NAMES)[number], PolicyInput> = {
   "oauth-client": {
     provider: "oauth-client",
     issuerUrl: "https://tenant.auth0.com/",
-    conditions: { client_id: "abc" },
+    conditions: { sub: "abc@clients", azp: "abc" },
     tokenKind: "access_token",
   },
   custom: { provider: "custom", issuerUrl: "https://idp.example.com", conditions: { team_id: "t-1" } },

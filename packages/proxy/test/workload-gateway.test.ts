@@ -64,6 +64,23 @@ describe("workload identity through the gateway", () => {
     );
   });
 
+  it("a writer's own JWKS key cannot take a trust policy's name as its kid (policy:<id>): token_malformed, nothing counted for the policy", async () => {
+    // writer_kid and usage tell the writer's key holders from its workloads: a JWKS writer chooses its kids.
+    const w = await writer("ci-deploy", "ES256", {}, 31);
+    const h = harness([], { usage: { flushIntervalMs: 1 } });
+    const policy = trustPolicy("ci-deploy", "github-actions", { repository_owner_id: "74", repository_id: "1296269" });
+    await github(h, [policy]);
+    const jwksUri = "https://ci-deploy.example.test/jwks.json";
+    const kid = `policy:${policy.id}`;
+    h.project.add(w, { kid: null, public_key_pem: null, jwks_uri: jwksUri });
+    h.project.jwks.set(jwksUri, { body: { keys: [{ ...w.keys.publicJwk, kid }] } });
+    const res = await h.handler(request("/rest/widgets", await rawToken(w, goodClaims(w), { kid })));
+    expect(await codeOf(res)).toEqual({ status: 401, code: "token_malformed" });
+    expect(h.project.calls).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((h.project.usageBatches.flat() as UsageRow[]).filter((r) => r.kid === kid)).toEqual([]);
+  });
+
   it("the writer's rate limit applies to its workload tokens (one bucket per writer, keys and policies alike)", async () => {
     const w = await writer("ci-deploy", "ES256", { rate_limit_per_second: 1, rate_limit_burst: 2 });
     const clock = Date.now();
@@ -118,6 +135,23 @@ describe("workload identity through the gateway", () => {
     const none = await h.handler(request("/rest/widgets", await idp.sign(githubClaims({ repository_id: "1" }))));
     expect(JSON.parse(await none.text())).toMatchObject({ code: "no_matching_policy", details: null });
     expect(h.logs.find((l) => l.reason === "no_matching_policy")).toMatchObject({ details: { policies: 2 } });
+  });
+
+  it("an alg the URL issuer is not registered with: alg_not_allowed, and the details name none of its algs", async () => {
+    // Whoever names a registered issuer URL must not learn its settings from the refusal (as for writers).
+    const h = harness([], { usage: false });
+    const iss = "https://idp.example.com";
+    const idp = await TestIdp.create(iss, "ES256");
+    h.project.jwks.set(`${iss}/jwks`, { body: idp.jwks() });
+    h.project.trust.set(iss, {
+      issuer: urlIssuer(iss, `${iss}/jwks`, { algs: ["RS256", "PS256"] }),
+      policies: [trustPolicy("w", "custom", { sub: "svc" })],
+    });
+    const res = await h.handler(request("/rest/widgets", await idp.sign({ aud: AUDIENCE, sub: "svc" })));
+    const body = (await res.json()) as { code: string; details: string | null };
+    expect({ status: res.status, code: body.code }).toEqual({ status: 401, code: "alg_not_allowed" });
+    expect(body.details ?? "").not.toMatch(/ES256|ES384|RS256|PS256|EdDSA/);
+    expect(h.project.calls).toHaveLength(0);
   });
 
   it("a discovery document naming another issuer: 503, and the access line names both", async () => {

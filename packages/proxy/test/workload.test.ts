@@ -6,6 +6,7 @@ import { DiscoveryCache } from "../src/discovery.ts";
 import { JwtVerificationError, ProxyError } from "../src/errors.ts";
 import { JwksPool } from "../src/jwks.ts";
 import { outboundClaims } from "../src/outbound.ts";
+import { policyProblems } from "../src/providers.ts";
 import { cachedRegistry, postgrestRegistry } from "../src/registry.ts";
 import {
   AUDIENCE,
@@ -441,7 +442,10 @@ describe("other templates", () => {
 
   it("oauth-client: RFC 9068 at+jwt access tokens on an access-token issuer, pinned by client_id", async () => {
     const idp = await TestIdp.create("https://tenant.auth.example/", "ES256");
-    register(idp, [trustPolicy("svc-writer", "oauth-client", { client_id: "svc-a" })], { token_kind: "access_token", algs: ["ES256"] });
+    register(idp, [trustPolicy("svc-writer", "oauth-client", { sub: "svc-a", client_id: "svc-a" })], {
+      token_kind: "access_token",
+      algs: ["ES256"],
+    });
     const g = gateway();
     const at = (client: string) =>
       idp.sign({ aud: AUDIENCE, sub: client, client_id: client, scope: "write", jti: crypto.randomUUID() }, { typ: "at+jwt" });
@@ -454,6 +458,30 @@ describe("other templates", () => {
     expect(await code(g.verify(await idp.sign({ aud: AUDIENCE, sub: "svc-a", client_id: "svc-a" }, { typ: "dpop+jwt" })))).toBe(
       "typ_not_allowed",
     );
+  });
+
+  it("oauth-client: a user's access token issued to the pinned client is not the client; the client's sub is a required pin", async () => {
+    // Auth0, Okta, Keycloak and RFC 9068 servers put the client in client_id/azp/cid of every token they issue
+    // to it, user-delegated ones included (sub = the user): a policy on the client alone admits every user who
+    // signs in through that client with this project's audience.
+    const idp = await TestIdp.create("https://shared-tenant.auth.example/", "ES256");
+    const user = { aud: AUDIENCE, sub: "auth0|alice", client_id: "svc-a", azp: "svc-a", scope: "openid write" };
+    const client = { aud: AUDIENCE, sub: "svc-a", client_id: "svc-a", azp: "svc-a", scope: "write" };
+    for (const pin of ["client_id", "azp"] as const) {
+      expect(
+        policyProblems({ provider: "oauth-client", issuerUrl: idp.issuerUrl, conditions: { [pin]: "svc-a" } }).map((p) => p.code),
+      ).toEqual(["missing_pin"]);
+      // A registry that still holds such a policy: the gateway's own check never lets it admit a token.
+      register(idp, [trustPolicy("svc-writer", "oauth-client", { [pin]: "svc-a" })], { token_kind: "access_token", algs: ["ES256"] });
+      expect(await code(gateway().verify(await idp.sign(user, { typ: "at+jwt" })))).toBe("no_matching_policy");
+    }
+    register(idp, [trustPolicy("svc-writer", "oauth-client", { sub: "svc-a", client_id: "svc-a" })], {
+      token_kind: "access_token",
+      algs: ["ES256"],
+    });
+    const g = gateway();
+    expect((await g.verify(await idp.sign(client, { typ: "at+jwt" }))).issuer).toBe("svc-writer");
+    expect(await code(g.verify(await idp.sign(user, { typ: "at+jwt" })))).toBe("no_matching_policy");
   });
 
   it("custom: PS256, any exact pin; the pins and sub are the writer claims", async () => {

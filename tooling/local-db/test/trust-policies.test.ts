@@ -271,7 +271,15 @@ describe("trust policy templates", () => {
       "https://tenant.auth0.com/",
       "oauth-client",
       { scope: "write" },
-      /missing_pin: oauth-client policies must pin client_id, or azp, or cid, or sub/,
+      /missing_pin: oauth-client policies must pin sub/,
+    ],
+    [
+      // client_id/azp/cid are in user-delegated tokens of that client too (sub = the user).
+      "oauth-client pinning only the client, not its sub",
+      "https://tenant.auth0.com/",
+      "oauth-client",
+      { client_id: "svc-a" },
+      /missing_pin: oauth-client policies must pin sub/,
     ],
     ["custom with no condition", "https://tenant.auth0.com/", "custom", {}, /missing_pin: a custom policy pins at least one claim exactly/],
     ["custom on GitHub's shared issuer", GH, "custom", { ref: "refs/heads/main" }, /issuer_not_allowed: .*use provider github-actions/],

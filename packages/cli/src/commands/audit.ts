@@ -39,6 +39,8 @@ export interface AuditRow {
   table_name: string;
   op: "INSERT" | "UPDATE" | "DELETE";
   pk: Record<string, unknown>;
+  /** An UPDATE that changed the primary key: the key the row had before. */
+  old_pk: Record<string, unknown> | null;
   changed_columns: string[] | null;
   old_values: Record<string, unknown> | null;
   new_values: Record<string, unknown> | null;
@@ -120,7 +122,7 @@ export async function audit(values: FlagValues<typeof flags>, io: Io): Promise<v
         r.writer_sub ?? "-",
         r.table_name,
         r.op,
-        JSON.stringify(r.pk),
+        r.old_pk ? `${JSON.stringify(r.old_pk)}->${JSON.stringify(r.pk)}` : JSON.stringify(r.pk),
         r.changed_columns?.join(",") || "-",
         r.request_id ?? "-",
       ]),
