@@ -1,8 +1,8 @@
 import type { JWK } from "jose";
 import type { SupportedAlg } from "@fedjwt/signer";
 import { ProxyError } from "./errors.ts";
-import { LruMap } from "./lru.ts";
 import type { LimitSink, LimitWindow } from "./shared-limits.ts";
+import { knownList, ttlLookup } from "./ttl-lookup.ts";
 import { isRowRefusal, UsageRefusedError, type UsageSink } from "./usage.ts";
 
 /** One key row as the gateway reads it (the `jwt_registry` view). */
@@ -259,49 +259,13 @@ export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): 
   const ttl = options.ttlMs ?? 5000;
   const negativeTtl = options.negativeTtlMs ?? Math.min(1000, ttl);
   const now = options.now ?? Date.now;
-  const cache = new LruMap<string, { value: IssuerRecord | null; until: number }>(options.maxEntries ?? 10_000);
-  const inflight = new Map<string, Promise<IssuerRecord | null>>();
-  let names: { set: Set<string> | null; at: number } | undefined;
-  let namesInflight: Promise<Set<string> | null> | undefined;
-
-  /** The issuer-name list, re-read (single flight) when older than `maxAgeMs`. */
-  function knownNames(maxAgeMs: number): Promise<Set<string> | null> | Set<string> | null {
-    if (names && now() - names.at < maxAgeMs) return names.set;
-    if (!namesInflight) {
-      namesInflight = inner.issuerNames!().then(
-        (set) => {
-          names = { set, at: now() };
-          namesInflight = undefined;
-          return set;
-        },
-        (e: unknown) => {
-          namesInflight = undefined;
-          throw e;
-        },
-      );
-    }
-    return namesInflight;
-  }
-
-  function lookupOne(issuer: string): Promise<IssuerRecord | null> {
-    const hit = cache.get(issuer);
-    if (hit && hit.until > now()) return Promise.resolve(hit.value);
-    const pending = inflight.get(issuer);
-    if (pending) return pending;
-    const p = inner.lookup(issuer).then(
-      (value) => {
-        cache.set(issuer, { value, until: now() + (value ? ttl : negativeTtl) });
-        inflight.delete(issuer);
-        return value;
-      },
-      (e: unknown) => {
-        inflight.delete(issuer);
-        throw e;
-      },
-    );
-    inflight.set(issuer, p);
-    return p;
-  }
+  const issuers = ttlLookup<IssuerRecord>((issuer) => inner.lookup(issuer), {
+    ttl,
+    negativeTtl,
+    maxEntries: options.maxEntries ?? 10_000,
+    now,
+  });
+  const names = inner.issuerNames ? knownList(() => inner.issuerNames!(), now) : null;
 
   // Names the list does not have are looked up on their own (a writer registered since the list was read),
   // at most RECHECKS_PER_SECOND for all names together: a flood of made-up names costs that many reads a second.
@@ -318,42 +282,36 @@ export function cachedRegistry(inner: KeyRegistry, options: CacheOptions = {}): 
 
   /** Looks up a name the list lacks (single flight); only a found record is cached, so made-up names evict nothing. */
   function recheck(issuer: string, known: Set<string>): Promise<IssuerRecord | null> {
-    const pending = inflight.get(issuer);
+    const pending = issuers.inflight.get(issuer);
     if (pending) return pending;
     if (!mayRecheck()) return Promise.resolve(null);
-    const p = inner.lookup(issuer).then(
+    return issuers.track(
+      issuer,
+      () => inner.lookup(issuer),
       (value) => {
-        inflight.delete(issuer);
         if (value) {
-          cache.set(issuer, { value, until: now() + ttl });
+          issuers.remember(issuer, value);
           known.add(issuer);
         }
-        return value;
-      },
-      (e: unknown) => {
-        inflight.delete(issuer);
-        throw e;
       },
     );
-    inflight.set(issuer, p);
-    return p;
   }
 
   return {
     async lookup(issuer) {
-      if (inner.issuerNames) {
+      if (names) {
         // A miss re-reads a list older than the negative TTL; a name still missing is rechecked on its own
         // (within the budget above), so a writer can write right after `fedjwt register`.
-        let known = await knownNames(ttl);
-        if (known && !known.has(issuer)) known = await knownNames(negativeTtl);
+        let known = await names.read(ttl);
+        if (known && !known.has(issuer)) known = await names.read(negativeTtl);
         if (known && !known.has(issuer)) return recheck(issuer, known);
       }
-      return lookupOne(issuer);
+      return issuers.get(issuer);
     },
     consumeJti: (issuer, jti, expiresAt) => inner.consumeJti(issuer, jti, expiresAt),
     clear: () => {
-      cache.clear();
-      names = undefined;
+      issuers.clear();
+      names?.clear();
     },
   };
 }

@@ -1,8 +1,8 @@
 import { ProxyError } from "./errors.ts";
-import { LruMap } from "./lru.ts";
 import { compilePolicies, type CompiledPolicies } from "./policy-match.ts";
 import { isProviderName, MAX_URL_ISSUER_LIFETIME_SECONDS, type TokenKind, URL_ISSUER_ALGS, type UrlIssuerAlg } from "./providers.ts";
 import { apiKeyHeaders, type IssuerPolicy, type PostgrestRegistryOptions } from "./registry.ts";
+import { knownList, ttlLookup } from "./ttl-lookup.ts";
 
 /** A URL issuer as the registry describes it (`trust_policies_for(...).issuer`). */
 export interface UrlIssuer {
@@ -175,59 +175,20 @@ export function cachedTrustRegistry(
   const ttl = options.ttlMs ?? 5000;
   const negativeTtl = options.negativeTtlMs ?? Math.min(1000, ttl);
   const now = options.now ?? Date.now;
-  const cache = new LruMap<string, { value: TrustRecord | null; until: number }>(options.maxEntries ?? 10_000);
-  const inflight = new Map<string, Promise<TrustRecord | null>>();
-  let urls: { set: Set<string> | null; at: number } | undefined;
-  let urlsInflight: Promise<Set<string> | null> | undefined;
-
-  function knownUrls(maxAgeMs: number): Promise<Set<string> | null> | Set<string> | null {
-    if (urls && now() - urls.at < maxAgeMs) return urls.set;
-    urlsInflight ??= inner.issuerUrls!().then(
-      (set) => {
-        urls = { set, at: now() };
-        urlsInflight = undefined;
-        return set;
-      },
-      (e: unknown) => {
-        urlsInflight = undefined;
-        throw e;
-      },
-    );
-    return urlsInflight;
-  }
-
-  function lookupOne(issuerUrl: string): Promise<TrustRecord | null> {
-    const hit = cache.get(issuerUrl);
-    if (hit && hit.until > now()) return Promise.resolve(hit.value);
-    const pending = inflight.get(issuerUrl);
-    if (pending) return pending;
-    const p = inner.lookup(issuerUrl).then(
-      (value) => {
-        cache.set(issuerUrl, { value, until: now() + (value ? ttl : negativeTtl) });
-        inflight.delete(issuerUrl);
-        return value;
-      },
-      (e: unknown) => {
-        inflight.delete(issuerUrl);
-        throw e;
-      },
-    );
-    inflight.set(issuerUrl, p);
-    return p;
-  }
-
+  const records = ttlLookup<TrustRecord>((url) => inner.lookup(url), { ttl, negativeTtl, maxEntries: options.maxEntries ?? 10_000, now });
+  const urls = inner.issuerUrls ? knownList(() => inner.issuerUrls!(), now) : null;
   return {
     async lookup(issuerUrl) {
-      if (inner.issuerUrls) {
-        let known = await knownUrls(ttl);
-        if (known && !known.has(issuerUrl)) known = await knownUrls(negativeTtl);
+      if (urls) {
+        let known = await urls.read(ttl);
+        if (known && !known.has(issuerUrl)) known = await urls.read(negativeTtl);
         if (known && !known.has(issuerUrl)) return null;
       }
-      return lookupOne(issuerUrl);
+      return records.get(issuerUrl);
     },
     clear: () => {
-      cache.clear();
-      urls = undefined;
+      records.clear();
+      urls?.clear();
     },
   };
 }
