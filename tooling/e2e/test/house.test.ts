@@ -129,6 +129,7 @@ const NOT_IN_REPO: Record<string, string> = {
   "supabase/postgres": "Supabase's repository",
   "supabase/setup-cli": "Supabase's GitHub Action",
   "supabase/supabase-js": "Supabase's repository",
+  "supabase/edge-runtime": "Supabase's repository",
   "packages/core/postgrest-js": "a folder of supabase/supabase-js",
 };
 
