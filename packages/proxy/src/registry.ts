@@ -96,14 +96,15 @@ function isRow(v: unknown): v is Row {
   );
 }
 
-/** Reads the registry through PostgREST with the service key (no caching: see `cachedRegistry`). */
-export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistry {
+/** A registry read through PostgREST: path under /rest/v1/ → parsed JSON; every failure is 503 registry_unavailable. */
+export type RegistryCall = (path: string, init: RequestInit, onHeaders?: (h: Headers) => void) => Promise<unknown>;
+
+/** Makes the one function every registry read goes through (the key registry's and the trust registry's). */
+export function registryCall(options: PostgrestRegistryOptions): RegistryCall {
   const base = options.supabaseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 3000;
-  const auth = apiKeyHeaders(options.serviceKey);
-
-  async function call(path: string, init: RequestInit, onHeaders?: (h: Headers) => void): Promise<unknown> {
+  return async (path, init, onHeaders) => {
     let res: Response;
     try {
       res = await doFetch(`${base}/rest/v1/${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
@@ -121,7 +122,13 @@ export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistr
     } catch {
       throw new ProxyError("registry_unavailable", "the registry answered with invalid JSON");
     }
-  }
+  };
+}
+
+/** Reads the registry through PostgREST with the service key (no caching: see `cachedRegistry`). */
+export function postgrestRegistry(options: PostgrestRegistryOptions): KeyRegistry {
+  const auth = apiKeyHeaders(options.serviceKey);
+  const call = registryCall(options);
 
   return {
     async lookup(issuer) {

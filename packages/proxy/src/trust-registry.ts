@@ -1,7 +1,7 @@
 import { ProxyError } from "./errors.ts";
 import { compilePolicies, type CompiledPolicies } from "./policy-match.ts";
 import { isProviderName, MAX_URL_ISSUER_LIFETIME_SECONDS, type TokenKind, URL_ISSUER_ALGS, type UrlIssuerAlg } from "./providers.ts";
-import { apiKeyHeaders, type IssuerPolicy, type PostgrestRegistryOptions } from "./registry.ts";
+import { apiKeyHeaders, type IssuerPolicy, type PostgrestRegistryOptions, registryCall } from "./registry.ts";
 import { knownList, ttlLookup } from "./ttl-lookup.ts";
 
 /** A URL issuer as the registry describes it (`trust_policies_for(...).issuer`). */
@@ -108,30 +108,8 @@ export function parseTrustDocument(body: unknown, issuerUrl: string): TrustDocum
 
 /** Reads `public.trust_policies_for` (and the URL issuer list) through PostgREST with the service key. */
 export function postgrestTrustRegistry(options: PostgrestRegistryOptions): TrustRegistry {
-  const base = options.supabaseUrl.replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.timeoutMs ?? 3000;
   const auth = apiKeyHeaders(options.serviceKey);
-
-  async function call(path: string, init: RequestInit, onHeaders?: (h: Headers) => void): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await doFetch(`${base}/rest/v1/${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (e) {
-      const timedOut = (e as Error)?.name === "TimeoutError" || (e as Error)?.name === "AbortError";
-      throw new ProxyError("registry_unavailable", timedOut ? `no answer within ${timeoutMs} ms` : "connection failed");
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new ProxyError("registry_unavailable", `the registry answered ${res.status}`);
-    }
-    onHeaders?.(res.headers);
-    try {
-      return await res.json();
-    } catch {
-      throw new ProxyError("registry_unavailable", "the registry answered with invalid JSON");
-    }
-  }
+  const call = registryCall(options);
 
   return {
     async lookup(issuerUrl) {
