@@ -56,21 +56,6 @@ export function policyUsageOf(usage: Map<string, KeyUsage>, writer: string, poli
   return usage.get(`${writer}\n${POLICY_KID_PREFIX}${policyId}`) ?? { last_seen_at: null, requests: 0, errors: 0 };
 }
 
-/**
- * Usage per trust policy (public.trust_policy_usage_summary), keyed by policy id; null when the registry has
- * no trust policies yet.
- */
-export async function fetchPolicyUsage(client: RegistryClient, sinceMs: number): Promise<Map<string, KeyUsage> | null> {
-  let rows: Array<{ policy_id: string; last_seen_at: string | null; requests: number; errors: number }>;
-  try {
-    rows = await client.request("POST", "rpc/trust_policy_usage_summary", { p_since: new Date(sinceMs).toISOString() });
-  } catch (e) {
-    if (e instanceof CliError && (e.upstreamCode === "PGRST202" || e.upstreamCode === "42883")) return null;
-    throw e;
-  }
-  return new Map(rows.map((r) => [r.policy_id, { last_seen_at: r.last_seen_at, requests: Number(r.requests), errors: Number(r.errors) }]));
-}
-
 /** A short "how long ago": 42s ago, 5m ago, 3h ago, 2d ago. */
 export function ago(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));

@@ -2,7 +2,7 @@ import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
 import { CONNECTION_FLAGS, connection, enc, type IssuerRow, type KeyRow, type TrustPolicyRow } from "../registry-client.ts";
-import { ago, fetchPolicyUsage, fetchUsage, parseDuration, policyUsageOf, staticKids, usageOf } from "../usage.ts";
+import { ago, fetchUsage, parseDuration, policyUsageOf, staticKids, usageOf } from "../usage.ts";
 
 const flags = {
   issuer: { type: "string", value: "<name>", description: "only this issuer" },
@@ -73,19 +73,9 @@ export async function list(values: FlagValues<typeof flags>, io: Io): Promise<vo
     const kids = staticKids(own);
     return own.map((k) => ({ ...k, usage: usage ? usageOf(usage, i.issuer, k.kid, kids) : null }));
   };
-  // Each policy's usage from the registry's per-policy summary (the gateway counts it as kid policy:<id>).
-  const perPolicy = policies.length > 0 ? await fetchPolicyUsage(client, now - windowMs) : null;
+  // Each policy's usage is in the same summary: the gateway counts it as (writer, kid policy:<id>).
   const policiesOf = (i: IssuerRow) =>
-    policies
-      .filter((p) => p.writer === i.issuer)
-      .map((p) => ({
-        ...p,
-        usage: perPolicy
-          ? (perPolicy.get(p.id) ?? { last_seen_at: null, requests: 0, errors: 0 })
-          : usage
-            ? policyUsageOf(usage, i.issuer, p.id)
-            : null,
-      }));
+    policies.filter((p) => p.writer === i.issuer).map((p) => ({ ...p, usage: usage ? policyUsageOf(usage, i.issuer, p.id) : null }));
   if (values.json) {
     printJson(io, {
       usage_window: values["usage-window"],
