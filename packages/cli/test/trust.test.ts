@@ -203,6 +203,7 @@ describe("doctor's probe of a discovery document someone else serves", () => {
   /** A fetch that answers discovery with `jwksUri` and any other URL with a JWKS holding one RSA key. */
   const serving =
     (jwksUri: string): typeof fetch =>
+    // deno-lint-ignore require-await -- typed as fetch, which returns a promise
     async (input) =>
       new Response(
         JSON.stringify(
@@ -221,6 +222,7 @@ describe("doctor's probe of a discovery document someone else serves", () => {
 
   it("an endless discovery document is cut at 512 KiB, not read into memory", async () => {
     let pulled = 0;
+    // deno-lint-ignore require-await -- typed as fetch, which returns a promise
     const endless: typeof fetch = async () =>
       new Response(
         new ReadableStream({
@@ -238,6 +240,7 @@ describe("doctor's probe of a discovery document someone else serves", () => {
 
   it("control characters in the document's jwks_uri never reach the operator's terminal", async () => {
     const probe = await probeUrlIssuer(row, serving("https://keys.example.test/jwks\u001b]0;owned\u0007\u001b[2K\u009b31m"));
+    // deno-lint-ignore no-control-regex -- no control character may reach the terminal
     expect(probe.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 });

@@ -67,6 +67,7 @@ export {
   urlIssuerProblems,
   writerClaimNames,
 } from "./providers.ts";
+export { isPlainText } from "./text.ts";
 export {
   cachedTrustRegistry,
   parseTrustDocument,

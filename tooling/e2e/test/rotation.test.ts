@@ -129,7 +129,7 @@ describe("rotate prints the real timeline", () => {
       "--max-lifetime",
       "5",
     ]);
-    const signer = async (keys: { privateKey: string }) =>
+    const signer = (keys: { privateKey: string }) =>
       createSigner({ privateKey: readFileSync(keys.privateKey, "utf8"), issuer: "timeline-service", audience: t.audience, expiresIn: 5 });
     const oldSigner = await signer(old);
     const read = async (s: Signer) => (await viaGateway(t, "orders?select=id&limit=1", await s.sign({ roles: ["orders_writer"] }))).status;

@@ -43,7 +43,7 @@ async function auditOf(t: Target, requestId: string): Promise<AuditRow[]> {
 }
 
 /** The access line of a request id (waiting for the function's output to arrive, bounded). */
-async function lineOf(requestId: string): Promise<Record<string, unknown>> {
+function lineOf(requestId: string): Promise<Record<string, unknown>> {
   return vi.waitFor(
     () => {
       const found = accessLines.filter((l) => l.request_id === requestId);

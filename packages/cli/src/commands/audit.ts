@@ -1,3 +1,4 @@
+import { isPlainText } from "@fedjwt/proxy";
 import { CliError } from "../errors.ts";
 import { printJson, type Io } from "../output.ts";
 import { defineCommand, type FlagSpecs, type FlagValues } from "../spec.ts";
@@ -66,7 +67,7 @@ export function auditQuery(
   if (!/^[1-9][0-9]{0,3}$/.test(values.limit) || limit > 1000)
     throw bad(`--limit ${JSON.stringify(values.limit)} must be a whole number from 1 to 1000`);
   const writer = values.writer;
-  if (writer !== undefined && (writer === "" || writer.length > 200 || /[\u0000-\u001f\u007f]/.test(writer)))
+  if (writer !== undefined && (writer === "" || writer.length > 200 || !isPlainText(writer)))
     throw bad("--writer must be a name of 1 to 200 printable characters");
   if (values.table !== undefined && !TABLE.test(values.table))
     throw bad(`--table ${JSON.stringify(values.table)} is not a table name such as orders or public.orders`);
