@@ -492,7 +492,8 @@ grant execute on function public.trust_policies_for(text) to service_role;
 
 -- One row per trust policy: when the gateway last admitted a token under it, and its requests and errors in
 -- the hours starting at or after date_trunc('hour', p_since). The gateway counts a policy's requests as
--- (issuer = writer, kid = 'policy:<id>') in jwt_key_usage. Read by fedjwt list.
+-- (issuer = writer, kid = 'policy:<id>') in jwt_key_usage, which fedjwt list reads through key_usage_summary: this
+-- is the same per policy, for SQL.
 create or replace function public.trust_policy_usage_summary(p_since timestamptz)
 returns table (policy_id uuid, writer text, last_seen_at timestamptz, requests bigint, errors bigint)
 language sql
